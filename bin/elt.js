@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// The `elt` command. Runs the TypeScript sources through tsx, so there is no build step to forget.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../replicator/src/main.ts');
