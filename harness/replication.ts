@@ -1,0 +1,187 @@
+/**
+ * What the replication tests, bench/ and `make up` share: a source and a destination
+ * cluster, the replicator as a real child process, waiting for a condition, and comparing
+ * the replica with the source table by table.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { startCluster, type PgCluster } from './pg-cluster.js';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const ELT_BIN = join(REPO_ROOT, 'bin', 'elt.js');
+
+export interface ClusterPair extends AsyncDisposable {
+  source: PgCluster;
+  destination: PgCluster;
+  /** The source database (superuser). */
+  sourceUrl: string;
+  /** The destination database (superuser). */
+  destinationUrl: string;
+}
+
+export async function startPair(options: { sourceDb?: string; destinationDb?: string; settings?: Record<string, string | number> } = {}): Promise<ClusterPair> {
+  const sourceDb = options.sourceDb ?? 'shop';
+  const destinationDb = options.destinationDb ?? 'analytics';
+  const [source, destination] = await Promise.all([
+    startCluster({ name: 'source', settings: options.settings }),
+    startCluster({ name: 'destination', settings: options.settings }),
+  ]);
+  await source.psql(`CREATE DATABASE ${sourceDb}`);
+  await destination.psql(`CREATE DATABASE ${destinationDb}`);
+  return {
+    source,
+    destination,
+    sourceUrl: source.url(sourceDb),
+    destinationUrl: destination.url(destinationDb),
+    async [Symbol.asyncDispose]() {
+      await Promise.all([source.destroy(), destination.destroy()]);
+    },
+  };
+}
+
+export interface ReplicatorProcess {
+  child: ChildProcess;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  /** Resolves with the exit code (or the signal's name). */
+  exited: Promise<number | string>;
+  kill(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/** Start `elt <args>` as a child process with the given environment added. */
+export function startElt(args: string[], env: Record<string, string>): ReplicatorProcess {
+  const child = spawn(process.execPath, [ELT_BIN, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ELT_METRICS_PORT: '0', ELT_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const chunks: string[] = [];
+  child.stdout!.on('data', (c: Buffer) => chunks.push(c.toString()));
+  child.stderr!.on('data', (c: Buffer) => chunks.push(c.toString()));
+  const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);
+  return {
+    child,
+    output: () => chunks.join(''),
+    exited,
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Run `elt <args>` to completion. */
+export async function runElt(args: string[], env: Record<string, string>): Promise<{ code: number | string; output: string }> {
+  const process = startElt(args, env);
+  const code = await process.exited;
+  return { code, output: process.output() };
+}
+
+export async function waitFor<T>(what: string, check: () => Promise<T | false | null | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      const result = await check();
+      if (result) return result;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+export async function query<T extends pg.QueryResultRow = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url, options: '-c timezone=UTC -c extra_float_digits=3' });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+export interface TableFingerprint {
+  rows: number;
+  /** md5 of all rows' text, in a fixed order: equal fingerprints mean equal contents. */
+  checksum: string;
+}
+
+/**
+ * Row count and checksum of a table's source columns (the replica's metadata columns are
+ * left out), in a stable order, so that source and replica compare exactly.
+ */
+export async function fingerprint(url: string, schema: string, table: string, columns: string[], where = 'true'): Promise<TableFingerprint> {
+  const list = columns.map((c) => `"${c}"`).join(', ');
+  const rows = await query<{ n: string; checksum: string | null }>(
+    url,
+    `SELECT count(*) AS n, md5(string_agg(r::text, E'\\n' ORDER BY r::text)) AS checksum
+     FROM (SELECT ${list} FROM "${schema}"."${table}" WHERE ${where}) r`,
+  );
+  return { rows: Number(rows[0]!.n), checksum: rows[0]!.checksum ?? 'empty' };
+}
+
+/** The user columns of a source table, in order. */
+export async function sourceColumns(url: string, schema: string, table: string): Promise<string[]> {
+  const rows = await query<{ attname: string }>(
+    url,
+    `SELECT attname FROM pg_attribute WHERE attrelid = format('%I.%I', $1::text, $2::text)::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum`,
+    [schema, table],
+  );
+  return rows.map((r) => r.attname);
+}
+
+/** Tables of a schema that are not partitions (what the replica has, one per root). */
+export async function replicatedTables(url: string, schema = 'public'): Promise<string[]> {
+  const rows = await query<{ relname: string }>(
+    url,
+    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1`,
+    [schema],
+  );
+  return rows.map((r) => r.relname);
+}
+
+export interface ReplicaDifference {
+  table: string;
+  source: TableFingerprint;
+  replica: TableFingerprint;
+}
+
+/** Compare every table of the source schema with its replica; returns the tables that differ. */
+export async function compareReplica(sourceUrl: string, destinationUrl: string, options: { sourceSchema?: string; targetSchema?: string; softDeleted?: boolean } = {}): Promise<ReplicaDifference[]> {
+  const sourceSchema = options.sourceSchema ?? 'public';
+  const targetSchema = options.targetSchema ?? 'staging';
+  const differences: ReplicaDifference[] = [];
+  for (const table of await replicatedTables(sourceUrl, sourceSchema)) {
+    const columns = await sourceColumns(sourceUrl, sourceSchema, table);
+    const [source, replica] = await Promise.all([
+      fingerprint(sourceUrl, sourceSchema, table, columns),
+      fingerprint(destinationUrl, targetSchema, table, columns, options.softDeleted ? 'NOT _deleted' : 'true'),
+    ]);
+    if (source.rows !== replica.rows || source.checksum !== replica.checksum) differences.push({ table, source, replica });
+  }
+  return differences;
+}
+
+/** The replica has caught up with everything the source has committed so far. */
+export async function waitForCatchUp(sourceUrl: string, destinationUrl: string, slot = 'elt_slot', timeoutMs = 120_000): Promise<void> {
+  const [{ lsn }] = (await query<{ lsn: string }>(sourceUrl, 'SELECT pg_current_wal_lsn()::text AS lsn')) as [{ lsn: string }];
+  await waitFor(
+    `the replica to apply up to ${lsn}`,
+    async () => {
+      const rows = await query<{ ok: boolean }>(
+        sourceUrl,
+        `SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1`,
+        [slot, lsn],
+      );
+      return rows[0]?.ok === true;
+    },
+    timeoutMs,
+  );
+  void destinationUrl;
+}

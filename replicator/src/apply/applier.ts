@@ -1,0 +1,250 @@
+/**
+ * Applies decoded changes to the destination inside one open transaction that groups
+ * many source transactions, and commits it together with the last applied source commit
+ * LSN (exactly-once). Memory is bounded: changes are staged per table in chunks of at
+ * most `chunkMaxRows` rows, and a full chunk is applied (inside the open transaction)
+ * before more are read, however large the source transaction.
+ */
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Logger } from '../log.js';
+import { formatLsn, type Lsn } from '../lsn.js';
+import { UNCHANGED_TOAST, type ColumnValue, type Tuple } from '../source/pgoutput.js';
+import type { TargetTable } from '../schema/mapping.js';
+import { recordApplied, recordTableCounts, type AppliedCommit, type TableCounts } from '../state/control.js';
+import { newChunk, unchangedColumns, type KeyedChunk, type OrderedChunk, type RowChange, type TableChunk } from './batch.js';
+import {
+  appendSql,
+  createStageTableSql,
+  deleteOneRowSql,
+  keyedMergeSql,
+  stageColumns,
+  stageTableName,
+  truncateSql,
+  updateOneRowSql,
+  type DeleteMode,
+} from './merge-sql.js';
+
+/** Stage tables bigger than this get ANALYZEd so the planner joins them by index. */
+const ANALYZE_STAGE_MIN_ROWS = 500;
+
+export interface ApplierOptions {
+  slot: string;
+  deleteMode: DeleteMode;
+  chunkMaxRows: number;
+}
+
+export interface ApplyStats {
+  rows: number;
+  byTable: Map<string, { table: TargetTable; inserts: number; updates: number; deletes: number; truncates: number }>;
+}
+
+export class Applier {
+  readonly #chunks = new Map<number, TableChunk>();
+  #chunkRows = 0;
+  #txOpen = false;
+  #txStartedAt = 0;
+  #rowsInTx = 0;
+  #pendingCommit: AppliedCommit | null = null;
+  #firstPendingCommitTime: number | null = null;
+  readonly #counts = new Map<number, TableCounts>();
+  readonly #stageShapes = new Map<number, string>();
+
+  constructor(
+    private readonly lc: Logger,
+    private readonly db: pg.Client,
+    private readonly options: ApplierOptions,
+  ) {}
+
+  /** A destination transaction is open (it may hold applied but uncommitted changes). */
+  get hasOpenTransaction(): boolean {
+    return this.#txOpen;
+  }
+
+  /** Source commit time of the oldest source transaction applied but not yet committed here. */
+  get oldestPendingCommitTime(): number | null {
+    return this.#firstPendingCommitTime;
+  }
+
+  get rowsInTransaction(): number {
+    return this.#rowsInTx;
+  }
+
+  /** The open transaction holds complete source transactions and is big or old enough to commit. */
+  dueForCommit(maxRows: number, maxMs: number, now = Date.now()): boolean {
+    return this.#pendingCommit !== null && (this.#rowsInTx >= maxRows || now - this.#txStartedAt >= maxMs);
+  }
+
+  async add(table: TargetTable, change: RowChange): Promise<void> {
+    await this.#begin();
+    let chunk = this.#chunks.get(table.relationId);
+    if (chunk && chunk.table.signature !== table.signature) {
+      await this.#flushChunks();
+      chunk = undefined;
+    }
+    if (!chunk) {
+      chunk = newChunk(table);
+      this.#chunks.set(table.relationId, chunk);
+    }
+    chunk.add(change);
+    this.#chunkRows++;
+    this.#rowsInTx++;
+    if (this.#chunkRows >= this.options.chunkMaxRows) await this.#flushChunks();
+  }
+
+  async truncate(tables: TargetTable[], lsn: Lsn): Promise<void> {
+    await this.#begin();
+    await this.#flushChunks();
+    for (const statement of truncateSql(tables, this.options.deleteMode)) await this.db.query(statement);
+    for (const table of tables) this.#count(table, lsn).truncates++;
+    this.#rowsInTx++;
+  }
+
+  /** A source transaction ended; its changes are in the open destination transaction. */
+  markSourceCommit(commit: AppliedCommit): void {
+    this.#pendingCommit = commit;
+    this.#firstPendingCommitTime ??= commit.commitTime;
+  }
+
+  /**
+   * Apply what is staged, record the last source commit in `elt.replication_state` and
+   * commit. Returns that source commit: only now may it be acknowledged to the source.
+   */
+  async commit(): Promise<AppliedCommit | null> {
+    if (!this.#txOpen) return null;
+    const applied = this.#pendingCommit;
+    if (!applied) throw new Error('commit requested inside a source transaction');
+    await this.#flushChunks();
+    await recordTableCounts(this.db, this.options.slot, [...this.#counts.values()]);
+    await recordApplied(this.db, this.options.slot, applied);
+    await this.db.query('COMMIT');
+    this.lc.debug({ lsn: formatLsn(applied.lsn), rows: this.#rowsInTx }, 'committed');
+    this.#reset();
+    return applied;
+  }
+
+  /** The counts of the transaction being committed, for metrics (read before commit()). */
+  pendingCounts(): TableCounts[] {
+    return [...this.#counts.values()];
+  }
+
+  async rollback(): Promise<void> {
+    if (this.#txOpen) await this.db.query('ROLLBACK').catch(() => {});
+    this.#chunks.clear();
+    this.#reset();
+  }
+
+  #reset(): void {
+    this.#txOpen = false;
+    this.#rowsInTx = 0;
+    this.#pendingCommit = null;
+    this.#firstPendingCommitTime = null;
+    this.#counts.clear();
+  }
+
+  async #begin(): Promise<void> {
+    if (this.#txOpen) return;
+    await this.db.query('BEGIN');
+    this.#txOpen = true;
+    this.#txStartedAt = Date.now();
+  }
+
+  #count(table: TargetTable, lsn: Lsn): TableCounts {
+    let counts = this.#counts.get(table.relationId);
+    if (!counts) {
+      counts = { schema: table.sourceSchema, table: table.sourceTable, inserts: 0, updates: 0, deletes: 0, truncates: 0, lastLsn: lsn };
+      this.#counts.set(table.relationId, counts);
+    }
+    counts.lastLsn = lsn;
+    return counts;
+  }
+
+  async #flushChunks(): Promise<void> {
+    for (const chunk of this.#chunks.values()) {
+      if (chunk.size === 0) continue;
+      if ('changes' in chunk) await this.#applyOrdered(chunk);
+      else await this.#applyKeyed(chunk);
+      const lastLsn = 'changes' in chunk ? chunk.changes.at(-1)!.lsn : [...chunk.rows()].at(-1)!.lsn;
+      const counts = this.#count(chunk.table, lastLsn);
+      counts.inserts += chunk.counts.inserts;
+      counts.updates += chunk.counts.updates;
+      counts.deletes += chunk.counts.deletes;
+    }
+    this.#chunks.clear();
+    this.#chunkRows = 0;
+  }
+
+  async #prepareStage(table: TargetTable): Promise<string> {
+    const stage = stageTableName(table);
+    if (this.#stageShapes.get(table.relationId) !== table.signature) {
+      await this.db.query(createStageTableSql(table));
+      this.#stageShapes.set(table.relationId, table.signature);
+    } else {
+      await this.db.query(`TRUNCATE pg_temp.${stage}`);
+    }
+    return stage;
+  }
+
+  async #copyIntoStage(table: TargetTable, lines: string[]): Promise<void> {
+    const stage = await this.#prepareStage(table);
+    const stream = this.db.query(copyFrom(`COPY pg_temp.${stage} (${stageColumns(table).join(', ')}) FROM STDIN`));
+    await new Promise<void>((resolve, reject) => {
+      stream.on('error', reject);
+      stream.on('finish', resolve);
+      stream.end(lines.join(''));
+    });
+    if (lines.length >= ANALYZE_STAGE_MIN_ROWS) await this.db.query(`ANALYZE pg_temp.${stage}`);
+  }
+
+  async #applyKeyed(chunk: KeyedChunk): Promise<void> {
+    const rows = [...chunk.rows()];
+    const unchanged = unchangedColumns(rows);
+    await this.#copyIntoStage(
+      chunk.table,
+      rows.map((row) => stageLine(row.op, row.lsn, row.values)),
+    );
+    for (const statement of keyedMergeSql(chunk.table, unchanged, this.options.deleteMode)) await this.db.query(statement);
+  }
+
+  /** Tables without a key: runs of inserts are appended set-based; updates and deletes go one by one, in order. */
+  async #applyOrdered(chunk: OrderedChunk): Promise<void> {
+    const table = chunk.table;
+    let inserts: string[] = [];
+    const flushInserts = async () => {
+      if (inserts.length === 0) return;
+      await this.#copyIntoStage(table, inserts);
+      await this.db.query(appendSql(table));
+      inserts = [];
+    };
+    for (const change of chunk.changes) {
+      if (change.op === 'insert') {
+        inserts.push(stageLine('I', change.lsn, change.new));
+        continue;
+      }
+      await flushInserts();
+      const old = change.old ?? change.key;
+      if (!old) throw new Error(`${change.op} on ${table.sourceSchema}.${table.sourceTable} carries no old row: it needs REPLICA IDENTITY FULL`);
+      const oldValues = old.map((v) => (v === UNCHANGED_TOAST ? undefined : v)) as (string | null)[];
+      const statement =
+        change.op === 'delete'
+          ? deleteOneRowSql(table, oldValues, this.options.deleteMode)
+          : updateOneRowSql(table, oldValues, change.new.map((v) => (v === UNCHANGED_TOAST ? undefined : v)), formatLsn(change.lsn));
+      await this.db.query(statement.sql, statement.params);
+    }
+    await flushInserts();
+  }
+}
+
+/** One line of COPY text format for the stage table. */
+function stageLine(op: string, lsn: Lsn, values: Tuple): string {
+  const flags = values.includes(UNCHANGED_TOAST) ? values.map((v) => (v === UNCHANGED_TOAST ? '1' : '0')).join('') : null;
+  const fields = [op, formatLsn(lsn), flags, ...values].map(copyField);
+  return fields.join('\t') + '\n';
+}
+
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+function copyField(value: ColumnValue): string {
+  if (value === null || value === UNCHANGED_TOAST) return '\\N';
+  return value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!);
+}

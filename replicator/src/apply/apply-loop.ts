@@ -1,0 +1,184 @@
+/**
+ * Streaming apply: pgoutput messages from the slot, in order, into the destination.
+ *
+ * Source transactions are grouped into destination transactions (at most batchMaxRows
+ * rows or batchMaxMs), always cut at a source commit. Each destination commit records the
+ * end LSN of the last source transaction it holds; only after that commit is the LSN
+ * confirmed to the source. Transactions at or before the applied LSN are skipped, so a
+ * restart applies nothing twice. A keepalive's WAL position is confirmed only when no
+ * source transaction is half-received and nothing is uncommitted here.
+ */
+import type pg from 'pg';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { formatLsn, type Lsn } from '../lsn.js';
+import { SlotStream } from '../source/stream.js';
+import type { PgoutputMessage } from '../source/pgoutput.js';
+import { TableRegistry } from '../schema/mapping.js';
+import { recordHeartbeat } from '../state/control.js';
+import { Applier } from './applier.js';
+import type { RowChange } from './batch.js';
+
+const HEARTBEAT_INTERVAL_MS = 5_000;
+/** Rows staged in memory before they are applied inside the open transaction. */
+const CHUNK_MAX_ROWS = 5_000;
+
+export interface StreamConnections {
+  /** Apply connection: holds the open destination transaction. */
+  apply: pg.Client;
+  /** A second destination connection for heartbeats (never inside the apply transaction). */
+  control: pg.Client;
+}
+
+/** Serializes async work: the stream handler and the commit timer never interleave. */
+class SerialQueue {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(work);
+    this.#tail = result.catch(() => {});
+    return result;
+  }
+}
+
+export async function streamChanges(
+  lc: Logger,
+  config: Config,
+  metrics: Metrics,
+  db: StreamConnections,
+  startLsn: Lsn,
+  signal: AbortSignal,
+): Promise<void> {
+  const registry = new TableRegistry(config.targetSchema);
+  const applier = new Applier(lc, db.apply, { slot: config.slot, deleteMode: config.deleteMode, chunkMaxRows: Math.min(CHUNK_MAX_ROWS, config.batchMaxRows) });
+  const stream = new SlotStream(lc, { url: config.sourceUrl, slot: config.slot, publication: config.publication, startLsn });
+  const queue = new SerialQueue();
+
+  /** End LSN of the last source transaction committed in the destination (or skipped as already there). */
+  let applied = startLsn;
+  let serverWalEnd = startLsn;
+  let inTransaction = false;
+  let skipping = false;
+  let commitLsn: Lsn = startLsn;
+  let failure: unknown = null;
+
+  const commitNow = async () => {
+    const rows = applier.rowsInTransaction;
+    const counts = applier.pendingCounts();
+    const started = process.hrtime.bigint();
+    const committed = await applier.commit();
+    if (!committed) return;
+    metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    metrics.batchRows.observe(rows);
+    for (const c of counts) {
+      const table = `${c.schema}.${c.table}`;
+      if (c.inserts) metrics.appliedChanges.inc({ table, operation: 'insert' }, c.inserts);
+      if (c.updates) metrics.appliedChanges.inc({ table, operation: 'update' }, c.updates);
+      if (c.deletes) metrics.appliedChanges.inc({ table, operation: 'delete' }, c.deletes);
+      if (c.truncates) metrics.appliedChanges.inc({ table, operation: 'truncate' }, c.truncates);
+    }
+    applied = committed.lsn;
+    metrics.appliedLsn.set(Number(applied));
+    stream.confirm(applied);
+  };
+
+  const handle = async (message: PgoutputMessage): Promise<void> => {
+    switch (message.tag) {
+      case 'begin':
+        inTransaction = true;
+        commitLsn = message.finalLsn;
+        skipping = message.finalLsn < applied;
+        if (skipping) lc.debug({ lsn: formatLsn(message.finalLsn), txid: message.xid }, 'skipping a transaction already applied');
+        return;
+      case 'commit':
+        inTransaction = false;
+        if (skipping) {
+          skipping = false;
+          return;
+        }
+        metrics.appliedTransactions.inc();
+        if (!applier.hasOpenTransaction) {
+          // Nothing of ours in it: nothing to apply, safe to confirm.
+          applied = message.endLsn;
+          stream.confirm(applied);
+          return;
+        }
+        applier.markSourceCommit({ lsn: message.endLsn, commitTime: message.commitTime });
+        if (applier.dueForCommit(config.batchMaxRows, config.batchMaxMs)) await commitNow();
+        return;
+      case 'relation':
+        registry.register(message);
+        return;
+      case 'insert':
+      case 'update':
+      case 'delete': {
+        if (skipping) return;
+        const table = await registry.resolve(db.apply, message.relationId);
+        const change = { ...message, op: message.tag, lsn: commitLsn } as unknown as RowChange;
+        await applier.add(table, change);
+        return;
+      }
+      case 'truncate':
+        if (skipping) return;
+        await applier.truncate(await Promise.all(message.relationIds.map((id) => registry.resolve(db.apply, id))), commitLsn);
+        return;
+      case 'type':
+      case 'origin':
+      case 'message':
+        return;
+      default:
+        throw new Error(`unexpected ${message.tag} message: streaming of in-progress transactions is not enabled`);
+    }
+  };
+
+  const onKeepalive = async (walEnd: Lsn) => {
+    serverWalEnd = walEnd;
+    if (!inTransaction && !applier.hasOpenTransaction && walEnd > applied) {
+      // Every transaction before walEnd has been received and applied.
+      stream.confirm(walEnd);
+    }
+  };
+
+  const commitTimer = setInterval(() => {
+    if (inTransaction || !applier.dueForCommit(config.batchMaxRows, config.batchMaxMs)) return;
+    queue
+      .run(async () => {
+        if (!inTransaction && applier.dueForCommit(config.batchMaxRows, config.batchMaxMs)) await commitNow();
+      })
+      .catch((error: unknown) => {
+        failure ??= error;
+        void stream.stop();
+      });
+  }, Math.max(10, Math.floor(config.batchMaxMs / 2)));
+
+  const heartbeat = setInterval(() => {
+    const oldest = applier.oldestPendingCommitTime;
+    const lagSeconds = oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000);
+    const lagBytes = serverWalEnd > applied ? Number(serverWalEnd - applied) : 0;
+    metrics.lagSeconds.set(lagSeconds);
+    metrics.lagBytes.set(inTransaction || applier.hasOpenTransaction ? lagBytes : 0);
+    recordHeartbeat(db.control, config.slot, { status: 'streaming', receivedLsn: serverWalEnd, lagSeconds }).catch((error: Error) =>
+      lc.warn({ err: error }, 'could not record heartbeat'),
+    );
+  }, HEARTBEAT_INTERVAL_MS);
+
+  const onAbort = () => void stream.stop();
+  signal.addEventListener('abort', onAbort);
+  metrics.setState('streaming');
+  lc.info({ slot: config.slot, lsn: formatLsn(startLsn) }, 'streaming changes');
+  try {
+    await stream.run({
+      onMessage: (message) => queue.run(() => handle(message)),
+      onKeepalive: (walEnd) => queue.run(() => onKeepalive(walEnd)),
+    });
+    if (failure) throw failure;
+    // Stopped on request: commit what is complete so a restart has less to redo.
+    if (!inTransaction && applier.hasOpenTransaction) await queue.run(commitNow);
+  } finally {
+    clearInterval(commitTimer);
+    clearInterval(heartbeat);
+    signal.removeEventListener('abort', onAbort);
+    await applier.rollback();
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Decoded row changes of one table, collapsed for set-based apply. Pure: no I/O.
+ *
+ * For a table with a key, only the newest change per key matters within a chunk: the key
+ * ends either deleted or holding one row image (upsert). Unchanged TOAST values in an
+ * update are filled from an earlier image of the same key in the chunk when there is one;
+ * otherwise they stay marked, and the apply SQL keeps the stored value.
+ *
+ * A table without a key (REPLICA IDENTITY FULL or NOTHING) cannot be collapsed: its
+ * changes stay in order.
+ */
+import type { Lsn } from '../lsn.js';
+import { UNCHANGED_TOAST, type Tuple } from '../source/pgoutput.js';
+import type { TargetTable } from '../schema/mapping.js';
+
+export type RowChange =
+  | { op: 'insert'; new: Tuple; lsn: Lsn }
+  | { op: 'update'; new: Tuple; key?: Tuple; old?: Tuple; lsn: Lsn }
+  | { op: 'delete'; key?: Tuple; old?: Tuple; lsn: Lsn };
+
+/** One row of the stage table: U = make the key hold this image, D = delete the key. */
+export interface StagedRow {
+  op: 'U' | 'D';
+  values: Tuple;
+  lsn: Lsn;
+}
+
+export interface ChangeCounts {
+  inserts: number;
+  updates: number;
+  deletes: number;
+}
+
+export class KeyedChunk {
+  readonly #rows = new Map<string, StagedRow>();
+  readonly counts: ChangeCounts = { inserts: 0, updates: 0, deletes: 0 };
+
+  constructor(readonly table: TargetTable) {}
+
+  get size(): number {
+    return this.#rows.size;
+  }
+
+  add(change: RowChange): void {
+    const keyOf = (tuple: Tuple) => JSON.stringify(this.table.keyIndexes.map((i) => tuple[i]));
+    if (change.op === 'delete') {
+      this.counts.deletes++;
+      const identity = change.key ?? change.old;
+      if (!identity) throw new Error(`delete on ${this.table.sourceTable} without key`);
+      this.#rows.set(keyOf(identity), { op: 'D', values: identity, lsn: change.lsn });
+      return;
+    }
+    if (change.op === 'insert') this.counts.inserts++;
+    else this.counts.updates++;
+    let image = change.new;
+    const newKey = keyOf(image);
+    const oldIdentity = change.op === 'update' ? (change.key ?? change.old) : undefined;
+    let previous = this.#rows.get(newKey);
+    if (oldIdentity) {
+      const oldKey = keyOf(oldIdentity);
+      if (oldKey !== newKey) {
+        previous = this.#rows.get(oldKey);
+        this.#rows.set(oldKey, { op: 'D', values: oldIdentity, lsn: change.lsn });
+      }
+    }
+    if (image.includes(UNCHANGED_TOAST) && previous?.op === 'U') {
+      const earlier = previous.values;
+      image = image.map((value, i) => (value === UNCHANGED_TOAST ? (earlier[i] ?? value) : value));
+    }
+    // delete + set keeps a re-inserted key after later keys: order between keys does not matter, but it reads naturally.
+    this.#rows.delete(newKey);
+    this.#rows.set(newKey, { op: 'U', values: image, lsn: change.lsn });
+  }
+
+  rows(): IterableIterator<StagedRow> {
+    return this.#rows.values();
+  }
+}
+
+/** Changes of a table without a key, in commit order. */
+export class OrderedChunk {
+  readonly changes: RowChange[] = [];
+  readonly counts: ChangeCounts = { inserts: 0, updates: 0, deletes: 0 };
+
+  constructor(readonly table: TargetTable) {}
+
+  get size(): number {
+    return this.changes.length;
+  }
+
+  add(change: RowChange): void {
+    if (change.op === 'insert') this.counts.inserts++;
+    else if (change.op === 'update') this.counts.updates++;
+    else this.counts.deletes++;
+    this.changes.push(change);
+  }
+}
+
+export type TableChunk = KeyedChunk | OrderedChunk;
+
+export function newChunk(table: TargetTable): TableChunk {
+  return table.keyIndexes.length > 0 ? new KeyedChunk(table) : new OrderedChunk(table);
+}
+
+/** Indexes of the columns that hold an unchanged-TOAST marker in any staged row. */
+export function unchangedColumns(rows: Iterable<StagedRow>): number[] {
+  const found = new Set<number>();
+  for (const row of rows) {
+    if (row.op !== 'U') continue;
+    row.values.forEach((value, i) => {
+      if (value === UNCHANGED_TOAST) found.add(i);
+    });
+  }
+  return [...found].sort((a, b) => a - b);
+}

@@ -1,0 +1,126 @@
+/**
+ * The set-based SQL that applies a chunk of staged changes to one replica table. Pure:
+ * strings only, built from the destination catalog's names and types (never from row data).
+ *
+ * The stage table holds one row per change as text: `_op`, `_lsn`, `_u` (a '0'/'1' flag per
+ * column: 1 = unchanged TOAST value, keep what is stored), and `c0..cN`, one per source
+ * column. Each value is cast back to its destination type by PostgreSQL itself.
+ */
+import type { TargetTable } from '../schema/mapping.js';
+import { ident, qualified } from '../sql.js';
+
+export type DeleteMode = 'hard' | 'soft';
+
+export function stageTableName(table: TargetTable): string {
+  return `elt_stage_${table.relationId}`;
+}
+
+export function stageColumns(table: TargetTable): string[] {
+  return ['_op', '_lsn', '_u', ...table.columns.map((_, i) => `c${i}`)];
+}
+
+export function createStageTableSql(table: TargetTable): string {
+  const valueColumns = table.columns.map((_, i) => `c${i} text`).join(', ');
+  return `DROP TABLE IF EXISTS pg_temp.${stageTableName(table)}; CREATE TEMP TABLE ${stageTableName(table)} (_op "char" NOT NULL, _lsn pg_lsn NOT NULL, _u text, ${valueColumns})`;
+}
+
+function target(table: TargetTable): string {
+  return qualified(table.targetSchema, table.targetTable);
+}
+
+function cast(table: TargetTable, i: number, alias = 's'): string {
+  return `${alias}.c${i}::${table.columns[i]!.type}`;
+}
+
+function keyMatch(table: TargetTable, alias = 't'): string {
+  return table.keyIndexes.map((i) => `${alias}.${ident(table.columns[i]!.name)} = ${cast(table, i)}`).join(' AND ');
+}
+
+/** A column's new value, or the stored one where the stage row flags it unchanged. */
+function newValue(table: TargetTable, i: number, unchanged: ReadonlySet<number>): string {
+  if (!unchanged.has(i)) return cast(table, i);
+  return `CASE WHEN substr(s._u, ${i + 1}, 1) = '1' THEN t.${ident(table.columns[i]!.name)} ELSE ${cast(table, i)} END`;
+}
+
+/**
+ * Statements for a collapsed chunk of a keyed table, in order: delete (or soft-delete)
+ * the keys that end deleted, update the keys that exist, insert the ones that do not.
+ */
+export function keyedMergeSql(table: TargetTable, unchangedColumns: number[], deleteMode: DeleteMode): string[] {
+  const stage = stageTableName(table);
+  const unchanged = new Set(unchangedColumns);
+  const keys = new Set(table.keyIndexes);
+  const deleteSql =
+    deleteMode === 'hard'
+      ? `DELETE FROM ${target(table)} t USING ${stage} s WHERE s._op = 'D' AND ${keyMatch(table)}`
+      : `UPDATE ${target(table)} t SET _deleted = true, _lsn = s._lsn, _synced_at = now() FROM ${stage} s WHERE s._op = 'D' AND ${keyMatch(table)}`;
+  const assignments = table.columns
+    .map((column, i) => (keys.has(i) ? null : `${ident(column.name)} = ${newValue(table, i, unchanged)}`))
+    .filter((a): a is string => a !== null);
+  const updateSql = `UPDATE ${target(table)} t SET ${[...assignments, '_lsn = s._lsn', '_synced_at = now()', '_deleted = false'].join(', ')} FROM ${stage} s WHERE s._op = 'U' AND ${keyMatch(table)}`;
+  const insertSql = `INSERT INTO ${target(table)} (${insertColumns(table)}) SELECT ${insertValues(table)} FROM ${stage} s WHERE s._op = 'U' AND NOT EXISTS (SELECT 1 FROM ${target(table)} t WHERE ${keyMatch(table)})`;
+  return [deleteSql, updateSql, insertSql];
+}
+
+function insertColumns(table: TargetTable): string {
+  return [...table.columns.map((c) => ident(c.name)), '_lsn', '_synced_at', '_deleted'].join(', ');
+}
+
+function insertValues(table: TargetTable): string {
+  return [...table.columns.map((_, i) => cast(table, i)), 's._lsn', 'now()', 'false'].join(', ');
+}
+
+/** Append the staged inserts of a table without a key. */
+export function appendSql(table: TargetTable): string {
+  return `INSERT INTO ${target(table)} (${insertColumns(table)}) SELECT ${insertValues(table)} FROM ${stageTableName(table)} s`;
+}
+
+/**
+ * For tables without a key: the physical row that equals the old image, compared as text
+ * so that types without an equality operator (json, point) work too. Parameters $1..$N
+ * are the old values; one row is affected even where duplicates exist, as on the source.
+ */
+function matchOneRow(table: TargetTable, old: (string | null)[]): { where: string; params: (string | null)[] } {
+  const params: (string | null)[] = [];
+  const conditions = table.columns.flatMap((column, i) => {
+    const value = old[i];
+    if (value === undefined) return [];
+    params.push(value);
+    return [`t.${ident(column.name)}::text IS NOT DISTINCT FROM ($${params.length}::${column.type})::text`];
+  });
+  const where = `ctid = (SELECT t.ctid FROM ${target(table)} t WHERE ${conditions.join(' AND ') || 'true'} LIMIT 1)`;
+  return { where, params };
+}
+
+export function deleteOneRowSql(table: TargetTable, old: (string | null)[], deleteMode: DeleteMode): { sql: string; params: (string | null)[] } {
+  const { where, params } = matchOneRow(table, old);
+  const sql =
+    deleteMode === 'hard'
+      ? `DELETE FROM ${target(table)} WHERE ${where}`
+      : `UPDATE ${target(table)} SET _deleted = true, _synced_at = now() WHERE ${where}`;
+  return { sql, params };
+}
+
+/** Update one row of a table without a key; `next` holds the new values (undefined = unchanged). */
+export function updateOneRowSql(
+  table: TargetTable,
+  old: (string | null)[],
+  next: (string | null | undefined)[],
+  lsn: string,
+): { sql: string; params: (string | null)[] } {
+  const { where, params } = matchOneRow(table, old);
+  const assignments = table.columns.flatMap((column, i) => {
+    const value = next[i];
+    if (value === undefined) return [];
+    params.push(value);
+    return [`${ident(column.name)} = $${params.length}::${column.type}`];
+  });
+  params.push(lsn);
+  assignments.push(`_lsn = $${params.length}::pg_lsn`, '_synced_at = now()');
+  return { sql: `UPDATE ${target(table)} SET ${assignments.join(', ')} WHERE ${where}`, params };
+}
+
+export function truncateSql(tables: TargetTable[], deleteMode: DeleteMode): string[] {
+  if (deleteMode === 'hard') return [`TRUNCATE ${tables.map(target).join(', ')}`];
+  return tables.map((t) => `UPDATE ${target(t)} SET _deleted = true, _synced_at = now() WHERE NOT _deleted`);
+}

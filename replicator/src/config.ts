@@ -1,0 +1,78 @@
+/**
+ * Configuration: environment variables, overridden by command-line flags, parsed once
+ * with zod. Every bad value becomes one sentence naming the variable and what to do.
+ */
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const postgresUrl = z
+  .string({ error: 'is required' })
+  .trim()
+  .min(1, 'is required')
+  .refine((value) => /^postgres(ql)?:\/\/[^/]/.test(value) && URL.canParse(value), {
+    message: 'must be a PostgreSQL URL like postgres://user:password@host:5432/database',
+  });
+
+/** Replication slot names: lower-case letters, digits and underscores, at most 63. */
+const slotName = z.string().regex(/^[a-z0-9_]{1,63}$/, 'must be 1-63 lower-case letters, digits or underscores');
+const identifier = z.string().min(1, 'must not be empty').max(63, 'must be at most 63 characters');
+
+const positiveInt = (max: number) => z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
+
+export const configSchema = z.object({
+  sourceUrl: postgresUrl,
+  destinationUrl: postgresUrl,
+  slot: slotName.default('elt_slot'),
+  publication: identifier.default('elt_pub'),
+  sourceSchemas: z
+    .string()
+    .default('public')
+    .transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(identifier).min(1, 'must name at least one schema')),
+  targetSchema: identifier.default('staging'),
+  metricsPort: z.coerce.number().int('must be a whole number').min(0, 'must be 0 (off) or a port').max(65535, 'must be a port number').default(9464),
+  deleteMode: z.enum(['hard', 'soft'], { error: 'must be hard or soft' }).default('hard'),
+  /** At most this many rows per destination transaction (many small source transactions are grouped). */
+  batchMaxRows: positiveInt(1_000_000).default(20_000),
+  /** A destination transaction stays open at most this long before it commits. */
+  batchMaxMs: positiveInt(60_000).default(200),
+  /** Parallel pg_dump | psql pipes during the snapshot. */
+  snapshotJobs: positiveInt(64).default(2),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Environment variable and command-line flag for each setting. */
+export const SETTINGS: Record<keyof Config, { env: string; flag: string }> = {
+  sourceUrl: { env: 'ELT_SOURCE_URL', flag: 'source-url' },
+  destinationUrl: { env: 'ELT_DESTINATION_URL', flag: 'destination-url' },
+  slot: { env: 'ELT_SLOT', flag: 'slot' },
+  publication: { env: 'ELT_PUBLICATION', flag: 'publication' },
+  sourceSchemas: { env: 'ELT_SOURCE_SCHEMAS', flag: 'source-schemas' },
+  targetSchema: { env: 'ELT_TARGET_SCHEMA', flag: 'target-schema' },
+  metricsPort: { env: 'ELT_METRICS_PORT', flag: 'metrics-port' },
+  deleteMode: { env: 'ELT_DELETE_MODE', flag: 'delete-mode' },
+  batchMaxRows: { env: 'ELT_BATCH_MAX_ROWS', flag: 'batch-max-rows' },
+  batchMaxMs: { env: 'ELT_BATCH_MAX_MS', flag: 'batch-max-ms' },
+  snapshotJobs: { env: 'ELT_SNAPSHOT_JOBS', flag: 'snapshot-jobs' },
+};
+
+/**
+ * Build the config from the environment and flags (flags win). Throws ConfigError with
+ * one sentence per bad setting.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string | undefined> = {}): Config {
+  const raw: Record<string, string | undefined> = {};
+  for (const [key, { env: envName, flag }] of Object.entries(SETTINGS)) {
+    const value = flags[flag] ?? env[envName];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const sentences = parsed.error.issues.map((issue) => {
+    const key = issue.path[0] as keyof Config;
+    const setting = SETTINGS[key];
+    return `${setting.env} (--${setting.flag}) ${issue.message}.`;
+  });
+  throw new ConfigError(`Invalid configuration: ${sentences.join(' ')}`, 'Fix the settings named above and start again.');
+}

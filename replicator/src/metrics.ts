@@ -1,0 +1,106 @@
+/**
+ * Every metric of the replicator, in one registry, served as Prometheus text on
+ * ELT_METRICS_PORT (/metrics). Names carry their unit, as Prometheus asks.
+ */
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly appliedChanges = new Counter({
+    name: 'elt_applied_changes_total',
+    help: 'Row changes applied to the destination, by table and operation.',
+    labelNames: ['table', 'operation'] as const,
+    registers: [this.registry],
+  });
+  readonly appliedTransactions = new Counter({
+    name: 'elt_applied_transactions_total',
+    help: 'Source transactions applied to the destination.',
+    registers: [this.registry],
+  });
+  readonly batchRows = new Histogram({
+    name: 'elt_apply_batch_rows',
+    help: 'Row changes per destination transaction.',
+    buckets: [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000],
+    registers: [this.registry],
+  });
+  readonly batchSeconds = new Histogram({
+    name: 'elt_apply_batch_duration_seconds',
+    help: 'Time to commit one destination transaction (apply of the staged rows included).',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly lagBytes = new Gauge({
+    name: 'elt_replication_lag_bytes',
+    help: 'WAL bytes between the source server position (last keepalive) and the last applied commit.',
+    registers: [this.registry],
+  });
+  readonly lagSeconds = new Gauge({
+    name: 'elt_replication_lag_seconds',
+    help: 'Seconds from the source commit of the oldest unapplied transaction to now; 0 when caught up.',
+    registers: [this.registry],
+  });
+  readonly appliedLsn = new Gauge({
+    name: 'elt_applied_lsn_bytes',
+    help: 'End LSN of the last source transaction committed in the destination, as a byte position.',
+    registers: [this.registry],
+  });
+  readonly snapshotRows = new Gauge({
+    name: 'elt_snapshot_rows',
+    help: 'Rows copied by the snapshot so far, by table.',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+  readonly snapshotRowsEstimated = new Gauge({
+    name: 'elt_snapshot_rows_estimated',
+    help: 'Estimated rows of each table being snapshotted.',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+  readonly state = new Gauge({
+    name: 'elt_replicator_state',
+    help: '1 for the state the replicator is in (starting, snapshotting, streaming, retrying).',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+  readonly errors = new Counter({
+    name: 'elt_errors_total',
+    help: 'Errors that ended a replication attempt, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly reconnects = new Counter({
+    name: 'elt_reconnects_total',
+    help: 'Replication attempts started after a failure.',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  setState(state: 'starting' | 'snapshotting' | 'streaming' | 'retrying'): void {
+    for (const s of ['starting', 'snapshotting', 'streaming', 'retrying']) this.state.set({ state: s }, s === state ? 1 : 0);
+  }
+
+  /** Serve /metrics; port 0 serves nothing. */
+  async serve(port: number): Promise<Server | null> {
+    if (port === 0) return null;
+    const server = createServer((request, response) => {
+      if (request.url !== '/metrics') {
+        response.writeHead(404).end();
+        return;
+      }
+      this.registry.metrics().then(
+        (body) => response.writeHead(200, { 'content-type': this.registry.contentType }).end(body),
+        (error: Error) => response.writeHead(500).end(error.message),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, resolve);
+    });
+    return server;
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * The supervisor: one replication attempt at a time, retried with backoff when a server
+ * goes away. Each attempt checks the servers, takes the one-writer lock, decides between
+ * a full snapshot and resuming the stream, and streams until something breaks. All
+ * progress lives in the destination (`elt.*`), so every attempt starts from what is there.
+ */
+import pRetry from 'p-retry';
+import type pg from 'pg';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import { AlreadyRunningError, ConfigError, EltError, UnreachableError } from './errors.js';
+import { formatLsn, type Lsn } from './lsn.js';
+import { streamChanges } from './apply/apply-loop.js';
+import { runInitialSnapshot } from './snapshot/initial-snapshot.js';
+import { checkSelectPrivileges, checkSourceServer } from './source/preflight.js';
+import { ensurePublication, listPublishedTables, type PublishedTable } from './source/publication.js';
+import { dropSlot, inspectSlot, slotInUse, type SlotInfo } from './source/slot.js';
+import { connectDestination, connectSource } from './source/source-db.js';
+import { ensureControlSchema, readReplicationState, recordError } from './state/control.js';
+
+/** After a crash the source may keep the old walsender for a moment; wait this long for it to go. */
+const SLOT_RELEASE_WAIT_MS = 30_000;
+const RETRY_MAX_DELAY_MS = 30_000;
+
+/** Run until the signal aborts. Rejects only with an error retrying cannot fix. */
+export async function runReplicator(lc: Logger, config: Config, metrics: Metrics, signal: AbortSignal): Promise<void> {
+  let streamedOnce = false;
+  metrics.setState('starting');
+  const attempts = pRetry(
+    async () => {
+      if (signal.aborted) return;
+      await replicateOnce(lc, config, metrics, signal, () => {
+        streamedOnce = true;
+      });
+    },
+    {
+      retries: Number.POSITIVE_INFINITY,
+      minTimeout: 500,
+      maxTimeout: RETRY_MAX_DELAY_MS,
+      factor: 2,
+      signal,
+      shouldRetry: ({ error }) => isRetryable(error, streamedOnce),
+      onFailedAttempt: async ({ error, attemptNumber }) => {
+        metrics.errors.inc({ kind: error.name });
+        if (!isRetryable(error, streamedOnce) || signal.aborted) return;
+        metrics.reconnects.inc();
+        metrics.setState('retrying');
+        lc.warn({ err: error, attempt: attemptNumber, hint: (error as Partial<EltError>).hint }, 'replication attempt failed; retrying');
+        await recordErrorSafely(lc, config, error);
+      },
+    },
+  );
+  try {
+    await attempts;
+  } catch (error) {
+    if (signal.aborted) return;
+    throw error;
+  }
+}
+
+/**
+ * Configuration and privilege problems are final. An unreachable server is final at
+ * start-up (the user must fix the URL) but retried once we have streamed: then it is an
+ * outage, and we wait it out.
+ */
+export function isRetryable(error: unknown, streamedOnce: boolean): boolean {
+  if (error instanceof UnreachableError) return streamedOnce;
+  if (error instanceof EltError) return false;
+  return true;
+}
+
+async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signal: AbortSignal, onStreaming: () => void): Promise<void> {
+  const source = await connectSource(config.sourceUrl, 'elt-catalog');
+  const closers: (() => Promise<void>)[] = [() => source.end()];
+  try {
+    const apply = await connectDestination(config.destinationUrl, 'elt-apply');
+    closers.push(() => apply.end());
+    const control = await connectDestination(config.destinationUrl, 'elt-control');
+    closers.push(() => control.end());
+
+    await checkSourceServer(source, config.sourceSchemas);
+    await control.query('BEGIN');
+    await ensureControlSchema(control);
+    await control.query('COMMIT');
+    await takeWriterLock(control, config.slot);
+    await ensurePublication(lc, source, config.publication, config.sourceSchemas);
+    const tables = await publishedTables(lc, source, config);
+    await checkSelectPrivileges(source, tables);
+
+    const state = await readReplicationState(control, config.slot);
+    const slot = await waitForSlotRelease(lc, source, config.slot);
+    let startLsn: Lsn;
+    if (state?.phase === 'streaming' && state.appliedLsn !== null && slot && slot.walStatus !== 'lost') {
+      startLsn = state.appliedLsn;
+      lc.info({ slot: config.slot, lsn: formatLsn(startLsn) }, 'resuming from the last applied transaction');
+    } else {
+      if (state?.phase === 'streaming') {
+        lc.error(
+          { slot: config.slot, walStatus: slot?.walStatus ?? 'missing' },
+          'the replication slot is gone or lost its WAL: changes since the last apply cannot be streamed, so everything is copied again',
+        );
+      } else if (state?.phase === 'snapshotting') {
+        lc.warn({ slot: config.slot }, 'a previous snapshot did not finish; starting it over');
+      }
+      if (slot) await dropSlot(source, config.slot);
+      metrics.setState('snapshotting');
+      startLsn = await runInitialSnapshot(lc, config, metrics, source, control, tables);
+    }
+    onStreaming();
+    await streamChanges(lc, config, metrics, { apply, control }, startLsn, signal);
+  } finally {
+    for (const close of closers.reverse()) await close().catch(() => {});
+  }
+}
+
+/**
+ * One writer per slot: a session-level advisory lock in the destination, held by the
+ * control connection for as long as the attempt runs.
+ */
+async function takeWriterLock(control: pg.Client, slot: string): Promise<void> {
+  const { rows } = await control.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtext('elt.replicator'), hashtext($1)) AS locked", [slot]);
+  if (rows[0]?.locked) return;
+  const holder = await control.query<{ pid: number; application_name: string; client_addr: string | null }>(
+    `SELECT a.pid, a.application_name, a.client_addr::text FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'advisory' AND l.classid = hashtext('elt.replicator')::oid AND l.objid = hashtext($1)::oid AND l.granted LIMIT 1`,
+    [slot],
+  );
+  const who = holder.rows[0];
+  throw new AlreadyRunningError(
+    `Another replicator is already running for slot ${slot}${who ? ` (destination backend pid ${who.pid}, from ${who.client_addr ?? 'local socket'})` : ''}.`,
+    'Only one replicator may write for a slot: stop the other one, or give this one its own ELT_SLOT.',
+  );
+}
+
+async function waitForSlotRelease(lc: Logger, source: pg.Client, slot: string): Promise<SlotInfo | null> {
+  const deadline = Date.now() + SLOT_RELEASE_WAIT_MS;
+  for (;;) {
+    const info = await inspectSlot(source, slot);
+    if (!info?.active) return info;
+    if (Date.now() > deadline) throw slotInUse(slot, info.activePid);
+    lc.info({ slot, pid: info.activePid }, 'the slot is still held by an earlier connection; waiting for the source to release it');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function publishedTables(lc: Logger, source: pg.Client, config: Config): Promise<PublishedTable[]> {
+  const all = await listPublishedTables(source, config.publication);
+  const tables = all.filter((t) => config.sourceSchemas.includes(t.schema));
+  const outside = all.filter((t) => !config.sourceSchemas.includes(t.schema));
+  if (outside.length > 0) {
+    lc.warn({ tables: outside.map((t) => `${t.schema}.${t.name}`) }, 'the publication includes tables outside ELT_SOURCE_SCHEMAS; they are not replicated');
+  }
+  const byName = new Map<string, PublishedTable>();
+  for (const t of tables) {
+    const clash = byName.get(t.name);
+    if (clash) {
+      throw new ConfigError(
+        `The source tables ${clash.schema}.${t.name} and ${t.schema}.${t.name} would both land in ${config.targetSchema}.${t.name}.`,
+        'Replicate the two schemas with separate replicators (their own ELT_SLOT and ELT_TARGET_SCHEMA).',
+      );
+    }
+    byName.set(t.name, t);
+  }
+  for (const t of tables) {
+    if (t.replicaIdentity === 'n' || (t.replicaIdentity === 'd' && !t.identityIndex)) {
+      lc.warn(
+        { table: `${t.schema}.${t.name}` },
+        'table has no primary key or replica identity: the source rejects UPDATE and DELETE on it while it is published; set REPLICA IDENTITY FULL on it',
+      );
+    }
+  }
+  if (tables.length === 0) lc.warn({ publication: config.publication }, 'the publication has no tables in ELT_SOURCE_SCHEMAS');
+  return tables;
+}
+
+async function recordErrorSafely(lc: Logger, config: Config, error: Error): Promise<void> {
+  try {
+    const db = await connectDestination(config.destinationUrl, 'elt-error');
+    try {
+      await recordError(db, config.slot, error.message);
+    } finally {
+      await db.end();
+    }
+  } catch {
+    lc.debug('could not record the error in the destination (it may be the failing server)');
+  }
+}

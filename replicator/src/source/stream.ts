@@ -1,0 +1,227 @@
+/**
+ * The pgoutput stream from the slot. pg-logical-replication carries the bytes (a
+ * replication connection, START_REPLICATION, CopyBoth, pausing the socket while our
+ * handler works); we decode them (./pgoutput.ts) and we alone decide what is
+ * acknowledged: the library's automatic acks and its timer are off, because they would
+ * confirm data that is received but not yet committed in the destination.
+ */
+import type pg from 'pg';
+import { LogicalReplicationService } from 'pg-logical-replication';
+import type { Logger } from '../log.js';
+import { formatLsn, parseLsn, type Lsn } from '../lsn.js';
+import { ident, literal } from '../sql.js';
+import { PgoutputDecoder, type PgoutputMessage } from './pgoutput.js';
+import { sourceClientConfig } from './source-db.js';
+
+/** Send a standby status update at least this often, so wal_sender_timeout never fires. */
+export const STATUS_INTERVAL_MS = 10_000;
+
+/** Microseconds between 1970-01-01 and 2000-01-01. */
+const PG_EPOCH_MS = 946_684_800_000;
+
+export interface StreamOptions {
+  url: string;
+  slot: string;
+  publication: string;
+  /** The end LSN of the last transaction durably applied in the destination. */
+  startLsn: Lsn;
+}
+
+export interface StreamHandlers {
+  /** Called for each message in order; nothing later is handled until it resolves. */
+  onMessage(message: PgoutputMessage): Promise<void> | void;
+  /**
+   * The server's WAL end from a keepalive, delivered in order with the messages: every
+   * message sent before the keepalive has been handled when this is called.
+   */
+  onKeepalive(walEnd: Lsn): Promise<void> | void;
+}
+
+/** Pause reading from the socket when this many bytes of decoded messages wait to be handled. */
+export const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
+
+type Queued = { kind: 'message'; message: PgoutputMessage; bytes: number } | { kind: 'keepalive'; walEnd: Lsn; bytes: 0 };
+
+/**
+ * The plugin hook of pg-logical-replication (shaped like its AbstractPlugin, which the
+ * package does not export): our START_REPLICATION and our decoder.
+ */
+class PgoutputTextPlugin {
+  readonly decoder = new PgoutputDecoder();
+  client: pg.Client | null = null;
+
+  constructor(readonly options: { publication: string }) {}
+
+  get name(): string {
+    return 'pgoutput';
+  }
+
+  start(client: pg.Client, slotName: string, lastLsn: string): Promise<unknown> {
+    this.client = client;
+    const options = [`proto_version '1'`, `publication_names ${literal(ident(this.options.publication))}`, `messages 'false'`];
+    return client.query(`START_REPLICATION SLOT ${ident(slotName)} LOGICAL ${lastLsn} (${options.join(', ')})`);
+  }
+
+  parse(buffer: Buffer): PgoutputMessage {
+    return this.decoder.decode(buffer);
+  }
+}
+
+/** The standby status update ('r') message: written, flushed and applied positions. */
+export function standbyStatusUpdate(flushed: Lsn, now = Date.now(), replyRequested = false): Buffer {
+  const message = Buffer.alloc(34);
+  message.write('r', 0, 'latin1');
+  message.writeBigUInt64BE(flushed, 1);
+  message.writeBigUInt64BE(flushed, 9);
+  message.writeBigUInt64BE(flushed, 17);
+  message.writeBigInt64BE(BigInt(now - PG_EPOCH_MS) * 1000n, 25);
+  message.writeUInt8(replyRequested ? 1 : 0, 33);
+  return message;
+}
+
+/**
+ * One streaming session from the slot. Messages are decoded as they arrive and queued;
+ * one loop hands them to the handlers in order. When the queue holds MAX_QUEUED_BYTES the
+ * socket is paused (backpressure) until the handlers catch up.
+ */
+export class SlotStream {
+  readonly #service: LogicalReplicationService;
+  readonly #plugin: PgoutputTextPlugin;
+  #timer: NodeJS.Timeout | null = null;
+  #confirmed: Lsn;
+  readonly #queue: Queued[] = [];
+  #queuedBytes = 0;
+  #paused = false;
+  #wake: (() => void) | null = null;
+  #failure: unknown = null;
+  #stopped = false;
+
+  constructor(
+    private readonly lc: Logger,
+    private readonly options: StreamOptions,
+  ) {
+    this.#confirmed = options.startLsn;
+    this.#service = new LogicalReplicationService(sourceClientConfig(options.url, 'elt-stream'), {
+      acknowledge: { auto: false, timeoutSeconds: 0 },
+      flowControl: { enabled: false },
+    });
+    this.#plugin = new PgoutputTextPlugin({ publication: options.publication });
+  }
+
+  /** The highest LSN we told the source it may forget. */
+  get confirmedLsn(): Lsn {
+    return this.#confirmed;
+  }
+
+  /** Bytes of decoded messages waiting for the handlers. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Stream until the connection ends, a handler fails or stop() is called. Rejects with the cause. */
+  async run(handlers: StreamHandlers): Promise<void> {
+    this.#service.on('data', (_lsn: string, message: PgoutputMessage) => {
+      this.#enqueue({ kind: 'message', message, bytes: approximateSize(message) });
+    });
+    this.#service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) => {
+      if (shouldRespond) this.sendStatus();
+      this.#enqueue({ kind: 'keepalive', walEnd: parseLsn(lsn), bytes: 0 });
+    });
+    this.#service.on('error', (error: Error) => this.#fail(error));
+    this.#timer = setInterval(() => this.sendStatus(), STATUS_INTERVAL_MS);
+    const subscription = this.#service
+      .subscribe(this.#plugin as never, this.options.slot, formatLsn(this.options.startLsn))
+      .then(
+        () => this.#fail(new Error('the source ended the replication stream')),
+        (error: unknown) => this.#fail(error),
+      );
+    let failure: unknown = null;
+    try {
+      await this.#handleQueue(handlers);
+      failure = this.#stopped ? null : this.#failure;
+    } finally {
+      await this.stop();
+      await subscription;
+    }
+    if (failure) throw failure;
+  }
+
+  async #handleQueue(handlers: StreamHandlers): Promise<void> {
+    for (;;) {
+      if (this.#failure || this.#stopped) return;
+      const item = this.#queue.shift();
+      if (!item) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        this.#wake = null;
+        continue;
+      }
+      this.#queuedBytes -= item.bytes;
+      if (this.#paused && this.#queuedBytes < MAX_QUEUED_BYTES / 2) this.#setPaused(false);
+      try {
+        if (item.kind === 'message') await handlers.onMessage(item.message);
+        else await handlers.onKeepalive(item.walEnd);
+      } catch (error) {
+        this.#fail(error);
+      }
+    }
+  }
+
+  #enqueue(item: Queued): void {
+    this.#queue.push(item);
+    this.#queuedBytes += item.bytes;
+    if (!this.#paused && this.#queuedBytes >= MAX_QUEUED_BYTES) this.#setPaused(true);
+    this.#wake?.();
+  }
+
+  #setPaused(paused: boolean): void {
+    const socket = (this.#plugin.client as unknown as { connection?: { stream?: { pause(): void; resume(): void } } } | null)?.connection?.stream;
+    if (!socket) return;
+    if (paused) socket.pause();
+    else socket.resume();
+    this.#paused = paused;
+    this.lc.debug({ queuedBytes: this.#queuedBytes }, paused ? 'apply is behind: pausing the stream' : 'resuming the stream');
+  }
+
+  #fail(error: unknown): void {
+    this.#failure ??= error;
+    this.#wake?.();
+  }
+
+  /**
+   * Tell the source that everything up to `lsn` is durably applied (it may recycle that
+   * WAL, and a restart resumes after it). Never call this with a received-only LSN.
+   */
+  confirm(lsn: Lsn): void {
+    if (lsn <= this.#confirmed) return;
+    this.#confirmed = lsn;
+    this.sendStatus();
+  }
+
+  sendStatus(): void {
+    const connection = (this.#plugin.client as unknown as { connection?: { sendCopyFromChunk(b: Buffer): void } } | null)?.connection;
+    if (!connection || this.#stopped) return;
+    try {
+      connection.sendCopyFromChunk(standbyStatusUpdate(this.#confirmed));
+    } catch (error) {
+      this.lc.warn({ err: error }, 'could not send standby status');
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#wake?.();
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#service.stop().catch(() => {});
+    this.#service.removeAllListeners();
+  }
+}
+
+/** Roughly how much memory a decoded message holds (its text values dominate). */
+function approximateSize(message: PgoutputMessage): number {
+  let bytes = 64;
+  const tuples = 'new' in message ? [message.new, ...('old' in message && message.old ? [message.old] : [])] : [];
+  for (const tuple of tuples) for (const value of tuple) bytes += typeof value === 'string' ? 16 + value.length * 2 : 8;
+  return bytes;
+}

@@ -1,0 +1,204 @@
+/**
+ * The `elt` control schema in the destination: where the replicator records what it has
+ * applied (in the same transaction as the rows), each table's state, and its heartbeat.
+ * The API and `elt status` read it; only the replicator writes it.
+ */
+import type { ClientBase } from 'pg';
+import { hostname } from 'node:os';
+import { formatLsn, parseLsn, type Lsn } from '../lsn.js';
+
+export const CONTROL_SCHEMA = 'elt';
+
+const DDL = `
+CREATE SCHEMA IF NOT EXISTS elt;
+CREATE TABLE IF NOT EXISTS elt.replication_state (
+  slot_name          text PRIMARY KEY,
+  phase              text NOT NULL CHECK (phase IN ('snapshotting', 'streaming')),
+  snapshot_lsn       pg_lsn,
+  applied_lsn        pg_lsn,
+  applied_commit_at  timestamptz,
+  applied_at         timestamptz,
+  received_lsn       pg_lsn,
+  lag_seconds        double precision,
+  heartbeat_at       timestamptz,
+  status             text NOT NULL DEFAULT 'starting',
+  last_error         text,
+  last_error_at      timestamptz,
+  started_at         timestamptz,
+  host               text,
+  pid                integer
+);
+COMMENT ON COLUMN elt.replication_state.applied_lsn IS
+  'End LSN of the last source transaction whose changes are committed here; written in the same transaction as the rows.';
+CREATE TABLE IF NOT EXISTS elt.tables (
+  slot_name           text NOT NULL,
+  source_schema       text NOT NULL,
+  source_table        text NOT NULL,
+  target_schema       text NOT NULL,
+  target_table        text NOT NULL,
+  state               text NOT NULL CHECK (state IN ('snapshotting', 'streaming', 'resyncing', 'error', 'excluded')),
+  rows_estimated      bigint,
+  rows_copied         bigint NOT NULL DEFAULT 0,
+  snapshot_started_at timestamptz,
+  snapshot_done_at    timestamptz,
+  inserts             bigint NOT NULL DEFAULT 0,
+  updates             bigint NOT NULL DEFAULT 0,
+  deletes             bigint NOT NULL DEFAULT 0,
+  truncates           bigint NOT NULL DEFAULT 0,
+  last_change_lsn     pg_lsn,
+  last_change_at      timestamptz,
+  last_error          text,
+  last_error_at       timestamptz,
+  PRIMARY KEY (slot_name, source_schema, source_table)
+);
+`;
+
+export async function ensureControlSchema(db: ClientBase): Promise<void> {
+  // Two replicators starting at once must not race on CREATE ... IF NOT EXISTS.
+  await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['elt.control-schema']);
+  await db.query(DDL);
+}
+
+export interface ReplicationState {
+  phase: 'snapshotting' | 'streaming';
+  snapshotLsn: Lsn | null;
+  appliedLsn: Lsn | null;
+}
+
+export async function readReplicationState(db: ClientBase, slot: string): Promise<ReplicationState | null> {
+  const { rows } = await db.query<{ phase: ReplicationState['phase']; snapshot_lsn: string | null; applied_lsn: string | null }>(
+    'SELECT phase, snapshot_lsn::text, applied_lsn::text FROM elt.replication_state WHERE slot_name = $1',
+    [slot],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    phase: row.phase,
+    snapshotLsn: row.snapshot_lsn ? parseLsn(row.snapshot_lsn) : null,
+    appliedLsn: row.applied_lsn ? parseLsn(row.applied_lsn) : null,
+  };
+}
+
+/** Start (or restart) a full snapshot: the slot's state and its tables start over. */
+export async function beginSnapshotState(db: ClientBase, slot: string, snapshotLsn: Lsn): Promise<void> {
+  await db.query(
+    `INSERT INTO elt.replication_state (slot_name, phase, snapshot_lsn, applied_lsn, status, started_at, host, pid)
+     VALUES ($1, 'snapshotting', $2, NULL, 'snapshotting', now(), $3, $4)
+     ON CONFLICT (slot_name) DO UPDATE SET phase = 'snapshotting', snapshot_lsn = $2, applied_lsn = NULL,
+       applied_commit_at = NULL, applied_at = NULL, status = 'snapshotting', last_error = NULL, last_error_at = NULL`,
+    [slot, formatLsn(snapshotLsn), hostName(), process.pid],
+  );
+  await db.query('DELETE FROM elt.tables WHERE slot_name = $1', [slot]);
+}
+
+/** The snapshot is complete: streaming starts from the snapshot's consistent point. */
+export async function finishSnapshotState(db: ClientBase, slot: string, snapshotLsn: Lsn): Promise<void> {
+  await db.query(
+    `UPDATE elt.replication_state SET phase = 'streaming', applied_lsn = $2, applied_at = now(), status = 'streaming'
+     WHERE slot_name = $1`,
+    [slot, formatLsn(snapshotLsn)],
+  );
+}
+
+export interface TableRecord {
+  sourceSchema: string;
+  sourceTable: string;
+  targetSchema: string;
+  targetTable: string;
+  state: 'snapshotting' | 'streaming' | 'resyncing' | 'error' | 'excluded';
+  rowsEstimated?: number;
+  lastError?: string;
+}
+
+export async function upsertTable(db: ClientBase, slot: string, t: TableRecord): Promise<void> {
+  await db.query(
+    `INSERT INTO elt.tables (slot_name, source_schema, source_table, target_schema, target_table, state, rows_estimated,
+       snapshot_started_at, last_error, last_error_at)
+     VALUES ($1, $2, $3, $4, $5, $6::text, $7::bigint, CASE WHEN $6::text = 'snapshotting' THEN now() END, $8::text,
+       CASE WHEN $8::text IS NOT NULL THEN now() END)
+     ON CONFLICT (slot_name, source_schema, source_table) DO UPDATE SET target_schema = $4, target_table = $5, state = $6,
+       rows_estimated = coalesce($7::bigint, elt.tables.rows_estimated), last_error = $8::text,
+       last_error_at = CASE WHEN $8::text IS NOT NULL THEN now() ELSE elt.tables.last_error_at END`,
+    [slot, t.sourceSchema, t.sourceTable, t.targetSchema, t.targetTable, t.state, t.rowsEstimated ?? null, t.lastError ?? null],
+  );
+}
+
+export async function recordSnapshotProgress(db: ClientBase, slot: string, schema: string, table: string, rowsCopied: number, done: boolean): Promise<void> {
+  await db.query(
+    `UPDATE elt.tables SET rows_copied = $4::bigint, state = CASE WHEN $5::boolean THEN 'streaming' ELSE state END,
+       snapshot_done_at = CASE WHEN $5::boolean THEN now() ELSE snapshot_done_at END
+     WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,
+    [slot, schema, table, rowsCopied, done],
+  );
+}
+
+export interface AppliedCommit {
+  lsn: Lsn;
+  commitTime: number;
+}
+
+/** Written inside the apply transaction: this is what makes apply exactly-once. */
+export async function recordApplied(db: ClientBase, slot: string, applied: AppliedCommit): Promise<void> {
+  const result = await db.query(
+    `UPDATE elt.replication_state SET applied_lsn = $2, applied_commit_at = to_timestamp($3::float8 / 1000.0), applied_at = now()
+     WHERE slot_name = $1 AND phase = 'streaming'`,
+    [slot, formatLsn(applied.lsn), applied.commitTime],
+  );
+  if (result.rowCount !== 1) throw new Error(`elt.replication_state has no streaming row for slot ${slot}`);
+}
+
+export interface TableCounts {
+  schema: string;
+  table: string;
+  inserts: number;
+  updates: number;
+  deletes: number;
+  truncates: number;
+  lastLsn: Lsn;
+}
+
+export async function recordTableCounts(db: ClientBase, slot: string, counts: TableCounts[]): Promise<void> {
+  if (counts.length === 0) return;
+  await db.query(
+    `UPDATE elt.tables t SET inserts = t.inserts + c.inserts, updates = t.updates + c.updates, deletes = t.deletes + c.deletes,
+       truncates = t.truncates + c.truncates, last_change_lsn = c.lsn::pg_lsn, last_change_at = now()
+     FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])
+       AS c(schema, tbl, inserts, updates, deletes, truncates, lsn)
+     WHERE t.slot_name = $1 AND t.source_schema = c.schema AND t.source_table = c.tbl`,
+    [
+      slot,
+      counts.map((c) => c.schema),
+      counts.map((c) => c.table),
+      counts.map((c) => c.inserts),
+      counts.map((c) => c.updates),
+      counts.map((c) => c.deletes),
+      counts.map((c) => c.truncates),
+      counts.map((c) => formatLsn(c.lastLsn)),
+    ],
+  );
+}
+
+export interface Heartbeat {
+  status: string;
+  receivedLsn: Lsn | null;
+  lagSeconds: number;
+}
+
+export async function recordHeartbeat(db: ClientBase, slot: string, beat: Heartbeat): Promise<void> {
+  await db.query(
+    `UPDATE elt.replication_state SET heartbeat_at = now(), status = $2, received_lsn = $3, lag_seconds = $4, host = $5, pid = $6
+     WHERE slot_name = $1`,
+    [slot, beat.status, beat.receivedLsn === null ? null : formatLsn(beat.receivedLsn), beat.lagSeconds, hostName(), process.pid],
+  );
+}
+
+export async function recordError(db: ClientBase, slot: string, message: string): Promise<void> {
+  await db.query(
+    `UPDATE elt.replication_state SET last_error = $2, last_error_at = now(), status = 'error' WHERE slot_name = $1`,
+    [slot, message],
+  );
+}
+
+function hostName(): string {
+  return hostname();
+}

@@ -1,0 +1,104 @@
+/**
+ * What `elt status` (and the API) report: the slot as the source sees it, the apply
+ * position as the destination records it, and each table's state.
+ */
+import type pg from 'pg';
+import { formatLsn, parseLsn } from '../lsn.js';
+import { inspectSlot } from '../source/slot.js';
+
+export interface TableStatus {
+  table: string;
+  target: string;
+  state: string;
+  rows_copied: number;
+  inserts: number;
+  updates: number;
+  deletes: number;
+  truncates: number;
+  last_change_lsn: string | null;
+  last_change_at: string | null;
+  last_error: string | null;
+}
+
+export interface ReplicationStatus {
+  slot: string;
+  slot_exists: boolean;
+  slot_active: boolean | null;
+  wal_status: string | null;
+  phase: string | null;
+  status: string | null;
+  confirmed_lsn: string | null;
+  applied_lsn: string | null;
+  source_wal_lsn: string | null;
+  lag_bytes: number | null;
+  lag_seconds: number | null;
+  retained_wal_bytes: number | null;
+  applied_commit_at: string | null;
+  heartbeat_at: string | null;
+  last_error: string | null;
+  tables: TableStatus[];
+}
+
+export async function readStatus(source: pg.Client | null, dest: pg.Client, slot: string): Promise<ReplicationStatus> {
+  const hasControl = (await dest.query("SELECT to_regclass('elt.replication_state') IS NOT NULL AS ok")).rows[0]?.ok as boolean;
+  const state = hasControl
+    ? (
+        await dest.query(
+          `SELECT phase, status, applied_lsn::text, lag_seconds, applied_commit_at, heartbeat_at, last_error
+           FROM elt.replication_state WHERE slot_name = $1`,
+          [slot],
+        )
+      ).rows[0]
+    : undefined;
+  const tables: TableStatus[] = hasControl
+    ? (
+        await dest.query(
+          `SELECT format('%s.%s', source_schema, source_table) AS table, format('%s.%s', target_schema, target_table) AS target,
+             state, rows_copied::float8 AS rows_copied, inserts::float8 AS inserts, updates::float8 AS updates,
+             deletes::float8 AS deletes, truncates::float8 AS truncates, last_change_lsn::text, last_change_at, last_error
+           FROM elt.tables WHERE slot_name = $1 ORDER BY 1`,
+          [slot],
+        )
+      ).rows
+    : [];
+  const info = source ? await inspectSlot(source, slot) : null;
+  const appliedLsn = state?.applied_lsn ? parseLsn(state.applied_lsn) : null;
+  const confirmed = info?.confirmedFlushLsn ?? null;
+  const caughtUpTo = confirmed !== null && appliedLsn !== null ? (confirmed > appliedLsn ? confirmed : appliedLsn) : (confirmed ?? appliedLsn);
+  return {
+    slot,
+    slot_exists: info !== null,
+    slot_active: info?.active ?? null,
+    wal_status: info?.walStatus ?? null,
+    phase: state?.phase ?? null,
+    status: state?.status ?? null,
+    confirmed_lsn: confirmed === null ? null : formatLsn(confirmed),
+    applied_lsn: state?.applied_lsn ?? null,
+    source_wal_lsn: info ? formatLsn(info.currentWalLsn) : null,
+    lag_bytes: info && caughtUpTo !== null ? Math.max(0, Number(info.currentWalLsn - caughtUpTo)) : null,
+    lag_seconds: state?.lag_seconds ?? null,
+    retained_wal_bytes: info?.retainedWalBytes ?? null,
+    applied_commit_at: state?.applied_commit_at ? new Date(state.applied_commit_at).toISOString() : null,
+    heartbeat_at: state?.heartbeat_at ? new Date(state.heartbeat_at).toISOString() : null,
+    last_error: state?.last_error ?? null,
+    tables,
+  };
+}
+
+export function formatStatus(s: ReplicationStatus): string {
+  const lines = [
+    `slot            ${s.slot} (${s.slot_exists ? (s.slot_active ? 'active' : 'inactive') : 'missing'}${s.wal_status ? `, wal ${s.wal_status}` : ''})`,
+    `state           ${s.phase ?? 'not started'} / ${s.status ?? '-'}`,
+    `applied lsn     ${s.applied_lsn ?? '-'}   confirmed lsn ${s.confirmed_lsn ?? '-'}   source lsn ${s.source_wal_lsn ?? '-'}`,
+    `lag             ${s.lag_bytes ?? '-'} bytes, ${s.lag_seconds ?? '-'} s   retained WAL ${s.retained_wal_bytes ?? '-'} bytes`,
+    `last commit     ${s.applied_commit_at ?? '-'}   heartbeat ${s.heartbeat_at ?? '-'}`,
+  ];
+  if (s.last_error) lines.push(`last error      ${s.last_error}`);
+  lines.push('', 'table'.padEnd(32) + 'state'.padEnd(14) + 'copied'.padStart(10) + 'inserts'.padStart(10) + 'updates'.padStart(10) + 'deletes'.padStart(10));
+  for (const t of s.tables) {
+    lines.push(
+      t.table.padEnd(32) + t.state.padEnd(14) + String(t.rows_copied).padStart(10) + String(t.inserts).padStart(10) + String(t.updates).padStart(10) + String(t.deletes).padStart(10),
+    );
+  }
+  return lines.join('\n');
+}
