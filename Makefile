@@ -2,17 +2,27 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# Installs are cached outside the clone, keyed by the lock files' hash: a rerun installs nothing new,
+# a fresh machine installs from zero.
+CACHE_DIR ?= $(HOME)/.cache/elt
+NPM_CACHE := $(CACHE_DIR)/npm
 NODE_STAMP := node_modules/.elt-lock-hash
 LOCK_HASH = $(shell sha256sum package-lock.json | cut -c1-16)
-NPM_CACHE ?= $(HOME)/.cache/elt/npm
+PYTHON ?= python3
 
-.PHONY: help deps test test-node typecheck up down clean status bench bench-quick
+# dbt (custom_postgres/requirements.txt) lives in its own virtualenv.
+DBT_REQ := custom_postgres/requirements.txt
+DBT_VENV := $(CACHE_DIR)/venv-dbt-$(shell cat $(DBT_REQ) 2>/dev/null | sha256sum | cut -c1-12)
+export ELT_DBT_VENV := $(DBT_VENV)
+
+.PHONY: help deps dbt-deps test test-node typecheck up down clean status bench bench-quick
 
 help:
 	@echo "make up      start source + destination PostgreSQL, the demo workload and the replicator (state in .elt/)"
 	@echo "make down    stop what make up started"
 	@echo "make status  replication status of the local stack"
 	@echo "make test    install what is needed and run every test suite"
+	@echo "make bench   replicator vs native logical replication vs pg_dump | psql (bench-quick: ~2 min)"
 	@echo "make clean   stop and remove all local state (.elt/)"
 
 # npm ci only when package-lock.json changed; the download cache lives outside the clone.
@@ -20,6 +30,13 @@ deps: $(NODE_STAMP)
 $(NODE_STAMP): package-lock.json
 	npm ci --no-audit --no-fund --cache "$(NPM_CACHE)" --prefer-offline
 	echo "$(LOCK_HASH)" > $(NODE_STAMP)
+
+dbt-deps: $(DBT_VENV)/.installed
+$(DBT_VENV)/.installed: $(DBT_REQ)
+	rm -rf "$(DBT_VENV)"
+	$(PYTHON) -m venv "$(DBT_VENV)"
+	"$(DBT_VENV)/bin/pip" install --quiet --disable-pip-version-check -r $(DBT_REQ)
+	touch "$@"
 
 typecheck: deps
 	npx tsc --noEmit
