@@ -33,7 +33,12 @@ export class Metrics {
   });
   readonly lagBytes = new Gauge({
     name: 'elt_replication_lag_bytes',
-    help: 'WAL bytes between the source server position (last keepalive) and the last applied commit.',
+    help: 'WAL bytes between the source current position and the slot confirmed position.',
+    registers: [this.registry],
+  });
+  readonly retainedWalBytes = new Gauge({
+    name: 'elt_slot_retained_wal_bytes',
+    help: 'WAL the source keeps for the slot (current WAL position minus the slot restart LSN).',
     registers: [this.registry],
   });
   readonly lagSeconds = new Gauge({

@@ -108,7 +108,7 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
       startLsn = await runInitialSnapshot(lc, config, metrics, source, control, tables);
     }
     onStreaming();
-    await streamChanges(lc, config, metrics, { apply, control }, startLsn, signal);
+    await streamChanges(lc, config, metrics, { apply, control, source }, startLsn, signal);
   } finally {
     for (const close of closers.reverse()) await close().catch(() => {});
   }

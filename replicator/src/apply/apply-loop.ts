@@ -17,6 +17,7 @@ import { SlotStream } from '../source/stream.js';
 import type { PgoutputMessage } from '../source/pgoutput.js';
 import { TableRegistry } from '../schema/mapping.js';
 import { recordHeartbeat } from '../state/control.js';
+import { inspectSlot } from '../source/slot.js';
 import { Applier } from './applier.js';
 import type { RowChange } from './batch.js';
 
@@ -29,6 +30,8 @@ export interface StreamConnections {
   apply: pg.Client;
   /** A second destination connection for heartbeats (never inside the apply transaction). */
   control: pg.Client;
+  /** A plain source connection, to read the slot's position and retained WAL. */
+  source: pg.Client;
 }
 
 /** Serializes async work: the stream handler and the commit timer never interleave. */
@@ -152,15 +155,17 @@ export async function streamChanges(
       });
   }, Math.max(10, Math.floor(config.batchMaxMs / 2)));
 
-  const heartbeat = setInterval(() => {
+  const beat = async () => {
     const oldest = applier.oldestPendingCommitTime;
     const lagSeconds = oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000);
-    const lagBytes = serverWalEnd > applied ? Number(serverWalEnd - applied) : 0;
+    const slot = await inspectSlot(db.source, config.slot);
     metrics.lagSeconds.set(lagSeconds);
-    metrics.lagBytes.set(inTransaction || applier.hasOpenTransaction ? lagBytes : 0);
-    recordHeartbeat(db.control, config.slot, { status: 'streaming', receivedLsn: serverWalEnd, lagSeconds }).catch((error: Error) =>
-      lc.warn({ err: error }, 'could not record heartbeat'),
-    );
+    if (slot?.confirmedFlushLsn != null) metrics.lagBytes.set(Math.max(0, Number(slot.currentWalLsn - slot.confirmedFlushLsn)));
+    if (slot?.retainedWalBytes != null) metrics.retainedWalBytes.set(slot.retainedWalBytes);
+    await recordHeartbeat(db.control, config.slot, { status: 'streaming', receivedLsn: serverWalEnd, lagSeconds, slot });
+  };
+  const heartbeat = setInterval(() => {
+    beat().catch((error: Error) => lc.warn({ err: error }, 'could not record heartbeat'));
   }, HEARTBEAT_INTERVAL_MS);
 
   const onAbort = () => void stream.stop();

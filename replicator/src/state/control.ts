@@ -6,6 +6,7 @@
 import type { ClientBase } from 'pg';
 import { hostname } from 'node:os';
 import { formatLsn, parseLsn, type Lsn } from '../lsn.js';
+import type { SlotInfo } from '../source/slot.js';
 
 export const CONTROL_SCHEMA = 'elt';
 
@@ -19,7 +20,13 @@ CREATE TABLE IF NOT EXISTS elt.replication_state (
   applied_commit_at  timestamptz,
   applied_at         timestamptz,
   received_lsn       pg_lsn,
+  confirmed_lsn      pg_lsn,
+  source_wal_lsn     pg_lsn,
+  lag_bytes          bigint,
   lag_seconds        double precision,
+  retained_wal_bytes bigint,
+  slot_active        boolean,
+  wal_status         text,
   heartbeat_at       timestamptz,
   status             text NOT NULL DEFAULT 'starting',
   last_error         text,
@@ -51,7 +58,38 @@ CREATE TABLE IF NOT EXISTS elt.tables (
   last_error_at       timestamptz,
   PRIMARY KEY (slot_name, source_schema, source_table)
 );
+-- Resync requests: the API inserts them (and may set cancel_requested); the replicator runs them.
+CREATE TABLE IF NOT EXISTS elt.resync_jobs (
+  id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  slot_name         text NOT NULL,
+  state             text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+  requested_at      timestamptz NOT NULL DEFAULT now(),
+  requested_by      text,
+  started_at        timestamptz,
+  finished_at       timestamptz,
+  cancel_requested  boolean NOT NULL DEFAULT false,
+  error             text
+);
+CREATE TABLE IF NOT EXISTS elt.resync_job_tables (
+  job_id            bigint NOT NULL REFERENCES elt.resync_jobs (id) ON DELETE CASCADE,
+  slot_name         text NOT NULL,
+  source_schema     text NOT NULL,
+  source_table      text NOT NULL,
+  state             text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+  rows_copied       bigint NOT NULL DEFAULT 0,
+  rows_estimated    bigint,
+  started_at        timestamptz,
+  finished_at       timestamptz,
+  error             text,
+  PRIMARY KEY (job_id, source_schema, source_table)
+);
+-- At most one queued or running resync per table.
+CREATE UNIQUE INDEX IF NOT EXISTS resync_job_tables_one_active
+  ON elt.resync_job_tables (slot_name, source_schema, source_table) WHERE state IN ('queued', 'running');
 `;
+
+/** The channel the API notifies after queueing a resync job (payload: the job id). */
+export const RESYNC_CHANNEL = 'elt_resync';
 
 export async function ensureControlSchema(db: ClientBase): Promise<void> {
   // Two replicators starting at once must not race on CREATE ... IF NOT EXISTS.
@@ -182,13 +220,32 @@ export interface Heartbeat {
   status: string;
   receivedLsn: Lsn | null;
   lagSeconds: number;
+  /** The slot as the source sees it (the API reads it here: it never connects to the source). */
+  slot: SlotInfo | null;
 }
 
 export async function recordHeartbeat(db: ClientBase, slot: string, beat: Heartbeat): Promise<void> {
+  const info = beat.slot;
+  const lagBytes = info?.confirmedFlushLsn != null ? Math.max(0, Number(info.currentWalLsn - info.confirmedFlushLsn)) : null;
   await db.query(
-    `UPDATE elt.replication_state SET heartbeat_at = now(), status = $2, received_lsn = $3, lag_seconds = $4, host = $5, pid = $6
+    `UPDATE elt.replication_state SET heartbeat_at = now(), status = $2, received_lsn = $3::pg_lsn, lag_seconds = $4::float8,
+       host = $5, pid = $6, confirmed_lsn = $7::pg_lsn, source_wal_lsn = $8::pg_lsn, lag_bytes = $9::bigint,
+       retained_wal_bytes = $10::bigint, slot_active = $11::boolean, wal_status = $12::text
      WHERE slot_name = $1`,
-    [slot, beat.status, beat.receivedLsn === null ? null : formatLsn(beat.receivedLsn), beat.lagSeconds, hostName(), process.pid],
+    [
+      slot,
+      beat.status,
+      beat.receivedLsn === null ? null : formatLsn(beat.receivedLsn),
+      beat.lagSeconds,
+      hostName(),
+      process.pid,
+      info?.confirmedFlushLsn != null ? formatLsn(info.confirmedFlushLsn) : null,
+      info ? formatLsn(info.currentWalLsn) : null,
+      lagBytes,
+      info?.retainedWalBytes ?? null,
+      info?.active ?? null,
+      info?.walStatus ?? null,
+    ],
   );
 }
 
