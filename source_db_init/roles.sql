@@ -29,8 +29,11 @@ alter role elt_replicator with login replication nosuperuser nocreatedb nocreate
 
 grant usage on schema public to elt_replicator;
 grant select on all tables in schema public to elt_replicator;
+-- pg_dump reads the sequences owned by the tables it copies.
+grant select on all sequences in schema public to elt_replicator;
 -- Tables created later in public by the role running this script are readable too.
 alter default privileges in schema public grant select on tables to elt_replicator;
+alter default privileges in schema public grant select on sequences to elt_replicator;
 
 select 'create publication elt_pub for tables in schema public with (publish_via_partition_root = true)'
 where not exists (select from pg_publication where pubname = 'elt_pub')

@@ -20,7 +20,7 @@ import { connectDestination, connectSource } from './source/source-db.js';
 import { ensureControlSchema, readReplicationState, recordError } from './state/control.js';
 
 /** After a crash the source may keep the old walsender for a moment; wait this long for it to go. */
-const SLOT_RELEASE_WAIT_MS = 30_000;
+const SLOT_RELEASE_WAIT_MS = 10_000;
 const RETRY_MAX_DELAY_MS = 30_000;
 
 /** Run until the signal aborts. Rejects only with an error retrying cannot fix. */

@@ -32,17 +32,29 @@ export async function checkSourceServer(db: ClientBase, schemas: string[]): Prom
 
 /** Every published table must be readable by the replication role, or the snapshot fails. */
 export async function checkSelectPrivileges(db: ClientBase, tables: { schema: string; name: string }[]): Promise<void> {
+  // pg_dump also reads the sequences a table owns (serial and identity columns).
   const { rows } = await db.query<{ role: string; missing: string[] }>(
-    `SELECT current_user AS role, coalesce(array_agg(format('%I.%I', t.schema, t.name)) FILTER (
-       WHERE NOT has_table_privilege(format('%I.%I', t.schema, t.name), 'SELECT')), '{}') AS missing
-     FROM unnest($1::text[], $2::text[]) AS t(schema, name)`,
+    `WITH wanted AS (
+       SELECT c.oid, format('%I.%I', n.nspname, c.relname) AS name, c.relkind
+       FROM unnest($1::text[], $2::text[]) AS t(schema, name)
+       JOIN pg_namespace n ON n.nspname = t.schema JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.name
+       UNION ALL
+       SELECT s.oid, format('%I.%I', sn.nspname, s.relname), s.relkind
+       FROM unnest($1::text[], $2::text[]) AS t(schema, name)
+       JOIN pg_namespace n ON n.nspname = t.schema JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.name
+       JOIN pg_depend d ON d.refobjid = c.oid AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+       JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace sn ON sn.oid = s.relnamespace
+     )
+     SELECT current_user AS role, coalesce(array_agg(name ORDER BY name) FILTER (WHERE NOT CASE WHEN relkind = 'S'
+       THEN has_sequence_privilege(oid, 'SELECT') ELSE has_table_privilege(oid, 'SELECT') END), '{}') AS missing
+     FROM wanted`,
     [tables.map((t) => t.schema), tables.map((t) => t.name)],
   );
   const { role, missing } = rows[0]!;
   if (missing.length > 0) {
     throw new EltError(
       `The source role ${role} cannot SELECT from ${missing.join(', ')}.`,
-      `Run GRANT SELECT ON ${missing.join(', ')} TO ${role} on the source (or GRANT SELECT ON ALL TABLES IN SCHEMA ...).`,
+      `Run GRANT SELECT ON ${missing.join(', ')} TO ${role} on the source (or GRANT SELECT ON ALL TABLES / ALL SEQUENCES IN SCHEMA ...).`,
     );
   }
 }
