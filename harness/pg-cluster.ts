@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -113,6 +113,8 @@ async function runPg(binary: string, args: string[]): Promise<string> {
 }
 
 async function prepareDirectory(dir: string): Promise<void> {
+  // Parents stay traversable by the cluster user; only the data directory itself is private.
+  await mkdir(dirname(dir), { recursive: true });
   await mkdir(dir, { recursive: true, mode: 0o700 });
   if (isRoot()) {
     const { uid, gid } = await ensureClusterUser();
@@ -204,6 +206,13 @@ export async function startCluster(options: ClusterOptions): Promise<PgCluster> 
 
   if (!(await isRunning(dataDir))) await cluster.start();
   return cluster;
+}
+
+/** Stop the cluster in dataDir if it runs (fast shutdown); leaves its data alone. */
+export async function stopClusterAt(dataDir: string): Promise<boolean> {
+  if (!(await isRunning(dataDir))) return false;
+  await runPg('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop']);
+  return true;
 }
 
 async function isRunning(dataDir: string): Promise<boolean> {
