@@ -30,10 +30,12 @@ export interface RunResult {
   seconds: number;
 }
 
-/** Run a command to completion; a non-zero exit rejects with its stderr. */
-export async function runCommand(command: string, args: string[], options: SpawnOptions = {}): Promise<RunResult> {
+/** Run a command to completion (with `input` on its stdin); a non-zero exit rejects with its stderr. */
+export async function runCommand(command: string, args: string[], options: SpawnOptions & { input?: string } = {}): Promise<RunResult> {
   const started = performance.now();
-  const child = track(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options }));
+  const { input, ...spawnOptions } = options;
+  const child = track(spawn(command, args, { ...spawnOptions, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] }));
+  if (input !== undefined) child.stdin!.end(input);
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout?.on('data', (c: Buffer) => out.push(c));

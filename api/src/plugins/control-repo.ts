@@ -1,0 +1,332 @@
+/**
+ * Everything the API reads from and writes to the `elt` control schema in the destination.
+ *
+ * The API keeps no state of its own. It reads what the replicator records
+ * (`elt.replication_state`, `elt.tables`, the resync job rows) and writes only resync
+ * requests: a job and its tables in one transaction, with `pg_notify(elt_resync, id)` in
+ * the same transaction so the replicator hears of the job exactly when it becomes visible.
+ *
+ * Table names from clients are only ever compared, as parameters, with the names in
+ * `elt.tables` (the catalog of what is replicated); they never become SQL.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Pool, PoolClient } from 'pg';
+import { RESYNC_CHANNEL } from '../../../replicator/src/state/control.js';
+import { conflict, notFound } from '../errors.js';
+import type { TableResponse } from '../schemas/tables.js';
+import type { ResyncJob, ResyncJobSummary, ResyncJobTable } from '../schemas/resync.js';
+import type { StatusResponse } from '../schemas/status.js';
+import { tableStates, type jobStates } from '../schemas/common.js';
+import { globalPlugin } from './global-plugin.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    controlRepo: ControlRepository;
+  }
+}
+
+type JobState = (typeof jobStates)[number];
+type TableState = (typeof tableStates)[number];
+
+/** A timestamptz column as ISO 8601 in UTC with microseconds, whatever the session's TimeZone and type parsers. */
+function iso(column: string, alias = column.replace(/^.*\./, '')): string {
+  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${alias}`;
+}
+
+/** What /ready needs to decide. */
+export interface Readiness {
+  phase: string;
+  status: string;
+  walStatus: string | null;
+  lastError: string | null;
+  heartbeatAgeSeconds: number | null;
+}
+
+export type QueueRequest = { tables: string[]; requestedBy: string } | { all: true; requestedBy: string };
+
+export type CancelOutcome = 'cancelled' | 'cancel_requested';
+
+const TABLE_COLUMNS = `
+  t.source_schema || '.' || t.source_table AS table, t.source_schema, t.source_table,
+  t.target_schema || '.' || t.target_table AS target, t.state,
+  t.rows_estimated::float8 AS rows_estimated, t.rows_copied::float8 AS rows_copied,
+  ${iso('t.snapshot_started_at')}, ${iso('t.snapshot_done_at')},
+  t.inserts::float8 AS inserts, t.updates::float8 AS updates, t.deletes::float8 AS deletes, t.truncates::float8 AS truncates,
+  t.last_change_lsn::text AS last_change_lsn, ${iso('t.last_change_at')}, t.last_error, ${iso('t.last_error_at')},
+  (SELECT min(a.job_id)::float8 FROM elt.resync_job_tables a
+   WHERE a.slot_name = t.slot_name AND a.source_schema = t.source_schema AND a.source_table = t.source_table
+     AND a.state IN ('queued', 'running')) AS active_resync_job_id`;
+
+const JOB_COLUMNS = `
+  j.id::float8 AS id, j.slot_name AS slot, j.state, ${iso('j.requested_at')}, j.requested_by, ${iso('j.started_at')},
+  ${iso('j.finished_at')}, j.cancel_requested, j.error,
+  coalesce(p.tables_total, 0)::float8 AS tables_total, coalesce(p.tables_done, 0)::float8 AS tables_done,
+  coalesce(p.rows_copied, 0)::float8 AS rows_copied, p.rows_estimated::float8 AS rows_estimated`;
+
+const JOB_PROGRESS = `
+  LEFT JOIN LATERAL (
+    SELECT count(*) AS tables_total, count(*) FILTER (WHERE jt.state = 'succeeded') AS tables_done,
+      sum(jt.rows_copied) AS rows_copied, sum(jt.rows_estimated) AS rows_estimated
+    FROM elt.resync_job_tables jt WHERE jt.job_id = j.id
+  ) p ON true`;
+
+interface JobRow {
+  id: number;
+  slot: string;
+  state: JobState;
+  requested_at: string;
+  requested_by: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  cancel_requested: boolean;
+  error: string | null;
+  tables_total: number;
+  tables_done: number;
+  rows_copied: number;
+  rows_estimated: number | null;
+}
+
+/** rows_copied of rows_estimated in percent, one decimal; 100 once done; null without an estimate. */
+export function progressPercent(state: JobState, rowsCopied: number, rowsEstimated: number | null): number | null {
+  if (state === 'succeeded') return 100;
+  if (rowsEstimated === null || rowsEstimated <= 0) return null;
+  return Math.min(100, Math.round((rowsCopied / rowsEstimated) * 1000) / 10);
+}
+
+function toSummary(row: JobRow): ResyncJobSummary {
+  return {
+    id: row.id,
+    slot: row.slot,
+    state: row.state,
+    requested_at: row.requested_at,
+    requested_by: row.requested_by,
+    started_at: row.started_at,
+    finished_at: row.finished_at,
+    cancel_requested: row.cancel_requested,
+    error: row.error,
+    progress: {
+      tables_total: row.tables_total,
+      tables_done: row.tables_done,
+      rows_copied: row.rows_copied,
+      rows_estimated: row.rows_estimated,
+      percent: progressPercent(row.state, row.rows_copied, row.rows_estimated),
+    },
+  };
+}
+
+export class ControlRepository {
+  constructor(
+    readonly pool: Pool,
+    readonly slot: string,
+  ) {}
+
+  /** The destination answers. */
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  /** The replicator's last word about this slot, or null when it never wrote one. */
+  async readiness(): Promise<Readiness | null> {
+    const { rows } = await this.pool.query<{ phase: string; status: string; wal_status: string | null; last_error: string | null; age: number | null }>(
+      `SELECT phase, status, wal_status, last_error, extract(epoch FROM now() - heartbeat_at)::float8 AS age
+       FROM elt.replication_state WHERE slot_name = $1`,
+      [this.slot],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return { phase: row.phase, status: row.status, walStatus: row.wal_status, lastError: row.last_error, heartbeatAgeSeconds: row.age };
+  }
+
+  async status(heartbeatMaxAgeS: number): Promise<StatusResponse | null> {
+    const { rows } = await this.pool.query<Omit<StatusResponse, 'tables' | 'heartbeat_fresh'>>(
+      `SELECT slot_name AS slot, phase, status, host, pid, ${iso('started_at')}, ${iso('heartbeat_at')},
+         extract(epoch FROM now() - heartbeat_at)::float8 AS heartbeat_age_seconds,
+         applied_lsn::text AS applied_lsn, ${iso('applied_commit_at')}, ${iso('applied_at')}, received_lsn::text AS received_lsn,
+         confirmed_lsn::text AS confirmed_lsn, source_wal_lsn::text AS source_wal_lsn, lag_bytes::float8 AS lag_bytes,
+         lag_seconds, retained_wal_bytes::float8 AS retained_wal_bytes, slot_active, wal_status, last_error, ${iso('last_error_at')}
+       FROM elt.replication_state WHERE slot_name = $1`,
+      [this.slot],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    const counts = await this.pool.query<{ state: TableState; n: number }>(
+      'SELECT state, count(*)::int AS n FROM elt.tables WHERE slot_name = $1 GROUP BY state',
+      [this.slot],
+    );
+    const byState = Object.fromEntries(tableStates.map((state) => [state, 0])) as Record<TableState, number>;
+    for (const { state, n } of counts.rows) byState[state] = n;
+    const age = row.heartbeat_age_seconds;
+    return {
+      ...row,
+      heartbeat_fresh: age !== null && age <= heartbeatMaxAgeS,
+      tables: { total: counts.rows.reduce((sum, { n }) => sum + n, 0), by_state: byState },
+    };
+  }
+
+  async listTables(state?: TableState): Promise<TableResponse[]> {
+    const { rows } = await this.pool.query<TableResponse>(
+      `SELECT ${TABLE_COLUMNS} FROM elt.tables t
+       WHERE t.slot_name = $1 AND ($2::text IS NULL OR t.state = $2) ORDER BY t.source_schema, t.source_table`,
+      [this.slot, state ?? null],
+    );
+    return rows;
+  }
+
+  /** One table by its `schema.table` name, or null when it is not in the catalog. */
+  async getTable(name: string): Promise<TableResponse | null> {
+    const { rows } = await this.pool.query<TableResponse>(
+      `SELECT ${TABLE_COLUMNS} FROM elt.tables t
+       WHERE t.slot_name = $1 AND t.source_schema || '.' || t.source_table = $2 ORDER BY t.source_schema LIMIT 1`,
+      [this.slot, name],
+    );
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Queue a resync job: check every name against the catalog, refuse tables that already
+   * have a queued or running resync (409), insert the job and its tables and notify the
+   * replicator, all in one transaction. Returns the job id.
+   */
+  async queueResync(request: QueueRequest): Promise<number> {
+    return this.transaction(async (client) => {
+      const wanted = 'all' in request ? null : [...new Set(request.tables)];
+      const { rows: found } = await client.query<{ name: string; source_schema: string; source_table: string; state: TableState; rows_estimated: string | null }>(
+        `SELECT source_schema || '.' || source_table AS name, source_schema, source_table, state, rows_estimated::text AS rows_estimated
+         FROM elt.tables WHERE slot_name = $1 AND ($2::text[] IS NULL OR source_schema || '.' || source_table = ANY ($2::text[]))
+         ORDER BY source_schema, source_table`,
+        [this.slot, wanted],
+      );
+      const byName = new Map(found.map((row) => [row.name, row]));
+      if (wanted) {
+        const unknown = wanted.filter((name) => !byName.has(name));
+        if (unknown.length > 0) {
+          throw notFound(`Not replicated for slot ${this.slot}: ${unknown.map((n) => JSON.stringify(n)).join(', ')}. Name tables as schema.table; GET /v1/tables lists them.`);
+        }
+      }
+      const excluded = found.filter((row) => row.state === 'excluded');
+      if (wanted && excluded.length > 0) {
+        throw notFound(`Excluded from replication, so there is nothing to resync: ${excluded.map((r) => r.name).join(', ')}.`);
+      }
+      const tables = found.filter((row) => row.state !== 'excluded');
+      if (tables.length === 0) throw notFound(`No tables are replicated for slot ${this.slot} yet: start the replicator (elt replicate) first.`);
+
+      const schemas = tables.map((t) => t.source_schema);
+      const names = tables.map((t) => t.source_table);
+      const { rows: active } = await client.query<{ name: string; job_id: string }>(
+        `SELECT a.source_schema || '.' || a.source_table AS name, a.job_id::text AS job_id
+         FROM elt.resync_job_tables a JOIN unnest($2::text[], $3::text[]) AS w(s, t) ON a.source_schema = w.s AND a.source_table = w.t
+         WHERE a.slot_name = $1 AND a.state IN ('queued', 'running') ORDER BY 1`,
+        [this.slot, schemas, names],
+      );
+      if (active.length > 0) {
+        const list = active.map((a) => `${a.name} (job ${a.job_id})`).join(', ');
+        throw conflict(`A resync is already queued or running for ${list}: wait for it to finish, or cancel it with DELETE /v1/resync/{id}.`);
+      }
+
+      const { rows: jobs } = await client.query<{ id: string }>(
+        'INSERT INTO elt.resync_jobs (slot_name, requested_by) VALUES ($1, $2) RETURNING id::text AS id',
+        [this.slot, request.requestedBy],
+      );
+      const id = jobs[0]!.id;
+      await client.query(
+        `INSERT INTO elt.resync_job_tables (job_id, slot_name, source_schema, source_table, rows_estimated)
+         SELECT $1::bigint, $2, u.s, u.t, u.e FROM unnest($3::text[], $4::text[], $5::bigint[]) AS u(s, t, e)`,
+        [id, this.slot, schemas, names, tables.map((t) => t.rows_estimated)],
+      );
+      // Delivered at COMMIT, and only if the job commits.
+      await client.query('SELECT pg_notify($1, $2)', [RESYNC_CHANNEL, id]);
+      return Number(id);
+    });
+  }
+
+  async listJobs(limit: number, state?: JobState): Promise<ResyncJobSummary[]> {
+    const { rows } = await this.pool.query<JobRow>(
+      `SELECT ${JOB_COLUMNS} FROM elt.resync_jobs j ${JOB_PROGRESS}
+       WHERE j.slot_name = $1 AND ($2::text IS NULL OR j.state = $2) ORDER BY j.id DESC LIMIT $3`,
+      [this.slot, state ?? null, limit],
+    );
+    return rows.map(toSummary);
+  }
+
+  /** One job with its tables, or null when this slot has no job with that id. */
+  async getJob(id: string | number): Promise<ResyncJob | null> {
+    const { rows } = await this.pool.query<JobRow>(
+      `SELECT ${JOB_COLUMNS} FROM elt.resync_jobs j ${JOB_PROGRESS} WHERE j.id = $1::bigint AND j.slot_name = $2`,
+      [String(id), this.slot],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    const { rows: tables } = await this.pool.query<Omit<ResyncJobTable, 'percent'>>(
+      `SELECT source_schema || '.' || source_table AS table, state, rows_copied::float8 AS rows_copied,
+         rows_estimated::float8 AS rows_estimated, ${iso('started_at')}, ${iso('finished_at')}, error
+       FROM elt.resync_job_tables WHERE job_id = $1::bigint ORDER BY source_schema, source_table`,
+      [String(id)],
+    );
+    return {
+      ...toSummary(row),
+      tables: tables.map((t) => ({ ...t, percent: progressPercent(t.state, t.rows_copied, t.rows_estimated) })),
+    };
+  }
+
+  /**
+   * Cancel a job. A queued job (and its tables) becomes `cancelled` at once; a running one
+   * gets `cancel_requested` and the replicator stops it. Cancelling a cancelled job is a
+   * no-op; a finished job is a 409. Returns null when this slot has no such job.
+   */
+  async cancelJob(id: string): Promise<CancelOutcome | null> {
+    return this.transaction(async (client) => {
+      const { rows } = await client.query<{ state: JobState }>(
+        'SELECT state FROM elt.resync_jobs WHERE id = $1::bigint AND slot_name = $2 FOR UPDATE',
+        [id, this.slot],
+      );
+      const state = rows[0]?.state;
+      if (state === undefined) return null;
+      if (state === 'cancelled') return 'cancelled';
+      if (state === 'succeeded' || state === 'failed') {
+        throw conflict(`Resync job ${id} has already ${state}: there is nothing to cancel.`);
+      }
+      if (state === 'queued') {
+        await client.query(
+          "UPDATE elt.resync_jobs SET state = 'cancelled', cancel_requested = true, finished_at = now() WHERE id = $1::bigint",
+          [id],
+        );
+        await client.query(
+          "UPDATE elt.resync_job_tables SET state = 'cancelled', finished_at = now() WHERE job_id = $1::bigint AND state IN ('queued', 'running')",
+          [id],
+        );
+      } else {
+        await client.query('UPDATE elt.resync_jobs SET cancel_requested = true WHERE id = $1::bigint', [id]);
+      }
+      // The replicator re-reads the job on any notification; for a running job this is the prompt to stop.
+      await client.query('SELECT pg_notify($1, $2)', [RESYNC_CHANNEL, id]);
+      return state === 'queued' ? 'cancelled' : 'cancel_requested';
+    });
+  }
+
+  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+}
+
+export interface ControlRepoOptions {
+  slot: string;
+}
+
+/** Decorates the app with `controlRepo`, on the pool of the db plugin. */
+export const controlRepoPlugin = globalPlugin('control-repo', async (app: FastifyInstance, options: ControlRepoOptions) => {
+  app.decorate('controlRepo', new ControlRepository(app.db, options.slot));
+});

@@ -1,0 +1,43 @@
+/**
+ * The OpenAPI 3 document, generated from the same zod schemas that validate requests
+ * (fastify-type-provider-zod's transform), served at /openapi.json, with Swagger UI at /docs.
+ * Register it before the routes: @fastify/swagger collects routes as they are added.
+ */
+import { readFileSync } from 'node:fs';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { globalPlugin } from './global-plugin.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export const OPENAPI_PATH = '/openapi.json';
+export const DOCS_PREFIX = '/docs';
+
+export const openapiPlugin = globalPlugin('openapi', async (app: FastifyInstance) => {
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'elt API',
+        description:
+          'Status of the elt change-data-capture replicator and its tables, and resync jobs. ' +
+          'Errors are {"error": {"code", "message"}}. Requests that change something need "Authorization: Bearer $ELT_API_TOKEN".',
+        version: VERSION,
+      },
+      tags: [
+        { name: 'health', description: 'Liveness, readiness and metrics' },
+        { name: 'status', description: 'Replication status and tables' },
+        { name: 'resync', description: 'Copy tables again while the stream keeps running' },
+      ],
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'ELT_API_TOKEN' } },
+      },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: DOCS_PREFIX, uiConfig: { deepLinking: true } });
+  app.get(OPENAPI_PATH, { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
+});
