@@ -69,3 +69,13 @@ export function describeCheck(check: CopyCheck): string {
     .map((d) => `${d.table}: source ${d.source.rows} rows, replica ${d.replica ? `${d.replica.rows} rows${d.replica.rows === d.source.rows ? ' (checksum differs)' : ''}` : 'missing'}`)
     .join('; ');
 }
+
+/** Check a copy and describe it in one line; never throws (an error is a failed check). */
+export async function verifyCopy(sourceUrl: string, destinationUrl: string, targetSchema: string): Promise<{ ok: boolean; detail: string }> {
+  try {
+    const check = await checkCopy(sourceUrl, destinationUrl, targetSchema);
+    return { ok: check.ok, detail: describeCheck(check) };
+  } catch (error) {
+    return { ok: false, detail: `check failed: ${(error as Error).message}` };
+  }
+}

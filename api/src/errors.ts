@@ -73,7 +73,7 @@ export function toApiError(error: unknown, requestId: string): ApiError {
     const where = error.validationContext ?? 'request';
     const issues = error.validation.map((issue) => {
       const path = issue.instancePath.replace(/^\//, '').replaceAll('/', '.');
-      return path ? `${where}.${path} ${issue.message}` : `${where}: ${issue.message}`;
+      return path ? `${where}.${path}: ${issue.message}` : `${where}: ${issue.message}`;
     });
     return new ApiError(400, 'bad_request', `Invalid ${where}: ${issues.join('; ')}.`, { cause: error });
   }

@@ -12,12 +12,13 @@ import { formatLsn, type Lsn } from '../lsn.js';
 import { UNCHANGED_TOAST, type ColumnValue, type Tuple } from '../source/pgoutput.js';
 import type { TargetTable } from '../schema/mapping.js';
 import { recordApplied, recordTableCounts, type AppliedCommit, type TableCounts } from '../state/control.js';
-import { newChunk, unchangedColumns, type KeyedChunk, type OrderedChunk, type RowChange, type TableChunk } from './batch.js';
+import { newChunk, unchangedColumns, type KeyedChunk, type OrderedChunk, type RowChange, type StagedRow, type TableChunk } from './batch.js';
 import {
   appendSql,
   createStageTableSql,
   deleteOneRowSql,
   keyedMergeSql,
+  selectStoredValuesSql,
   stageColumns,
   stageTableName,
   truncateSql,
@@ -198,12 +199,29 @@ export class Applier {
 
   async #applyKeyed(chunk: KeyedChunk): Promise<void> {
     const rows = [...chunk.rows()];
+    for (const row of rows) if (row.fillFrom) await this.#fillUnchanged(chunk.table, row);
     const unchanged = unchangedColumns(rows);
     await this.#copyIntoStage(
       chunk.table,
       rows.map((row) => stageLine(row.op, row.lsn, row.values)),
     );
     for (const statement of keyedMergeSql(chunk.table, unchanged, this.options.deleteMode)) await this.db.query(statement);
+  }
+
+  /**
+   * An update that moved a row to a new key and left TOASTed values unchanged: those values
+   * are read from the stored row under the old key (rare: key changes seldom spare big values).
+   */
+  async #fillUnchanged(table: TargetTable, row: StagedRow): Promise<void> {
+    const { sql, params } = selectStoredValuesSql(table, row.fillFrom!);
+    const { rows } = await this.db.query<{ v: (string | null)[] }>(sql, params);
+    const stored = rows[0]?.v;
+    if (!stored) {
+      this.lc.warn({ table: `${table.sourceSchema}.${table.sourceTable}`, lsn: formatLsn(row.lsn) }, 'the old row of a key change is missing; its unchanged values stay empty');
+      return;
+    }
+    row.values = row.values.map((value, i) => (value === UNCHANGED_TOAST ? (stored[i] ?? null) : value));
+    delete row.fillFrom;
   }
 
   /** Tables without a key: runs of inserts are appended set-based; updates and deletes go one by one, in order. */

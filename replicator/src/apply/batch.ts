@@ -23,6 +23,11 @@ export interface StagedRow {
   op: 'U' | 'D';
   values: Tuple;
   lsn: Lsn;
+  /**
+   * The identity of the stored row that holds this image's unchanged TOAST values: set
+   * when the key changed (the values live under the old key, which this chunk deletes).
+   */
+  fillFrom?: Tuple;
 }
 
 export interface ChangeCounts {
@@ -56,20 +61,25 @@ export class KeyedChunk {
     const newKey = keyOf(image);
     const oldIdentity = change.op === 'update' ? (change.key ?? change.old) : undefined;
     let previous = this.#rows.get(newKey);
+    let fillFrom: Tuple | undefined;
     if (oldIdentity) {
       const oldKey = keyOf(oldIdentity);
       if (oldKey !== newKey) {
         previous = this.#rows.get(oldKey);
+        fillFrom = previous?.fillFrom ?? oldIdentity;
         this.#rows.set(oldKey, { op: 'D', values: oldIdentity, lsn: change.lsn });
       }
     }
     if (image.includes(UNCHANGED_TOAST) && previous?.op === 'U') {
       const earlier = previous.values;
       image = image.map((value, i) => (value === UNCHANGED_TOAST ? (earlier[i] ?? value) : value));
+      if (!oldIdentity || keyOf(oldIdentity) === newKey) fillFrom = previous.fillFrom;
     }
+    const row: StagedRow = { op: 'U', values: image, lsn: change.lsn };
+    if (fillFrom && image.includes(UNCHANGED_TOAST)) row.fillFrom = fillFrom;
     // delete + set keeps a re-inserted key after later keys: order between keys does not matter, but it reads naturally.
     this.#rows.delete(newKey);
-    this.#rows.set(newKey, { op: 'U', values: image, lsn: change.lsn });
+    this.#rows.set(newKey, row);
   }
 
   rows(): IterableIterator<StagedRow> {

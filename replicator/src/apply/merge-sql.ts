@@ -120,6 +120,14 @@ export function updateOneRowSql(
   return { sql: `UPDATE ${target(table)} SET ${assignments.join(', ')} WHERE ${where}`, params };
 }
 
+/** Every column of the stored row with the given key, as text ($1..$N are the key values). */
+export function selectStoredValuesSql(table: TargetTable, identity: (string | null | symbol)[]): { sql: string; params: (string | null)[] } {
+  const params = table.keyIndexes.map((i) => identity[i] as string | null);
+  const where = table.keyIndexes.map((i, n) => `${ident(table.columns[i]!.name)} = $${n + 1}::${table.columns[i]!.type}`).join(' AND ');
+  const list = table.columns.map((c) => `${ident(c.name)}::text`).join(', ');
+  return { sql: `SELECT ARRAY[${list}] AS v FROM ${target(table)} WHERE ${where}`, params };
+}
+
 export function truncateSql(tables: TargetTable[], deleteMode: DeleteMode): string[] {
   if (deleteMode === 'hard') return [`TRUNCATE ${tables.map(target).join(', ')}`];
   return tables.map((t) => `UPDATE ${target(t)} SET _deleted = true, _synced_at = now() WHERE NOT _deleted`);

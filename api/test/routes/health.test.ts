@@ -1,0 +1,110 @@
+/** GET /health, GET /ready, GET /metrics and unknown routes, on a real destination. */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import { deadDatabaseUrl, seed, SLOT, startDestination, testApp, type Destination } from '../helper.js';
+
+describe('health and readiness', () => {
+  let dest: Destination;
+  let app: App;
+
+  beforeAll(async () => {
+    dest = await startDestination('api-health');
+    app = await testApp(dest.pool, { heartbeatMaxAgeS: 30 });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await dest?.close();
+  });
+  beforeEach(async () => {
+    await seed(dest.pool);
+  });
+
+  it('GET /health answers without touching the database', async () => {
+    const down = await testApp(await deadDatabaseUrl());
+    try {
+      const res = await down.inject('/health');
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({ status: 'ok' });
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('GET /ready is 200 while the heartbeat is fresh', async () => {
+    const res = await app.inject('/ready');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ status: 'ready', slot: SLOT, phase: 'streaming' });
+    expect(res.json().heartbeat_age_seconds).toBeLessThan(30);
+  });
+
+  it('GET /ready is 503 with the reason when the heartbeat is stale', async () => {
+    await dest.pool.query("UPDATE elt.replication_state SET heartbeat_at = now() - interval '95 seconds' WHERE slot_name = $1", [SLOT]);
+    const res = await app.inject('/ready');
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error.code).toBe('not_ready');
+    expect(res.json().error.message).toMatch(/heartbeat is 9[56] s old \(limit 30 s\)/);
+  });
+
+  it('GET /ready is 503 when the replicator never ran for the slot, or reports an error, or the slot lost WAL', async () => {
+    const other = await testApp(dest.pool, { slot: 'never_started' });
+    try {
+      const res = await other.inject('/ready');
+      expect(res.statusCode).toBe(503);
+      expect(res.json().error.message).toContain('no state for slot never_started');
+    } finally {
+      await other.close();
+    }
+    await dest.pool.query("UPDATE elt.replication_state SET status = 'error', last_error = 'source unreachable' WHERE slot_name = $1", [SLOT]);
+    let res = await app.inject('/ready');
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error.message).toContain('source unreachable');
+    await dest.pool.query("UPDATE elt.replication_state SET status = 'streaming', wal_status = 'lost' WHERE slot_name = $1", [SLOT]);
+    res = await app.inject('/ready');
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error.message).toContain('full resync');
+  });
+
+  it('GET /ready is 503 when the elt schema does not exist yet', async () => {
+    await dest.cluster.psql('CREATE DATABASE empty');
+    const empty = await testApp(dest.cluster.url('empty'));
+    try {
+      const res = await empty.inject('/ready');
+      expect(res.statusCode).toBe(503);
+      expect(res.json().error.message).toContain('no elt control schema');
+    } finally {
+      await empty.close();
+    }
+  });
+
+  it('GET /ready is 503 when the destination is down', async () => {
+    const down = await testApp(await deadDatabaseUrl());
+    try {
+      const res = await down.inject('/ready');
+      expect(res.statusCode).toBe(503);
+      expect(res.json().error).toEqual({ code: 'not_ready', message: expect.stringContaining('unreachable') });
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('an unknown route is a 404 in the error format', async () => {
+    const res = await app.inject('/v2/nothing?x=1');
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ error: { code: 'not_found', message: 'No route GET /v2/nothing: the routes are listed at /docs and /openapi.json.' } });
+  });
+
+  it('GET /metrics counts requests by route pattern and status, with durations', async () => {
+    await app.inject('/v1/tables/public.orders');
+    await app.inject('/v1/tables/public.nope');
+    await app.inject('/random/scanner/path');
+    const res = await app.inject('/metrics');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    const text = res.body;
+    expect(text).toMatch(/elt_api_requests_total\{method="GET",route="\/v1\/tables\/:table",status_code="200"\} 1/);
+    expect(text).toMatch(/elt_api_requests_total\{method="GET",route="\/v1\/tables\/:table",status_code="404"\} 1/);
+    expect(text).toMatch(/elt_api_requests_total\{method="GET",route="unmatched",status_code="404"\} 1/);
+    expect(text).toMatch(/elt_api_request_duration_seconds_bucket\{le="0\.1",method="GET",route="\/v1\/tables\/:table",status_code="200"\} 1/);
+    expect(text).not.toContain('public.orders');
+  });
+});

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { UNCHANGED_TOAST as U } from '../source/pgoutput.js';
+import type { TargetTable } from '../schema/mapping.js';
+import { KeyedChunk, OrderedChunk, unchangedColumns } from './batch.js';
+
+const table: TargetTable = {
+  relationId: 1,
+  sourceSchema: 'public',
+  sourceTable: 'docs',
+  targetSchema: 'staging',
+  targetTable: 'docs',
+  columns: [
+    { name: 'id', type: 'integer' },
+    { name: 'title', type: 'text' },
+    { name: 'body', type: 'text' },
+  ],
+  keyIndexes: [0],
+  replicaIdentity: 'd',
+  signature: 'test',
+};
+
+const key = (id: string) => [id, null, null];
+
+describe('KeyedChunk', () => {
+  it('keeps only the newest image per key', () => {
+    const chunk = new KeyedChunk(table);
+    chunk.add({ op: 'insert', new: ['1', 'a', 'x'], lsn: 1n });
+    chunk.add({ op: 'update', new: ['1', 'b', 'x'], lsn: 2n });
+    chunk.add({ op: 'insert', new: ['2', 'c', 'y'], lsn: 3n });
+    chunk.add({ op: 'delete', key: key('2'), lsn: 4n });
+    expect([...chunk.rows()]).toEqual([
+      { op: 'U', values: ['1', 'b', 'x'], lsn: 2n },
+      { op: 'D', values: key('2'), lsn: 4n },
+    ]);
+    expect(chunk.counts).toEqual({ inserts: 2, updates: 1, deletes: 1 });
+  });
+
+  it('turns a key change into a delete of the old key and an image under the new one', () => {
+    const chunk = new KeyedChunk(table);
+    chunk.add({ op: 'update', key: key('1'), new: ['9', 'a', 'x'], lsn: 1n });
+    expect([...chunk.rows()]).toEqual([
+      { op: 'D', values: key('1'), lsn: 1n },
+      { op: 'U', values: ['9', 'a', 'x'], lsn: 1n },
+    ]);
+  });
+
+  it('fills unchanged TOAST values from an earlier image in the chunk', () => {
+    const chunk = new KeyedChunk(table);
+    chunk.add({ op: 'insert', new: ['1', 'a', 'big'], lsn: 1n });
+    chunk.add({ op: 'update', new: ['1', 'b', U], lsn: 2n });
+    expect([...chunk.rows()]).toEqual([{ op: 'U', values: ['1', 'b', 'big'], lsn: 2n }]);
+  });
+
+  it('leaves unfillable values marked, pointing at the stored row that holds them', () => {
+    const chunk = new KeyedChunk(table);
+    chunk.add({ op: 'update', new: ['4', 'b', U], lsn: 1n });
+    chunk.add({ op: 'update', key: key('4'), new: ['104', 'b', U], lsn: 2n });
+    chunk.add({ op: 'update', key: key('104'), new: ['204', 'b', U], lsn: 3n });
+    const rows = [...chunk.rows()];
+    expect(rows.find((r) => r.values[0] === '204')).toEqual({ op: 'U', values: ['204', 'b', U], lsn: 3n, fillFrom: key('4') });
+    expect(rows.filter((r) => r.op === 'D').map((r) => r.values[0])).toEqual(['4', '104']);
+    expect(unchangedColumns(rows)).toEqual([2]);
+  });
+});
+
+describe('OrderedChunk', () => {
+  it('keeps every change of a table without a key, in order', () => {
+    const chunk = new OrderedChunk({ ...table, keyIndexes: [] });
+    chunk.add({ op: 'insert', new: ['1', 'a', 'x'], lsn: 1n });
+    chunk.add({ op: 'insert', new: ['1', 'a', 'x'], lsn: 2n });
+    chunk.add({ op: 'delete', old: ['1', 'a', 'x'], lsn: 3n });
+    expect(chunk.changes.map((c) => c.op)).toEqual(['insert', 'insert', 'delete']);
+    expect(chunk.size).toBe(3);
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * Unchanged TOAST values: an UPDATE that leaves a large out-of-line value alone sends a
+ * marker, not the value. The replica must keep what it has — also when the row changes
+ * key, and when several changes to it share one batch.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+
+/** About 64 KB of hex that does not compress, so PostgreSQL stores it out of line. */
+const BIG = (seed: string) => `(SELECT string_agg(md5('${seed}' || g), '') FROM generate_series(1, 2000) g)`;
+
+describe('unchanged TOAST values', () => {
+  let pair: ClusterPair;
+  let replicator: ReplicatorProcess;
+
+  beforeAll(async () => {
+    pair = await startPair();
+    await query(
+      pair.sourceUrl,
+      `CREATE TABLE docs (id int PRIMARY KEY, title text, body text, meta jsonb, blob bytea);
+       INSERT INTO docs SELECT i, 'doc ' || i, ${BIG("'b' || i || '")}, jsonb_build_object('text', ${BIG("'m' || i || '")}), decode(${BIG("'x' || i || '")}, 'hex')
+       FROM generate_series(1, 10) i;`.replaceAll("'b' || i || '", "b' || i || '").replaceAll("'m' || i || '", "m' || i || '").replaceAll("'x' || i || '", "x' || i || '"),
+    );
+    const [{ external }] = (await query<{ external: boolean }>(pair.sourceUrl, "SELECT pg_column_size(body) < octet_length(body) OR pg_relation_size(reltoastrelid) > 0 AS external FROM docs, pg_class WHERE relname = 'docs' LIMIT 1")) as [{ external: boolean }];
+    expect(external).toBe(true);
+    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
+    await waitFor('streaming', async () => {
+      if (replicator.child.exitCode !== null) throw new Error(replicator.output());
+      const rows = await query<{ phase: string }>(pair.destinationUrl, 'SELECT phase FROM elt.replication_state').catch(() => []);
+      return rows[0]?.phase === 'streaming';
+    });
+  });
+
+  afterAll(async () => {
+    await replicator?.kill();
+    await pair?.[Symbol.asyncDispose]();
+  });
+
+  it('keeps large values an update did not touch, whatever the key does', async () => {
+    await query(pair.sourceUrl, "UPDATE docs SET title = 'retitled' WHERE id = 1");
+    await query(pair.sourceUrl, `BEGIN; INSERT INTO docs VALUES (20, 'new', ${BIG('n20')}, '{"a": 1}', '\\x01'); UPDATE docs SET title = 'new, retitled' WHERE id = 20; COMMIT;`);
+    await query(pair.sourceUrl, 'UPDATE docs SET id = 100 WHERE id = 3');
+    await query(pair.sourceUrl, "BEGIN; UPDATE docs SET title = 'moved twice' WHERE id = 4; UPDATE docs SET id = 104 WHERE id = 4; UPDATE docs SET id = 204 WHERE id = 104; COMMIT;");
+    await query(pair.sourceUrl, "UPDATE docs SET body = 'now small' WHERE id = 5");
+    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    const rowDigest = "SELECT id, md5(title) AS t, md5(body) AS b, md5(meta::text) AS m, md5(blob) AS x FROM TABLE ORDER BY id";
+    const [source, replica] = await Promise.all([
+      query(pair.sourceUrl, rowDigest.replace('TABLE', 'docs')),
+      query(pair.destinationUrl, rowDigest.replace('TABLE', 'staging.docs')),
+    ]);
+    expect(replica).toEqual(source);
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    const rows = await query<{ id: number; body_ok: boolean }>(pair.destinationUrl, "SELECT id, length(body) > 60000 AND meta IS NOT NULL AND length(blob) > 30000 AS body_ok FROM staging.docs WHERE id IN (1, 100, 204) ORDER BY id");
+    expect(rows).toEqual([
+      { id: 1, body_ok: true },
+      { id: 100, body_ok: true },
+      { id: 204, body_ok: true },
+    ]);
+  });
+});
