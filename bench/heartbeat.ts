@@ -35,6 +35,7 @@ export class Heartbeat {
 
   static async open(sourceUrl: string): Promise<Heartbeat> {
     const client = new pg.Client({ connectionString: sourceUrl, application_name: 'elt-bench-heartbeat' });
+    client.on('error', () => undefined); // a cluster stopped under us: the next query says so
     await client.connect();
     const { rows } = await client.query<{ seq: string }>(`SELECT seq FROM ${TABLE} WHERE id = 1`);
     return new Heartbeat(client, Number(rows[0]!.seq));
@@ -101,6 +102,7 @@ export class HeartbeatReader {
 
   static async open(label: string, url: string, schema: string): Promise<HeartbeatReader> {
     const client = new pg.Client({ connectionString: url, application_name: 'elt-bench-reader' });
+    client.on('error', () => undefined);
     await client.connect();
     return new HeartbeatReader(label, client, `SELECT seq FROM ${qualified(schema, TABLE)} WHERE id = 1`);
   }

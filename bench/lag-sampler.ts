@@ -48,6 +48,7 @@ export class LagSampler {
 
   static async start(sourceUrl: string, targets: LagTarget[], heartbeat: Heartbeat): Promise<LagSampler> {
     const source = new pg.Client({ connectionString: sourceUrl, application_name: 'elt-bench-lag' });
+    source.on('error', () => undefined);
     await source.connect();
     const sampler = new LagSampler(source, targets, heartbeat);
     sampler.#timer = setInterval(() => {

@@ -65,6 +65,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // Bodies are JSON only: anything else is a 415 before any parsing.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(openapiPlugin);
   await app.register(dbPlugin, { database: options.database });
@@ -78,7 +80,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       request.log.error({ err: error }, 'request failed');
     } else if (apiError.statusCode >= 500) {
       const cause = apiError.cause as { message?: string; code?: string } | undefined;
-      request.log.warn({ code: apiError.code, cause: cause?.message, sqlstate: cause?.code }, apiError.message);
+      request.log.warn({ code: apiError.code, error: cause?.message, errorCode: cause?.code }, apiError.message);
     } else {
       request.log.info({ code: apiError.code, statusCode: apiError.statusCode }, apiError.message);
     }

@@ -25,7 +25,7 @@ const flag = z
 
 export const apiConfigSchema = z
   .object({
-    port: z.coerce.number().int('must be a whole number').min(0, 'must be a port number (0 picks a free one)').max(65535, 'must be a port number').default(5001),
+    port: z.coerce.number('must be a port number').int('must be a whole number').min(0, 'must be a port number (0 picks a free one)').max(65535, 'must be a port number').default(5001),
     host: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
     destinationUrl: postgresUrl,
     token: z

@@ -63,7 +63,7 @@ export async function startApi(config: ApiConfig, deps: StartApiDeps = {}): Prom
   );
   if (config.token === undefined) app.log.warn('ELT_API_TOKEN is not set: the API refuses every resync request (403)');
   await app.controlRepo.ping().catch((error: Error) => {
-    app.log.warn({ destination: describeUrl(config.destinationUrl), err: { message: error.message } }, 'destination unreachable for now: requests answer 503 until it is back');
+    app.log.warn({ destination: describeUrl(config.destinationUrl), error: error.message }, 'destination unreachable for now: requests answer 503 until it is back');
   });
   return {
     url: address,

@@ -39,7 +39,7 @@ export const dbPlugin = globalPlugin('db', async (app: FastifyInstance, options:
   const pool = typeof options.database === 'string' ? createPool(options.database) : options.database;
   if (owned) {
     // An idle connection that the server drops (restart, failover) must not crash the process.
-    pool.on('error', (error) => app.log.warn({ err: { message: error.message, code: (error as { code?: string }).code } }, 'idle destination connection lost'));
+    pool.on('error', (error) => app.log.warn({ error: error.message }, 'idle destination connection lost'));
     app.addHook('onClose', async () => {
       await pool.end();
     });

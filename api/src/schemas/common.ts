@@ -13,9 +13,24 @@ export const errorResponse = z
   })
   .meta({ id: 'Error' });
 
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Bad request: the body, path or query does not match the schema',
+  401: 'No "Authorization: Bearer <ELT_API_TOKEN>" header',
+  403: 'Wrong token, or the API has no ELT_API_TOKEN configured',
+  404: 'Unknown table (not in elt.tables for this slot) or job',
+  409: 'A resync of that table is already queued or running, or the job has finished',
+  413: 'Body larger than 64 KB',
+  415: 'Body is not application/json',
+  503: 'The destination database is unreachable (or the replicator is not ready)',
+};
+
 /** The error statuses a route can answer with, for its `response` map (documentation and serialization). */
-export function errorResponses<const S extends readonly number[]>(...statuses: S): { [K in S[number]]: typeof errorResponse } {
-  return Object.fromEntries(statuses.map((status) => [status, errorResponse])) as { [K in S[number]]: typeof errorResponse };
+export function errorResponses<const S extends readonly number[]>(
+  ...statuses: S
+): { [K in S[number]]: { description: string; content: { 'application/json': { schema: typeof errorResponse } } } } {
+  return Object.fromEntries(
+    statuses.map((status) => [status, { description: ERROR_DESCRIPTIONS[status] ?? 'Error', content: { 'application/json': { schema: errorResponse } } }]),
+  ) as { [K in S[number]]: { description: string; content: { 'application/json': { schema: typeof errorResponse } } } };
 }
 
 /** A replicated table as `schema.table`, exactly as in `elt.tables` (case-sensitive). Never spliced into SQL. */
