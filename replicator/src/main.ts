@@ -3,6 +3,7 @@
  *
  *   elt replicate            snapshot once, then stream changes into the target schema
  *   elt status [--json]      slot, applied LSN, lag and per-table state
+ *   elt api                  the REST API (api/)
  *   elt teardown             drop the slot and the publication (and, with --drop-target, the replica)
  *   elt up | down            the local demo stack (see README)
  *
@@ -20,11 +21,12 @@ import { connectDestination, connectSource } from './source/source-db.js';
 import { formatStatus, readStatus } from './state/status.js';
 import { ident } from './sql.js';
 
-const USAGE = `usage: elt <replicate|status|teardown|up|down> [options]
+const USAGE = `usage: elt <replicate|status|teardown|api|up|down> [options]
 
   replicate      copy the source once (pg_dump at the slot's snapshot), then apply every change
   status         show the slot, applied LSN, lag and tables   (--json for machines)
   teardown       drop the replication slot and publication    (--drop-target also drops the replica schema and elt state)
+  api            serve the REST API on ELT_API_PORT (default 5001)
   up / down      start / stop the local demo stack            (down --clean removes its data)
 
 Settings come from the environment; a flag of the same name wins:
@@ -58,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
       return status(flags, values.json === true, values.local === true);
     case 'teardown':
       return teardown(flags, values['drop-target'] === true);
+    case 'api':
+      return (await import('../../api/src/server.js')).runApi(process.env);
     case 'up':
     case 'down': {
       const stack = await import('../../harness/stack.js');
