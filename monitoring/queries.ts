@@ -312,3 +312,20 @@ export function exposedSampleNames(text: string): Set<string> {
   }
   return names;
 }
+
+/**
+ * Sample names a Prometheus text exposition declares (`# TYPE` lines), with or without
+ * series: a histogram or summary declares its _bucket, _sum and _count samples.
+ */
+export function declaredSampleNames(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = /^# TYPE ([A-Za-z_:][A-Za-z0-9_:]*) (\w+)/.exec(line);
+    if (!m) continue;
+    const [, name, type] = m as unknown as [string, string, string];
+    names.add(name);
+    if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(name + suffix);
+    if (type === 'summary') for (const suffix of ['_sum', '_count']) names.add(name + suffix);
+  }
+  return names;
+}

@@ -6,12 +6,15 @@
        `_synced_at` (exposed by the staging views as `synced_at`): the destination's now()
        of the replicator transaction that last wrote it. The facts keep the newest
        `synced_at` of their inputs, so "changed since the last run" is
-       `synced_at >= max(synced_at) in the fact - lookback`. The replicator is a single
-       writer applying source transactions in commit order, so a row committed after a
-       run read `staging` normally has a later now() than anything that run saw; the
-       lookback (var `elt_incremental_lookback`) also covers a transaction that started
-       before the previous run and committed after it. Rows seen twice are merged on their
-       key again, which is harmless.
+       `synced_at > max(synced_at) in the fact - lookback`. The replicator is a single
+       writer applying source transactions one after the other, and a transaction's rows
+       become visible together, so a row committed after a run read `staging` has a later
+       now() than anything that run saw, and rows at exactly the newest time were all
+       seen (strict `>`: otherwise the first run after a snapshot would re-read every row
+       of it, since they share one timestamp). The lookback (var
+       `elt_incremental_lookback`) is a safety margin for writers that break that
+       ordering (a resync running beside the stream, a clock step on the destination);
+       rows read again are merged on their key again, which is harmless.
 
     2. delete_rows_missing_from(): hard deletes leave nothing behind in `staging` for a
        timestamp filter to find, so a post-hook removes the fact rows whose key no longer

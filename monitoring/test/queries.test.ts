@@ -3,7 +3,7 @@
  * expression without its threshold) and Grafana template variables.
  */
 import { describe, expect, it } from 'vitest';
-import { alertProbes, exposedSampleNames, metricNames, stripThreshold, substituteVariables, usedVariables } from '../queries.js';
+import { alertProbes, declaredSampleNames, exposedSampleNames, metricNames, stripThreshold, substituteVariables, usedVariables } from '../queries.js';
 
 describe('metricNames', () => {
   it.each([
@@ -55,4 +55,9 @@ describe('template variables', () => {
 it('exposedSampleNames reads sample names, not comments', () => {
   const text = '# HELP a_total x\n# TYPE a_total counter\na_total{k="v"} 1\nb_bucket{le="1"} 2\nc 3\n';
   expect([...exposedSampleNames(text)]).toEqual(['a_total', 'b_bucket', 'c']);
+});
+
+it('declaredSampleNames reads # TYPE lines, histograms with their samples', () => {
+  const text = '# HELP a_total x\n# TYPE a_total counter\n# TYPE h histogram\nh_bucket{le="1"} 2\n';
+  expect([...declaredSampleNames(text)].sort()).toEqual(['a_total', 'h', 'h_bucket', 'h_count', 'h_sum']);
 });

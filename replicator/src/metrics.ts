@@ -63,6 +63,24 @@ export class Metrics {
     labelNames: ['table'] as const,
     registers: [this.registry],
   });
+  readonly resyncRows = new Gauge({
+    name: 'elt_resync_rows',
+    help: 'Rows copied by the running resync so far, by table.',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+  readonly resyncRowsEstimated = new Gauge({
+    name: 'elt_resync_rows_estimated',
+    help: 'Estimated rows of each table being resynced.',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+  readonly resyncJobs = new Counter({
+    name: 'elt_resync_jobs_total',
+    help: 'Resync jobs finished, by outcome (succeeded, failed, cancelled).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly state = new Gauge({
     name: 'elt_replicator_state',
     help: '1 for the state the replicator is in (starting, snapshotting, streaming, retrying).',

@@ -12,6 +12,8 @@ import type { Metrics } from './metrics.js';
 import { AlreadyRunningError, ConfigError, EltError, UnreachableError } from './errors.js';
 import { formatLsn, type Lsn } from './lsn.js';
 import { streamChanges } from './apply/apply-loop.js';
+import { ApplyHooks } from './resync/apply-hooks.js';
+import { runResyncJobs } from './resync/resync-runner.js';
 import { runInitialSnapshot } from './snapshot/initial-snapshot.js';
 import { checkSelectPrivileges, checkSourceServer } from './source/preflight.js';
 import { ensurePublication, listPublishedTables, type PublishedTable } from './source/publication.js';
@@ -108,7 +110,26 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
       startLsn = await runInitialSnapshot(lc, config, metrics, source, control, tables);
     }
     onStreaming();
-    await streamChanges(lc, config, metrics, { apply, control, source }, startLsn, signal);
+    // Resync jobs run beside the stream, for as long as this attempt streams.
+    const hooks = new ApplyHooks();
+    const attempt = new AbortController();
+    const stopAttempt = () => attempt.abort();
+    signal.addEventListener('abort', stopAttempt);
+    const resyncSource = await connectSource(config.sourceUrl, 'elt-resync-catalog');
+    closers.push(() => resyncSource.end());
+    const resyncs = runResyncJobs(lc, config, metrics, hooks, resyncSource, attempt.signal).catch((error: unknown) => {
+      lc.error({ err: error }, 'the resync queue stopped; restarting the attempt');
+      attempt.abort();
+    });
+    try {
+      await streamChanges(lc, config, metrics, { apply, control, source }, startLsn, attempt.signal, hooks);
+      if (attempt.signal.aborted && !signal.aborted) throw new Error('the resync queue failed');
+    } finally {
+      attempt.abort();
+      hooks.cancelPending(new Error('the stream stopped before the resync could be swapped in'));
+      signal.removeEventListener('abort', stopAttempt);
+      await resyncs;
+    }
   } finally {
     for (const close of closers.reverse()) await close().catch(() => {});
   }

@@ -8,7 +8,6 @@
             {'columns': ['order_id'], 'unique': true},
             {'columns': ['synced_at']},
         ],
-        post_hook="{{ delete_rows_missing_from(ref('stg_orders'), ['order_id']) }}",
     )
 }}
 
@@ -19,7 +18,7 @@ orders as (
     select * from {{ ref('stg_orders') }}
 
     {% if is_incremental() %}
-    where synced_at >= {{ incremental_watermark() }}
+    where synced_at > {{ incremental_watermark() }}
     {% endif %}
 
 ),

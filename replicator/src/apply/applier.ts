@@ -49,13 +49,20 @@ export class Applier {
   #pendingCommit: AppliedCommit | null = null;
   #firstPendingCommitTime: number | null = null;
   readonly #counts = new Map<number, TableCounts>();
-  readonly #stageShapes = new Map<number, string>();
+  /** Stage table name → the table signature it was created for. */
+  readonly #stageShapes = new Map<string, string>();
+
+  /** The last source commit committed here: what a commit without new source transactions records. */
+  #lastApplied: AppliedCommit;
 
   constructor(
     private readonly lc: Logger,
     private readonly db: pg.Client,
     private readonly options: ApplierOptions,
-  ) {}
+    applied: AppliedCommit,
+  ) {
+    this.#lastApplied = applied;
+  }
 
   /** A destination transaction is open (it may hold applied but uncommitted changes). */
   get hasOpenTransaction(): boolean {
@@ -110,23 +117,45 @@ export class Applier {
   /**
    * Apply what is staged, record the last source commit in `elt.replication_state` and
    * commit. Returns that source commit: only now may it be acknowledged to the source.
+   * Callers commit only between source transactions, never inside one.
    */
   async commit(): Promise<AppliedCommit | null> {
     if (!this.#txOpen) return null;
-    const applied = this.#pendingCommit;
-    if (!applied) throw new Error('commit requested inside a source transaction');
+    const applied = this.#pendingCommit ?? this.#lastApplied;
     await this.#flushChunks();
     await recordTableCounts(this.db, this.options.slot, [...this.#counts.values()]);
     await recordApplied(this.db, this.options.slot, applied);
     await this.db.query('COMMIT');
     this.lc.debug({ lsn: formatLsn(applied.lsn), rows: this.#rowsInTx }, 'committed');
     this.#reset();
+    this.#lastApplied = applied;
     return applied;
   }
 
   /** The counts of the transaction being committed, for metrics (read before commit()). */
   pendingCounts(): TableCounts[] {
     return [...this.#counts.values()];
+  }
+
+  /**
+   * Apply changes to another table of the same shape (a resync's shadow table) inside the
+   * open transaction, in order, with the same set-based SQL. Not counted as replication.
+   */
+  async applyTo(table: TargetTable, changes: RowChange[]): Promise<void> {
+    await this.#begin();
+    for (let start = 0; start < changes.length; start += this.options.chunkMaxRows) {
+      const chunk = newChunk(table);
+      for (const change of changes.slice(start, start + this.options.chunkMaxRows)) chunk.add(change);
+      if ('changes' in chunk) await this.#applyOrdered(chunk);
+      else await this.#applyKeyed(chunk);
+    }
+  }
+
+  /** Run SQL inside the open destination transaction (opening one if needed). */
+  async query(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+    await this.#begin();
+    await this.#flushChunks();
+    return this.db.query(sql, params);
   }
 
   async rollback(): Promise<void> {
@@ -177,9 +206,9 @@ export class Applier {
 
   async #prepareStage(table: TargetTable): Promise<string> {
     const stage = stageTableName(table);
-    if (this.#stageShapes.get(table.relationId) !== table.signature) {
+    if (this.#stageShapes.get(stage) !== table.signature) {
       await this.db.query(createStageTableSql(table));
-      this.#stageShapes.set(table.relationId, table.signature);
+      this.#stageShapes.set(stage, table.signature);
     } else {
       await this.db.query(`TRUNCATE pg_temp.${stage}`);
     }

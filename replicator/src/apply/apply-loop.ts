@@ -20,10 +20,14 @@ import { recordHeartbeat } from '../state/control.js';
 import { inspectSlot } from '../source/slot.js';
 import { Applier } from './applier.js';
 import type { RowChange } from './batch.js';
+import { ApplyHooks, encodeDelta, type DeltaChange } from '../resync/apply-hooks.js';
+import type { TargetTable } from '../schema/mapping.js';
 
 const HEARTBEAT_INTERVAL_MS = 5_000;
 /** Rows staged in memory before they are applied inside the open transaction. */
 const CHUNK_MAX_ROWS = 5_000;
+/** Mirrored changes of a table being resynced are written out at least this often. */
+const DELTA_FLUSH_ROWS = 2_000;
 
 export interface StreamConnections {
   /** Apply connection: holds the open destination transaction. */
@@ -52,9 +56,44 @@ export async function streamChanges(
   db: StreamConnections,
   startLsn: Lsn,
   signal: AbortSignal,
+  hooks: ApplyHooks = new ApplyHooks(),
 ): Promise<void> {
   const registry = new TableRegistry(config.targetSchema);
-  const applier = new Applier(lc, db.apply, { slot: config.slot, deleteMode: config.deleteMode, chunkMaxRows: Math.min(CHUNK_MAX_ROWS, config.batchMaxRows) });
+  const applier = new Applier(
+    lc,
+    db.apply,
+    { slot: config.slot, deleteMode: config.deleteMode, chunkMaxRows: Math.min(CHUNK_MAX_ROWS, config.batchMaxRows) },
+    { lsn: startLsn, commitTime: null },
+  );
+  /** Changes of tables being resynced, written to elt.resync_delta in the apply transaction. */
+  let delta: { jobId: number; schema: string; table: string; change: string }[] = [];
+  const flushDelta = async () => {
+    if (delta.length === 0) return;
+    const rows = delta;
+    delta = [];
+    await applier.query(
+      `INSERT INTO elt.resync_delta (job_id, source_schema, source_table, change)
+       SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[])`,
+      [rows.map((r) => r.jobId), rows.map((r) => r.schema), rows.map((r) => r.table), rows.map((r) => r.change)],
+    );
+  };
+  const record = (table: TargetTable, change: DeltaChange) => {
+    const jobId = hooks.mirroredBy(table.sourceSchema, table.sourceTable);
+    if (jobId !== undefined) delta.push({ jobId, schema: table.sourceSchema, table: table.sourceTable, change: encodeDelta(change) });
+  };
+  /** Boundary tasks (a resync's swap) run between source transactions and commit with them. */
+  const runBoundaryTasks = async () => {
+    if (!hooks.hasBoundaryTasks) return;
+    await flushDelta();
+    const tasks = await hooks.runBoundaryTasks(applier);
+    try {
+      await commitNow();
+      tasks.settle();
+    } catch (error) {
+      tasks.settle(error);
+      throw error;
+    }
+  };
   const stream = new SlotStream(lc, { url: config.sourceUrl, slot: config.slot, publication: config.publication, startLsn });
   const queue = new SerialQueue();
 
@@ -67,6 +106,7 @@ export async function streamChanges(
   let failure: unknown = null;
 
   const commitNow = async () => {
+    await flushDelta();
     const rows = applier.rowsInTransaction;
     const counts = applier.pendingCounts();
     const started = process.hrtime.bigint();
@@ -108,7 +148,9 @@ export async function streamChanges(
           return;
         }
         applier.markSourceCommit({ lsn: message.endLsn, commitTime: message.commitTime });
-        if (applier.dueForCommit(config.batchMaxRows, config.batchMaxMs)) await commitNow();
+        if (hooks.hasBoundaryTasks) await runBoundaryTasks();
+        else if (applier.dueForCommit(config.batchMaxRows, config.batchMaxMs)) await commitNow();
+        if (delta.length >= DELTA_FLUSH_ROWS) await flushDelta();
         return;
       case 'relation':
         registry.register(message);
@@ -120,11 +162,14 @@ export async function streamChanges(
         const table = await registry.resolve(db.apply, message.relationId);
         const change = { ...message, op: message.tag, lsn: commitLsn } as unknown as RowChange;
         await applier.add(table, change);
+        record(table, change);
         return;
       }
       case 'truncate':
         if (skipping) return;
-        await applier.truncate(await Promise.all(message.relationIds.map((id) => registry.resolve(db.apply, id))), commitLsn);
+        const tables = await Promise.all(message.relationIds.map((id) => registry.resolve(db.apply, id)));
+        await applier.truncate(tables, commitLsn);
+        for (const table of tables) record(table, { op: 'truncate', lsn: commitLsn });
         return;
       case 'type':
       case 'origin':
@@ -144,10 +189,12 @@ export async function streamChanges(
   };
 
   const commitTimer = setInterval(() => {
-    if (inTransaction || !applier.dueForCommit(config.batchMaxRows, config.batchMaxMs)) return;
+    if (inTransaction || !(hooks.hasBoundaryTasks || applier.dueForCommit(config.batchMaxRows, config.batchMaxMs))) return;
     queue
       .run(async () => {
-        if (!inTransaction && applier.dueForCommit(config.batchMaxRows, config.batchMaxMs)) await commitNow();
+        if (inTransaction) return;
+        if (hooks.hasBoundaryTasks) await runBoundaryTasks();
+        else if (applier.dueForCommit(config.batchMaxRows, config.batchMaxMs)) await commitNow();
       })
       .catch((error: unknown) => {
         failure ??= error;

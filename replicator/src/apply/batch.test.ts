@@ -17,6 +17,7 @@ const table: TargetTable = {
   keyIndexes: [0],
   replicaIdentity: 'd',
   signature: 'test',
+  stageTable: 'elt_stage_test',
 };
 
 const key = (id: string) => [id, null, null];

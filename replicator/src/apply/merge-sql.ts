@@ -12,7 +12,7 @@ import { ident, qualified } from '../sql.js';
 export type DeleteMode = 'hard' | 'soft';
 
 export function stageTableName(table: TargetTable): string {
-  return `elt_stage_${table.relationId}`;
+  return table.stageTable;
 }
 
 export function stageColumns(table: TargetTable): string[] {

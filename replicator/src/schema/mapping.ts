@@ -30,6 +30,8 @@ export interface TargetTable {
   replicaIdentity: ReplicaIdentity;
   /** Identifies this shape of the table (changes when the source's columns change). */
   signature: string;
+  /** The session's temp table that stages this table's changes. */
+  stageTable: string;
 }
 
 type RelationMessage = Extract<PgoutputMessage, { tag: 'relation' }>;
@@ -97,6 +99,7 @@ export class TableRegistry {
       keyIndexes,
       replicaIdentity: relation.replicaIdentity,
       signature: `${relation.relationId}:${relation.replicaIdentity}:${columns.map((c) => `${c.name}/${c.type}`).join(',')}:${keyIndexes.join(',')}`,
+      stageTable: `elt_stage_${relation.relationId}`,
     };
   }
 }

@@ -80,9 +80,16 @@ export interface ExportedSnapshot extends AsyncDisposable {
  * handle keeps the replication connection open: release it only after the copy is done.
  *
  * CREATE_REPLICATION_SLOT waits for every transaction already open on the source; while it
- * waits we log which sessions hold it up.
+ * waits we log which sessions hold it up. A temporary slot (for a resync's snapshot) is
+ * dropped by the server when the connection closes.
  */
-export async function createSlotWithSnapshot(lc: Logger, url: string, slot: string, catalog: ClientBase): Promise<ExportedSnapshot> {
+export async function createSlotWithSnapshot(
+  lc: Logger,
+  url: string,
+  slot: string,
+  catalog: ClientBase,
+  options: { temporary?: boolean } = {},
+): Promise<ExportedSnapshot> {
   const client = new pg.Client({ ...sourceClientConfig(url, 'elt-snapshot'), replication: 'database' } as pg.ClientConfig);
   try {
     await client.connect();
@@ -96,7 +103,7 @@ export async function createSlotWithSnapshot(lc: Logger, url: string, slot: stri
   }, SLOW_SLOT_CREATION_WARN_MS);
   try {
     const result = await client.query<{ consistent_point: string; snapshot_name: string }>(
-      `CREATE_REPLICATION_SLOT ${ident(slot)} LOGICAL pgoutput (SNAPSHOT 'export')`,
+      `CREATE_REPLICATION_SLOT ${ident(slot)}${options.temporary ? ' TEMPORARY' : ''} LOGICAL pgoutput (SNAPSHOT 'export')`,
     );
     const row = result.rows[0]!;
     let released = false;

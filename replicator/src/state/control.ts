@@ -83,6 +83,15 @@ CREATE TABLE IF NOT EXISTS elt.resync_job_tables (
   error             text,
   PRIMARY KEY (job_id, source_schema, source_table)
 );
+-- Changes to a table made while a resync copies it; replayed onto the new copy before the swap.
+CREATE TABLE IF NOT EXISTS elt.resync_delta (
+  job_id            bigint NOT NULL REFERENCES elt.resync_jobs (id) ON DELETE CASCADE,
+  seq               bigint GENERATED ALWAYS AS IDENTITY,
+  source_schema     text NOT NULL,
+  source_table      text NOT NULL,
+  change            jsonb NOT NULL,
+  PRIMARY KEY (job_id, seq)
+);
 -- At most one queued or running resync per table.
 CREATE UNIQUE INDEX IF NOT EXISTS resync_job_tables_one_active
   ON elt.resync_job_tables (slot_name, source_schema, source_table) WHERE state IN ('queued', 'running');
@@ -172,13 +181,14 @@ export async function recordSnapshotProgress(db: ClientBase, slot: string, schem
 
 export interface AppliedCommit {
   lsn: Lsn;
-  commitTime: number;
+  /** Source commit time (ms since the Unix epoch); null when unknown (nothing newer was applied). */
+  commitTime: number | null;
 }
 
 /** Written inside the apply transaction: this is what makes apply exactly-once. */
 export async function recordApplied(db: ClientBase, slot: string, applied: AppliedCommit): Promise<void> {
   const result = await db.query(
-    `UPDATE elt.replication_state SET applied_lsn = $2, applied_commit_at = to_timestamp($3::float8 / 1000.0), applied_at = now()
+    `UPDATE elt.replication_state SET applied_lsn = $2, applied_commit_at = coalesce(to_timestamp($3::float8 / 1000.0), applied_commit_at), applied_at = now()
      WHERE slot_name = $1 AND phase = 'streaming'`,
     [slot, formatLsn(applied.lsn), applied.commitTime],
   );

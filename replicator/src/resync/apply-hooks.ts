@@ -1,0 +1,104 @@
+/**
+ * How an online resync talks to the running apply loop, which stays the only writer:
+ *
+ * - a mirror: while a table is being copied again, the apply loop also records that
+ *   table's changes (in the same destination transaction as the rows) in
+ *   `elt.resync_delta`, so none of them is lost for the new copy;
+ * - boundary tasks: work the apply loop runs between two source transactions, inside its
+ *   destination transaction and committed with it (the swap of the new copy).
+ */
+import type { Applier } from '../apply/applier.js';
+import type { RowChange } from '../apply/batch.js';
+import type { Lsn } from '../lsn.js';
+import { UNCHANGED_TOAST, type Tuple } from '../source/pgoutput.js';
+
+/** A change as stored in elt.resync_delta. */
+export type DeltaChange = RowChange | { op: 'truncate'; lsn: Lsn };
+
+interface BoundaryTask {
+  run(applier: Applier): Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+export class ApplyHooks {
+  /** "schema.table" → the resync job recording that table's changes. */
+  readonly #mirrors = new Map<string, number>();
+  readonly #tasks: BoundaryTask[] = [];
+
+  mirror(schema: string, table: string, jobId: number): void {
+    this.#mirrors.set(`${schema}.${table}`, jobId);
+  }
+
+  unmirror(schema: string, table: string): void {
+    this.#mirrors.delete(`${schema}.${table}`);
+  }
+
+  /** The resync job that wants this table's changes, if any. */
+  mirroredBy(schema: string, table: string): number | undefined {
+    return this.#mirrors.get(`${schema}.${table}`);
+  }
+
+  /** Run `work` between two source transactions, in the apply transaction; resolves after its commit. */
+  atBoundary(work: (applier: Applier) => Promise<void>): Promise<void> {
+    return new Promise((resolve, reject) => this.#tasks.push({ run: work, resolve, reject }));
+  }
+
+  /** The stream stopped: tasks waiting for a boundary will not get one. */
+  cancelPending(error: Error): void {
+    for (const task of this.#tasks.splice(0)) task.reject(error);
+  }
+
+  get hasBoundaryTasks(): boolean {
+    return this.#tasks.length > 0;
+  }
+
+  /** Called by the apply loop at a boundary; returns callbacks to settle after the commit. */
+  async runBoundaryTasks(applier: Applier): Promise<{ settle(error?: unknown): void }> {
+    const tasks = this.#tasks.splice(0);
+    let failure: unknown = null;
+    for (const task of tasks) {
+      try {
+        await task.run(applier);
+      } catch (error) {
+        failure = error;
+        break;
+      }
+    }
+    return {
+      settle: (error?: unknown) => {
+        for (const task of tasks) (failure ?? error ? task.reject(failure ?? error) : task.resolve());
+      },
+    };
+  }
+}
+
+const UNCHANGED_JSON = { unchanged: true };
+
+function encodeTuple(tuple: Tuple | undefined): unknown {
+  return tuple?.map((v) => (v === UNCHANGED_TOAST ? UNCHANGED_JSON : v));
+}
+
+function decodeTuple(value: unknown): Tuple | undefined {
+  if (!Array.isArray(value)) return undefined;
+  return value.map((v) => (v !== null && typeof v === 'object' ? UNCHANGED_TOAST : (v as string | null)));
+}
+
+export function encodeDelta(change: DeltaChange): string {
+  return JSON.stringify({
+    op: change.op,
+    lsn: change.lsn.toString(),
+    new: 'new' in change ? encodeTuple(change.new) : undefined,
+    key: 'key' in change ? encodeTuple(change.key) : undefined,
+    old: 'old' in change ? encodeTuple(change.old) : undefined,
+  });
+}
+
+export function decodeDelta(json: { op: DeltaChange['op']; lsn: string; new?: unknown; key?: unknown; old?: unknown }): DeltaChange {
+  const lsn = BigInt(json.lsn);
+  if (json.op === 'truncate') return { op: 'truncate', lsn };
+  const key = decodeTuple(json.key);
+  const old = decodeTuple(json.old);
+  const change = { op: json.op, lsn, new: decodeTuple(json.new), ...(key && { key }), ...(old && { old }) };
+  return change as RowChange;
+}

@@ -1,0 +1,84 @@
+/**
+ * The resync queue in the destination's control schema, as the replicator (its only
+ * executor) sees it. The API inserts jobs and may ask for their cancellation.
+ */
+import type { ClientBase } from 'pg';
+
+export interface JobTable {
+  schema: string;
+  table: string;
+  state: string;
+}
+
+/** Jobs a previous run left half done start over (their copies and deltas are discarded). */
+export async function requeueInterruptedJobs(db: ClientBase, slot: string): Promise<number> {
+  await db.query(
+    `DELETE FROM elt.resync_delta d USING elt.resync_jobs j WHERE d.job_id = j.id AND j.slot_name = $1 AND j.state = 'running'`,
+    [slot],
+  );
+  await db.query(
+    `UPDATE elt.resync_job_tables SET state = 'queued', rows_copied = 0, started_at = NULL
+     WHERE slot_name = $1 AND state = 'running'`,
+    [slot],
+  );
+  const result = await db.query(`UPDATE elt.resync_jobs SET state = 'queued', started_at = NULL WHERE slot_name = $1 AND state = 'running'`, [slot]);
+  return result.rowCount ?? 0;
+}
+
+/** Take the oldest queued job, or null. */
+export async function claimNextJob(db: ClientBase, slot: string): Promise<number | null> {
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE elt.resync_jobs SET state = 'running', started_at = now()
+     WHERE id = (SELECT id FROM elt.resync_jobs WHERE slot_name = $1 AND state = 'queued' AND NOT cancel_requested
+                 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+     RETURNING id`,
+    [slot],
+  );
+  return rows[0] ? Number(rows[0].id) : null;
+}
+
+export async function jobTables(db: ClientBase, jobId: number): Promise<JobTable[]> {
+  const { rows } = await db.query<JobTable>(
+    `SELECT source_schema AS schema, source_table AS table, state FROM elt.resync_job_tables WHERE job_id = $1 ORDER BY source_schema, source_table`,
+    [jobId],
+  );
+  return rows;
+}
+
+export async function cancelRequested(db: ClientBase, jobId: number): Promise<boolean> {
+  const { rows } = await db.query<{ cancel: boolean }>('SELECT cancel_requested AS cancel FROM elt.resync_jobs WHERE id = $1', [jobId]);
+  return rows[0]?.cancel ?? true;
+}
+
+export async function updateJobTable(
+  db: ClientBase,
+  jobId: number,
+  t: { schema: string; table: string },
+  change: { state?: string; rowsCopied?: number; rowsEstimated?: number; error?: string },
+): Promise<void> {
+  await db.query(
+    `UPDATE elt.resync_job_tables SET state = coalesce($4::text, state), rows_copied = coalesce($5::bigint, rows_copied),
+       rows_estimated = coalesce($6::bigint, rows_estimated), error = coalesce($7::text, error),
+       started_at = CASE WHEN $4::text = 'running' THEN now() ELSE started_at END,
+       finished_at = CASE WHEN $4::text IN ('succeeded', 'failed', 'cancelled') THEN now() ELSE finished_at END
+     WHERE job_id = $1 AND source_schema = $2 AND source_table = $3`,
+    [jobId, t.schema, t.table, change.state ?? null, change.rowsCopied ?? null, change.rowsEstimated ?? null, change.error ?? null],
+  );
+}
+
+export async function finishJob(db: ClientBase, jobId: number, state: 'succeeded' | 'failed' | 'cancelled', error?: string): Promise<void> {
+  await db.query(
+    `UPDATE elt.resync_job_tables SET state = $2, finished_at = now() WHERE job_id = $1 AND state IN ('queued', 'running')`,
+    [jobId, state === 'succeeded' ? 'cancelled' : state],
+  );
+  await db.query(`UPDATE elt.resync_jobs SET state = $2, finished_at = now(), error = $3 WHERE id = $1`, [jobId, state, error ?? null]);
+  await db.query('DELETE FROM elt.resync_delta WHERE job_id = $1', [jobId]);
+}
+
+export async function setTableState(db: ClientBase, slot: string, t: { schema: string; table: string }, state: string, error: string | null = null): Promise<void> {
+  await db.query(
+    `UPDATE elt.tables SET state = $4, last_error = coalesce($5, last_error), last_error_at = CASE WHEN $5::text IS NOT NULL THEN now() ELSE last_error_at END
+     WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,
+    [slot, t.schema, t.table, state, error],
+  );
+}

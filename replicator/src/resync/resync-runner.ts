@@ -1,0 +1,105 @@
+/**
+ * Runs resync jobs from the queue in elt.resync_jobs, one at a time, while the stream
+ * keeps applying. Woken by NOTIFY elt_resync (the API sends it) and, as a fallback, by a
+ * poll. A job interrupted by a restart starts over.
+ */
+import type pg from 'pg';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { connectDestination } from '../source/source-db.js';
+import { RESYNC_CHANNEL } from '../state/control.js';
+import type { ApplyHooks } from './apply-hooks.js';
+import { cancelRequested, claimNextJob, finishJob, jobTables, requeueInterruptedJobs, setTableState, updateJobTable } from './jobs.js';
+import { ResyncCancelled, resyncTable } from './table-resync.js';
+
+const POLL_INTERVAL_MS = 5_000;
+
+export async function runResyncJobs(lc: Logger, config: Config, metrics: Metrics, hooks: ApplyHooks, source: pg.Client, signal: AbortSignal): Promise<void> {
+  const db = await connectDestination(config.destinationUrl, 'elt-resync-queue');
+  let wake: (() => void) | null = null;
+  const wakeUp = () => wake?.();
+  db.on('notification', wakeUp);
+  signal.addEventListener('abort', wakeUp);
+  try {
+    await db.query(`LISTEN ${RESYNC_CHANNEL}`);
+    const requeued = await requeueInterruptedJobs(db, config.slot);
+    if (requeued > 0) lc.warn({ jobs: requeued }, 'resync jobs interrupted by a restart start over');
+    while (!signal.aborted) {
+      const jobId = await claimNextJob(db, config.slot);
+      if (jobId === null) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, POLL_INTERVAL_MS);
+        });
+        wake = null;
+        continue;
+      }
+      await runJob(lc, config, metrics, hooks, source, db, jobId, signal);
+    }
+  } finally {
+    signal.removeEventListener('abort', wakeUp);
+    await db.end().catch(() => {});
+  }
+}
+
+async function runJob(lc: Logger, config: Config, metrics: Metrics, hooks: ApplyHooks, source: pg.Client, db: pg.Client, jobId: number, signal: AbortSignal): Promise<void> {
+  const tables = await jobTables(db, jobId);
+  lc.info({ job: jobId, tables: tables.map((t) => `${t.schema}.${t.table}`) }, 'resync job started');
+  for (const t of tables) {
+    if (t.state !== 'queued') continue;
+    if (signal.aborted) return;
+    const label = `${t.schema}.${t.table}`;
+    if (await cancelRequested(db, jobId)) {
+      await finishJob(db, jobId, 'cancelled');
+      metrics.resyncJobs.inc({ outcome: 'cancelled' });
+      lc.info({ job: jobId }, 'resync job cancelled');
+      return;
+    }
+    const estimate = await source.query<{ n: string }>(
+      `SELECT coalesce((SELECT sum(greatest(c.reltuples, 0)) FROM pg_partition_tree(to_regclass($1)) p JOIN pg_class c ON c.oid = p.relid), 0)::bigint AS n`,
+      [`"${t.schema.replaceAll('"', '""')}"."${t.table.replaceAll('"', '""')}"`],
+    );
+    const rowsEstimated = Number(estimate.rows[0]?.n ?? 0);
+    metrics.resyncRowsEstimated.set({ table: label }, rowsEstimated);
+    await updateJobTable(db, jobId, t, { state: 'running', rowsEstimated });
+    await setTableState(db, config.slot, t, 'resyncing');
+    try {
+      const rows = await resyncTable({
+        lc,
+        config,
+        metrics,
+        hooks,
+        source,
+        jobId,
+        schema: t.schema,
+        table: t.table,
+        onProgress: async (rowsCopied) => {
+          metrics.resyncRows.set({ table: label }, rowsCopied);
+          await updateJobTable(db, jobId, t, { rowsCopied });
+        },
+        cancelled: () => cancelRequested(db, jobId),
+      });
+      await updateJobTable(db, jobId, t, { state: 'succeeded', rowsCopied: rows });
+      await setTableState(db, config.slot, t, 'streaming');
+    } catch (error) {
+      await setTableState(db, config.slot, t, 'streaming');
+      if (error instanceof ResyncCancelled) {
+        await finishJob(db, jobId, 'cancelled');
+        metrics.resyncJobs.inc({ outcome: 'cancelled' });
+        lc.info({ job: jobId, table: label }, 'resync job cancelled');
+        return;
+      }
+      if (signal.aborted) return;
+      const message = error instanceof Error ? error.message : String(error);
+      await updateJobTable(db, jobId, t, { state: 'failed', error: message });
+      await finishJob(db, jobId, 'failed', `${label}: ${message}`);
+      metrics.resyncJobs.inc({ outcome: 'failed' });
+      lc.error({ job: jobId, table: label, err: error }, 'resync job failed; the table keeps streaming as before');
+      return;
+    }
+  }
+  await finishJob(db, jobId, 'succeeded');
+  metrics.resyncJobs.inc({ outcome: 'succeeded' });
+  lc.info({ job: jobId }, 'resync job succeeded');
+}

@@ -1,0 +1,212 @@
+/**
+ * Online resync of one table while the stream keeps applying every table.
+ *
+ * Method: a fresh exported snapshot plus buffering of that table's stream (rather than
+ * DBLog-style watermark chunks). It is the same mechanism as the initial snapshot, needs no
+ * writes to the source (the replication role stays read-only) and copies with one COPY.
+ *
+ * 1. The apply loop starts recording every change of the table in elt.resync_delta, in
+ *    its own transactions (so nothing can slip between "before" and "after").
+ * 2. A temporary slot is created with an exported snapshot at LSN L: the copy.
+ * 3. COPY the table at that snapshot from the source into a shadow table (pg-copy-streams).
+ * 4. Between two source transactions, inside the apply transaction: replay the recorded
+ *    changes whose commit LSN is at or after L onto the shadow (older ones are in the
+ *    snapshot), replace the table's rows with the shadow's (TRUNCATE + INSERT: views on
+ *    the table survive, readers see the old rows until the commit), stop recording.
+ */
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { formatLsn, type Lsn } from '../lsn.js';
+import type { ReplicaIdentity } from '../source/pgoutput.js';
+import { createSlotWithSnapshot } from '../source/slot.js';
+import { connectDestination, sourceClientConfig } from '../source/source-db.js';
+import type { TargetTable } from '../schema/mapping.js';
+import { ident, literal, qualified } from '../sql.js';
+import { decodeDelta, type ApplyHooks } from './apply-hooks.js';
+import type { RowChange } from '../apply/batch.js';
+import type { Applier } from '../apply/applier.js';
+
+const PROGRESS_INTERVAL_MS = 2_000;
+const REPLAY_PAGE_ROWS = 5_000;
+
+export interface TableResyncInput {
+  lc: Logger;
+  config: Config;
+  metrics: Metrics;
+  hooks: ApplyHooks;
+  /** A plain source connection (catalog reads). */
+  source: pg.Client;
+  jobId: number;
+  schema: string;
+  table: string;
+  /** Called with rows copied so far, every couple of seconds and at the end. */
+  onProgress(rowsCopied: number): Promise<void>;
+  /** Polled during the copy; true stops it. */
+  cancelled(): Promise<boolean>;
+}
+
+export class ResyncCancelled extends Error {
+  override readonly name = 'ResyncCancelled';
+}
+
+/** Copy the table again and swap it in; returns the number of rows copied. */
+export async function resyncTable(input: TableResyncInput): Promise<number> {
+  const { lc, config, hooks, jobId, schema, table } = input;
+  const shadowName = `_elt_resync_${jobId}`;
+  const target = qualified(config.targetSchema, table);
+  const shadow = qualified(config.targetSchema, shadowName);
+  const dest = await connectDestination(config.destinationUrl, 'elt-resync');
+  hooks.mirror(schema, table, jobId);
+  let swapped = false;
+  try {
+    const shape = await tableShape(input.source, dest, config.targetSchema, schema, table);
+    await using snapshot = await createSlotWithSnapshot(lc, config.sourceUrl, `elt_resync_${jobId}`, input.source, { temporary: true });
+    const fromLsn = snapshot.consistentPoint;
+    lc.info({ table: `${schema}.${table}`, lsn: formatLsn(fromLsn), job: jobId }, 'resync: copying the table at a fresh snapshot');
+    await dest.query(`DROP TABLE IF EXISTS ${shadow}`);
+    await dest.query(`CREATE TABLE ${shadow} (LIKE ${target} INCLUDING ALL)`);
+    await dest.query(`ALTER TABLE ${shadow} ALTER COLUMN _lsn SET DEFAULT ${literal(formatLsn(fromLsn))}, ALTER COLUMN _synced_at SET DEFAULT now()`);
+    const rows = await copyAtSnapshot(input, dest, snapshot.snapshotName, shape.kind, shadow, shape.columns.map((c) => c.name));
+    await snapshot.release();
+    await dest.query(`ALTER TABLE ${shadow} ALTER COLUMN _lsn DROP DEFAULT`);
+    await dest.query(`ANALYZE ${shadow}`);
+
+    const shadowTable: TargetTable = { ...shape, targetTable: shadowName, stageTable: `elt_stage_resync_${jobId}`, signature: `resync:${jobId}` };
+    let replayed = 0;
+    await hooks.atBoundary(async (applier) => {
+      replayed = await replayDelta(applier, shadowTable, jobId, fromLsn);
+      await applier.query(`TRUNCATE ${target}`);
+      await applier.query(`INSERT INTO ${target} SELECT * FROM ${shadow}`);
+      await applier.query(`DROP TABLE ${shadow}`);
+      await applier.query('DELETE FROM elt.resync_delta WHERE job_id = $1', [jobId]);
+      hooks.unmirror(schema, table);
+      swapped = true;
+    });
+    lc.info({ table: `${schema}.${table}`, rows, replayedChanges: replayed, job: jobId }, 'resync: table swapped in');
+    return rows;
+  } finally {
+    hooks.unmirror(schema, table);
+    if (!swapped) await dest.query(`DROP TABLE IF EXISTS ${shadow}`).catch(() => {});
+    await dest.end().catch(() => {});
+  }
+}
+
+/** The table as pgoutput describes it (columns in attribute order, the identity key), with destination types. */
+async function tableShape(source: pg.Client, dest: pg.Client, targetSchema: string, schema: string, table: string): Promise<TargetTable & { kind: string }> {
+  const { rows } = await source.query<{ name: string; is_key: boolean; identity: ReplicaIdentity; kind: string; oid: number }>(
+    `SELECT a.attname AS name, coalesce(a.attnum = ANY(i.indkey), false) AS is_key, c.relreplident AS identity, c.relkind AS kind, c.oid::int AS oid
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+     LEFT JOIN pg_index i ON i.indrelid = c.oid AND CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END
+     WHERE n.nspname = $1 AND c.relname = $2 ORDER BY a.attnum`,
+    [schema, table],
+  );
+  if (rows.length === 0) throw new Error(`the source has no table ${schema}.${table}`);
+  const types = await dest.query<{ name: string; type: string }>(
+    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+     WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`,
+    [qualified(targetSchema, table)],
+  );
+  const typeOf = new Map(types.rows.map((r) => [r.name, r.type]));
+  const identity = rows[0]!.identity;
+  return {
+    relationId: rows[0]!.oid,
+    sourceSchema: schema,
+    sourceTable: table,
+    targetSchema,
+    targetTable: table,
+    columns: rows.map((r) => {
+      const type = typeOf.get(r.name);
+      if (!type) throw new Error(`${targetSchema}.${table} has no column ${r.name}: the source table changed shape; a full resync is needed`);
+      return { name: r.name, type };
+    }),
+    keyIndexes: identity === 'f' || identity === 'n' ? [] : rows.flatMap((r, i) => (r.is_key ? [i] : [])),
+    replicaIdentity: identity,
+    signature: '',
+    stageTable: '',
+    kind: rows[0]!.kind,
+  };
+}
+
+/** COPY the table from the source at the exported snapshot into the shadow table, counting rows. */
+async function copyAtSnapshot(input: TableResyncInput, dest: pg.Client, snapshotName: string, kind: string, shadow: string, columns: string[]): Promise<number> {
+  const source = new pg.Client(sourceClientConfig(input.config.sourceUrl, 'elt-resync-copy'));
+  await source.connect();
+  source.on('error', () => {});
+  const list = columns.map(ident).join(', ');
+  const from = `${kind === 'p' ? '' : 'ONLY '}${qualified(input.schema, input.table)}`;
+  let rows = 0;
+  let lastReport = Date.now();
+  let cancelled = false;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) rows++;
+      callback(null, chunk);
+    },
+  });
+  const progress = setInterval(() => {
+    void (async () => {
+      if (Date.now() - lastReport < PROGRESS_INTERVAL_MS) return;
+      lastReport = Date.now();
+      await input.onProgress(rows);
+      if (await input.cancelled()) {
+        cancelled = true;
+        counter.destroy(new ResyncCancelled('the resync was cancelled'));
+      }
+    })().catch(() => {});
+  }, PROGRESS_INTERVAL_MS);
+  try {
+    await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await source.query(`SET TRANSACTION SNAPSHOT ${literal(snapshotName)}`);
+    await dest.query('BEGIN');
+    await pipeline(
+      source.query(copyTo(`COPY (SELECT ${list} FROM ${from}) TO STDOUT`)),
+      counter,
+      dest.query(copyFrom(`COPY ${shadow} (${list}) FROM STDIN`)),
+    );
+    await dest.query('COMMIT');
+    await source.query('COMMIT');
+  } catch (error) {
+    await dest.query('ROLLBACK').catch(() => {});
+    if (cancelled) throw new ResyncCancelled('the resync was cancelled');
+    throw error;
+  } finally {
+    clearInterval(progress);
+    await source.end().catch(() => {});
+  }
+  await input.onProgress(rows);
+  return rows;
+}
+
+/** Apply the recorded changes committed at or after `fromLsn` to the shadow table, in order; returns how many. */
+async function replayDelta(applier: Applier, shadow: TargetTable, jobId: number, fromLsn: Lsn): Promise<number> {
+  let after = 0;
+  let replayed = 0;
+  for (;;) {
+    const { rows } = await applier.query(
+      'SELECT seq, change FROM elt.resync_delta WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+      [jobId, after, REPLAY_PAGE_ROWS],
+    );
+    if (rows.length === 0) return replayed;
+    after = Number(rows.at(-1)!.seq);
+    let pending: RowChange[] = [];
+    for (const row of rows) {
+      const change = decodeDelta(row.change);
+      if (change.lsn < fromLsn) continue;
+      replayed++;
+      if (change.op === 'truncate') {
+        await applier.applyTo(shadow, pending);
+        pending = [];
+        await applier.query(`TRUNCATE ${qualified(shadow.targetSchema, shadow.targetTable)}`);
+        continue;
+      }
+      pending.push(change);
+    }
+    await applier.applyTo(shadow, pending);
+  }
+}
