@@ -15,13 +15,19 @@ DBT_REQ := custom_postgres/requirements.txt
 DBT_VENV := $(CACHE_DIR)/venv-dbt-$(shell cat $(DBT_REQ) 2>/dev/null | sha256sum | cut -c1-12)
 export ELT_DBT_VENV := $(DBT_VENV)
 
-.PHONY: help deps dbt-deps test test-node typecheck up down clean status bench bench-quick
+# Airflow (airflow/requirements.txt, pinned with its constraints) lives in another: its pins clash with dbt's.
+AIRFLOW_REQ := airflow/requirements.txt
+AIRFLOW_VENV := $(CACHE_DIR)/venv-airflow-$(shell cat $(AIRFLOW_REQ) 2>/dev/null | sha256sum | cut -c1-12)
+export ELT_AIRFLOW_VENV := $(AIRFLOW_VENV)
+
+.PHONY: help deps dbt-deps airflow-deps api test test-node typecheck up down clean status bench bench-quick
 
 help:
 	@echo "make up      start source + destination PostgreSQL, the demo workload and the replicator (state in .elt/)"
 	@echo "make down    stop what make up started"
 	@echo "make status  replication status of the local stack"
 	@echo "make test    install what is needed and run every test suite"
+	@echo "make api     serve the REST API on :5001 (needs ELT_DESTINATION_URL, ELT_API_TOKEN)"
 	@echo "make bench   replicator vs native logical replication vs pg_dump | psql (bench-quick: ~2 min)"
 	@echo "make clean   stop and remove all local state (.elt/)"
 
@@ -38,6 +44,13 @@ $(DBT_VENV)/.installed: $(DBT_REQ)
 	"$(DBT_VENV)/bin/pip" install --quiet --disable-pip-version-check -r $(DBT_REQ)
 	touch "$@"
 
+airflow-deps: $(AIRFLOW_VENV)/.installed
+$(AIRFLOW_VENV)/.installed: $(AIRFLOW_REQ)
+	rm -rf "$(AIRFLOW_VENV)"
+	$(PYTHON) -m venv "$(AIRFLOW_VENV)"
+	"$(AIRFLOW_VENV)/bin/pip" install --quiet --disable-pip-version-check -r $(AIRFLOW_REQ)
+	touch "$@"
+
 typecheck: deps
 	npx tsc --noEmit
 
@@ -45,6 +58,9 @@ test-node: deps
 	npx vitest run
 
 test: typecheck test-node
+
+api: deps
+	node bin/elt.js api
 
 up: deps
 	node bin/elt.js up
