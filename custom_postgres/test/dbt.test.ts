@@ -47,7 +47,7 @@ interface RunResults {
   results: { unique_id: string; adapter_response?: { rows_affected?: number } }[];
 }
 
-describe('dbt project on a live replica', () => {
+describe.each([{ deleteMode: 'hard' }, { deleteMode: 'soft' }])('dbt project on a live replica (ELT_DELETE_MODE=$deleteMode)', ({ deleteMode }) => {
   const dbt = join(dbtVenv(), 'bin', 'dbt');
   let pair: ClusterPair;
   let replicator: ReplicatorProcess;
@@ -90,7 +90,7 @@ describe('dbt project on a live replica', () => {
     workDir = await mkdtemp(join(tmpdir(), 'elt-dbt-test-'));
     pair = await startPair();
     await initDemoSource(pair.sourceUrl, { scale: SCALE, replicatorPassword: 'elt-test' });
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
+    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl, ELT_DELETE_MODE: deleteMode });
     await waitFor(
       'the snapshot to finish',
       async () => {
@@ -124,7 +124,7 @@ describe('dbt project on a live replica', () => {
     const run = await runDbtOk(['build']);
     expect(run.output).toMatch(/Completed successfully/);
     for (const table of ['orders', 'order_items', 'payments']) {
-      const [staged] = await dest<{ n: string }>(`SELECT count(*) AS n FROM staging.${table}`);
+      const [staged] = await dest<{ n: string }>(`SELECT count(*) AS n FROM staging.${table} WHERE NOT _deleted`);
       const [built] = await dest<{ n: string }>(`SELECT count(*) AS n FROM marts.fct_${table}`);
       expect(built!.n).toBe(staged!.n);
     }
@@ -222,12 +222,15 @@ describe('dbt project on a live replica', () => {
       toCancel!.order_id,
     ]);
     expect(cancelledLines).toEqual([{ order_status: 'cancelled', is_revenue: false }]);
+    // In soft mode the deleted order stays in staging, flagged; the marts must drop it all the same.
+    const staged = await dest<{ _deleted: boolean }>('SELECT _deleted FROM staging.orders WHERE order_id = $1', [toDelete!.order_id]);
+    expect(staged).toEqual(deleteMode === 'soft' ? [{ _deleted: true }] : []);
     for (const fact of INCREMENTAL_MARTS) {
       const left = await dest(`SELECT 1 FROM marts.${fact} WHERE order_id = $1`, [toDelete!.order_id]);
       expect(left, `deleted order ${toDelete!.order_id} left in ${fact}`).toEqual([]);
     }
     const [trimmed] = await dest<{ lines: string; staged: string }>(
-      'SELECT (SELECT count(*) FROM marts.fct_order_items WHERE order_id = $1) AS lines, (SELECT count(*) FROM staging.order_items WHERE order_id = $1) AS staged',
+      'SELECT (SELECT count(*) FROM marts.fct_order_items WHERE order_id = $1) AS lines, (SELECT count(*) FROM staging.order_items WHERE order_id = $1 AND NOT _deleted) AS staged',
       [toTrim!.order_id],
     );
     expect(trimmed!.lines).toBe(trimmed!.staged);

@@ -6,11 +6,12 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DASHBOARD_FILE, DATASOURCES_FILE } from '../prometheus.js';
+import { COMPOSE_CONFIG_FILE, DASHBOARD_FILE, DATASOURCES_FILE, type PrometheusConfig } from '../prometheus.js';
 import { GRAFANA_BUILTINS, allPanels, usedVariables, variableQuery, type Dashboard, type DatasourceRef } from '../queries.js';
 
 const dashboard = JSON.parse(await readFile(DASHBOARD_FILE, 'utf8')) as Dashboard;
-const provisioning = parse(await readFile(DATASOURCES_FILE, 'utf8')) as { datasources: { uid: string; type: string; name: string }[] };
+const provisioning = parse(await readFile(DATASOURCES_FILE, 'utf8')) as { datasources: { uid: string; type: string; name: string; url: string; jsonData?: { timeInterval?: string } }[] };
+const prometheusConfig = parse(await readFile(COMPOSE_CONFIG_FILE, 'utf8')) as PrometheusConfig;
 const PANEL_TYPES = new Set(['row', 'timeseries', 'stat', 'bargauge', 'gauge', 'table', 'text']);
 
 function uidOf(datasource: DatasourceRef | string | null | undefined): string | undefined {
@@ -41,6 +42,11 @@ describe('grafana/dashboards/elt.json', () => {
       }
     }
     for (const variable of variables.filter((v) => v.type === 'query')) expect(uidOf(variable.datasource), `variable ${variable.name}`).toBe(datasource.uid);
+  });
+
+  it('provisions the datasource with the scrape interval, so that $__rate_interval covers four scrapes', () => {
+    expect(datasource.jsonData?.timeInterval).toBe(prometheusConfig.global.scrape_interval);
+    expect(datasource.url).toBe('$PROMETHEUS_URL');
   });
 
   it('has unique panel ids and unique refIds within a panel', () => {

@@ -35,6 +35,10 @@ changed_orders as (
     select order_id from order_items
     where synced_at > {{ incremental_watermark() }}
 
+    union
+
+    select order_id from orders
+    where synced_at > {{ incremental_watermark() }}
 
 ),
 {% endif %}

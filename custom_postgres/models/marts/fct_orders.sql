@@ -8,6 +8,7 @@
             {'columns': ['order_id'], 'unique': true},
             {'columns': ['synced_at']},
         ],
+        post_hook="{{ delete_rows_missing_from(ref('stg_orders'), ['order_id']) }}",
     )
 }}
 

@@ -22,6 +22,7 @@ import { Applier } from './applier.js';
 import type { RowChange } from './batch.js';
 import { ApplyHooks, encodeDelta, type DeltaChange } from '../resync/apply-hooks.js';
 import type { TargetTable } from '../schema/mapping.js';
+import { TableStoppedError, type SchemaContext } from '../schema/schema-changes.js';
 
 const HEARTBEAT_INTERVAL_MS = 5_000;
 /** Rows staged in memory before they are applied inside the open transaction. */
@@ -96,6 +97,34 @@ export async function streamChanges(
   };
   const stream = new SlotStream(lc, { url: config.sourceUrl, slot: config.slot, publication: config.publication, startLsn });
   const queue = new SerialQueue();
+  const schemaContext: SchemaContext = {
+    lc,
+    dest: applier,
+    source: db.source,
+    sourceSchemas: config.sourceSchemas,
+    targetSchema: config.targetSchema,
+    slot: config.slot,
+  };
+  /** Tables stopped by a change we cannot follow (relation id → reason); their changes are skipped. */
+  const stopped = new Map<number, string>();
+  const resolve = async (relationId: number): Promise<TargetTable | null> => {
+    if (stopped.has(relationId)) return null;
+    try {
+      return await registry.resolve(schemaContext, relationId);
+    } catch (error) {
+      if (!(error instanceof TableStoppedError)) throw error;
+      stopped.set(relationId, error.message);
+      const relation = registry.relation(relationId);
+      lc.error({ table: relation ? `${relation.schema}.${relation.name}` : relationId, err: error, hint: error.hint }, 'table stopped: its changes are skipped until it is resynced');
+      if (relation) {
+        await applier.query(
+          `UPDATE elt.tables SET state = 'error', last_error = $4, last_error_at = now() WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,
+          [config.slot, relation.schema, relation.name, `${error.message} ${error.hint}`],
+        );
+      }
+      return null;
+    }
+  };
 
   /** End LSN of the last source transaction committed in the destination (or skipped as already there). */
   let applied = startLsn;
@@ -154,12 +183,14 @@ export async function streamChanges(
         return;
       case 'relation':
         registry.register(message);
+        stopped.delete(message.relationId);
         return;
       case 'insert':
       case 'update':
       case 'delete': {
         if (skipping) return;
-        const table = await registry.resolve(db.apply, message.relationId);
+        const table = await resolve(message.relationId);
+        if (!table) return;
         const change = { ...message, op: message.tag, lsn: commitLsn } as unknown as RowChange;
         await applier.add(table, change);
         record(table, change);
@@ -167,7 +198,11 @@ export async function streamChanges(
       }
       case 'truncate':
         if (skipping) return;
-        const tables = await Promise.all(message.relationIds.map((id) => registry.resolve(db.apply, id)));
+        const tables: TargetTable[] = [];
+        for (const id of message.relationIds) {
+          const table = await resolve(id);
+          if (table) tables.push(table);
+        }
         await applier.truncate(tables, commitLsn);
         for (const table of tables) record(table, { op: 'truncate', lsn: commitLsn });
         return;

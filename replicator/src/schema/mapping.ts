@@ -3,8 +3,7 @@
  * the destination's column types, in the order pgoutput sends values, and which columns
  * identify a row. Partitioned tables arrive under their root's name (publish_via_partition_root).
  */
-import type { ClientBase } from 'pg';
-import { EltError } from '../errors.js';
+import { createReplicaTable, followColumns, replicaType, sameType, type DestColumn, type SchemaContext } from './schema-changes.js';
 import type { PgoutputMessage, ReplicaIdentity } from '../source/pgoutput.js';
 import { qualified } from '../sql.js';
 
@@ -53,53 +52,83 @@ export class TableRegistry {
     this.#tables.delete(relation.relationId);
   }
 
-  /** The replica table for a relation, with the destination's column types. */
-  async resolve(db: ClientBase, relationId: number): Promise<TargetTable> {
+  relation(relationId: number): RelationMessage | undefined {
+    return this.#relations.get(relationId);
+  }
+
+  /**
+   * The replica table for a relation, with the destination's column types. A first
+   * change after a source DDL brings the replica table along (./schema-changes.ts).
+   */
+  async resolve(ctx: SchemaContext, relationId: number): Promise<TargetTable> {
     const known = this.#tables.get(relationId);
     if (known) return known;
     const relation = this.#relations.get(relationId);
     if (!relation) throw new Error(`change for relation ${relationId} before its Relation message`);
-    const table = await this.#lookUp(db, relation);
+    let dest = await destColumns(ctx, this.targetSchema, relation.name);
+    if (dest.length === 0) {
+      await createReplicaTable(ctx, relation);
+      dest = await destColumns(ctx, this.targetSchema, relation.name);
+    }
+    const types = new Map(dest.map((c) => [c.name, c.type]));
+    if (relation.columns.length !== dest.length || relation.columns.some((c) => !types.has(c.name)) || (await typesDiffer(ctx, relation, types))) {
+      await followColumns(ctx, relation, dest);
+      dest = await destColumns(ctx, this.targetSchema, relation.name);
+    }
+    const table = buildTarget(this.targetSchema, relation, new Map(dest.map((c) => [c.name, c.type])));
     this.#tables.set(relationId, table);
     return table;
   }
+}
 
-  async #lookUp(db: ClientBase, relation: RelationMessage): Promise<TargetTable> {
-    const target = qualified(this.targetSchema, relation.name);
-    const { rows } = await db.query<{ name: string; type: string }>(
-      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
-       FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`,
-      [target],
-    );
-    if (rows.length === 0) {
-      throw new EltError(
-        `The source table ${relation.schema}.${relation.name} has no replica table ${this.targetSchema}.${relation.name}.`,
-        'It was created on the source after the snapshot; resync it (or restart with a full resync) to start replicating it.',
-      );
-    }
-    const types = new Map(rows.map((r) => [r.name, r.type]));
-    const columns = relation.columns.map((column) => {
-      const type = types.get(column.name);
-      if (!type) {
-        throw new EltError(
-          `The source table ${relation.schema}.${relation.name} has a column ${column.name} that ${this.targetSchema}.${relation.name} lacks.`,
-          'The source schema changed after the snapshot; resync the table to pick up the change.',
-        );
-      }
-      return { name: column.name, type };
-    });
-    const keyIndexes = relation.replicaIdentity === 'f' || relation.replicaIdentity === 'n' ? [] : relation.columns.flatMap((c, i) => (c.isKey ? [i] : []));
-    return {
-      relationId: relation.relationId,
-      sourceSchema: relation.schema,
-      sourceTable: relation.name,
-      targetSchema: this.targetSchema,
-      targetTable: relation.name,
-      columns,
-      keyIndexes,
-      replicaIdentity: relation.replicaIdentity,
-      signature: `${relation.relationId}:${relation.replicaIdentity}:${columns.map((c) => `${c.name}/${c.type}`).join(',')}:${keyIndexes.join(',')}`,
-      stageTable: `elt_stage_${relation.relationId}`,
-    };
+/** The replica table's own columns (without the metadata columns), in order. */
+async function destColumns(ctx: SchemaContext, targetSchema: string, table: string): Promise<DestColumn[]> {
+  const { rows } = await ctx.dest.query(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+     FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attname NOT IN ('_synced_at', '_lsn', '_deleted')
+     ORDER BY a.attnum`,
+    [qualified(targetSchema, table)],
+  );
+  return rows as DestColumn[];
+}
+
+/** Did a column change type? Compared by OID for built-in types (cheap), as regtypes otherwise. */
+async function typesDiffer(ctx: SchemaContext, relation: RelationMessage, types: Map<string, string>): Promise<boolean> {
+  const builtins = relation.columns.filter((c) => c.typeOid < FIRST_NORMAL_OID);
+  if (builtins.length > 0) {
+    const { rows } = await ctx.dest.query('SELECT format_type(oid, mod) AS type FROM unnest($1::oid[], $2::int[]) AS t(oid, mod)', [
+      builtins.map((c) => c.typeOid),
+      builtins.map((c) => c.typeMod),
+    ]);
+    if (builtins.some((c, i) => rows[i]?.type !== types.get(c.name))) return true;
   }
+  for (const column of relation.columns.filter((c) => c.typeOid >= FIRST_NORMAL_OID)) {
+    if (!(await sameType(ctx, await replicaType(ctx, column.typeOid, column.typeMod), types.get(column.name) ?? null))) return true;
+  }
+  return false;
+}
+
+/** OIDs below this are PostgreSQL's own (built-in types have the same OID on every server). */
+const FIRST_NORMAL_OID = 16384;
+
+function buildTarget(targetSchema: string, relation: RelationMessage, types: Map<string, string>): TargetTable {
+  const columns = relation.columns.map((column) => {
+    const type = types.get(column.name);
+    if (!type) throw new Error(`${targetSchema}.${relation.name} still lacks ${column.name}`);
+    return { name: column.name, type };
+  });
+  const keyIndexes = relation.replicaIdentity === 'f' || relation.replicaIdentity === 'n' ? [] : relation.columns.flatMap((c, i) => (c.isKey ? [i] : []));
+  return {
+    relationId: relation.relationId,
+    sourceSchema: relation.schema,
+    sourceTable: relation.name,
+    targetSchema,
+    targetTable: relation.name,
+    columns,
+    keyIndexes,
+    replicaIdentity: relation.replicaIdentity,
+    signature: `${relation.relationId}:${relation.replicaIdentity}:${columns.map((c) => `${c.name}/${c.type}`).join(',')}:${keyIndexes.join(',')}`,
+    stageTable: `elt_stage_${relation.relationId}`,
+  };
 }
