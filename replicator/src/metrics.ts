@@ -81,6 +81,18 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly slotActive = new Gauge({
+    name: 'elt_slot_active',
+    help: '1 when a walsender is reading the replication slot (pg_replication_slots.active), else 0.',
+    labelNames: ['slot'] as const,
+    registers: [this.registry],
+  });
+  readonly tableState = new Gauge({
+    name: 'elt_table_state',
+    help: '1 for the state each replicated table is in (snapshotting, streaming, resyncing, error, excluded), as in elt.tables.',
+    labelNames: ['table', 'state'] as const,
+    registers: [this.registry],
+  });
   readonly state = new Gauge({
     name: 'elt_replicator_state',
     help: '1 for the state the replicator is in (starting, snapshotting, streaming, retrying).',
@@ -101,6 +113,15 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Counters an alert watches with increase() start at zero, so the first failure shows.
+    for (const outcome of ['succeeded', 'failed', 'cancelled']) this.resyncJobs.inc({ outcome }, 0);
+  }
+
+  static readonly TABLE_STATES = ['snapshotting', 'streaming', 'resyncing', 'error', 'excluded'] as const;
+
+  setTableStates(states: { table: string; state: string }[]): void {
+    this.tableState.reset();
+    for (const { table, state } of states) for (const s of Metrics.TABLE_STATES) this.tableState.set({ table, state: s }, s === state ? 1 : 0);
   }
 
   setState(state: 'starting' | 'snapshotting' | 'streaming' | 'retrying'): void {

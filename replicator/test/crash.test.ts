@@ -40,18 +40,23 @@ describe('crash consistency under the demo workload', () => {
     const rng = createRng(42);
     const phases: string[] = [];
 
+    const phase = async () =>
+      (await query<{ phase: string }>(pair.destinationUrl, "SELECT phase FROM elt.replication_state WHERE slot_name = 'elt_slot'").catch(() => []))[0]?.phase ?? 'none';
     for (let kill = 0; kill < KILLS; kill++) {
       replicator = startElt(['replicate'], env);
-      // The first kill lands during the initial snapshot; later ones while streaming.
-      const delayMs = kill === 0 ? 700 : 1_000 + Math.floor(rng.next() * 3_000);
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-      const [state] = await query<{ phase: string }>(pair.destinationUrl, "SELECT phase FROM elt.replication_state WHERE slot_name = 'elt_slot'").catch(() => []);
-      phases.push(state?.phase ?? 'none');
+      if (kill === 0) {
+        // The first kill lands during the initial snapshot.
+        await waitFor('the snapshot to start', async () => (await phase()) === 'snapshotting', 60_000, 20);
+      } else {
+        // Later ones at a random moment while streaming.
+        await waitFor('streaming', async () => (await phase()) === 'streaming', 120_000);
+        await new Promise((resolve) => setTimeout(resolve, 300 + Math.floor(rng.next() * 2_500)));
+      }
+      phases.push(await phase());
       expect(replicator.child.exitCode, replicator.output()).toBeNull();
       await replicator.kill('SIGKILL');
     }
-    expect(phases[0]).not.toBe('streaming');
-    expect(phases.slice(1)).toContain('streaming');
+    expect(phases).toEqual(['snapshotting', ...Array(KILLS - 1).fill('streaming')]);
 
     replicator = startElt(['replicate'], env);
     await waitFor('streaming after the kills', async () => {

@@ -119,22 +119,18 @@ export class Applier {
    * commit. Returns that source commit: only now may it be acknowledged to the source.
    * Callers commit only between source transactions, never inside one.
    */
-  async commit(): Promise<AppliedCommit | null> {
+  async commit(): Promise<(AppliedCommit & { counts: TableCounts[] }) | null> {
     if (!this.#txOpen) return null;
     const applied = this.#pendingCommit ?? this.#lastApplied;
     await this.#flushChunks();
-    await recordTableCounts(this.db, this.options.slot, [...this.#counts.values()]);
+    const counts = [...this.#counts.values()];
+    await recordTableCounts(this.db, this.options.slot, counts);
     await recordApplied(this.db, this.options.slot, applied);
     await this.db.query('COMMIT');
     this.lc.debug({ lsn: formatLsn(applied.lsn), rows: this.#rowsInTx }, 'committed');
     this.#reset();
     this.#lastApplied = applied;
-    return applied;
-  }
-
-  /** The counts of the transaction being committed, for metrics (read before commit()). */
-  pendingCounts(): TableCounts[] {
-    return [...this.#counts.values()];
+    return { ...applied, counts };
   }
 
   /**

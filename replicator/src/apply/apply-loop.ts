@@ -137,13 +137,12 @@ export async function streamChanges(
   const commitNow = async () => {
     await flushDelta();
     const rows = applier.rowsInTransaction;
-    const counts = applier.pendingCounts();
     const started = process.hrtime.bigint();
     const committed = await applier.commit();
     if (!committed) return;
     metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     metrics.batchRows.observe(rows);
-    for (const c of counts) {
+    for (const c of committed.counts) {
       const table = `${c.schema}.${c.table}`;
       if (c.inserts) metrics.appliedChanges.inc({ table, operation: 'insert' }, c.inserts);
       if (c.updates) metrics.appliedChanges.inc({ table, operation: 'update' }, c.updates);
@@ -244,6 +243,12 @@ export async function streamChanges(
     metrics.lagSeconds.set(lagSeconds);
     if (slot?.confirmedFlushLsn != null) metrics.lagBytes.set(Math.max(0, Number(slot.currentWalLsn - slot.confirmedFlushLsn)));
     if (slot?.retainedWalBytes != null) metrics.retainedWalBytes.set(slot.retainedWalBytes);
+    metrics.slotActive.set({ slot: config.slot }, slot?.active ? 1 : 0);
+    const states = await db.control.query<{ table: string; state: string }>(
+      "SELECT source_schema || '.' || source_table AS table, state FROM elt.tables WHERE slot_name = $1",
+      [config.slot],
+    );
+    metrics.setTableStates(states.rows);
     await recordHeartbeat(db.control, config.slot, { status: 'streaming', receivedLsn: serverWalEnd, lagSeconds, slot });
   };
   const heartbeat = setInterval(() => {
