@@ -78,6 +78,9 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
   try {
     const apply = await connectDestination(config.destinationUrl, 'elt-apply');
     closers.push(() => apply.end());
+    // A stage chunk holds at most a few thousand keys: probing the table's key index per row
+    // beats hashing the whole table, but the planner cannot know how big the table is for us.
+    await apply.query('SET enable_hashjoin = off; SET enable_mergejoin = off');
     const control = await connectDestination(config.destinationUrl, 'elt-control');
     closers.push(() => control.end());
 

@@ -26,6 +26,9 @@ import {
   type DeleteMode,
 } from './merge-sql.js';
 
+/** A chunk is applied once its values hold this many characters, however few rows it has (large values). */
+const CHUNK_MAX_CHARS = 8 * 1024 * 1024;
+
 /** Stage tables bigger than this get ANALYZEd so the planner joins them by index. */
 const ANALYZE_STAGE_MIN_ROWS = 500;
 
@@ -43,6 +46,7 @@ export interface ApplyStats {
 export class Applier {
   readonly #chunks = new Map<number, TableChunk>();
   #chunkRows = 0;
+  #chunkChars = 0;
   #txOpen = false;
   #txStartedAt = 0;
   #rowsInTx = 0;
@@ -96,8 +100,9 @@ export class Applier {
     }
     chunk.add(change);
     this.#chunkRows++;
+    this.#chunkChars += valueChars(change);
     this.#rowsInTx++;
-    if (this.#chunkRows >= this.options.chunkMaxRows) await this.#flushChunks();
+    if (this.#chunkRows >= this.options.chunkMaxRows || this.#chunkChars >= CHUNK_MAX_CHARS) await this.#flushChunks();
   }
 
   async truncate(tables: TargetTable[], lsn: Lsn): Promise<void> {
@@ -198,6 +203,7 @@ export class Applier {
     }
     this.#chunks.clear();
     this.#chunkRows = 0;
+    this.#chunkChars = 0;
   }
 
   async #prepareStage(table: TargetTable): Promise<string> {
@@ -276,6 +282,15 @@ export class Applier {
     }
     await flushInserts();
   }
+}
+
+function valueChars(change: RowChange): number {
+  let chars = 0;
+  const tuples = [change.op === 'delete' ? undefined : change.new, change.op === 'insert' ? undefined : change.key, change.op === 'insert' ? undefined : change.old];
+  for (const tuple of tuples) {
+    if (tuple) for (const value of tuple) if (typeof value === 'string') chars += value.length;
+  }
+  return chars;
 }
 
 /** One line of COPY text format for the stage table. */

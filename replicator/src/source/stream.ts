@@ -89,7 +89,9 @@ export class SlotStream {
   readonly #plugin: PgoutputTextPlugin;
   #timer: NodeJS.Timeout | null = null;
   #confirmed: Lsn;
-  readonly #queue: Queued[] = [];
+  /** A FIFO: items before #head are consumed (Array.shift would make draining quadratic). */
+  #queue: Queued[] = [];
+  #head = 0;
   #queuedBytes = 0;
   #paused = false;
   #wake: (() => void) | null = null;
@@ -149,7 +151,7 @@ export class SlotStream {
   async #handleQueue(handlers: StreamHandlers): Promise<void> {
     for (;;) {
       if (this.#failure || this.#stopped) return;
-      const item = this.#queue.shift();
+      const item = this.#take();
       if (!item) {
         await new Promise<void>((resolve) => (this.#wake = resolve));
         this.#wake = null;
@@ -164,6 +166,17 @@ export class SlotStream {
         this.#fail(error);
       }
     }
+  }
+
+  #take(): Queued | undefined {
+    if (this.#head >= this.#queue.length) return undefined;
+    const item = this.#queue[this.#head]!;
+    this.#head++;
+    if (this.#head >= 4096 && this.#head * 2 >= this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
   }
 
   #enqueue(item: Queued): void {

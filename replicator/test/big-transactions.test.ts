@@ -1,0 +1,53 @@
+/**
+ * Bounded memory: one source transaction that updates every row of a large table, and one
+ * that inserts large text values, are applied with the replicator's peak resident memory
+ * under 300 MB (read from /proc, the kernel's own high-water mark), and the replica equals
+ * the source afterwards.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+
+const MEMORY_BOUND_BYTES = 300 * 1024 * 1024;
+
+/** The process's peak resident set size (VmHWM) in bytes. */
+function peakRss(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match![1]) * 1024;
+}
+
+describe('huge transactions', () => {
+  let pair: ClusterPair;
+  let replicator: ReplicatorProcess;
+
+  beforeAll(async () => {
+    pair = await startPair({ settings: { logical_decoding_work_mem: '64MB' } });
+    await query(
+      pair.sourceUrl,
+      `CREATE TABLE accounts (id int PRIMARY KEY, balance bigint, filler text);
+       INSERT INTO accounts SELECT i, 0, repeat('f', 80) FROM generate_series(1, 400000) i;
+       CREATE TABLE blobs (id int PRIMARY KEY, body text);`,
+    );
+    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl, NODE_OPTIONS: '--max-old-space-size=160' });
+    await waitFor('streaming', async () => {
+      if (replicator.child.exitCode !== null) throw new Error(replicator.output());
+      return (await query<{ phase: string }>(pair.destinationUrl, 'SELECT phase FROM elt.replication_state').catch(() => []))[0]?.phase === 'streaming';
+    });
+  });
+
+  afterAll(async () => {
+    await replicator?.kill();
+    await pair?.[Symbol.asyncDispose]();
+  });
+
+  it('applies a 400k-row UPDATE and 400 MB of text in single transactions with bounded memory', async () => {
+    await query(pair.sourceUrl, 'UPDATE accounts SET balance = id * 3');
+    // 200 values of 2 MB each, in one transaction (md5 hex so it does not compress away).
+    await query(pair.sourceUrl, `INSERT INTO blobs SELECT i, (SELECT string_agg(md5(i::text || g), '') FROM generate_series(1, 65536) g) FROM generate_series(1, 200) i`);
+    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl, 'elt_slot', 600_000);
+    const peak = peakRss(replicator.child.pid!);
+    expect(peak).toBeLessThan(MEMORY_BOUND_BYTES);
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    console.info(`peak RSS of the replicator: ${(peak / 1024 / 1024).toFixed(0)} MB`);
+  });
+});
