@@ -107,6 +107,11 @@ export async function up(): Promise<number> {
     await writeFile(configFile, await renderLocalConfig({ replicator: `127.0.0.1:${METRICS_PORT}`, api: `127.0.0.1:${API_PORT}`, self: listen }));
     started.prometheus = background('prometheus', prometheusArgs({ configFile, dataDir: join(STATE_DIR, 'prometheus'), listen }), {}, prometheus.prometheus);
   }
+  const airflowVenv = process.env.ELT_AIRFLOW_VENV;
+  const airflow = Boolean(airflowVenv && existsSync(join(airflowVenv, 'bin', 'airflow')));
+  if (airflow) {
+    started.airflow = background('airflow', [join(REPO_ROOT, 'airflow', 'scripts', 'airflow-up.sh')], { ELT_API_TOKEN: API_TOKEN, ELT_API_PORT: API_PORT }, '/bin/bash');
+  }
   await writeFile(PIDS_FILE, JSON.stringify(started, null, 2));
 
   say('Waiting for the replicator to finish its snapshot...');
@@ -129,6 +134,7 @@ elt is up: the demo shop is replicating continuously into staging.
   api          http://127.0.0.1:${API_PORT}   (docs at /docs; token for POST/DELETE: ${API_TOKEN})
   metrics      http://127.0.0.1:${METRICS_PORT}/metrics
   prometheus   ${prometheus ? `http://127.0.0.1:${PROMETHEUS_PORT}   (alerts at /alerts)` : 'not installed: apt-get install prometheus, then make down && make up'}
+  airflow      ${airflow ? `http://127.0.0.1:8080   (user airflow, password ${process.env.ELT_AIRFLOW_PASSWORD ?? 'admin123'}; starts in about a minute)` : 'not installed: make airflow-deps, then make down && make up'}
   workload     ${WORKLOAD_RATE} transactions/s on the source
   logs         ${LOG_DIR}/
 
@@ -144,8 +150,9 @@ export async function down(options: { clean: boolean }): Promise<number> {
   const pids = await readPids();
   for (const [name, pid] of Object.entries(pids)) {
     if (!alive(pid)) continue;
-    process.kill(pid, 'SIGTERM');
-    await waitFor(`${name} to stop`, async () => !alive(pid), 30_000).catch(() => process.kill(pid, 'SIGKILL'));
+    // Each was started detached, as the leader of its own process group: stop the group (Airflow has children).
+    process.kill(-pid, 'SIGTERM');
+    await waitFor(`${name} to stop`, async () => !alive(pid), 30_000).catch(() => process.kill(-pid, 'SIGKILL'));
     say(`stopped ${name} (pid ${pid})`);
   }
   await rm(PIDS_FILE, { force: true });
