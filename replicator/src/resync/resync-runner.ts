@@ -57,12 +57,14 @@ async function runJob(lc: Logger, config: Config, metrics: Metrics, hooks: Apply
       return;
     }
     const estimate = await source.query<{ n: string }>(
-      `SELECT coalesce((SELECT sum(greatest(c.reltuples, 0)) FROM pg_partition_tree(to_regclass($1)) p JOIN pg_class c ON c.oid = p.relid), 0)::bigint AS n`,
+      `SELECT coalesce((SELECT sum(greatest(c.reltuples, 0)) FROM pg_partition_tree(to_regclass($1)) p JOIN pg_class c ON c.oid = p.relid WHERE p.isleaf), 0)::bigint AS n`,
       [`"${t.schema.replaceAll('"', '""')}"."${t.table.replaceAll('"', '""')}"`],
     );
     const rowsEstimated = Number(estimate.rows[0]?.n ?? 0);
     metrics.resyncRowsEstimated.set({ table: label }, rowsEstimated);
     await updateJobTable(db, jobId, t, { state: 'running', rowsEstimated });
+    const before = await db.query<{ state: string }>('SELECT state FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3', [config.slot, t.schema, t.table]);
+    const previousState = before.rows[0]?.state ?? 'streaming';
     await setTableState(db, config.slot, t, 'resyncing');
     try {
       const rows = await resyncTable({
@@ -83,7 +85,8 @@ async function runJob(lc: Logger, config: Config, metrics: Metrics, hooks: Apply
       await updateJobTable(db, jobId, t, { state: 'succeeded', rowsCopied: rows });
       await setTableState(db, config.slot, t, 'streaming');
     } catch (error) {
-      await setTableState(db, config.slot, t, 'streaming');
+      // The table is as it was before the resync: so is its state (an error stays an error).
+      await setTableState(db, config.slot, t, previousState, error instanceof ResyncCancelled || signal.aborted ? null : `resync failed: ${error instanceof Error ? error.message : String(error)}`);
       if (error instanceof ResyncCancelled) {
         await finishJob(db, jobId, 'cancelled');
         metrics.resyncJobs.inc({ outcome: 'cancelled' });

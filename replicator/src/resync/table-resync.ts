@@ -81,7 +81,9 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
     await hooks.atBoundary(async (applier) => {
       replayed = await replayDelta(applier, shadowTable, jobId, fromLsn);
       await applier.query(`TRUNCATE ${target}`);
-      await applier.query(`INSERT INTO ${target} SELECT * FROM ${shadow}`);
+      // The rows are written now: _synced_at says so, so that incremental models pick them up.
+      const names = [...shape.columns.map((c) => ident(c.name)), '_lsn', '_deleted'];
+      await applier.query(`INSERT INTO ${target} (${names.join(', ')}, _synced_at) SELECT ${names.join(', ')}, now() FROM ${shadow}`);
       await applier.query(`DROP TABLE ${shadow}`);
       await applier.query('DELETE FROM elt.resync_delta WHERE job_id = $1', [jobId]);
       hooks.unmirror(schema, table);

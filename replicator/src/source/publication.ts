@@ -75,7 +75,7 @@ export async function listPublishedTables(db: ClientBase, publication: string): 
          FROM pg_partition_tree(c.oid) t JOIN pg_class pc ON pc.oid = t.relid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
          WHERE t.relid <> c.oid), '{}') AS partitions,
        (CASE WHEN c.relkind = 'p'
-          THEN (SELECT coalesce(sum(greatest(pc.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) t JOIN pg_class pc ON pc.oid = t.relid)
+          THEN (SELECT coalesce(sum(greatest(pc.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) t JOIN pg_class pc ON pc.oid = t.relid WHERE t.isleaf)
           ELSE greatest(c.reltuples, 0) END)::bigint AS rows_estimated
      FROM pg_publication_tables p
      JOIN pg_namespace n ON n.nspname = p.schemaname
