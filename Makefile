@@ -85,3 +85,10 @@ status: deps
 
 clean: deps
 	node bin/elt.js down --clean
+
+# Our replicator beside native logical replication and pg_dump | psql, in one run (bench/README.md).
+bench: deps
+	npx tsx bench/run.ts
+
+bench-quick: deps
+	npx tsx bench/run.ts --quick

@@ -20,6 +20,8 @@ export interface BenchOptions {
   demoRate: number;
   /** Row changes written while the consumers are stopped (4 per pgbench transaction). */
   backlogChanges: number;
+  /** How long a consumer may take to drain the backlog or apply the big transaction before it is FAIL. */
+  applyTimeoutSeconds: number;
   /** -j of pg_dump -Fd / pg_restore, and of the replicator's snapshot. */
   jobs: number;
   /** Write a V8 CPU profile of every replicator process into this directory. */
@@ -36,7 +38,7 @@ export const SCENARIOS = ['snapshot', 'steady', 'backlog', 'bigtx'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 const USAGE = `usage: npx tsx bench/run.ts [--quick] [--scale S] [--seconds T] [--backlog N] [--demo-rate R]
-                              [--jobs J] [--only snapshot,steady,backlog,bigtx] [--profile DIR] [--elt-bin PATH] [--out DIR]`;
+                              [--jobs J] [--apply-timeout SECONDS] [--only snapshot,steady,backlog,bigtx] [--profile DIR] [--elt-bin PATH] [--out DIR]`;
 
 const flagsSchema = z.object({
   quick: z.boolean().default(false),
@@ -45,6 +47,7 @@ const flagsSchema = z.object({
   backlog: z.coerce.number().int().min(1000, '--backlog must be at least 1000').optional(),
   'demo-rate': z.coerce.number().min(0, '--demo-rate must be 0 (flat out) or more').optional(),
   jobs: z.coerce.number().int().min(1).max(64).optional(),
+  'apply-timeout': z.coerce.number().int().positive('--apply-timeout must be a positive number of seconds').optional(),
   clients: z.coerce.number().int().min(1).max(64).optional(),
   only: z
     .string()
@@ -66,6 +69,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       backlog: { type: 'string' },
       'demo-rate': { type: 'string' },
       jobs: { type: 'string' },
+      'apply-timeout': { type: 'string' },
       clients: { type: 'string' },
       only: { type: 'string' },
       profile: { type: 'string' },
@@ -83,12 +87,13 @@ export function parseOptions(argv: string[]): BenchOptions {
   const f = parsed.data;
   return {
     quick: f.quick,
-    scale: f.scale ?? (f.quick ? 2 : 20),
+    scale: f.scale ?? (f.quick ? 1 : 20),
     steadySeconds: f.seconds ?? (f.quick ? 10 : 30),
     clients: f.clients ?? 4,
     demoRate: f['demo-rate'] ?? 0,
     backlogChanges: f.backlog ?? (f.quick ? 40_000 : 400_000),
     jobs: f.jobs ?? Math.max(2, availableParallelism()),
+    applyTimeoutSeconds: f['apply-timeout'] ?? (f.quick ? 180 : 300),
     profileDir: f.profile ?? null,
     eltBin: f['elt-bin'] ? resolve(f['elt-bin']) : null,
     only: new Set(f.only),

@@ -1,6 +1,6 @@
 /**
  * Our replicator as the benchmark runs it: `node bin/elt.js replicate` as a child process
- * (like the harness's startElt, plus node flags for --cpu-prof), one per source database,
+ * (like the harness's startElt, with its ELT_NODE_FLAGS, plus --cpu-prof when asked), one per source database,
  * with its own slot and destination database. Its output is kept and written to the run's
  * log directory when it stops.
  */
@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ELT_BIN, query, type ReplicatorProcess } from '../harness/replication.js';
+import { ELT_BIN, ELT_NODE_FLAGS, query, type ReplicatorProcess } from '../harness/replication.js';
 import { PUBLICATION, type Dataset } from './datasets.js';
 import { track } from './proc.js';
 import { waitSlotActive } from './slots.js';
@@ -49,7 +49,8 @@ export function startOurs(options: OursOptions): Ours {
     ELT_METRICS_PORT: '0',
     ELT_LOG_LEVEL: 'info',
   };
-  const nodeFlags = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
+  // The flags it runs with everywhere (heap cap), plus a CPU profile when asked for.
+  const nodeFlags = [...ELT_NODE_FLAGS, ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [])];
   const bin = options.eltBin ?? ELT_BIN;
   const startedAt = Date.now();
   const child = track(spawn(process.execPath, [...nodeFlags, bin, 'replicate'], { cwd: dirname(dirname(bin)), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));

@@ -48,5 +48,5 @@ USER 1000:1000
 # 9464: the replicator's /metrics; 5001: the API.
 EXPOSE 9464 5001
 
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/bin/elt.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-old-space-size=160", "/app/bin/elt.js"]
 CMD ["replicate"]

@@ -13,6 +13,12 @@ import { startCluster, type PgCluster } from './pg-cluster.js';
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const ELT_BIN = join(REPO_ROOT, 'bin', 'elt.js');
 
+/**
+ * Node flags the replicator runs with everywhere (bin/elt.js's shebang, the Dockerfile, make up):
+ * its live data is bounded by design, and a capped heap makes V8 collect garbage before it grows.
+ */
+export const ELT_NODE_FLAGS = ['--max-old-space-size=160'];
+
 export interface ClusterPair extends AsyncDisposable {
   source: PgCluster;
   destination: PgCluster;
@@ -53,7 +59,7 @@ export interface ReplicatorProcess {
 
 /** Start `elt <args>` as a child process with the given environment added. */
 export function startElt(args: string[], env: Record<string, string>): ReplicatorProcess {
-  const child = spawn(process.execPath, [ELT_BIN, ...args], {
+  const child = spawn(process.execPath, [...ELT_NODE_FLAGS, ELT_BIN, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ELT_METRICS_PORT: '0', ELT_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,7 +9,7 @@ import { existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startCluster, stopClusterAt, type PgCluster } from './pg-cluster.js';
-import { ELT_BIN, REPO_ROOT, query, waitFor } from './replication.js';
+import { ELT_BIN, ELT_NODE_FLAGS, REPO_ROOT, query, waitFor } from './replication.js';
 import { findPrometheus, prometheusArgs, renderLocalConfig } from '../monitoring/prometheus.js';
 
 const STATE_DIR = process.env.ELT_STATE_DIR ?? join(REPO_ROOT, '.elt');
@@ -97,7 +97,7 @@ export async function up(): Promise<number> {
 
   const env = { ...localStackEnv(), ELT_METRICS_PORT: METRICS_PORT };
   const started: Pids = {};
-  started.replicator = background('replicator', [ELT_BIN, 'replicate'], env);
+  started.replicator = background('replicator', [...ELT_NODE_FLAGS, ELT_BIN, 'replicate'], env);
   started.workload = background('workload', ['--import', 'tsx', join(REPO_ROOT, 'source_db_init', 'workload.ts'), '--url', source.url(SOURCE_DB), '--rate', String(WORKLOAD_RATE)], {});
   started.api = background('api', [ELT_BIN, 'api'], { ELT_DESTINATION_URL: env.ELT_DESTINATION_URL, ELT_API_PORT: API_PORT, ELT_API_TOKEN: API_TOKEN });
   const prometheus = findPrometheus();

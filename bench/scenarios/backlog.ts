@@ -13,7 +13,6 @@ import { setSubscriptionEnabled } from '../reference.js';
 import { waitSlotActive } from '../slots.js';
 import { verifyCopy } from '../verify.js';
 
-const DRAIN_TIMEOUT_MS = 30 * 60_000;
 
 export async function runBacklog(ctx: BenchContext, run: DatasetRun): Promise<BacklogRow[]> {
   if (!run.ours) throw new Error('the replicator is not running');
@@ -32,13 +31,13 @@ export async function runBacklog(ctx: BenchContext, run: DatasetRun): Promise<Ba
   const ours = startOurs(run.oursOptions);
   run.ours = ours;
   const oursActive = await waitSlotActive(run.dataset.sourceUrl, run.slot, true);
-  const oursDone = await run.oursReader.waitFor(marker, DRAIN_TIMEOUT_MS, () => ours.alive());
+  const oursDone = await run.oursReader.waitFor(marker, ctx.options.applyTimeoutSeconds * 1000, () => ours.alive());
 
   await checkpointAll(ctx.clusters);
   const enabledAt = Date.now();
   await setSubscriptionEnabled(run.native, true);
   const nativeActive = await waitSlotActive(run.dataset.sourceUrl, run.native.name, true);
-  const nativeDone = await run.nativeReader.waitFor(marker, DRAIN_TIMEOUT_MS);
+  const nativeDone = await run.nativeReader.waitFor(marker, ctx.options.applyTimeoutSeconds * 1000);
 
   const row = (system: 'elt' | 'native', startedAt: number, activeAt: number, doneAt: number, check: BacklogRow['check']): BacklogRow => {
     const seconds = Math.max(0.001, (doneAt - activeAt) / 1000);

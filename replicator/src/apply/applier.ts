@@ -27,7 +27,7 @@ import {
 } from './merge-sql.js';
 
 /** A chunk is applied once its values hold this many characters, however few rows it has (large values). */
-const CHUNK_MAX_CHARS = 8 * 1024 * 1024;
+const CHUNK_MAX_CHARS = 4 * 1024 * 1024;
 
 /** Stage tables bigger than this get ANALYZEd so the planner joins them by index. */
 const ANALYZE_STAGE_MIN_ROWS = 500;

@@ -38,7 +38,7 @@ export interface StreamHandlers {
 }
 
 /** Pause reading from the socket when this many bytes of decoded messages wait to be handled. */
-export const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
+export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
 type Queued = { kind: 'message'; message: PgoutputMessage; bytes: number } | { kind: 'keepalive'; walEnd: Lsn; bytes: 0 };
 
@@ -90,7 +90,7 @@ export class SlotStream {
   #timer: NodeJS.Timeout | null = null;
   #confirmed: Lsn;
   /** A FIFO: items before #head are consumed (Array.shift would make draining quadratic). */
-  #queue: Queued[] = [];
+  #queue: (Queued | undefined)[] = [];
   #head = 0;
   #queuedBytes = 0;
   #paused = false;
@@ -171,6 +171,8 @@ export class SlotStream {
   #take(): Queued | undefined {
     if (this.#head >= this.#queue.length) return undefined;
     const item = this.#queue[this.#head]!;
+    // Drop the reference at once: a consumed message may hold megabytes of values.
+    this.#queue[this.#head] = undefined;
     this.#head++;
     if (this.#head >= 4096 && this.#head * 2 >= this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
