@@ -36,6 +36,11 @@ export const configSchema = z.object({
   batchMaxRows: positiveInt(1_000_000).default(20_000),
   /** A destination transaction stays open at most this long before it commits. */
   batchMaxMs: positiveInt(60_000).default(200),
+  /** Set REPLICA IDENTITY FULL on tables without a primary key before publishing them (the role must own them). */
+  replicaIdentityFull: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .transform((value) => value === 'true'),
   /** Parallel pg_dump | psql pipes during the snapshot. */
   snapshotJobs: positiveInt(64).default(2),
 });
@@ -55,6 +60,7 @@ export const SETTINGS: Record<keyof Config, { env: string; flag: string }> = {
   batchMaxRows: { env: 'ELT_BATCH_MAX_ROWS', flag: 'batch-max-rows' },
   batchMaxMs: { env: 'ELT_BATCH_MAX_MS', flag: 'batch-max-ms' },
   snapshotJobs: { env: 'ELT_SNAPSHOT_JOBS', flag: 'snapshot-jobs' },
+  replicaIdentityFull: { env: 'ELT_REPLICA_IDENTITY_FULL', flag: 'replica-identity-full' },
 };
 
 /**

@@ -19,7 +19,7 @@ import { checkSelectPrivileges, checkSourceServer } from './source/preflight.js'
 import { ensurePublication, listPublishedTables, type PublishedTable } from './source/publication.js';
 import { dropSlot, inspectSlot, slotInUse, type SlotInfo } from './source/slot.js';
 import { connectDestination, connectSource } from './source/source-db.js';
-import { ensureControlSchema, readReplicationState, recordError } from './state/control.js';
+import { ensureControlSchema, readReplicationState, recordError, upsertTable } from './state/control.js';
 
 /** After a crash the source may keep the old walsender for a moment; wait this long for it to go. */
 const SLOT_RELEASE_WAIT_MS = 10_000;
@@ -89,7 +89,7 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
     await ensureControlSchema(control);
     await control.query('COMMIT');
     await takeWriterLock(control, config.slot);
-    await ensurePublication(lc, source, config.publication, config.sourceSchemas);
+    const { excluded } = await ensurePublication(lc, source, config.publication, config.sourceSchemas, { setReplicaIdentityFull: config.replicaIdentityFull });
     const tables = await publishedTables(lc, source, config);
     await checkSelectPrivileges(source, tables);
 
@@ -111,6 +111,16 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
       if (slot) await dropSlot(source, config.slot);
       metrics.setState('snapshotting');
       startLsn = await runInitialSnapshot(lc, config, metrics, source, control, tables);
+    }
+    for (const table of excluded) {
+      await upsertTable(control, config.slot, {
+        sourceSchema: table.schema,
+        sourceTable: table.name,
+        targetSchema: config.targetSchema,
+        targetTable: table.name,
+        state: 'excluded',
+        lastError: 'Not replicated: the table has no primary key or replica identity. Set REPLICA IDENTITY FULL on it (or ELT_REPLICA_IDENTITY_FULL=true), add it to the publication and resync.',
+      });
     }
     onStreaming();
     // Resync jobs run beside the stream, for as long as this attempt streams.

@@ -251,9 +251,9 @@ export async function streamChanges(
     metrics.setTableStates(states.rows);
     await recordHeartbeat(db.control, config.slot, { status: 'streaming', receivedLsn: serverWalEnd, lagSeconds, slot });
   };
-  const heartbeat = setInterval(() => {
-    beat().catch((error: Error) => lc.warn({ err: error }, 'could not record heartbeat'));
-  }, HEARTBEAT_INTERVAL_MS);
+  const heartbeatSafely = () => beat().catch((error: Error) => lc.warn({ err: error }, 'could not record heartbeat'));
+  const heartbeat = setInterval(heartbeatSafely, HEARTBEAT_INTERVAL_MS);
+  void heartbeatSafely();
 
   const onAbort = () => void stream.stop();
   signal.addEventListener('abort', onAbort);

@@ -6,7 +6,7 @@
 import type { ClientBase } from 'pg';
 import type { Logger } from '../log.js';
 import { EltError } from '../errors.js';
-import { ident } from '../sql.js';
+import { ident, qualified } from '../sql.js';
 
 export interface PublishedTable {
   oid: number;
@@ -27,29 +27,98 @@ export function createPublicationSql(publication: string, schemas: string[]): st
   return `CREATE PUBLICATION ${ident(publication)} FOR TABLES IN SCHEMA ${schemas.map(ident).join(', ')} WITH (publish_via_partition_root = true)`;
 }
 
-export async function ensurePublication(lc: Logger, db: ClientBase, publication: string, schemas: string[]): Promise<void> {
+/** A table that a publication of UPDATE and DELETE would break: the source rejects both on it. */
+export interface TableWithoutIdentity {
+  schema: string;
+  name: string;
+}
+
+/**
+ * Tables of the schemas (not partitions) with no usable replica identity: no primary key
+ * under REPLICA IDENTITY DEFAULT, or REPLICA IDENTITY NOTHING.
+ */
+export async function tablesWithoutIdentity(db: ClientBase, schemas: string[]): Promise<TableWithoutIdentity[]> {
+  const { rows } = await db.query<TableWithoutIdentity>(
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+       AND (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)))
+     ORDER BY 1, 2`,
+    [schemas],
+  );
+  return rows;
+}
+
+export interface PublicationOutcome {
+  /** Tables left out of the publication we created, because they have no replica identity. */
+  excluded: TableWithoutIdentity[];
+}
+
+/**
+ * Create the publication if it is absent. Before publishing, tables without a replica
+ * identity are found: publishing them would make the source reject UPDATE and DELETE on
+ * them. With `setReplicaIdentityFull` we set REPLICA IDENTITY FULL on them (the role must own
+ * them); otherwise, or where that is refused, they are left out of the publication (which
+ * then lists its tables instead of whole schemas) and reported.
+ */
+export async function ensurePublication(
+  lc: Logger,
+  db: ClientBase,
+  publication: string,
+  schemas: string[],
+  options: { setReplicaIdentityFull: boolean } = { setReplicaIdentityFull: false },
+): Promise<PublicationOutcome> {
   const { rows } = await db.query<{ pubviaroot: boolean }>('SELECT pubviaroot FROM pg_publication WHERE pubname = $1', [publication]);
   if (rows[0]) {
     if (!rows[0].pubviaroot) {
       lc.warn({ publication }, 'publication does not publish via partition root: changes to partitions arrive under each partition name');
     }
-    return;
+    return { excluded: [] };
   }
-  const sql = createPublicationSql(publication, schemas);
+  const excluded: TableWithoutIdentity[] = [];
+  for (const table of await tablesWithoutIdentity(db, schemas)) {
+    const label = `${table.schema}.${table.name}`;
+    if (options.setReplicaIdentityFull) {
+      try {
+        await db.query(`ALTER TABLE ${qualified(table.schema, table.name)} REPLICA IDENTITY FULL`);
+        lc.warn({ table: label }, 'set REPLICA IDENTITY FULL on a table without a primary key, so that it can be published');
+        continue;
+      } catch (error) {
+        lc.warn({ table: label, err: error }, 'could not set REPLICA IDENTITY FULL (the role must own the table)');
+      }
+    }
+    excluded.push(table);
+    lc.warn(
+      { table: label },
+      'table left out of the publication: it has no primary key or replica identity, and publishing it would make the source reject UPDATE and DELETE on it; set REPLICA IDENTITY FULL on it (or ELT_REPLICA_IDENTITY_FULL=true) and resync',
+    );
+  }
+  const sql = excluded.length === 0 ? createPublicationSql(publication, schemas) : await tableListPublicationSql(db, publication, schemas, excluded);
   try {
     await db.query(sql);
-    lc.info({ publication, schemas }, 'created publication');
+    lc.info({ publication, schemas, excluded: excluded.length }, 'created publication');
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === '42501') {
       throw new EltError(
         `The source role may not create the publication ${publication}.`,
-        `Ask a superuser to run on the source: ${sql};`,
+        `Ask a superuser (or the tables' owner) to run on the source: ${sql};`,
         { cause: error },
       );
     }
     throw error;
   }
+  return { excluded };
+}
+
+async function tableListPublicationSql(db: ClientBase, publication: string, schemas: string[], excluded: TableWithoutIdentity[]): Promise<string> {
+  const { rows } = await db.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1, 2`,
+    [schemas],
+  );
+  const skip = new Set(excluded.map((t) => `${t.schema}.${t.name}`));
+  const tables = rows.filter((t) => !skip.has(`${t.schema}.${t.name}`)).map((t) => qualified(t.schema, t.name));
+  return `CREATE PUBLICATION ${ident(publication)} ${tables.length > 0 ? `FOR TABLE ${tables.join(', ')}` : ''} WITH (publish_via_partition_root = true)`;
 }
 
 export async function dropPublication(db: ClientBase, publication: string): Promise<void> {
