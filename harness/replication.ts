@@ -159,11 +159,16 @@ export interface ReplicaDifference {
 }
 
 /** Compare every table of the source schema with its replica; returns the tables that differ. */
-export async function compareReplica(sourceUrl: string, destinationUrl: string, options: { sourceSchema?: string; targetSchema?: string; softDeleted?: boolean } = {}): Promise<ReplicaDifference[]> {
+export async function compareReplica(
+  sourceUrl: string,
+  destinationUrl: string,
+  options: { sourceSchema?: string; targetSchema?: string; softDeleted?: boolean; except?: string[] } = {},
+): Promise<ReplicaDifference[]> {
   const sourceSchema = options.sourceSchema ?? 'public';
   const targetSchema = options.targetSchema ?? 'staging';
   const differences: ReplicaDifference[] = [];
   for (const table of await replicatedTables(sourceUrl, sourceSchema)) {
+    if (options.except?.includes(table)) continue;
     const columns = await sourceColumns(sourceUrl, sourceSchema, table);
     const [source, replica] = await Promise.all([
       fingerprint(sourceUrl, sourceSchema, table, columns),
