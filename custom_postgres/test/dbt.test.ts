@@ -9,12 +9,12 @@
  * Makefile computes from custom_postgres/requirements.txt.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dbtVenv } from '../../harness/venvs.js';
 import { REPO_ROOT, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 import { initDemoSource } from '../../source_db_init/init.js';
 import { startWorkload } from '../../source_db_init/workload.js';
@@ -32,14 +32,6 @@ const FULL_REFRESH_PREFIX = 'fullrefresh';
  * can trip between two models' reads (a hard delete after a build) must pass outright.
  */
 const STRICT = 'elt_reconciliation_severity: error';
-
-/** The virtualenv the Makefile's dbt-deps target creates (same hash of requirements.txt). */
-function dbtVenv(): string {
-  if (process.env.ELT_DBT_VENV) return process.env.ELT_DBT_VENV;
-  const requirements = readFileSync(join(PROJECT_DIR, 'requirements.txt'));
-  const hash = createHash('sha256').update(requirements).digest('hex').slice(0, 12);
-  return join(process.env.CACHE_DIR ?? join(homedir(), '.cache', 'elt'), `venv-dbt-${hash}`);
-}
 
 interface DbtRun {
   code: number;
