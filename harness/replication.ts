@@ -179,6 +179,22 @@ export async function compareReplica(
   return differences;
 }
 
+/**
+ * The replicator has finished its snapshot and streams (elt.replication_state says so);
+ * fails at once, with its output, if the process exits first.
+ */
+export async function waitForStreaming(destinationUrl: string, replicator: ReplicatorProcess, slot = 'elt_slot', timeoutMs = 120_000): Promise<void> {
+  await waitFor(
+    `slot ${slot} to stream`,
+    async () => {
+      if (replicator.child.exitCode !== null) throw new Error(`elt exited: ${replicator.output()}`);
+      const rows = await query<{ phase: string }>(destinationUrl, 'SELECT phase FROM elt.replication_state WHERE slot_name = $1', [slot]).catch(() => []);
+      return rows[0]?.phase === 'streaming';
+    },
+    timeoutMs,
+  );
+}
+
 /** The replica has caught up with everything the source has committed so far. */
 export async function waitForCatchUp(sourceUrl: string, destinationUrl: string, slot = 'elt_slot', timeoutMs = 120_000): Promise<void> {
   const [{ lsn }] = (await query<{ lsn: string }>(sourceUrl, 'SELECT pg_current_wal_lsn()::text AS lsn')) as [{ lsn: string }];

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { waitForStreaming, compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 const MEMORY_BOUND_BYTES = 300 * 1024 * 1024;
 
@@ -29,10 +29,7 @@ describe('huge transactions', () => {
        CREATE TABLE blobs (id int PRIMARY KEY, body text);`,
     );
     replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitFor('streaming', async () => {
-      if (replicator.child.exitCode !== null) throw new Error(replicator.output());
-      return (await query<{ phase: string }>(pair.destinationUrl, 'SELECT phase FROM elt.replication_state').catch(() => []))[0]?.phase === 'streaming';
-    });
+    await waitForStreaming(pair.destinationUrl, replicator);
   });
 
   afterAll(async () => {

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTcpProxy, type TcpProxy } from '../../harness/tcp-proxy.js';
-import { compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { waitForStreaming, compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 const SCHEMA = `
 CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL, note text);
@@ -13,14 +13,6 @@ INSERT INTO accounts SELECT i, 100, 'initial' FROM generate_series(1, 200000) i;
 CREATE TABLE audit (at timestamptz DEFAULT clock_timestamp(), what text);
 ALTER TABLE audit REPLICA IDENTITY FULL;
 `;
-
-async function streaming(pair: ClusterPair, replicator: ReplicatorProcess): Promise<void> {
-  await waitFor('streaming', async () => {
-    if (replicator.child.exitCode !== null) throw new Error(replicator.output());
-    const rows = await query<{ phase: string }>(pair.destinationUrl, 'SELECT phase FROM elt.replication_state').catch(() => []);
-    return rows[0]?.phase === 'streaming';
-  });
-}
 
 describe('outages', () => {
   let pair: ClusterPair;
@@ -40,7 +32,7 @@ describe('outages', () => {
 
   it('survives a restart of the source while streaming', async () => {
     replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await streaming(pair, replicator);
+    await waitForStreaming(pair.destinationUrl, replicator);
     await query(pair.sourceUrl, "UPDATE accounts SET balance = balance + 1 WHERE id <= 1000; INSERT INTO audit (what) VALUES ('before restart')");
     await pair.source.restart();
     await query(pair.sourceUrl, "UPDATE accounts SET balance = balance + 1 WHERE id > 199000; INSERT INTO audit (what) VALUES ('after restart')");
@@ -54,7 +46,7 @@ describe('outages', () => {
     proxy = await startTcpProxy(pair.source.port);
     const viaProxy = pair.sourceUrl.replace(`:${pair.source.port}/`, `:${proxy.port}/`);
     replicator = startElt(['replicate'], { ELT_SOURCE_URL: viaProxy, ELT_DESTINATION_URL: pair.destinationUrl, ELT_LOG_LEVEL: 'debug' });
-    await streaming(pair, replicator);
+    await waitForStreaming(pair.destinationUrl, replicator);
     // 200k updated rows in one transaction take a while to send and apply: cut while they flow.
     const [{ lsn: before }] = (await query<{ lsn: string }>(pair.sourceUrl, 'SELECT pg_current_wal_lsn()::text AS lsn')) as [{ lsn: string }];
     await query(pair.sourceUrl, "BEGIN; UPDATE accounts SET balance = balance * 2, note = 'doubled'; INSERT INTO audit (what) VALUES ('doubled'); COMMIT;");
@@ -79,7 +71,7 @@ describe('outages', () => {
 
   it('turns a slot that lost its WAL into a full resync, loudly', async () => {
     replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await streaming(pair, replicator);
+    await waitForStreaming(pair.destinationUrl, replicator);
     await replicator.kill('SIGKILL');
     // While the replicator is down, write more WAL than max_slot_wal_keep_size lets the slot keep.
     await query(pair.sourceUrl, "INSERT INTO audit (what) SELECT repeat('w', 200) FROM generate_series(1, 400000)");

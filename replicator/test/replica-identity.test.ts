@@ -4,7 +4,7 @@
  * usable identity is never allowed to break the source application.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { waitForStreaming, compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 const SCHEMA = `
 CREATE TABLE by_key (id int PRIMARY KEY, v text);
@@ -21,14 +21,6 @@ INSERT INTO by_row VALUES ('other', 2);
 INSERT INTO no_identity VALUES ('a'), ('b');
 `;
 
-async function streaming(pair: ClusterPair, replicator: ReplicatorProcess, slot = 'elt_slot'): Promise<void> {
-  await waitFor('streaming', async () => {
-    if (replicator.child.exitCode !== null) throw new Error(replicator.output());
-    const rows = await query<{ phase: string }>(pair.destinationUrl, 'SELECT phase FROM elt.replication_state WHERE slot_name = $1', [slot]).catch(() => []);
-    return rows[0]?.phase === 'streaming';
-  });
-}
-
 describe('replica identity', () => {
   let pair: ClusterPair;
   let replicator: ReplicatorProcess;
@@ -38,7 +30,7 @@ describe('replica identity', () => {
     pair = await startPair();
     await query(pair.sourceUrl, SCHEMA);
     replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await streaming(pair, replicator);
+    await waitForStreaming(pair.destinationUrl, replicator);
   });
 
   afterAll(async () => {
@@ -80,7 +72,7 @@ describe('replica identity', () => {
       ELT_TARGET_SCHEMA: 'fixed',
       ELT_REPLICA_IDENTITY_FULL: 'true',
     });
-    await streaming(pair, fixing, 'fixing_slot');
+    await waitForStreaming(pair.destinationUrl, fixing, 'fixing_slot');
     const [identity] = await query<{ relreplident: string }>(pair.sourceUrl, "SELECT relreplident FROM pg_class WHERE relname = 'no_identity'");
     expect(identity?.relreplident).toBe('f');
     await query(pair.sourceUrl, "UPDATE no_identity SET v = 'again'; INSERT INTO no_identity VALUES ('new')");

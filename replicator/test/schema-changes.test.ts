@@ -3,7 +3,7 @@
  * change in flight is lost, and where values need it the table is resynced online.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { waitForStreaming, compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 describe('schema changes on the source while streaming', () => {
   let pair: ClusterPair;
@@ -29,10 +29,7 @@ describe('schema changes on the source while streaming', () => {
     pair = await startPair();
     await query(pair.sourceUrl, "CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(8,2)); INSERT INTO items SELECT i, 'item ' || i, i FROM generate_series(1, 500) i;");
     replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitFor('streaming', async () => {
-      if (replicator.child.exitCode !== null) throw new Error(replicator.output());
-      return (await query<{ phase: string }>(pair.destinationUrl, 'SELECT phase FROM elt.replication_state').catch(() => []))[0]?.phase === 'streaming';
-    });
+    await waitForStreaming(pair.destinationUrl, replicator);
   });
 
   afterAll(async () => {

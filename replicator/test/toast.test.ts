@@ -4,7 +4,7 @@
  * key, and when several changes to it share one batch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { waitForStreaming, compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 /** About 64 KB of hex that does not compress, so PostgreSQL stores it out of line. */
 const BIG = (seed: string) => `(SELECT string_agg(md5('${seed}' || g), '') FROM generate_series(1, 2000) g)`;
@@ -24,11 +24,7 @@ describe('unchanged TOAST values', () => {
     const [{ external }] = (await query<{ external: boolean }>(pair.sourceUrl, "SELECT pg_column_size(body) < octet_length(body) OR pg_relation_size(reltoastrelid) > 0 AS external FROM docs, pg_class WHERE relname = 'docs' LIMIT 1")) as [{ external: boolean }];
     expect(external).toBe(true);
     replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitFor('streaming', async () => {
-      if (replicator.child.exitCode !== null) throw new Error(replicator.output());
-      const rows = await query<{ phase: string }>(pair.destinationUrl, 'SELECT phase FROM elt.replication_state').catch(() => []);
-      return rows[0]?.phase === 'streaming';
-    });
+    await waitForStreaming(pair.destinationUrl, replicator);
   });
 
   afterAll(async () => {

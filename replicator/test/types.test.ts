@@ -4,7 +4,7 @@
  * the text PostgreSQL prints for each column.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { waitForStreaming, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 const SCHEMA = `
 CREATE TYPE rgb AS ENUM ('red', 'green', 'blue');
@@ -80,11 +80,7 @@ describe('type fidelity', () => {
     pair = await startPair();
     await query(pair.sourceUrl, SCHEMA + ROWS);
     replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitFor('streaming', async () => {
-      if (replicator.child.exitCode !== null) throw new Error(replicator.output());
-      const rows = await query<{ phase: string }>(pair.destinationUrl, "SELECT phase FROM elt.replication_state").catch(() => []);
-      return rows[0]?.phase === 'streaming';
-    });
+    await waitForStreaming(pair.destinationUrl, replicator);
   });
 
   afterAll(async () => {
