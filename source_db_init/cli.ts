@@ -6,6 +6,9 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
+import { describeUrl } from '../replicator/src/errors.js';
+
+export { describeUrl };
 
 /** A failure the user can fix; the CLI prints `message` and `hint`, not a stack trace. */
 export class DemoError extends Error {
@@ -44,16 +47,6 @@ export function parseFlags<T>(schema: z.ZodType<T>, values: unknown): T {
     throw new DemoError(first?.message ?? 'Invalid arguments.', 'Run with --help for the usage.', { exitCode: 2 });
   }
   return parsed.data;
-}
-
-/** host:port/database of a libpq URL, without the password. */
-export function describeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
-  } catch {
-    return '(unparseable URL)';
-  }
 }
 
 /** Turn what pg or the OS threw into a DemoError with a sentence a user can act on. */

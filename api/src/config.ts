@@ -3,18 +3,11 @@
  * becomes one sentence naming the variable and what it should be.
  */
 import { z } from 'zod';
+import { postgresUrl } from '../../replicator/src/config.js';
 import { ConfigError } from '../../replicator/src/errors.js';
 
 /** A token shorter than this is refused: it would be guessable. */
 export const MIN_TOKEN_LENGTH = 16;
-
-const postgresUrl = z
-  .string({ error: 'is required' })
-  .trim()
-  .min(1, 'is required')
-  .refine((value) => /^postgres(ql)?:\/\/[^/]/.test(value) && URL.canParse(value), {
-    message: 'must be a PostgreSQL URL like postgres://user:password@host:5432/database',
-  });
 
 const flag = z
   .string()

@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
-const postgresUrl = z
+/** A libpq URL setting (shared with the API's configuration). */
+export const postgresUrl = z
   .string({ error: 'is required' })
   .trim()
   .min(1, 'is required')
