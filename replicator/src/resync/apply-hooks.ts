@@ -53,21 +53,32 @@ export class ApplyHooks {
     return this.#tasks.length > 0;
   }
 
-  /** Called by the apply loop at a boundary; returns callbacks to settle after the commit. */
-  async runBoundaryTasks(applier: Applier): Promise<{ settle(error?: unknown): void }> {
+  /**
+   * Called by the apply loop at a boundary. Each task runs under a savepoint: a failing task
+   * is rolled back alone (its resync fails) and the apply transaction goes on. Returns the
+   * callback that settles the tasks once the transaction has committed (or failed to).
+   */
+  async runBoundaryTasks(applier: Applier): Promise<{ settle(commitError?: unknown): void }> {
     const tasks = this.#tasks.splice(0);
-    let failure: unknown = null;
+    const outcomes: unknown[] = [];
     for (const task of tasks) {
+      await applier.query('SAVEPOINT elt_boundary_task');
       try {
         await task.run(applier);
+        await applier.query('RELEASE SAVEPOINT elt_boundary_task');
+        outcomes.push(null);
       } catch (error) {
-        failure = error;
-        break;
+        await applier.query('ROLLBACK TO SAVEPOINT elt_boundary_task');
+        outcomes.push(error ?? new Error('boundary task failed'));
       }
     }
     return {
-      settle: (error?: unknown) => {
-        for (const task of tasks) (failure ?? error ? task.reject(failure ?? error) : task.resolve());
+      settle: (commitError?: unknown) => {
+        tasks.forEach((task, i) => {
+          const error = commitError ?? outcomes[i];
+          if (error) task.reject(error);
+          else task.resolve();
+        });
       },
     };
   }

@@ -76,7 +76,12 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
     await dest.query(`ALTER TABLE ${shadow} ALTER COLUMN _lsn DROP DEFAULT`);
     await dest.query(`ANALYZE ${shadow}`);
 
-    const shadowTable: TargetTable = { ...shape, targetTable: shadowName, stageTable: `elt_stage_resync_${jobId}`, signature: `resync:${jobId}` };
+    const shadowTable: TargetTable = {
+      ...shape,
+      targetTable: shadowName,
+      stageTable: `elt_stage_resync_${shape.relationId}`,
+      signature: `resync:${jobId}:${shape.relationId}:${shape.columns.map((c) => `${c.name}/${c.type}`).join(',')}`,
+    };
     let replayed = 0;
     await hooks.atBoundary(async (applier) => {
       replayed = await replayDelta(applier, shadowTable, jobId, fromLsn);
