@@ -101,7 +101,7 @@ export async function ensurePublication(
     if (code === '42501') {
       throw new EltError(
         `The source role may not create the publication ${publication}.`,
-        `Ask a superuser (or the tables' owner) to run on the source: ${sql};`,
+        `Ask a superuser to run on the source: ${sql};`,
         { cause: error },
       );
     }
