@@ -38,14 +38,16 @@ $(NODE_STAMP): package-lock.json
 	echo "$(LOCK_HASH)" > $(NODE_STAMP)
 
 dbt-deps: $(DBT_VENV)/.installed
-$(DBT_VENV)/.installed: $(DBT_REQ)
+# The venv's path carries the requirements' hash: its stamp alone says it is current (a fresh clone's newer
+# file times must not reinstall it).
+$(DBT_VENV)/.installed: | $(DBT_REQ)
 	rm -rf "$(DBT_VENV)"
 	$(PYTHON) -m venv "$(DBT_VENV)"
 	"$(DBT_VENV)/bin/pip" install --quiet --disable-pip-version-check -r $(DBT_REQ)
 	touch "$@"
 
 airflow-deps: $(AIRFLOW_VENV)/.installed
-$(AIRFLOW_VENV)/.installed: $(AIRFLOW_REQ)
+$(AIRFLOW_VENV)/.installed: | $(AIRFLOW_REQ)
 	rm -rf "$(AIRFLOW_VENV)"
 	$(PYTHON) -m venv "$(AIRFLOW_VENV)"
 	"$(AIRFLOW_VENV)/bin/pip" install --quiet --disable-pip-version-check -r $(AIRFLOW_REQ)
