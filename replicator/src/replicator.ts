@@ -27,13 +27,13 @@ const RETRY_MAX_DELAY_MS = 30_000;
 
 /** Run until the signal aborts. Rejects only with an error retrying cannot fix. */
 export async function runReplicator(lc: Logger, config: Config, metrics: Metrics, signal: AbortSignal): Promise<void> {
-  let streamedOnce = false;
+  let connectedOnce = false;
   metrics.setState('starting');
   const attempts = pRetry(
     async () => {
       if (signal.aborted) return;
       await replicateOnce(lc, config, metrics, signal, () => {
-        streamedOnce = true;
+        connectedOnce = true;
       });
     },
     {
@@ -42,10 +42,10 @@ export async function runReplicator(lc: Logger, config: Config, metrics: Metrics
       maxTimeout: RETRY_MAX_DELAY_MS,
       factor: 2,
       signal,
-      shouldRetry: ({ error }) => isRetryable(error, streamedOnce),
+      shouldRetry: ({ error }) => isRetryable(error, connectedOnce),
       onFailedAttempt: async ({ error, attemptNumber }) => {
         metrics.errors.inc({ kind: error.name });
-        if (!isRetryable(error, streamedOnce) || signal.aborted) return;
+        if (!isRetryable(error, connectedOnce) || signal.aborted) return;
         metrics.reconnects.inc();
         metrics.setState('retrying');
         lc.warn({ err: error, attempt: attemptNumber, hint: (error as Partial<EltError>).hint }, 'replication attempt failed; retrying');
@@ -63,16 +63,17 @@ export async function runReplicator(lc: Logger, config: Config, metrics: Metrics
 
 /**
  * Configuration and privilege problems are final. An unreachable server is final at
- * start-up (the user must fix the URL) but retried once we have streamed: then it is an
- * outage, and we wait it out.
+ * start-up (the user must fix the URL) but retried once this process has reached both
+ * servers: then it is an outage, and we wait it out. A server that is starting up or
+ * shutting down (SQLSTATE 57P03) is always waited for.
  */
-export function isRetryable(error: unknown, streamedOnce: boolean): boolean {
-  if (error instanceof UnreachableError) return streamedOnce;
+export function isRetryable(error: unknown, connectedOnce: boolean): boolean {
+  if (error instanceof UnreachableError) return connectedOnce || (error.cause as { code?: string } | undefined)?.code === '57P03';
   if (error instanceof EltError) return false;
   return true;
 }
 
-async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signal: AbortSignal, onStreaming: () => void): Promise<void> {
+async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signal: AbortSignal, onConnected: () => void): Promise<void> {
   const source = await connectSource(config.sourceUrl, 'elt-catalog');
   const closers: (() => Promise<void>)[] = [() => source.end()];
   try {
@@ -83,6 +84,7 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
     await apply.query('SET enable_hashjoin = off; SET enable_mergejoin = off');
     const control = await connectDestination(config.destinationUrl, 'elt-control');
     closers.push(() => control.end());
+    onConnected();
 
     await checkSourceServer(source, config.sourceSchemas);
     await control.query('BEGIN');
@@ -122,7 +124,6 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
         lastError: 'Not replicated: the table has no primary key or replica identity. Set REPLICA IDENTITY FULL on it (or ELT_REPLICA_IDENTITY_FULL=true), add it to the publication and resync.',
       });
     }
-    onStreaming();
     // Resync jobs run beside the stream, for as long as this attempt streams.
     const hooks = new ApplyHooks();
     const attempt = new AbortController();
