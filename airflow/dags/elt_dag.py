@@ -20,14 +20,13 @@ ELT_API_TOKEN and ELT_DESTINATION_URL.
 
 from __future__ import annotations
 
-import datetime as dt
 
 import pendulum
 from airflow.sdk import Param, PokeReturnValue, TriggerRule, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from elt_common.assets import MARTS_ASSET
-from elt_common.callbacks import on_dag_failure, on_task_failure
+from elt_common.callbacks import default_task_args, on_dag_failure
 from elt_common.dbt import LAYERS
 from elt_common.settings import load_settings
 
@@ -47,13 +46,7 @@ SETTINGS = load_settings()
             SETTINGS.max_lag_seconds, type="number", minimum=0, description="dbt waits until the replica is at most this far behind"
         ),
     },
-    default_args={
-        "retries": SETTINGS.retries,
-        "retry_delay": dt.timedelta(seconds=SETTINGS.retry_delay_seconds),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": dt.timedelta(seconds=SETTINGS.max_retry_delay_seconds),
-        "on_failure_callback": on_task_failure,
-    },
+    default_args=default_task_args(SETTINGS),
 )
 def elt_dag():
     @task.sensor(

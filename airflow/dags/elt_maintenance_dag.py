@@ -17,14 +17,13 @@ Daily by default (ELT_MAINTENANCE_SCHEDULE):
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 
 import pendulum
 from airflow.sdk import TriggerRule, dag, get_current_context, task
 
 from elt_common.assets import MARTS_ASSET
-from elt_common.callbacks import on_dag_failure, on_task_failure
+from elt_common.callbacks import default_task_args, on_dag_failure
 from elt_common.settings import load_settings
 
 SETTINGS = load_settings()
@@ -50,13 +49,7 @@ def _dbt_command(task_id: str, args: tuple[str, ...], target_path: str | None = 
     tags=["elt", "dbt", "maintenance"],
     doc_md=__doc__,
     on_failure_callback=on_dag_failure,
-    default_args={
-        "retries": SETTINGS.retries,
-        "retry_delay": dt.timedelta(seconds=SETTINGS.retry_delay_seconds),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": dt.timedelta(seconds=SETTINGS.max_retry_delay_seconds),
-        "on_failure_callback": on_task_failure,
-    },
+    default_args=default_task_args(SETTINGS),
 )
 def elt_maintenance_dag():
     @task

@@ -71,3 +71,16 @@ def on_dag_failure(context: dict[str, Any]) -> None:
         getattr(dag_run, "run_id", "?"),
         context.get("reason", "?"),
     )
+
+
+def default_task_args(settings: Any) -> dict[str, Any]:
+    """Retries with exponential backoff and the failure summary: every elt task's defaults."""
+    import datetime as dt
+
+    return {
+        "retries": settings.retries,
+        "retry_delay": dt.timedelta(seconds=settings.retry_delay_seconds),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": dt.timedelta(seconds=settings.max_retry_delay_seconds),
+        "on_failure_callback": on_task_failure,
+    }
