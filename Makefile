@@ -20,7 +20,7 @@ AIRFLOW_REQ := airflow/requirements.txt
 AIRFLOW_VENV := $(CACHE_DIR)/venv-airflow-$(shell cat $(AIRFLOW_REQ) 2>/dev/null | sha256sum | cut -c1-12)
 export ELT_AIRFLOW_VENV := $(AIRFLOW_VENV)
 
-.PHONY: help deps dbt-deps airflow-deps monitoring-deps api test test-node typecheck up down clean status bench bench-quick
+.PHONY: help deps dbt-deps airflow-deps monitoring-deps api test test-node test-airflow test-dbt dbt-build dbt-docs airflow-up typecheck up down clean status bench bench-quick
 
 help:
 	@echo "make up      start source + destination PostgreSQL, the demo workload and the replicator (state in .elt/)"
@@ -28,6 +28,8 @@ help:
 	@echo "make status  replication status of the local stack"
 	@echo "make test    install what is needed and run every test suite"
 	@echo "make api     serve the REST API on :5001 (needs ELT_DESTINATION_URL, ELT_API_TOKEN)"
+	@echo "make dbt-build  build and test the marts (dbt) on the destination; make dbt-docs: docs site files"
+	@echo "make airflow-up Airflow on :8080 (user airflow, password ELT_AIRFLOW_PASSWORD, default admin123)"
 	@echo "make bench   replicator vs native logical replication vs pg_dump | psql (bench-quick: ~2 min)"
 	@echo "make clean   stop and remove all local state (.elt/)"
 
@@ -71,7 +73,25 @@ typecheck: deps
 test-node: deps dbt-deps monitoring-deps $(ELT_HADOLINT)
 	npx vitest run
 
-test: typecheck test-node
+test-airflow: deps dbt-deps airflow-deps
+	"$(AIRFLOW_VENV)/bin/python" -m pytest -q -p no:cacheprovider airflow/tests
+
+test: typecheck test-node test-airflow
+
+DBT := "$(DBT_VENV)/bin/dbt"
+DBT_ARGS := --project-dir custom_postgres --profiles-dir custom_postgres
+
+dbt-build: dbt-deps
+	$(DBT) build $(DBT_ARGS)
+
+dbt-docs: dbt-deps
+	$(DBT) docs generate $(DBT_ARGS)
+
+test-dbt: deps dbt-deps
+	npx vitest run custom_postgres
+
+airflow-up: airflow-deps dbt-deps
+	airflow/scripts/airflow-up.sh
 
 api: deps
 	node bin/elt.js api
