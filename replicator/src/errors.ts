@@ -29,11 +29,6 @@ export class UnreachableError extends EltError {
   override readonly name = 'UnreachableError';
 }
 
-/** The slot is gone or its WAL was removed: only a full resync can recover. */
-export class SlotLostError extends EltError {
-  override readonly name = 'SlotLostError';
-}
-
 interface PgErrorFields {
   code?: string;
   message?: string;

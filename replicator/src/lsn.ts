@@ -5,8 +5,6 @@
  */
 export type Lsn = bigint;
 
-export const ZERO_LSN: Lsn = 0n;
-
 export function parseLsn(text: string): Lsn {
   const match = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text);
   if (!match) throw new Error(`Not an LSN: ${JSON.stringify(text)}`);

@@ -38,11 +38,6 @@ export interface ApplierOptions {
   chunkMaxRows: number;
 }
 
-export interface ApplyStats {
-  rows: number;
-  byTable: Map<string, { table: TargetTable; inserts: number; updates: number; deletes: number; truncates: number }>;
-}
-
 export class Applier {
   readonly #chunks = new Map<number, TableChunk>();
   #chunkRows = 0;

@@ -25,7 +25,7 @@ import { formatLsn, type Lsn } from '../lsn.js';
 import type { ReplicaIdentity } from '../source/pgoutput.js';
 import { createSlotWithSnapshot } from '../source/slot.js';
 import { connectDestination, sourceClientConfig } from '../source/source-db.js';
-import type { TargetTable } from '../schema/mapping.js';
+import { identityKeyIndexes, type TargetTable } from '../schema/mapping.js';
 import { ident, literal, qualified } from '../sql.js';
 import { decodeDelta, type ApplyHooks } from './apply-hooks.js';
 import type { RowChange } from '../apply/batch.js';
@@ -132,7 +132,7 @@ async function tableShape(source: pg.Client, dest: pg.Client, targetSchema: stri
       if (!type) throw new Error(`${targetSchema}.${table} has no column ${r.name}: the source table changed shape; a full resync is needed`);
       return { name: r.name, type };
     }),
-    keyIndexes: identity === 'f' || identity === 'n' ? [] : rows.flatMap((r, i) => (r.is_key ? [i] : [])),
+    keyIndexes: identityKeyIndexes(identity, rows.map((r) => r.is_key)),
     replicaIdentity: identity,
     signature: '',
     stageTable: '',

@@ -86,9 +86,9 @@ async function destColumns(ctx: SchemaContext, targetSchema: string, table: stri
   const { rows } = await ctx.dest.query(
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
      FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
-       AND a.attname NOT IN ('_synced_at', '_lsn', '_deleted')
+       AND a.attname <> ALL($2::text[])
      ORDER BY a.attnum`,
-    [qualified(targetSchema, table)],
+    [qualified(targetSchema, table), METADATA_COLUMNS],
   );
   return rows as DestColumn[];
 }
@@ -109,6 +109,14 @@ async function typesDiffer(ctx: SchemaContext, relation: RelationMessage, types:
   return false;
 }
 
+/**
+ * Which columns identify a row: the key columns of the primary key or identity index; none
+ * for REPLICA IDENTITY FULL or NOTHING (rows are then matched by their whole old image).
+ */
+export function identityKeyIndexes(identity: ReplicaIdentity, isKey: boolean[]): number[] {
+  return identity === 'f' || identity === 'n' ? [] : isKey.flatMap((key, i) => (key ? [i] : []));
+}
+
 /** OIDs below this are PostgreSQL's own (built-in types have the same OID on every server). */
 const FIRST_NORMAL_OID = 16384;
 
@@ -118,7 +126,7 @@ function buildTarget(targetSchema: string, relation: RelationMessage, types: Map
     if (!type) throw new Error(`${targetSchema}.${relation.name} still lacks ${column.name}`);
     return { name: column.name, type };
   });
-  const keyIndexes = relation.replicaIdentity === 'f' || relation.replicaIdentity === 'n' ? [] : relation.columns.flatMap((c, i) => (c.isKey ? [i] : []));
+  const keyIndexes = identityKeyIndexes(relation.replicaIdentity, relation.columns.map((c) => c.isKey));
   return {
     relationId: relation.relationId,
     sourceSchema: relation.schema,
