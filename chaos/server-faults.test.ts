@@ -1,0 +1,200 @@
+/**
+ * Server faults: the source restarts, the destination crashes in the middle of a large
+ * transaction, the network to the source is cut mid-transaction, the slot loses its WAL
+ * while the replicator is down, and the destination refuses writes (a constraint someone
+ * added, a tablespace that runs out of space). Each time the replicator does what the
+ * README's "Reliability" section says: it retries with backoff, confirms nothing to the
+ * source that it has not applied, resumes by itself once the fault is gone, and the
+ * replica ends equal to the source.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CLUSTER_USER } from '../harness/pg-cluster.js';
+import { waitForStreaming, compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../harness/replication.js';
+import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
+import { recordFigure } from './figures.js';
+
+const SCHEMA = `
+CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL, note text);
+INSERT INTO accounts SELECT i, 100, 'initial' FROM generate_series(1, 200000) i;
+CREATE TABLE audit (at timestamptz DEFAULT clock_timestamp(), what text);
+ALTER TABLE audit REPLICA IDENTITY FULL;
+`;
+
+const RETRYING = /"msg":"replication attempt failed; retrying"/g;
+
+/** Mounting a small filesystem for the tablespace needs root (CAP_SYS_ADMIN), as the harness's clusters run here. */
+const canMount = typeof process.getuid === 'function' && process.getuid() === 0;
+
+describe('server faults', () => {
+  let pair: ClusterPair;
+  let replicator: ReplicatorProcess | null = null;
+  let proxy: TcpProxy | null = null;
+  let mountPoint: string | null = null;
+
+  beforeEach(async () => {
+    pair = await startPair({ settings: { max_slot_wal_keep_size: '32MB', wal_keep_size: 0, max_wal_size: '64MB', min_wal_size: '32MB' } });
+    await query(pair.sourceUrl, SCHEMA);
+  });
+
+  afterEach(async () => {
+    await replicator?.kill('SIGKILL');
+    await proxy?.close();
+    await pair?.[Symbol.asyncDispose]();
+    if (mountPoint) {
+      execFileSync('umount', [mountPoint]);
+      rmSync(mountPoint, { recursive: true });
+      mountPoint = null;
+    }
+  });
+
+  const env = (extra: Record<string, string> = {}) => ({ ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl, ...extra });
+  const sourceLsn = async () => (await query<{ lsn: string }>(pair.sourceUrl, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
+  const confirmed = async (lsn: string) =>
+    (await query<{ ok: boolean }>(pair.sourceUrl, "SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = 'elt_slot'", [lsn]))[0]!.ok;
+  const failedAttempts = () => replicator!.output().match(RETRYING)?.length ?? 0;
+
+  /**
+   * Commit one 200,000-row UPDATE on the source and wait until it is on its way to the
+   * replicator but not yet applied: the moment a fault hurts most. Returns its commit LSN.
+   */
+  async function largeTransactionInFlight(): Promise<string> {
+    const before = await sourceLsn();
+    await query(pair.sourceUrl, "BEGIN; UPDATE accounts SET balance = balance * 2, note = 'doubled'; INSERT INTO audit (what) VALUES ('doubled'); COMMIT;");
+    const committed = await sourceLsn();
+    await waitFor(
+      'the big transaction to be on the wire',
+      async () => (await query<{ ok: boolean }>(pair.sourceUrl, 'SELECT sent_lsn > $1::pg_lsn AS ok FROM pg_stat_replication', [before]))[0]?.ok,
+      30_000,
+      10,
+    );
+    expect(await confirmed(committed)).toBe(false);
+    return committed;
+  }
+
+  async function expectDoubledEverywhere(): Promise<void> {
+    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl, 'elt_slot', 120_000);
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    const [doubled] = await query<{ n: string }>(pair.destinationUrl, "SELECT count(*) AS n FROM staging.accounts WHERE note = 'doubled' AND balance = 200");
+    expect(doubled!.n).toBe('200000');
+    expect(replicator!.child.exitCode).toBeNull();
+  }
+
+  /**
+   * While the destination refuses a transaction: the replicator keeps retrying, says why in
+   * elt.replication_state, applies nothing of it (nor anything after it), and the source
+   * keeps it (the slot's confirmed position stays before its commit).
+   */
+  async function expectRefusedAndRetried(committed: string, reason: RegExp): Promise<void> {
+    await waitFor('two failed apply attempts', async () => failedAttempts() >= 2, 60_000).catch(async (error: Error) => {
+      const sizes = await query(pair.destinationUrl, "SELECT application_name, state, wait_event_type, wait_event, left(query, 200) AS query FROM pg_stat_activity WHERE datname = current_database()").catch((e: Error) => e.message);
+      throw new Error(`${error.message}\n${JSON.stringify(sizes)}\n${replicator!.output().slice(-3000)}`);
+    });
+    expect(replicator!.child.exitCode).toBeNull();
+    expect(await confirmed(committed)).toBe(false);
+    const [state] = await query<{ status: string; last_error: string }>(pair.destinationUrl, "SELECT status, last_error FROM elt.replication_state WHERE slot_name = 'elt_slot'");
+    expect(state!.status).toBe('error');
+    expect(state!.last_error).toMatch(reason);
+    const [applied] = await query<{ n: string }>(pair.destinationUrl, "SELECT count(*) AS n FROM staging.accounts WHERE note <> 'initial'");
+    expect(applied!.n).toBe('0');
+  }
+
+  it('survives a restart of the source while streaming', async () => {
+    replicator = startElt(['replicate'], env());
+    await waitForStreaming(pair.destinationUrl, replicator);
+    await query(pair.sourceUrl, "UPDATE accounts SET balance = balance + 1 WHERE id <= 1000; INSERT INTO audit (what) VALUES ('before restart')");
+    await pair.source.restart();
+    await query(pair.sourceUrl, "UPDATE accounts SET balance = balance + 1 WHERE id > 199000; INSERT INTO audit (what) VALUES ('after restart')");
+    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl, 'elt_slot', 120_000);
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    expect(replicator.child.exitCode).toBeNull();
+    expect(replicator.output()).toMatch(/replication attempt failed; retrying/);
+  });
+
+  it('survives the destination crashing in the middle of a large transaction', async () => {
+    replicator = startElt(['replicate'], env());
+    await waitForStreaming(pair.destinationUrl, replicator);
+    await largeTransactionInFlight();
+    // Wait until the apply connection is at work on it, then crash the server under it.
+    await waitFor('the apply to be busy', async () => (await query<{ n: number }>(pair.destinationUrl, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'elt-apply' AND state <> 'idle'"))[0]!.n > 0, 30_000, 10);
+    await pair.destination.crash();
+    await pair.destination.start();
+    await query(pair.sourceUrl, "INSERT INTO audit (what) VALUES ('after the crash')");
+    await expectDoubledEverywhere();
+    expect(replicator.output()).toMatch(/replication attempt failed; retrying/);
+  });
+
+  it('survives the network to the source being cut in the middle of a large transaction', async () => {
+    proxy = await startTcpProxy(pair.source.port);
+    const viaProxy = pair.sourceUrl.replace(`:${pair.source.port}/`, `:${proxy.port}/`);
+    replicator = startElt(['replicate'], env({ ELT_SOURCE_URL: viaProxy }));
+    await waitForStreaming(pair.destinationUrl, replicator);
+    await largeTransactionInFlight();
+    const cut = proxy.cut();
+    expect(cut).toBeGreaterThan(0);
+    await query(pair.sourceUrl, "INSERT INTO audit (what) VALUES ('after the cut')");
+    await expectDoubledEverywhere();
+  });
+
+  it('turns a slot that lost its WAL into a full resync, loudly', async () => {
+    replicator = startElt(['replicate'], env());
+    await waitForStreaming(pair.destinationUrl, replicator);
+    await replicator.kill('SIGKILL');
+    // While the replicator is down, write more WAL than max_slot_wal_keep_size lets the slot keep.
+    await query(pair.sourceUrl, "INSERT INTO audit (what) SELECT repeat('w', 200) FROM generate_series(1, 400000)");
+    await query(pair.sourceUrl, "DELETE FROM accounts WHERE id % 2 = 0; CHECKPOINT; SELECT pg_switch_wal(); CHECKPOINT;");
+    await waitFor('the slot to lose its WAL', async () => {
+      await query(pair.sourceUrl, 'CHECKPOINT');
+      const [slot] = await query<{ wal_status: string }>(pair.sourceUrl, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'elt_slot'");
+      return slot?.wal_status === 'lost';
+    }, 60_000);
+    replicator = startElt(['replicate'], env());
+    await waitFor('the full resync', async () => /the replication slot is gone or lost its WAL/.test(replicator!.output()) && /snapshot complete/.test(replicator!.output()), 120_000);
+    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl, 'elt_slot', 120_000);
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+  });
+
+  it('retries a transaction the destination refuses (an injected constraint) and applies it once the constraint is gone', async () => {
+    replicator = startElt(['replicate'], env());
+    await waitForStreaming(pair.destinationUrl, replicator);
+    // Someone adds a rule to the replica that the source's data breaks.
+    await query(pair.destinationUrl, 'ALTER TABLE staging.accounts ADD CONSTRAINT chaos_small_balance CHECK (balance < 150) NOT VALID');
+    const committed = await largeTransactionInFlight();
+    await query(pair.sourceUrl, "INSERT INTO audit (what) VALUES ('after the refused transaction')");
+    await expectRefusedAndRetried(committed, /chaos_small_balance/);
+    const [audit] = await query<{ n: string }>(pair.destinationUrl, "SELECT count(*) AS n FROM staging.audit WHERE what = 'after the refused transaction'");
+    expect(audit!.n).toBe('0');
+    const attempts = failedAttempts();
+
+    await query(pair.destinationUrl, 'ALTER TABLE staging.accounts DROP CONSTRAINT chaos_small_balance');
+    await expectDoubledEverywhere();
+    const [state] = await query<{ status: string }>(pair.destinationUrl, "SELECT status FROM elt.replication_state WHERE slot_name = 'elt_slot'");
+    expect(state!.status).toBe('streaming');
+    recordFigure({ fault: 'destination refuses a write (injected CHECK constraint)', measure: 'failed attempts before the fix, rows lost', value: `${attempts}, 0` });
+  });
+
+  it.runIf(canMount)('retries while the destination tablespace is full and catches up once there is room', async () => {
+    // The replica's database lives on a 30 MB filesystem: the snapshot fits, doubling every row does not.
+    mountPoint = mkdtempSync(join(tmpdir(), 'elt-full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=30m,mode=0755', 'tmpfs', mountPoint]);
+    execFileSync('chown', [CLUSTER_USER, mountPoint]);
+    await query(pair.destinationUrl, `CREATE TABLESPACE small LOCATION '${mountPoint}'`);
+    await query(pair.destinationUrl, 'ALTER DATABASE analytics SET default_tablespace = small');
+    replicator = startElt(['replicate'], env());
+    await waitForStreaming(pair.destinationUrl, replicator);
+    const [where] = await query<{ spc: string }>(pair.destinationUrl, "SELECT t.spcname AS spc FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace WHERE c.oid = 'staging.accounts'::regclass");
+    expect(where!.spc).toBe('small');
+
+    const committed = await largeTransactionInFlight();
+    await expectRefusedAndRetried(committed, /could not extend file|No space left on device/);
+    const attempts = failedAttempts();
+
+    // The operator makes room.
+    execFileSync('mount', ['-o', 'remount,size=400m', mountPoint]);
+    await expectDoubledEverywhere();
+    recordFigure({ fault: 'destination tablespace full (30 MB tmpfs)', measure: 'failed attempts before the fix, rows lost', value: `${attempts}, 0` });
+  });
+});
