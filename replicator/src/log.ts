@@ -1,15 +1,39 @@
 /**
  * Structured logs: one JSON event per line (pino), with `lsn`, `table`, `txid` fields where
  * they apply. ELT_LOG_LEVEL sets the level; ELT_LOG_PRETTY=1 prints for humans.
+ *
+ * Logs carry no secrets and no row data: passwords are redacted, and the fields in which
+ * PostgreSQL quotes rows ("Failing row contains (…)", "Key (id)=(42) already exists",
+ * "COPY t, line 2: …") are left out of logged errors unless the level is debug or finer.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
 
+/** Fields of a PostgreSQL error (node-postgres) that may quote the values of a row. */
+export const ROW_DATA_ERROR_FIELDS = ['detail', 'where', 'internalQuery'] as const;
+
+type SerializedError = Record<string, unknown> & { cause?: unknown };
+
+/** pino's error serializer, minus the fields that may quote rows (in the error and its causes). */
+export function errorWithoutRowData(error: Error): SerializedError {
+  const out = pino.stdSerializers.err(error) as SerializedError;
+  for (let e: unknown = out; e && typeof e === 'object'; e = (e as SerializedError).cause) {
+    for (const field of ROW_DATA_ERROR_FIELDS) delete (e as SerializedError)[field];
+  }
+  return out;
+}
+
 export function createLogger(name = 'elt'): Logger {
   const level = process.env.ELT_LOG_LEVEL ?? 'info';
+  const options: LoggerOptions = {
+    name,
+    level,
+    redact: ['*.password', 'password'],
+    serializers: pino.levels.values[level]! > pino.levels.values.debug! ? { err: errorWithoutRowData } : {},
+  };
   if (process.env.ELT_LOG_PRETTY === '1') {
-    return pino({ name, level, transport: { target: 'pino-pretty', options: { destination: 2 } } });
+    return pino({ ...options, transport: { target: 'pino-pretty', options: { destination: 2 } } });
   }
-  return pino({ name, level, redact: ['*.password', 'password'] }, pino.destination(2));
+  return pino(options, pino.destination(2));
 }

@@ -56,7 +56,7 @@ async function capture(command: string, args: string[], env: NodeJS.ProcessEnv):
     child.on('error', reject);
     child.on('close', resolve);
   });
-  if (code !== 0) throw new EltError(`${command} failed: ${Buffer.concat(err).toString().trim()}`, `Check the ${command} output above.`);
+  if (code !== 0) throw new EltError(`${command} failed: ${withoutRowData(Buffer.concat(err).toString())}`, `Check the ${command} output above.`);
   return Buffer.concat(out).toString('utf8');
 }
 
@@ -128,10 +128,24 @@ export async function copyTableData(input: TableCopyInput): Promise<number> {
     // A broken pipe shows up as a failed process below, with its own message.
   });
   const [dumpCode, loadCode] = await Promise.all([dumpExit, loadExit]);
-  if (dumpCode !== 0) throw new EltError(`pg_dump of ${input.table.schema}.${input.table.name} failed: ${dumpErrors().trim()}`, 'Check that the source is reachable and the role may read the table.');
-  if (loadCode !== 0) throw new EltError(`Loading ${input.table.schema}.${input.table.name} into the destination failed: ${loadErrors().trim()}`, 'Check the destination server log.');
+  if (dumpCode !== 0) throw new EltError(`pg_dump of ${input.table.schema}.${input.table.name} failed: ${withoutRowData(dumpErrors())}`, 'Check that the source is reachable and the role may read the table.');
+  if (loadCode !== 0) throw new EltError(`Loading ${input.table.schema}.${input.table.name} into the destination failed: ${withoutRowData(loadErrors())}`, 'Check the destination server log.');
   input.onProgress(rewrite.rows);
   return rewrite.rows;
+}
+
+/**
+ * psql's and pg_dump's messages without the rows they quote: DETAIL lines ("Failing row
+ * contains (…)", "Key (id)=(42) already exists") go, and a COPY context keeps its line number
+ * but not the line. The error stays precise; the data stays in the database.
+ */
+export function withoutRowData(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((line) => !/^(\S+: )?DETAIL: /.test(line.trim()))
+    .map((line) => line.replace(/^(.*CONTEXT:\s+COPY [^,]+, line \d+)(, column [^:]+)?: .*$/, '$1$2'))
+    .join('\n')
+    .trim();
 }
 
 function collect(stream: NodeJS.ReadableStream): () => string {
