@@ -5,10 +5,10 @@
  * see every route) → own plugins and decorators (db, control repository, metrics, auth
  * hook) → error and 404 handlers → routes.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pg from 'pg';
-import { ApiError, toApiError } from './errors.js';
+import { ApiError, clientErrorResponse, errorBody, toApiError } from './errors.js';
 import { authPlugin } from './plugins/auth.js';
 import { controlRepoPlugin } from './plugins/control-repo.js';
 import { dbPlugin } from './plugins/db.js';
@@ -42,11 +42,25 @@ export interface AppOptions {
 /** Never log a credential, whatever logger is used. */
 const REDACT = ['req.headers.authorization', 'req.headers.cookie'];
 
+/** A request as logged: the path without its query string, where a misplaced credential may be. */
+const REQUEST_SERIALIZER = {
+  req: (req: { method: string; url: string; host?: string; ip?: string; socket?: { remotePort?: number } }) => ({
+    method: req.method,
+    url: req.url.split('?')[0],
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  }),
+};
+
 function loggerOptions(logger: AppOptions['logger']): Pick<FastifyServerOptions, 'logger' | 'loggerInstance'> {
   if (logger === undefined || logger === false) return { logger: false };
-  if (logger === true) return { logger: { level: 'info', redact: REDACT } };
-  return { loggerInstance: logger };
+  if (logger === true) return { logger: { level: 'info', redact: REDACT, serializers: REQUEST_SERIALIZER } };
+  return { loggerInstance: logger.child({}, { serializers: REQUEST_SERIALIZER }) };
 }
+
+/** Methods a path may have; a request with another one on a known path is a 405. */
+const METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'] as const;
 
 export type App = FastifyInstance;
 
@@ -61,6 +75,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
     routerOptions: { maxParamLength: 1_000 },
     return503OnClosing: true,
     requestTimeout: 30_000,
+    // A URL the router cannot decode, or a path segment over maxParamLength: our error format.
+    frameworkErrors: (error, request, reply) => {
+      const apiError = toApiError(error, request.id);
+      void (reply as FastifyReply).code(apiError.statusCode).send(errorBody(apiError.code, apiError.message));
+    },
+    // What Node's HTTP parser refuses (oversized headers, bad framing, unknown methods): our error format too.
+    clientErrorHandler: (error, socket) => {
+      const response = socket.destroyed ? null : clientErrorResponse(error);
+      if (response !== null && socket.writable) socket.write(response);
+      socket.destroy(error);
+    },
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -85,7 +110,16 @@ export async function buildApp(options: AppOptions): Promise<App> {
       request.log.info({ code: apiError.code, statusCode: apiError.statusCode }, apiError.message);
     }
     if (apiError.statusCode === 503) reply.header('retry-after', '5');
-    return reply.code(apiError.statusCode).send({ error: { code: apiError.code, message: apiError.message } });
+    return reply.code(apiError.statusCode).send(errorBody(apiError.code, apiError.message));
+  });
+  // A known path with a method it does not have: 405 and Allow, before any body is read.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.is404) return;
+    const path = request.url.split('?')[0] ?? '';
+    const allowed = METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
+    if (allowed.length === 0) return;
+    void reply.header('allow', allowed.join(', '));
+    throw new ApiError(405, 'method_not_allowed', `${request.method} is not allowed on ${path.slice(0, 200)}: use ${allowed.join(', ')}.`);
   });
   app.setNotFoundHandler(async (request) => {
     const path = (request.url.split('?')[0] ?? '').slice(0, 200);

@@ -9,9 +9,13 @@ export type ErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'not_found'
+  | 'method_not_allowed'
+  | 'request_timeout'
   | 'conflict'
   | 'payload_too_large'
+  | 'uri_too_long'
   | 'unsupported_media_type'
+  | 'headers_too_large'
   | 'not_ready'
   | 'database_unavailable'
   | 'internal';
@@ -61,7 +65,44 @@ const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode; message: 
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'bad_request', message: 'The request body is empty: send a JSON object.' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'bad_request', message: 'The request body is not valid JSON.' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'bad_request', message: 'The request body does not match its Content-Length.' },
+  FST_ERR_BAD_URL: { status: 400, code: 'bad_request', message: 'The URL is not valid: every %-escape in it must be UTF-8.' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'uri_too_long', message: 'A path segment is too long: table names are at most 300 characters.' },
 };
+
+/** The code of a 4xx that carries no code of its own. */
+const CODE_OF_STATUS: Record<number, ErrorCode> = {
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  408: 'request_timeout',
+  413: 'payload_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  431: 'headers_too_large',
+};
+
+/** The body of every error answer. */
+export function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
+  return { error: { code, message } };
+}
+
+/**
+ * What to answer a request Node's HTTP parser refused before Fastify saw it (Fastify's
+ * clientErrorHandler): the raw bytes of a response in the API's error format, or null when
+ * the client is gone.
+ */
+export function clientErrorResponse(error: NodeJS.ErrnoException): string | null {
+  if (error.code === 'ECONNRESET') return null;
+  const [status, reason, code, message]: [number, string, ErrorCode, string] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'headers_too_large', 'The request headers are too large: keep them under 16 KB.']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'request_timeout', 'The request took too long to arrive.']
+        : [400, 'Bad Request', 'bad_request', 'The request is not valid HTTP/1.1.'];
+  const body = JSON.stringify(errorBody(code, message));
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
 
 /**
  * Turn anything thrown while serving a request into the ApiError to answer with.
@@ -92,7 +133,7 @@ export function toApiError(error: unknown, requestId: string): ApiError {
     return new ApiError(known.status, known.code, known.message, { cause: error });
   }
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    const code: ErrorCode = e.statusCode === 404 ? 'not_found' : e.statusCode === 415 ? 'unsupported_media_type' : e.statusCode === 413 ? 'payload_too_large' : 'bad_request';
+    const code: ErrorCode = CODE_OF_STATUS[e.statusCode] ?? 'bad_request';
     const message = typeof e.message === 'string' ? e.message.replace(/^FST_ERR_[A-Z_]+: /, '') : 'Bad request.';
     return new ApiError(e.statusCode, code, message, { cause: error });
   }
