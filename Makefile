@@ -31,7 +31,7 @@ help:
 	@echo "make dbt-build  build and test the marts (dbt) on the destination; make dbt-docs: docs site files"
 	@echo "make airflow-up Airflow on :8080 (user airflow, password ELT_AIRFLOW_PASSWORD, default admin123)"
 	@echo "make bench   replicator vs native logical replication vs pg_dump | psql (bench-quick: ~2 min)"
-	@echo "make chaos   the reliability and security suite: kill -9s, server faults, hostile API input, audits (~10 min)"
+	@echo "make chaos   the reliability and security suite: kill -9s, server faults, hostile API input, audits (~4 min)"
 	@echo "make clean   stop and remove all local state (.elt/)"
 
 # npm ci only when package-lock.json changed; the download cache lives outside the clone.

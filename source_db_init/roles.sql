@@ -9,9 +9,13 @@
 -- attributes reset; grants are idempotent; the publication is created only if missing.
 --
 -- elt_replicator may: log in, open replication connections (slot + pgoutput), read every
--- table in schema public (pg_dump of the initial snapshot). Nothing else: no superuser,
+-- table in schema public (pg_dump of the initial snapshot). No other grant: no superuser,
 -- no INSERT/UPDATE/DELETE, no DDL. It cannot create a FOR TABLES IN SCHEMA publication
 -- itself (that needs superuser), so this script creates elt_pub for it.
+--
+-- REPLICATION itself cannot be narrowed by grants: it also allows a base backup of the whole
+-- cluster (password hashes included) and dropping any slot. Allow this role only from the
+-- replicator's host in pg_hba.conf (hostssl, scram-sha-256) and keep its password secret.
 
 \if :{?elt_password}
 \else
