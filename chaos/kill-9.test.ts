@@ -45,6 +45,8 @@ describe('kill -9, again and again, under the demo workload', () => {
   let rng: Rng;
   let workloadSeed = 100;
   let workloadTransactions = 0;
+  /** The resync jobs a kill interrupted: each must still succeed. */
+  const resyncJobs: string[] = [];
 
   beforeAll(async () => {
     pair = await startPair();
@@ -192,8 +194,6 @@ describe('kill -9, again and again, under the demo workload', () => {
     resyncJobs.push(job!.id);
     return killedIn;
   }
-
-  const resyncJobs: string[] = [];
 
   it('converges after every one of at least 25 kill -9s, with nothing lost or doubled', async () => {
     const kills: Kill[] = [];
