@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLUSTER_USER } from '../harness/pg-cluster.js';
+import { CLUSTER_USER, freePort } from '../harness/pg-cluster.js';
 import { waitForStreaming, compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../harness/replication.js';
 import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
 import { recordFigure } from './figures.js';
@@ -73,6 +73,20 @@ describe('server faults', () => {
   const confirmed = async (lsn: string) =>
     (await query<{ ok: boolean }>(pair.sourceUrl, "SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = 'elt_slot'", [lsn]))[0]!.ok;
   const failedAttempts = () => replicator!.output().match(RETRYING)?.length ?? 0;
+
+  /** Start the replicator with its metrics on a free port; returns the metrics URL. */
+  async function startWithMetrics(): Promise<string> {
+    const port = await freePort();
+    replicator = startElt(['replicate'], env({ ELT_METRICS_PORT: String(port) }));
+    return `http://127.0.0.1:${port}/metrics`;
+  }
+
+  /** The value of elt_errors_total for one kind, as Prometheus would scrape it. */
+  async function errorsOfKind(metricsUrl: string, kind: string): Promise<number> {
+    const text = await (await fetch(metricsUrl)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`elt_errors_total{kind="${kind}"}`));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  }
 
   /**
    * Commit one 200,000-row UPDATE on the source and wait until it is on its way to the
@@ -175,13 +189,14 @@ describe('server faults', () => {
   });
 
   it('retries a transaction the destination refuses (an injected constraint) and applies it once the constraint is gone', async () => {
-    replicator = startElt(['replicate'], env());
-    await waitForStreaming(pair.destinationUrl, replicator);
+    const metrics = await startWithMetrics();
+    await waitForStreaming(pair.destinationUrl, replicator!);
     // Someone adds a rule to the replica that the source's data breaks.
     await query(pair.destinationUrl, 'ALTER TABLE staging.accounts ADD CONSTRAINT chaos_small_balance CHECK (balance < 150) NOT VALID');
     const committed = await largeTransactionInFlight();
     await query(pair.sourceUrl, "INSERT INTO audit (what) VALUES ('after the refused transaction')");
     await expectRefusedAndRetried(committed, /chaos_small_balance/);
+    expect(await errorsOfKind(metrics, 'sqlstate_23514')).toBeGreaterThanOrEqual(2);
     const [audit] = await query<{ n: string }>(pair.destinationUrl, "SELECT count(*) AS n FROM staging.audit WHERE what = 'after the refused transaction'");
     expect(audit!.n).toBe('0');
     const attempts = failedAttempts();
@@ -200,13 +215,14 @@ describe('server faults', () => {
     execFileSync('chown', [CLUSTER_USER, mountPoint]);
     await query(pair.destinationUrl, `CREATE TABLESPACE small LOCATION '${mountPoint}'`);
     await query(pair.destinationUrl, 'ALTER DATABASE analytics SET default_tablespace = small');
-    replicator = startElt(['replicate'], env());
-    await waitForStreaming(pair.destinationUrl, replicator);
+    const metrics = await startWithMetrics();
+    await waitForStreaming(pair.destinationUrl, replicator!);
     const [where] = await query<{ spc: string }>(pair.destinationUrl, "SELECT t.spcname AS spc FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace WHERE c.oid = 'staging.accounts'::regclass");
     expect(where!.spc).toBe('small');
 
     const committed = await largeTransactionInFlight();
     await expectRefusedAndRetried(committed, /could not extend file|No space left on device/);
+    expect(await errorsOfKind(metrics, 'sqlstate_53100')).toBeGreaterThanOrEqual(2);
     const attempts = failedAttempts();
 
     // The operator makes room.

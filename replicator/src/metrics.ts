@@ -101,7 +101,7 @@ export class Metrics {
   });
   readonly errors = new Counter({
     name: 'elt_errors_total',
-    help: 'Errors that ended a replication attempt, by kind.',
+    help: 'Errors that ended a replication attempt, by kind: the SQLSTATE (e.g. 53100 disk full, 23514 check violation), the network error (e.g. ECONNRESET), or the error class.',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
@@ -147,4 +147,15 @@ export class Metrics {
     });
     return server;
   }
+}
+
+/**
+ * The `kind` label of elt_errors_total: the SQLSTATE a server answered with, else the
+ * network error code, else the error's class. A bounded set, and one an alert can name.
+ */
+export function errorKind(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return `sqlstate_${code}`;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
+  return error.name;
 }

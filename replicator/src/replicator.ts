@@ -8,7 +8,7 @@ import pRetry from 'p-retry';
 import type pg from 'pg';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
-import type { Metrics } from './metrics.js';
+import { errorKind, type Metrics } from './metrics.js';
 import { AlreadyRunningError, ConfigError, EltError, UnreachableError } from './errors.js';
 import { formatLsn, type Lsn } from './lsn.js';
 import { streamChanges } from './apply/apply-loop.js';
@@ -44,7 +44,7 @@ export async function runReplicator(lc: Logger, config: Config, metrics: Metrics
       signal,
       shouldRetry: ({ error }) => isRetryable(error, connectedOnce),
       onFailedAttempt: async ({ error, attemptNumber }) => {
-        metrics.errors.inc({ kind: error.name });
+        metrics.errors.inc({ kind: errorKind(error) });
         if (!isRetryable(error, connectedOnce) || signal.aborted) return;
         metrics.reconnects.inc();
         metrics.setState('retrying');
