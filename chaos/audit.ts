@@ -14,14 +14,12 @@
  *   npx tsx chaos/audit.ts --json    the whole report as JSON (no figures)
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { REPO_ROOT } from '../harness/replication.js';
-import { dbtVenv } from '../harness/venvs.js';
+import { airflowVenv, cacheDir, dbtVenv, schemathesisVenv } from '../harness/venvs.js';
 import { recordFigure } from './figures.js';
 
 export const EXPLAINED_FILE = join(REPO_ROOT, 'chaos', 'audit-explained.json');
@@ -164,24 +162,14 @@ function dedupe(findings: Finding[]): Finding[] {
 
 // ---------------------------------------------------------------------------------- pip
 
-function cacheDir(): string {
-  return process.env.CACHE_DIR ?? join(homedir(), '.cache', 'elt');
-}
-
-/** As the Makefile names them: the requirements file's sha256, first 12 hex digits. */
-function hashedVenv(prefix: string, requirements: string): string {
-  const hash = createHash('sha256').update(readFileSync(join(REPO_ROOT, requirements))).digest('hex').slice(0, 12);
-  return join(cacheDir(), `${prefix}-${hash}`);
-}
-
 export function virtualenvs(): { name: string; path: string; makeTarget: string }[] {
   const venvs = [
     { name: 'dbt', path: dbtVenv(), makeTarget: 'make dbt-deps' },
-    { name: 'airflow', path: process.env.ELT_AIRFLOW_VENV || hashedVenv('venv-airflow', 'airflow/requirements.txt'), makeTarget: 'make airflow-deps' },
+    { name: 'airflow', path: airflowVenv(), makeTarget: 'make airflow-deps' },
     { name: 'hadolint', path: process.env.ELT_HADOLINT ? join(process.env.ELT_HADOLINT, '..', '..') : join(cacheDir(), 'venv-hadolint-2.15.1'), makeTarget: 'make test-node (it installs hadolint)' },
   ];
   if (existsSync(join(REPO_ROOT, 'chaos', 'requirements-schemathesis.txt'))) {
-    venvs.push({ name: 'schemathesis', path: hashedVenv('venv-schemathesis', 'chaos/requirements-schemathesis.txt'), makeTarget: 'the chaos suite (it installs schemathesis)' });
+    venvs.push({ name: 'schemathesis', path: schemathesisVenv(), makeTarget: 'make chaos-deps' });
   }
   return venvs;
 }

@@ -1,22 +1,12 @@
 /**
  * Where schemathesis lives: its own virtualenv, built by `make chaos-deps` from
- * chaos/requirements-schemathesis.txt. $ELT_SCHEMATHESIS_VENV when make exported it, else
- * the same path make computes (the cache directory plus a hash of the requirements file),
- * as harness/venvs.ts does for dbt.
+ * chaos/requirements-schemathesis.txt (found as harness/venvs.ts finds every virtualenv).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../harness/replication.js';
+import { schemathesisVenv } from '../harness/venvs.js';
 
-export const SCHEMATHESIS_REQUIREMENTS = join(REPO_ROOT, 'chaos', 'requirements-schemathesis.txt');
-
-export function schemathesisVenv(): string {
-  if (process.env.ELT_SCHEMATHESIS_VENV) return process.env.ELT_SCHEMATHESIS_VENV;
-  const hash = createHash('sha256').update(readFileSync(SCHEMATHESIS_REQUIREMENTS)).digest('hex').slice(0, 12);
-  return join(process.env.CACHE_DIR ?? join(homedir(), '.cache', 'elt'), `venv-schemathesis-${hash}`);
-}
+export { schemathesisVenv };
 
 /**
  * The schemathesis command of that virtualenv. Throws, with what to do, when make has not
