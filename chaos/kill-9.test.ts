@@ -16,7 +16,7 @@
  * has no key). The number of kills and the worst catch-up are recorded as figures.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../harness/replication.js';
+import { compareReplica, currentWalLsn, query, slotConfirmed, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../harness/replication.js';
 import { initDemoSource } from '../source_db_init/init.js';
 import { createRng, type Rng } from '../source_db_init/prng.js';
 import { startWorkload, type Workload } from '../source_db_init/workload.js';
@@ -80,15 +80,10 @@ describe('kill -9, again and again, under the demo workload', () => {
     return rows[0]?.phase ?? 'none';
   }
 
-  async function sourceLsn(): Promise<string> {
-    return (await query<{ lsn: string }>(pair.sourceUrl, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
-  }
-
   /** The source confirmed it, and the replica says it streams from there on (after a snapshot, too). */
   async function applied(lsn: string): Promise<boolean> {
-    const [slot] = await query<{ ok: boolean }>(pair.sourceUrl, 'SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [SLOT, lsn]);
     const [state] = await query<{ ok: boolean }>(pair.destinationUrl, "SELECT phase = 'streaming' AND applied_lsn >= $2::pg_lsn AS ok FROM elt.replication_state WHERE slot_name = $1", [SLOT, lsn]);
-    return slot?.ok === true && state?.ok === true;
+    return (await slotConfirmed(pair.sourceUrl, SLOT, lsn)) && state?.ok === true;
   }
 
   function resumeWorkload(): void {
@@ -131,7 +126,7 @@ describe('kill -9, again and again, under the demo workload', () => {
 
   /** Start again under the workload, time the catch-up, then pause the workload and compare. */
   async function restartAndCheck(kind: KillKind, killedIn: string, kills: Kill[]): Promise<void> {
-    const target = await sourceLsn();
+    const target = await currentWalLsn(pair.sourceUrl);
     const started = performance.now();
     const process = start();
     await during(`catch-up to ${target} after a kill during ${kind}`, () => applied(target), 180_000);
@@ -164,9 +159,9 @@ describe('kill -9, again and again, under the demo workload', () => {
   }
 
   async function killDuringLargeTransaction(): Promise<string> {
-    const before = await sourceLsn();
+    const before = await currentWalLsn(pair.sourceUrl);
     await query(pair.sourceUrl, "UPDATE public.ledger SET n = n + 1, note = 'bulk ' || (n + 1)");
-    const committed = await sourceLsn();
+    const committed = await currentWalLsn(pair.sourceUrl);
     // Kill once the transaction is on its way in, at a random point before it is all applied.
     await during('the large transaction to be on the wire', async () => (await query<{ ok: boolean }>(pair.sourceUrl, 'SELECT sent_lsn > $1::pg_lsn AS ok FROM pg_stat_replication', [before]))[0]?.ok === true);
     await sleep(randomMs(0, 800));

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLUSTER_USER, freePort } from '../harness/pg-cluster.js';
-import { waitForStreaming, compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../harness/replication.js';
+import { waitForStreaming, compareReplica, currentWalLsn, query, slotConfirmed, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../harness/replication.js';
 import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
 import { recordFigure } from './figures.js';
 
@@ -69,9 +69,8 @@ describe('server faults', () => {
   });
 
   const env = (extra: Record<string, string> = {}) => ({ ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl, ...extra });
-  const sourceLsn = async () => (await query<{ lsn: string }>(pair.sourceUrl, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
-  const confirmed = async (lsn: string) =>
-    (await query<{ ok: boolean }>(pair.sourceUrl, "SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = 'elt_slot'", [lsn]))[0]!.ok;
+  const sourceLsn = () => currentWalLsn(pair.sourceUrl);
+  const confirmed = (lsn: string) => slotConfirmed(pair.sourceUrl, 'elt_slot', lsn);
   const failedAttempts = () => replicator!.output().match(RETRYING)?.length ?? 0;
 
   /** Start the replicator with its metrics on a free port; returns the metrics URL. */

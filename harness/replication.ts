@@ -195,20 +195,21 @@ export async function waitForStreaming(destinationUrl: string, replicator: Repli
   );
 }
 
+/** The source's current WAL position (pg_current_wal_lsn), as text. */
+export async function currentWalLsn(sourceUrl: string): Promise<string> {
+  return (await query<{ lsn: string }>(sourceUrl, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
+}
+
+/** The slot has confirmed `lsn`: everything committed up to there is applied in the destination. Throws when there is no such slot. */
+export async function slotConfirmed(sourceUrl: string, slot: string, lsn: string): Promise<boolean> {
+  const rows = await query<{ ok: boolean }>(sourceUrl, 'SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, lsn]);
+  if (rows.length === 0) throw new Error(`the source has no slot ${slot}`);
+  return rows[0]!.ok === true;
+}
+
 /** The replica has caught up with everything the source has committed so far. */
 export async function waitForCatchUp(sourceUrl: string, destinationUrl: string, slot = 'elt_slot', timeoutMs = 120_000): Promise<void> {
-  const [{ lsn }] = (await query<{ lsn: string }>(sourceUrl, 'SELECT pg_current_wal_lsn()::text AS lsn')) as [{ lsn: string }];
-  await waitFor(
-    `the replica to apply up to ${lsn}`,
-    async () => {
-      const rows = await query<{ ok: boolean }>(
-        sourceUrl,
-        `SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1`,
-        [slot, lsn],
-      );
-      return rows[0]?.ok === true;
-    },
-    timeoutMs,
-  );
+  const lsn = await currentWalLsn(sourceUrl);
+  await waitFor(`the replica to apply up to ${lsn}`, () => slotConfirmed(sourceUrl, slot, lsn), timeoutMs);
   void destinationUrl;
 }
