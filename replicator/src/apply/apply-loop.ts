@@ -107,8 +107,16 @@ export async function streamChanges(
   };
   /** Tables stopped by a change we cannot follow (relation id → reason); their changes are skipped. */
   const stopped = new Map<number, string>();
+  /** Relations the publication sends from outside ELT_SOURCE_SCHEMAS (e.g. FOR ALL TABLES): warned about once, never applied. */
+  const outside = new Set<number>();
   const resolve = async (relationId: number): Promise<TargetTable | null> => {
-    if (stopped.has(relationId)) return null;
+    if (stopped.has(relationId) || outside.has(relationId)) return null;
+    const announced = registry.relation(relationId);
+    if (announced && !config.sourceSchemas.includes(announced.schema)) {
+      outside.add(relationId);
+      lc.warn({ table: `${announced.schema}.${announced.name}`, schemas: config.sourceSchemas }, 'the publication sends a table outside ELT_SOURCE_SCHEMAS: its changes are ignored');
+      return null;
+    }
     try {
       return await registry.resolve(schemaContext, relationId);
     } catch (error) {
