@@ -29,6 +29,8 @@ const HEARTBEAT_INTERVAL_MS = 5_000;
 const CHUNK_MAX_ROWS = 5_000;
 /** Mirrored changes of a table being resynced are written out at least this often. */
 const DELTA_FLUSH_ROWS = 2_000;
+/** While a boundary task waits for a stream position, ask the source for its WAL position this often. */
+const REPLY_REQUEST_INTERVAL_MS = 1_000;
 
 export interface StreamConnections {
   /** Apply connection: holds the open destination transaction. */
@@ -84,9 +86,9 @@ export async function streamChanges(
   };
   /** Boundary tasks (a resync's swap) run between source transactions and commit with them. */
   const runBoundaryTasks = async () => {
-    if (!hooks.hasBoundaryTasks) return;
+    if (!hooks.hasDueTasks(received)) return;
     await flushDelta();
-    const tasks = await hooks.runBoundaryTasks(applier);
+    const tasks = await hooks.runBoundaryTasks(applier, received);
     try {
       await commitNow();
       tasks.settle();
@@ -128,6 +130,13 @@ export async function streamChanges(
 
   /** End LSN of the last source transaction committed in the destination (or skipped as already there). */
   let applied = startLsn;
+  /**
+   * Every source transaction that committed before this LSN is applied here, committed or
+   * in the open transaction: the end of the last one handled, or a keepalive's WAL position
+   * received between transactions. Boundary tasks wait for it.
+   */
+  let received = startLsn;
+  let lastReplyRequest = 0;
   let serverWalEnd = startLsn;
   let inTransaction = false;
   let skipping = false;
@@ -164,6 +173,7 @@ export async function streamChanges(
         return;
       case 'commit':
         inTransaction = false;
+        if (message.endLsn > received) received = message.endLsn;
         if (skipping) {
           skipping = false;
           return;
@@ -176,7 +186,7 @@ export async function streamChanges(
           return;
         }
         applier.markSourceCommit({ lsn: message.endLsn, commitTime: message.commitTime });
-        if (hooks.hasBoundaryTasks) await runBoundaryTasks();
+        if (hooks.hasDueTasks(received)) await runBoundaryTasks();
         else if (applier.dueForCommit(config.batchMaxRows, config.batchMaxMs)) await commitNow();
         if (delta.length >= DELTA_FLUSH_ROWS) await flushDelta();
         return;
@@ -216,6 +226,7 @@ export async function streamChanges(
 
   const onKeepalive = async (walEnd: Lsn) => {
     serverWalEnd = walEnd;
+    if (!inTransaction && walEnd > received) received = walEnd;
     if (!inTransaction && !applier.hasOpenTransaction && walEnd > applied) {
       // Every transaction before walEnd has been received and applied.
       stream.confirm(walEnd);
@@ -223,11 +234,16 @@ export async function streamChanges(
   };
 
   const commitTimer = setInterval(() => {
-    if (inTransaction || !(hooks.hasBoundaryTasks || applier.dueForCommit(config.batchMaxRows, config.batchMaxMs))) return;
+    if (!inTransaction && hooks.hasWaitingTasks(received) && Date.now() - lastReplyRequest >= REPLY_REQUEST_INTERVAL_MS) {
+      // A task waits for a later stream position: an idle source sends none by itself.
+      lastReplyRequest = Date.now();
+      stream.requestKeepalive();
+    }
+    if (inTransaction || !(hooks.hasDueTasks(received) || applier.dueForCommit(config.batchMaxRows, config.batchMaxMs))) return;
     queue
       .run(async () => {
         if (inTransaction) return;
-        if (hooks.hasBoundaryTasks) await runBoundaryTasks();
+        if (hooks.hasDueTasks(received)) await runBoundaryTasks();
         else if (applier.dueForCommit(config.batchMaxRows, config.batchMaxMs)) await commitNow();
       })
       .catch((error: unknown) => {

@@ -9,7 +9,9 @@
  *    its own transactions (so nothing can slip between "before" and "after").
  * 2. A temporary slot is created with an exported snapshot at LSN L: the copy.
  * 3. COPY the table at that snapshot from the source into a shadow table (pg-copy-streams).
- * 4. Between two source transactions, inside the apply transaction: replay the recorded
+ * 4. Once the stream has applied every source transaction committed before L (not
+ *    earlier: the copy holds those, and the stream would apply them again), between two
+ *    source transactions, inside the apply transaction: replay the recorded
  *    changes whose commit LSN is at or after L onto the shadow (older ones are in the
  *    snapshot), replace the table's rows with the shadow's (TRUNCATE + INSERT: views on
  *    the table survive, readers see the old rows until the commit), stop recording.
@@ -83,6 +85,7 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       signature: `resync:${jobId}:${shape.relationId}:${shape.columns.map((c) => `${c.name}/${c.type}`).join(',')}`,
     };
     let replayed = 0;
+    lc.info({ table: `${schema}.${table}`, lsn: formatLsn(fromLsn), job: jobId }, 'resync: copied; swapping in once the stream has reached the snapshot point');
     await hooks.atBoundary(async (applier) => {
       replayed = await replayDelta(applier, shadowTable, jobId, fromLsn);
       await applier.query(`TRUNCATE ${target}`);
@@ -93,7 +96,7 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       await applier.query('DELETE FROM elt.resync_delta WHERE job_id = $1', [jobId]);
       hooks.unmirror(schema, table);
       swapped = true;
-    });
+    }, fromLsn);
     lc.info({ table: `${schema}.${table}`, rows, replayedChanges: replayed, job: jobId }, 'resync: table swapped in');
     return rows;
   } finally {
