@@ -60,3 +60,47 @@ describe('an online resync while the stream is behind', () => {
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
   });
 });
+
+describe('an online resync in soft-delete mode', () => {
+  let pair: ClusterPair;
+  let replicator: ReplicatorProcess;
+
+  beforeAll(async () => {
+    pair = await startPair();
+    await query(
+      pair.sourceUrl,
+      `CREATE TABLE items (id int PRIMARY KEY, v text);
+       INSERT INTO items SELECT i, 'v' || i FROM generate_series(1, 10) i;
+       CREATE TABLE lines (v text);
+       ALTER TABLE lines REPLICA IDENTITY FULL;
+       INSERT INTO lines SELECT 'l' || i FROM generate_series(1, 5) i;`,
+    );
+    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl, ELT_DELETE_MODE: 'soft' });
+    await waitForStreaming(pair.destinationUrl, replicator);
+  });
+
+  afterAll(async () => {
+    await replicator?.kill();
+    await pair?.[Symbol.asyncDispose]();
+  });
+
+  it('keeps the rows marked deleted, with when they were deleted', async () => {
+    await query(pair.sourceUrl, "DELETE FROM items WHERE id <= 3; DELETE FROM lines WHERE v = 'l1'");
+    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    const deletedRows = `SELECT 'items' AS t, id::text AS row, _synced_at::text AS at FROM staging.items WHERE _deleted
+                         UNION ALL SELECT 'lines', v, _synced_at::text FROM staging.lines WHERE _deleted ORDER BY 1, 2`;
+    const before = await query<{ t: string; row: string; at: string }>(pair.destinationUrl, deletedRows);
+    expect(before.map((r) => `${r.t}:${r.row}`)).toEqual(['items:1', 'items:2', 'items:3', 'lines:l1']);
+    // A damaged replica: a wrong value, a lost row, a row the source never had.
+    await query(pair.destinationUrl, "UPDATE staging.items SET v = 'wrong' WHERE id = 5; DELETE FROM staging.items WHERE id = 6; INSERT INTO staging.items (id, v, _lsn, _synced_at, _deleted) VALUES (99, 'ghost', '0/0', now(), false)");
+
+    await waitForResync(pair.destinationUrl, await queueResync(pair.destinationUrl, ['public.items', 'public.lines']));
+    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { softDeleted: true })).toEqual([]);
+    const after = await query<{ t: string; row: string; at: string }>(pair.destinationUrl, deletedRows);
+    // The deleted rows are all still there, as they were; the row the source never had is now marked deleted.
+    expect(after.filter((r) => r.row !== '99')).toEqual(before);
+    expect(after.map((r) => `${r.t}:${r.row}`)).toContain('items:99');
+  });
+});
