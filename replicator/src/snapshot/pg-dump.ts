@@ -11,6 +11,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../log.js';
 import type { PublishedTable } from '../source/publication.js';
+import { DESTINATION_SESSION_OPTIONS } from '../source/source-db.js';
 import { EltError } from '../errors.js';
 import { dumpIdent, planReplicaDdl, rewriteCopyHeader, type DdlPlan } from './dump-filter.js';
 
@@ -109,6 +110,7 @@ const PROGRESS_INTERVAL_MS = 2_000;
 export async function copyTableData(input: TableCopyInput): Promise<number> {
   const source = connectionTarget(input.sourceUrl);
   const destination = connectionTarget(input.destinationUrl);
+  destination.env.PGOPTIONS = DESTINATION_SESSION_OPTIONS;
   const relations = input.table.kind === 'p' ? input.table.partitions : [`${dumpIdent(input.table.schema)}.${dumpIdent(input.table.name)}`];
   const args = ['--data-only', `--snapshot=${input.snapshotName}`, '--no-owner', '--no-privileges', '--load-via-partition-root'];
   for (const relation of relations) args.push('-t', exactTablePattern(relation));
