@@ -8,10 +8,13 @@
  *   destination transaction and committed with it (the swap of the new copy). A task may
  *   wait for a stream position: it runs only once every source transaction that committed
  *   before that LSN has been applied (a copy taken at a snapshot point L is swapped in only
- *   then, or the stream would apply again what the copy already holds).
+ *   then, or the stream would apply again what the copy already holds);
+ * - the stopped tables: the apply loop skips their changes (but still mirrors them), and the
+ *   swap of a resync's copy resumes them.
  */
 import type { Applier } from '../apply/applier.js';
 import type { RowChange } from '../apply/batch.js';
+import { StoppedTables } from '../apply/stopped-tables.js';
 import type { Lsn } from '../lsn.js';
 import { UNCHANGED_TOAST, type Tuple } from '../source/pgoutput.js';
 
@@ -30,6 +33,7 @@ export class ApplyHooks {
   /** "schema.table" → the resync job recording that table's changes. */
   readonly #mirrors = new Map<string, number>();
   readonly #tasks: BoundaryTask[] = [];
+  readonly stopped = new StoppedTables();
 
   mirror(schema: string, table: string, jobId: number): void {
     this.#mirrors.set(`${schema}.${table}`, jobId);

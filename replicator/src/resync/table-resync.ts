@@ -94,6 +94,8 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       await applier.query(`DROP TABLE ${shadow}`);
       await applier.query('DELETE FROM elt.resync_delta WHERE job_id = $1', [jobId]);
       hooks.unmirror(schema, table);
+      // A stopped table is whole again: its changes apply from here on.
+      hooks.stopped.resume(schema, table);
       swapped = true;
     }, fromLsn);
     lc.info({ table: `${schema}.${table}`, rows, replayedChanges: replayed, job: jobId }, 'resync: table swapped in');
