@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbtVenv } from '../../harness/venvs.js';
-import { REPO_ROOT, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { query, REPO_ROOT, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 import { initDemoSource } from '../../source_db_init/init.js';
 import { startWorkload } from '../../source_db_init/workload.js';
 
@@ -218,7 +218,7 @@ describe.each([{ deleteMode: 'hard' }, { deleteMode: 'soft' }])('dbt project on 
     await source(`INSERT INTO payments (order_id, created_at, amount, currency, method, status) SELECT order_id, now(), total, 'EUR', 'card', 'captured' FROM orders WHERE order_id = $1`, [
       created!.order_id,
     ]);
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    await waitForCatchUp(pair, replicator);
 
     // The incremental build: lookback 0 so that it reads only what changed after the first build.
     const incremental = await runDbtOk(['build', '--vars', `{${STRICT}, elt_incremental_lookback: "0 seconds"}`]);

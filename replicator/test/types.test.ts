@@ -4,7 +4,7 @@
  * the text PostgreSQL prints for each column.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForStreaming, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { query, startElt, startPair, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 const SCHEMA = `
 CREATE TYPE rgb AS ENUM ('red', 'green', 'blue');
@@ -104,7 +104,7 @@ describe('type fidelity', () => {
        UPDATE everything SET t = t || ' updated', jb = jb || '{"u": "ü"}', arr_2d = '{{5,6},{7,8}}', iv = iv / 2 WHERE id IN (1, 12);
        UPDATE everything SET (i2, num, tstz, comp) = (NULL, 'NaN', 'epoch', NULL) WHERE id = 2;`,
     );
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    await waitForCatchUp(pair, replicator);
     const cols = await columns(pair.sourceUrl);
     const [source, replica] = await Promise.all([values(pair.sourceUrl, 'public', cols), values(pair.destinationUrl, 'staging', cols)]);
     expect(replica.size).toBe(cols.length * 6);
