@@ -157,8 +157,8 @@ describe.each([{ deleteMode: 'hard' }, { deleteMode: 'soft' }])('dbt project on 
   it('after inserts, updates and deletes, an incremental run equals a full refresh and shows each change', async () => {
     // Some realistic traffic first: orders placed, paid, shipped, cancelled, deleted, price changes...
     const workload = startWorkload({ url: pair.sourceUrl, ratePerSecond: 40, seed: 7 });
-    await new Promise((resolve) => setTimeout(resolve, 4_000));
-    await workload.stop();
+    await waitFor('the workload to commit 160 transactions', async () => workload.stats.transactions >= 160 || workload.stats.errors > 0, 120_000, 50);
+    expect((await workload.stop()).errors).toBe(0);
 
     // ...then targeted changes whose effect we check row by row.
     const [toCancel] = await source<{ order_id: string }>("SELECT order_id::text FROM orders WHERE status = 'paid' ORDER BY order_id LIMIT 1");
