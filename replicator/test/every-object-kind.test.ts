@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query, startElt, startPair, waitFor, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { query, startElt, startPair, waitFor, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 
@@ -31,18 +31,9 @@ describe('a source schema with every object kind', () => {
     }
   };
 
-  /** Everything the source committed so far is applied: the destination says so. */
+  /** Everything the source committed so far is applied (the destination says so), and no resync is pending. */
   const caughtUp = async () => {
-    const [{ lsn }] = (await query<{ lsn: string }>(pair.sourceUrl, 'SELECT pg_current_wal_insert_lsn()::text AS lsn')) as [{ lsn: string }];
-    await waitFor(`the replica to apply up to ${lsn}`, async () => {
-      if (replicator.child.exitCode !== null) throw new Error(`elt exited: ${replicator.output()}`);
-      const rows = await query<{ ok: boolean }>(
-        pair.destinationUrl,
-        "SELECT status = 'streaming' AND applied_lsn >= $1::pg_lsn AS ok FROM elt.replication_state WHERE slot_name = 'elt_slot'",
-        [lsn],
-      );
-      return rows[0]?.ok === true;
-    });
+    await waitForCatchUp(pair, replicator);
     await waitFor('resyncs to finish', async () => {
       const [row] = await query<{ n: number }>(pair.destinationUrl, "SELECT count(*)::int AS n FROM elt.resync_jobs WHERE state IN ('queued', 'running')");
       return row!.n === 0;
