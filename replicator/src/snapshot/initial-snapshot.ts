@@ -14,6 +14,8 @@ import { createSlotWithSnapshot } from '../source/slot.js';
 import { connectDestination } from '../source/source-db.js';
 import { ident, literal, qualified } from '../sql.js';
 import { beginSnapshotState, finishSnapshotState, recordSnapshotProgress, upsertTable } from '../state/control.js';
+import { recordReplicaColumns } from '../state/replica-columns.js';
+import { readIdentitiesAtSnapshot } from '../schema/snapshot-identity.js';
 import { copyTableData, dumpSchema } from './pg-dump.js';
 
 export async function runInitialSnapshot(
@@ -88,6 +90,9 @@ export async function runInitialSnapshot(
     ...tables.map((t) => `ANALYZE ${qualified(config.targetSchema, t.name)}`),
   ]);
   for (const t of tables) await recordSnapshotProgress(dest, config.slot, t.schema, t.name, copied.get(t) ?? 0, true);
+  // Which source table (OID) and columns (attnums) each replica table holds, as the snapshot saw them.
+  const copiedTables = tables.map((t) => ({ schema: t.schema, table: t.name }));
+  for (const identity of await readIdentitiesAtSnapshot(config.sourceUrl, snapshot.snapshotName, copiedTables)) await recordReplicaColumns(dest, config.slot, identity);
   await finishSnapshotState(dest, config.slot, snapshot.consistentPoint);
   const totalRows = [...copied.values()].reduce((a, b) => a + b, 0);
   lc.info({ lsn, rows: totalRows, seconds: (Date.now() - started) / 1000 }, 'snapshot complete; streaming from its consistent point');
