@@ -22,7 +22,8 @@ import { Applier } from './applier.js';
 import type { RowChange } from './batch.js';
 import { ApplyHooks, encodeDelta, type DeltaChange } from '../resync/apply-hooks.js';
 import type { TargetTable } from '../schema/mapping.js';
-import { TableStoppedError, type SchemaContext } from '../schema/schema-changes.js';
+import type { SchemaContext } from '../schema/schema-changes.js';
+import { TableFailure } from '../failures.js';
 
 const HEARTBEAT_INTERVAL_MS = 5_000;
 /** Rows staged in memory before they are applied inside the open transaction. */
@@ -112,7 +113,7 @@ export async function streamChanges(
     try {
       return await registry.resolve(schemaContext, relationId);
     } catch (error) {
-      if (!(error instanceof TableStoppedError)) throw error;
+      if (!(error instanceof TableFailure)) throw error;
       stopped.set(relationId, error.message);
       const relation = registry.relation(relationId);
       lc.error({ table: relation ? `${relation.schema}.${relation.name}` : relationId, err: error, hint: error.hint }, 'table stopped: its changes are skipped until it is resynced');
