@@ -17,6 +17,26 @@ type RelationMessage = Extract<PgoutputMessage, { tag: 'relation' }>;
 /** What elt.tables holds for the table (its OID may still be unknown: an older installation). */
 export type RecordedTable = Omit<TableIdentity, 'oid'> & { oid: number | null };
 
+/**
+ * A table created in the replica from its Relation message: record what the catalog proves,
+ * add the columns added since (the copy takes them), and copy it.
+ */
+export async function followNewTable(ctx: SchemaContext, relation: RelationMessage): Promise<void> {
+  const catalog = await readCatalogTable(ctx.source, relation.relationId);
+  const plan = catalog ? planColumns(relation.columns, catalog, [], null) : null;
+  const held: RecordedColumn[] = plan?.proven ? relation.columns.map((c, i) => ({ attnum: plan.attnums[i]!, name: c.name })) : [];
+  if (catalog) held.push(...(await addCatalogColumns(ctx, relation, catalog, plan?.proven ? plan.later : null)));
+  await recordReplicaColumns(ctx.dest, ctx.slot, {
+    schema: relation.schema,
+    table: relation.name,
+    oid: relation.relationId,
+    storage: catalog?.storage,
+    natts: catalog?.natts,
+    columns: plan?.proven ? held : [],
+  });
+  await requestResync(ctx, relation.schema, relation.name, 'new table');
+}
+
 /** Follow the relation's columns; queues a resync where the values cannot be trusted. */
 export async function followColumns(ctx: SchemaContext, relation: RelationMessage, recorded: RecordedTable, dest: DestColumn[]): Promise<void> {
   const catalog = await readCatalogTable(ctx.source, relation.relationId);
@@ -95,7 +115,9 @@ async function followPlan(
   const types = await replicaTypes(ctx, relation.columns);
   for (const add of plan.adds) {
     const source = catalog.columns.find((c) => c.attnum === add.attnum)!;
-    const reason = await addColumn(ctx, target, label, source, types.get(add.name)!, rewritten);
+    // A column the catalog already had when last recorded: its missing value may have been lost before then.
+    const unknown = rewritten || (recorded.natts != null && add.attnum <= recorded.natts);
+    const reason = await addColumn(ctx, target, label, source, types.get(add.name)!, unknown);
     if (reason) reasons.push(reason);
   }
   const destTypes = new Map(dest.map((c) => [c.name, c.type]));
@@ -139,10 +161,10 @@ async function followByName(ctx: SchemaContext, relation: RelationMessage, dest:
  * Add a source column. A constant default is PostgreSQL's missing value: it fills the
  * existing rows as on the source. Returns a reason to resync when the existing rows' value
  * cannot be known: a volatile default (the source table was rewritten without changes sent),
- * or no missing value on a table rewritten since the replica last looked (VACUUM FULL after
- * DROP DEFAULT erases it).
+ * or no missing value on a table that may have been rewritten since the column was added
+ * (VACUUM FULL after DROP DEFAULT erases it).
  */
-async function addColumn(ctx: SchemaContext, target: string, label: string, source: CatalogColumn, type: string, rewritten: boolean): Promise<string | null> {
+async function addColumn(ctx: SchemaContext, target: string, label: string, source: CatalogColumn, type: string, mayHaveLostMissing: boolean): Promise<string | null> {
   await checkTypeExists(ctx, label, source.name, type);
   const fill = source.missing != null ? ` DEFAULT ${literal(source.missing)}::${type}` : '';
   await ctx.dest.query(`ALTER TABLE ${target} ADD COLUMN ${ident(source.name)} ${type}${fill}`);
@@ -150,7 +172,7 @@ async function addColumn(ctx: SchemaContext, target: string, label: string, sour
   ctx.lc.info({ table: label, column: source.name, type, attnum: source.attnum }, 'followed ADD COLUMN');
   if (source.missing != null) return null;
   if (source.hasDefault) return `column ${source.name} was added with a volatile default`;
-  if (rewritten) return `column ${source.name} was added to a table rewritten since: the value of its existing rows is unknown`;
+  if (mayHaveLostMissing) return `column ${source.name} was added to a table rewritten since (or before the replica last looked): the value of its existing rows is unknown`;
   return null;
 }
 

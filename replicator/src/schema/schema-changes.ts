@@ -25,9 +25,6 @@ import { TableFailure } from '../failures.js';
 import type { Logger } from '../log.js';
 import type { PgoutputMessage } from '../source/pgoutput.js';
 import { ident, qualified } from '../sql.js';
-import { readCatalogTable } from './source-catalog.js';
-import { planColumns } from './column-plan.js';
-import { recordReplicaColumns } from '../state/replica-columns.js';
 
 type RelationMessage = Extract<PgoutputMessage, { tag: 'relation' }>;
 
@@ -99,7 +96,7 @@ export async function requestResync(ctx: SchemaContext, schema: string, table: s
   ctx.lc.warn({ table: `${schema}.${table}`, reason }, 'the table will be resynced to follow a source change');
 }
 
-/** Create the replica of a table that appeared on the source after the snapshot. */
+/** Create the replica of a table that appeared on the source after the snapshot, as the relation describes it, and its elt.tables row. */
 export async function createReplicaTable(ctx: SchemaContext, relation: RelationMessage): Promise<void> {
   const columns: string[] = [];
   for (const column of relation.columns) {
@@ -118,17 +115,5 @@ export async function createReplicaTable(ctx: SchemaContext, relation: RelationM
      VALUES ($1, $2, $3, $4, $3, 'streaming', now()) ON CONFLICT (slot_name, source_schema, source_table) DO UPDATE SET state = 'streaming'`,
     [ctx.slot, relation.schema, relation.name, ctx.targetSchema],
   );
-  // The copy the resync takes records what it holds; until then, the columns as the catalog proves them.
-  const catalog = await readCatalogTable(ctx.source, relation.relationId);
-  const plan = catalog ? planColumns(relation.columns, catalog, [], null) : null;
-  await recordReplicaColumns(ctx.dest, ctx.slot, {
-    schema: relation.schema,
-    table: relation.name,
-    oid: relation.relationId,
-    storage: catalog?.storage,
-    natts: catalog?.natts,
-    columns: plan?.proven ? relation.columns.map((c, i) => ({ attnum: plan.attnums[i]!, name: c.name })) : [],
-  });
   ctx.lc.info({ table: `${relation.schema}.${relation.name}`, oid: relation.relationId }, 'a new source table: created its replica');
-  await requestResync(ctx, relation.schema, relation.name, 'new table');
 }

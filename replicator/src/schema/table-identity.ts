@@ -12,8 +12,8 @@
 import type { PgoutputMessage } from '../source/pgoutput.js';
 import { ident, qualified } from '../sql.js';
 import { findRecordedOid, forgetRecordedTable, readRecordedTable, renameRecordedTable } from '../state/replica-columns.js';
-import type { RecordedTable } from './follow-columns.js';
-import { createReplicaTable, type SchemaContext } from './schema-changes.js';
+import { followNewTable, type RecordedTable } from './follow-columns.js';
+import { createReplicaTable, requestResync, type SchemaContext } from './schema-changes.js';
 
 type RelationMessage = Extract<PgoutputMessage, { tag: 'relation' }>;
 
@@ -30,10 +30,12 @@ export async function identifyTable(ctx: SchemaContext, relation: RelationMessag
   if (formerName !== null) {
     await ctx.dest.query(`ALTER TABLE ${qualified(ctx.targetSchema, formerName)} RENAME TO ${ident(name)}`);
     await renameRecordedTable(ctx.dest, ctx.slot, schema, formerName, name);
+    await followResyncs(ctx, schema, formerName, name);
     ctx.lc.info({ table: `${schema}.${name}`, from: formerName, oid: relationId }, 'followed a table rename');
     return readRecordedTable(ctx.dest, ctx.slot, schema, name);
   }
   await createReplicaTable(ctx, relation);
+  await followNewTable(ctx, relation);
   return null;
 }
 
@@ -42,4 +44,17 @@ async function replaceTable(ctx: SchemaContext, schema: string, name: string, ol
   await ctx.dest.query(`DROP TABLE IF EXISTS ${qualified(ctx.targetSchema, name)}`);
   await forgetRecordedTable(ctx.dest, ctx.slot, schema, name);
   ctx.lc.warn({ table: `${schema}.${name}`, oldOid }, 'another source table now has this name: its replica table was dropped, the new one is copied');
+}
+
+/** Resyncs wait under the table's old name: a queued one follows the rename, a running one (copying by the old name) is asked again. */
+async function followResyncs(ctx: SchemaContext, schema: string, from: string, to: string): Promise<void> {
+  await ctx.dest.query(
+    `UPDATE elt.resync_job_tables SET source_table = $4 WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND state = 'queued'`,
+    [ctx.slot, schema, from, to],
+  );
+  const { rows } = await ctx.dest.query(
+    `SELECT 1 FROM elt.resync_job_tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND state = 'running'`,
+    [ctx.slot, schema, from],
+  );
+  if (rows.length > 0) await requestResync(ctx, schema, to, `renamed from ${from} while a resync copied it`);
 }
