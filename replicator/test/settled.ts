@@ -5,24 +5,27 @@
 import { query, waitFor } from '../../harness/replication.js';
 
 const MARKER = 'elt_test_marker';
+const TARGET_SCHEMA = 'staging';
 
 /**
  * Everything committed on the source before this call is applied in the destination, and the
  * replicator streams. A marker row is written after reading the source's insert position, so
- * the replicator has a transaction of ours to apply (DDL alone moves no applied LSN), and
- * applying it moves elt.replication_state.applied_lsn past that position.
+ * the replicator has a transaction of ours to apply (DDL alone moves no applied LSN): the wait
+ * ends when applied_lsn has passed that position and the marker's new value is in the replica.
  */
 export async function waitForApplied(sourceUrl: string, destinationUrl: string, slot = 'elt_slot', timeoutMs = 120_000): Promise<void> {
   await query(sourceUrl, `CREATE TABLE IF NOT EXISTS ${MARKER} (id int PRIMARY KEY, n bigint NOT NULL)`);
   const [{ lsn }] = (await query<{ lsn: string }>(sourceUrl, 'SELECT pg_current_wal_insert_lsn()::text AS lsn')) as [{ lsn: string }];
-  await query(sourceUrl, `INSERT INTO ${MARKER} VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = ${MARKER}.n + 1`);
+  const [{ n }] = (await query<{ n: string }>(sourceUrl, `INSERT INTO ${MARKER} VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = ${MARKER}.n + 1 RETURNING n`)) as [{ n: string }];
   await waitFor(
-    `the replica to apply up to ${lsn}`,
+    `the replica to apply up to ${lsn} and marker ${n}`,
     async () => {
       const rows = await query<{ ok: boolean }>(
         destinationUrl,
-        "SELECT applied_lsn >= $2::pg_lsn AND status = 'streaming' AS ok FROM elt.replication_state WHERE slot_name = $1",
-        [slot, lsn],
+        `SELECT applied_lsn >= $2::pg_lsn AND status = 'streaming'
+           AND (SELECT n FROM ${TARGET_SCHEMA}.${MARKER} WHERE id = 1) >= $3::bigint AS ok
+         FROM elt.replication_state WHERE slot_name = $1`,
+        [slot, lsn, n],
       );
       return rows[0]?.ok === true;
     },
@@ -30,8 +33,8 @@ export async function waitForApplied(sourceUrl: string, destinationUrl: string, 
   );
 }
 
-/** No resync job is queued or running; a failed job fails the wait with its error. */
-export async function waitForResyncs(destinationUrl: string, timeoutMs = 120_000): Promise<void> {
+/** No resync job is queued or running; a failed job fails the wait with its error unless `failedOk`. */
+export async function waitForResyncs(destinationUrl: string, options: { failedOk?: boolean; timeoutMs?: number } = {}): Promise<void> {
   await waitFor(
     'resync jobs to finish',
     async () => {
@@ -40,10 +43,10 @@ export async function waitForResyncs(destinationUrl: string, timeoutMs = 120_000
         `SELECT count(*) FILTER (WHERE state IN ('queued', 'running')) AS active,
                 string_agg(error, '; ') FILTER (WHERE state = 'failed') AS failed FROM elt.resync_jobs`,
       );
-      if (rows[0]!.failed) throw new Error(`a resync failed: ${rows[0]!.failed}`);
+      if (rows[0]!.failed && !options.failedOk) throw new Error(`a resync failed: ${rows[0]!.failed}`);
       return rows[0]!.active === '0';
     },
-    timeoutMs,
+    options.timeoutMs ?? 120_000,
   );
 }
 
