@@ -23,7 +23,7 @@ import { Applier } from './applier.js';
 import type { RowChange } from './batch.js';
 import { ApplyHooks, encodeDelta, type DeltaChange } from '../resync/apply-hooks.js';
 import type { TargetTable } from '../schema/mapping.js';
-import { TableStoppedError, type SchemaContext } from '../schema/schema-changes.js';
+import type { SchemaContext } from '../schema/schema-changes.js';
 import { TableFailure, tableFailureReason } from '../failures.js';
 
 const HEARTBEAT_INTERVAL_MS = 5_000;
@@ -134,7 +134,7 @@ export async function streamChanges(
     try {
       return await registry.resolve(schemaContext, relationId);
     } catch (error) {
-      if (!(error instanceof TableStoppedError) || !relation) throw error;
+      if (!(error instanceof TableFailure) || !relation) throw error;
       await applier.stopTable(relation.schema, relation.name, error);
       return null;
     }

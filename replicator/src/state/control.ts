@@ -58,6 +58,21 @@ CREATE TABLE IF NOT EXISTS elt.tables (
   last_error_at       timestamptz,
   PRIMARY KEY (slot_name, source_schema, source_table)
 );
+-- Identity of each replicated table on the source: its relation OID, its storage (relfilenodes,
+-- to tell a rewrite), the highest attnum seen, and which source attnum each replica column holds.
+-- Names and positions are not identity: ./replica-columns.ts.
+ALTER TABLE elt.tables ADD COLUMN IF NOT EXISTS source_oid oid;
+ALTER TABLE elt.tables ADD COLUMN IF NOT EXISTS source_storage text;
+ALTER TABLE elt.tables ADD COLUMN IF NOT EXISTS source_natts smallint;
+CREATE TABLE IF NOT EXISTS elt.table_columns (
+  slot_name         text NOT NULL,
+  source_schema     text NOT NULL,
+  source_table      text NOT NULL,
+  attnum            smallint NOT NULL,
+  column_name       text NOT NULL,
+  PRIMARY KEY (slot_name, source_schema, source_table, attnum),
+  FOREIGN KEY (slot_name, source_schema, source_table) REFERENCES elt.tables ON UPDATE CASCADE ON DELETE CASCADE
+);
 -- Resync requests: the API inserts them (and may set cancel_requested); the replicator runs them.
 CREATE TABLE IF NOT EXISTS elt.resync_jobs (
   id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
