@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueResync, waitForResync } from './queue-resync.js';
 import { query, startElt, startPair, waitFor, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
@@ -130,6 +131,17 @@ describe('a source schema with every object kind', () => {
     await query(pair.sourceUrl, "ALTER DOMAIN sku DROP CONSTRAINT sku_check; ALTER TABLE customers ALTER COLUMN name DROP NOT NULL; INSERT INTO customers (email, name) VALUES ('nameless@example.com', NULL)");
     await query(pair.sourceUrl, "INSERT INTO orders (customer_id, item, total) VALUES (1, 'not a sku', 1)");
     await caughtUp();
+    expect(await differences()).toEqual([]);
+  });
+
+  it('a table stopped for a missing extension streams again once it is installed and the table resynced', async () => {
+    await query(pair.destinationUrl, 'CREATE EXTENSION isn');
+    await waitForResync(pair.destinationUrl, await queueResync(pair.destinationUrl, ['public.books']));
+    await write(1);
+    await caughtUp();
+    const [books] = await query<{ state: string }>(pair.destinationUrl, "SELECT state FROM elt.tables WHERE source_table = 'books'");
+    expect(books!.state).toBe('streaming');
+    delete NOT_REPLICATED.books;
     expect(await differences()).toEqual([]);
   });
 

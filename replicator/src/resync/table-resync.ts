@@ -32,6 +32,7 @@ import { identityKeyIndexes, type TargetTable } from '../schema/mapping.js';
 import { ident, literal, qualified } from '../sql.js';
 import { decodeDelta, type ApplyHooks } from './apply-hooks.js';
 import { swapSql } from './swap-sql.js';
+import { ensureReplicaTable } from '../schema/ensure-replica-table.js';
 import { readIdentitiesAtSnapshot } from '../schema/snapshot-identity.js';
 import { recordReplicaColumns } from '../state/replica-columns.js';
 import type { RowChange } from '../apply/batch.js';
@@ -70,6 +71,7 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
   hooks.mirror(schema, table, jobId);
   let swapped = false;
   try {
+    await ensureReplicaTable(lc, input.source, dest, { sourceSchemas: config.sourceSchemas, targetSchema: config.targetSchema }, schema, table);
     const shape = await tableShape(input.source, dest, config.targetSchema, schema, table);
     await using snapshot = await createSlotWithSnapshot(lc, config.sourceUrl, `elt_resync_${jobId}`, input.source, { temporary: true });
     const fromLsn = snapshot.consistentPoint;
