@@ -132,14 +132,17 @@ export async function createSlotWithSnapshot(
 async function reportBlockers(lc: Logger, db: ClientBase, waitedMs: number): Promise<void> {
   try {
     const { rows } = await db.query(
-      `SELECT pid, usename, application_name, state, xact_start, left(query, 200) AS query
+      `SELECT 'session' AS kind, pid, usename AS owner, application_name, state, xact_start AS since, left(query, 200) AS query
        FROM pg_stat_activity
        WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-       ORDER BY xact_start LIMIT 5`,
+       UNION ALL
+       SELECT 'prepared transaction', NULL, owner, NULL, format('PREPARE TRANSACTION %L in database %s', gid, database), prepared, NULL
+       FROM pg_prepared_xacts
+       ORDER BY since LIMIT 5`,
     );
     lc.warn(
       { waitedSeconds: Math.round(waitedMs / 1000), blockers: rows },
-      'creating the replication slot waits for transactions that were open on the source when it started; end or commit them',
+      'creating the replication slot waits for transactions that were open on the source when it started; end or commit them (a forgotten prepared transaction: COMMIT PREPARED or ROLLBACK PREPARED its gid)',
     );
   } catch {
     // Only a diagnostic.
