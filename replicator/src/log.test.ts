@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { errorWithoutRowData, prettyTransport } from './log.js';
-import { withoutRowData } from './snapshot/pg-dump.js';
 
 describe('logged errors carry no row data', () => {
   it('drops the fields in which PostgreSQL quotes a row, from the error and its cause', () => {
@@ -18,25 +17,6 @@ describe('logged errors carry no row data', () => {
     const wrapped = JSON.stringify(errorWithoutRowData(new Error('apply failed', { cause: pgError })));
     expect(wrapped).not.toContain('ROWSECRET');
     expect(wrapped).toContain('violates check constraint');
-  });
-
-  it("keeps psql's error and the COPY line number, not the line", () => {
-    const stderr = [
-      'psql:<stdin>:12: ERROR:  duplicate key value violates unique constraint "vault_pkey"',
-      'psql:<stdin>:12: DETAIL:  Key (id)=(ROWSECRET) already exists.',
-      'CONTEXT:  COPY vault, line 3, column b: "ROWSECRET"',
-      'ERROR:  new row for relation "vault" violates check constraint "probe"',
-      'DETAIL:  Failing row contains (ROWSECRET, 0).',
-      'CONTEXT:  COPY vault, line 2: "ROWSECRET\t0"',
-    ].join('\n');
-    expect(withoutRowData(stderr)).toBe(
-      [
-        'psql:<stdin>:12: ERROR:  duplicate key value violates unique constraint "vault_pkey"',
-        'CONTEXT:  COPY vault, line 3, column b',
-        'ERROR:  new row for relation "vault" violates check constraint "probe"',
-        'CONTEXT:  COPY vault, line 2',
-      ].join('\n'),
-    );
   });
 });
 

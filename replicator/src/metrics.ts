@@ -101,7 +101,7 @@ export class Metrics {
   });
   readonly errors = new Counter({
     name: 'elt_errors_total',
-    help: 'Errors that ended a replication attempt, by kind: the SQLSTATE (e.g. 53100 disk full, 23514 check violation), the network error (e.g. ECONNRESET), or the error class.',
+    help: 'Errors that ended a replication attempt or stopped a table, by kind: the SQLSTATE (e.g. 53100 disk full, 23514 check violation), the network error (e.g. ECONNRESET), or the error class.',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });

@@ -9,7 +9,8 @@ import type pg from 'pg';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { errorKind, type Metrics } from './metrics.js';
-import { AlreadyRunningError, ConfigError, EltError, UnreachableError } from './errors.js';
+import { RetryPolicy } from './retry-policy.js';
+import { AlreadyRunningError, ConfigError, type EltError } from './errors.js';
 import { formatLsn, type Lsn } from './lsn.js';
 import { streamChanges } from './apply/apply-loop.js';
 import { ApplyHooks } from './resync/apply-hooks.js';
@@ -18,8 +19,10 @@ import { runInitialSnapshot } from './snapshot/initial-snapshot.js';
 import { checkSelectPrivileges, checkSourceServer } from './source/preflight.js';
 import { ensurePublication, listPublishedTables, type PublishedTable } from './source/publication.js';
 import { dropSlot, inspectSlot, slotInUse, type SlotInfo } from './source/slot.js';
+import { tablesNotReplicated } from './source/not-replicated.js';
 import { connectDestination, connectSource } from './source/source-db.js';
-import { ensureControlSchema, readReplicationState, recordError, upsertTable } from './state/control.js';
+import { ensureControlSchema, readReplicationState, recordError, upsertTable, type ReplicationState } from './state/control.js';
+import { resumeSnapshot } from './snapshot/resume-snapshot.js';
 
 /** After a crash the source may keep the old walsender for a moment; wait this long for it to go. */
 const SLOT_RELEASE_WAIT_MS = 10_000;
@@ -28,6 +31,8 @@ const RETRY_MAX_DELAY_MS = 30_000;
 /** Run until the signal aborts. Rejects only with an error retrying cannot fix. */
 export async function runReplicator(lc: Logger, config: Config, metrics: Metrics, signal: AbortSignal): Promise<void> {
   let connectedOnce = false;
+  let retry = true;
+  const policy = new RetryPolicy();
   metrics.setState('starting');
   const attempts = pRetry(
     async () => {
@@ -42,14 +47,16 @@ export async function runReplicator(lc: Logger, config: Config, metrics: Metrics
       maxTimeout: RETRY_MAX_DELAY_MS,
       factor: 2,
       signal,
-      shouldRetry: ({ error }) => isRetryable(error, connectedOnce),
+      shouldRetry: () => retry,
       onFailedAttempt: async ({ error, attemptNumber }) => {
         metrics.errors.inc({ kind: errorKind(error) });
-        if (!isRetryable(error, connectedOnce) || signal.aborted) return;
+        retry = policy.shouldRetry(error, connectedOnce);
+        if (signal.aborted) return;
+        if (connectedOnce) await recordErrorSafely(lc, config, error);
+        if (!retry) return;
         metrics.reconnects.inc();
         metrics.setState('retrying');
         lc.warn({ err: error, attempt: attemptNumber, hint: (error as Partial<EltError>).hint }, 'replication attempt failed; retrying');
-        await recordErrorSafely(lc, config, error);
       },
     },
   );
@@ -59,18 +66,6 @@ export async function runReplicator(lc: Logger, config: Config, metrics: Metrics
     if (signal.aborted) return;
     throw error;
   }
-}
-
-/**
- * Configuration and privilege problems are final. An unreachable server is final at
- * start-up (the user must fix the URL) but retried once this process has reached both
- * servers: then it is an outage, and we wait it out. A server that is starting up or
- * shutting down (SQLSTATE 57P03) is always waited for.
- */
-export function isRetryable(error: unknown, connectedOnce: boolean): boolean {
-  if (error instanceof UnreachableError) return connectedOnce || (error.cause as { code?: string } | undefined)?.code === '57P03';
-  if (error instanceof EltError) return false;
-  return true;
 }
 
 async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signal: AbortSignal, onConnected: () => void): Promise<void> {
@@ -91,37 +86,21 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
     await ensureControlSchema(control);
     await control.query('COMMIT');
     await takeWriterLock(control, config.slot);
-    const { excluded } = await ensurePublication(lc, source, config.publication, config.sourceSchemas, { setReplicaIdentityFull: config.replicaIdentityFull });
+    await ensurePublication(lc, source, config.publication, config.sourceSchemas, { setReplicaIdentityFull: config.replicaIdentityFull });
     const tables = await publishedTables(lc, source, config);
     await checkSelectPrivileges(source, tables);
 
     const state = await readReplicationState(control, config.slot);
     const slot = await waitForSlotRelease(lc, source, config.slot);
-    let startLsn: Lsn;
-    if (state?.phase === 'streaming' && state.appliedLsn !== null && slot && slot.walStatus !== 'lost') {
-      startLsn = state.appliedLsn;
-      lc.info({ slot: config.slot, lsn: formatLsn(startLsn) }, 'resuming from the last applied transaction');
-    } else {
-      if (state?.phase === 'streaming') {
-        lc.error(
-          { slot: config.slot, walStatus: slot?.walStatus ?? 'missing' },
-          'the replication slot is gone or lost its WAL: changes since the last apply cannot be streamed, so everything is copied again',
-        );
-      } else if (state?.phase === 'snapshotting') {
-        lc.warn({ slot: config.slot }, 'a previous snapshot did not finish; starting it over');
-      }
-      if (slot) await dropSlot(source, config.slot);
-      metrics.setState('snapshotting');
-      startLsn = await runInitialSnapshot(lc, config, metrics, source, control, tables);
-    }
-    for (const table of excluded) {
+    const startLsn = await chooseStart(lc, config, metrics, { source, control }, tables, state, slot);
+    for (const table of await tablesNotReplicated(source, config.publication, config.sourceSchemas)) {
       await upsertTable(control, config.slot, {
         sourceSchema: table.schema,
         sourceTable: table.name,
         targetSchema: config.targetSchema,
         targetTable: table.name,
         state: 'excluded',
-        lastError: 'Not replicated: the table has no primary key or replica identity. Set REPLICA IDENTITY FULL on it (or ELT_REPLICA_IDENTITY_FULL=true), add it to the publication and resync.',
+        lastError: table.reason,
       });
     }
     // Resync jobs run beside the stream, for as long as this attempt streams.
@@ -147,6 +126,39 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
   } finally {
     for (const close of closers.reverse()) await close().catch(() => {});
   }
+}
+
+/**
+ * Where streaming starts: after the last applied transaction; at the consistent point of an
+ * interrupted snapshot, whose missing tables are copied online; or, when the slot is gone
+ * or lost its WAL, at a new full snapshot.
+ */
+async function chooseStart(
+  lc: Logger,
+  config: Config,
+  metrics: Metrics,
+  db: { source: pg.Client; control: pg.Client },
+  tables: PublishedTable[],
+  state: ReplicationState | null,
+  slot: SlotInfo | null,
+): Promise<Lsn> {
+  if (state?.phase === 'streaming' && state.appliedLsn !== null && slot && slot.walStatus !== 'lost') {
+    lc.info({ slot: config.slot, lsn: formatLsn(state.appliedLsn) }, 'resuming from the last applied transaction');
+    return state.appliedLsn;
+  }
+  if (state?.phase === 'snapshotting') {
+    const resumed = await resumeSnapshot(lc, db.control, config.slot, slot, state.snapshotLsn);
+    if (resumed !== null) return resumed;
+    lc.warn({ slot: config.slot }, 'a previous snapshot did not finish and cannot be resumed (its slot is gone or moved); starting it over');
+  } else if (state?.phase === 'streaming') {
+    lc.error(
+      { slot: config.slot, walStatus: slot?.walStatus ?? 'missing' },
+      'the replication slot is gone or lost its WAL: changes since the last apply cannot be streamed, so everything is copied again',
+    );
+  }
+  if (slot) await dropSlot(db.source, config.slot);
+  metrics.setState('snapshotting');
+  return runInitialSnapshot(lc, config, metrics, db.source, db.control, tables);
 }
 
 /**

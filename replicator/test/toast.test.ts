@@ -9,6 +9,9 @@ import { waitForStreaming, compareReplica, query, startElt, startPair, waitFor, 
 /** About 64 KB of hex that does not compress, so PostgreSQL stores it out of line. */
 const BIG = (seed: string) => `(SELECT string_agg(md5('${seed}' || g), '') FROM generate_series(1, 2000) g)`;
 
+/** About 2.2 KB of incompressible text: stored out of line in the table, small enough for a btree key. */
+const LONG_KEY = (seed: string) => `(SELECT string_agg(md5(${seed} || '-' || g), '') FROM generate_series(1, 70) g)`;
+
 describe('unchanged TOAST values', () => {
   let pair: ClusterPair;
   let replicator: ReplicatorProcess;
@@ -19,7 +22,9 @@ describe('unchanged TOAST values', () => {
       pair.sourceUrl,
       `CREATE TABLE docs (id int PRIMARY KEY, title text, body text, meta jsonb, blob bytea);
        INSERT INTO docs SELECT i, 'doc ' || i, ${BIG("'b' || i || '")}, jsonb_build_object('text', ${BIG("'m' || i || '")}), decode(${BIG("'x' || i || '")}, 'hex')
-       FROM generate_series(1, 10) i;`.replaceAll("'b' || i || '", "b' || i || '").replaceAll("'m' || i || '", "m' || i || '").replaceAll("'x' || i || '", "x' || i || '"),
+       FROM generate_series(1, 10) i;
+       CREATE TABLE long_keys (k text PRIMARY KEY, v text);
+       INSERT INTO long_keys SELECT ${LONG_KEY('i')}, 'v' || i FROM generate_series(1, 3) i;`.replaceAll("'b' || i || '", "b' || i || '").replaceAll("'m' || i || '", "m' || i || '").replaceAll("'x' || i || '", "x' || i || '"),
     );
     const [{ external }] = (await query<{ external: boolean }>(pair.sourceUrl, "SELECT pg_column_size(body) < octet_length(body) OR pg_relation_size(reltoastrelid) > 0 AS external FROM docs, pg_class WHERE relname = 'docs' LIMIT 1")) as [{ external: boolean }];
     expect(external).toBe(true);
@@ -52,5 +57,17 @@ describe('unchanged TOAST values', () => {
       { id: 100, body_ok: true },
       { id: 204, body_ok: true },
     ]);
+  });
+
+  it('keeps every row when updates of other columns of rows with out-of-line keys share a batch', async () => {
+    const [{ external }] = (await query<{ external: boolean }>(pair.sourceUrl, "SELECT pg_relation_size(reltoastrelid) > 0 AS external FROM pg_class WHERE relname = 'long_keys'")) as [{ external: boolean }];
+    expect(external).toBe(true);
+    // Each UPDATE sends its key as "unchanged TOAST" in the new row, the value only in the old key.
+    await query(pair.sourceUrl, `BEGIN; UPDATE long_keys SET v = 'one' WHERE k = ${LONG_KEY('1')}; UPDATE long_keys SET v = 'two' WHERE k = ${LONG_KEY('2')}; COMMIT;`);
+    await query(pair.sourceUrl, `UPDATE long_keys SET v = 'three' WHERE k = ${LONG_KEY('3')}`);
+    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    const [replica] = await query<{ n: string; v: string }>(pair.destinationUrl, 'SELECT count(*) AS n, string_agg(v, \',\' ORDER BY v) AS v FROM staging.long_keys');
+    expect(replica).toEqual({ n: '3', v: 'one,three,two' });
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
   });
 });

@@ -4,6 +4,11 @@
  * LSN (exactly-once). Memory is bounded: changes are staged per table in chunks of at
  * most `chunkMaxRows` rows, and a full chunk is applied (inside the open transaction)
  * before more are read, however large the source transaction.
+ *
+ * Each table's chunk is applied under a savepoint. When the replica refuses it for good (a
+ * deterministic failure: a CHECK or NOT NULL violation, an invalid value), the chunk is rolled
+ * back alone, that table stops (state `error`, in the same transaction) and the other tables
+ * of the transaction go on; a transient failure fails the whole attempt, which is retried.
  */
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -11,7 +16,8 @@ import type { Logger } from '../log.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { UNCHANGED_TOAST, type ColumnValue, type Tuple } from '../source/pgoutput.js';
 import type { TargetTable } from '../schema/mapping.js';
-import { recordApplied, recordTableCounts, type AppliedCommit, type TableCounts } from '../state/control.js';
+import { classifyFailure, tableFailureReason } from '../failures.js';
+import { recordApplied, recordTableCounts, recordTableError, type AppliedCommit, type TableCounts } from '../state/control.js';
 import { newChunk, unchangedColumns, type KeyedChunk, type OrderedChunk, type RowChange, type StagedRow, type TableChunk } from './batch.js';
 import {
   appendSql,
@@ -36,6 +42,8 @@ export interface ApplierOptions {
   slot: string;
   deleteMode: DeleteMode;
   chunkMaxRows: number;
+  /** A table stopped (its reason is recorded in elt.tables): skip its later changes. */
+  onTableStopped?(schema: string, table: string, error: unknown): void;
 }
 
 export class Applier {
@@ -147,6 +155,19 @@ export class Applier {
     }
   }
 
+  /**
+   * Stop a table: its staged changes are dropped and elt.tables says why, in the open
+   * transaction (so the stop commits with the changes applied before it, and no later).
+   */
+  async stopTable(schema: string, table: string, error: unknown): Promise<void> {
+    await this.#begin();
+    for (const [id, chunk] of this.#chunks) {
+      if (chunk.table.sourceSchema === schema && chunk.table.sourceTable === table) this.#chunks.delete(id);
+    }
+    await recordTableError(this.db, this.options.slot, schema, table, tableFailureReason(error));
+    this.options.onTableStopped?.(schema, table, error);
+  }
+
   /** Run SQL inside the open destination transaction (opening one if needed). */
   async query(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
     await this.#begin();
@@ -188,8 +209,7 @@ export class Applier {
   async #flushChunks(): Promise<void> {
     for (const chunk of this.#chunks.values()) {
       if (chunk.size === 0) continue;
-      if ('changes' in chunk) await this.#applyOrdered(chunk);
-      else await this.#applyKeyed(chunk);
+      if (!(await this.#applyChunk(chunk))) continue;
       const lastLsn = 'changes' in chunk ? chunk.changes.at(-1)!.lsn : [...chunk.rows()].at(-1)!.lsn;
       const counts = this.#count(chunk.table, lastLsn);
       counts.inserts += chunk.counts.inserts;
@@ -199,6 +219,24 @@ export class Applier {
     this.#chunks.clear();
     this.#chunkRows = 0;
     this.#chunkChars = 0;
+  }
+
+  /** Apply one table's chunk under a savepoint; false when the replica refused it and the table stopped. */
+  async #applyChunk(chunk: TableChunk): Promise<boolean> {
+    await this.db.query('SAVEPOINT elt_table_chunk');
+    try {
+      if ('changes' in chunk) await this.#applyOrdered(chunk);
+      else await this.#applyKeyed(chunk);
+    } catch (error) {
+      if (classifyFailure(error) === 'transient') throw error;
+      await this.db.query('ROLLBACK TO SAVEPOINT elt_table_chunk');
+      // The stage table may have been created under the savepoint: create it again next time.
+      this.#stageShapes.delete(stageTableName(chunk.table));
+      await this.stopTable(chunk.table.sourceSchema, chunk.table.sourceTable, error);
+      return false;
+    }
+    await this.db.query('RELEASE SAVEPOINT elt_table_chunk');
+    return true;
   }
 
   async #prepareStage(table: TargetTable): Promise<string> {

@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+import { errorKind, type Metrics } from '../metrics.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { SlotStream } from '../source/stream.js';
 import type { PgoutputMessage } from '../source/pgoutput.js';
@@ -23,12 +23,15 @@ import type { RowChange } from './batch.js';
 import { ApplyHooks, encodeDelta, type DeltaChange } from '../resync/apply-hooks.js';
 import type { TargetTable } from '../schema/mapping.js';
 import { TableStoppedError, type SchemaContext } from '../schema/schema-changes.js';
+import { TableFailure, tableFailureReason } from '../failures.js';
 
 const HEARTBEAT_INTERVAL_MS = 5_000;
 /** Rows staged in memory before they are applied inside the open transaction. */
 const CHUNK_MAX_ROWS = 5_000;
 /** Mirrored changes of a table being resynced are written out at least this often. */
 const DELTA_FLUSH_ROWS = 2_000;
+/** While a boundary task waits for a stream position, ask the source for its WAL position this often. */
+const REPLY_REQUEST_INTERVAL_MS = 1_000;
 
 export interface StreamConnections {
   /** Apply connection: holds the open destination transaction. */
@@ -60,10 +63,17 @@ export async function streamChanges(
   hooks: ApplyHooks = new ApplyHooks(),
 ): Promise<void> {
   const registry = new TableRegistry(config.targetSchema);
+  const stopped = hooks.stopped;
+  await stopped.load(db.control, config.slot);
+  const onTableStopped = (schema: string, table: string, error: unknown) => {
+    stopped.stop(schema, table, tableFailureReason(error));
+    metrics.errors.inc({ kind: errorKind(error as Error) });
+    lc.error({ table: `${schema}.${table}`, err: error, hint: (error as { hint?: string }).hint }, 'table stopped: its changes are skipped until it is resynced');
+  };
   const applier = new Applier(
     lc,
     db.apply,
-    { slot: config.slot, deleteMode: config.deleteMode, chunkMaxRows: Math.min(CHUNK_MAX_ROWS, config.batchMaxRows) },
+    { slot: config.slot, deleteMode: config.deleteMode, chunkMaxRows: Math.min(CHUNK_MAX_ROWS, config.batchMaxRows), onTableStopped },
     { lsn: startLsn, commitTime: null },
   );
   /** Changes of tables being resynced, written to elt.resync_delta in the apply transaction. */
@@ -78,15 +88,17 @@ export async function streamChanges(
       [rows.map((r) => r.jobId), rows.map((r) => r.schema), rows.map((r) => r.table), rows.map((r) => r.change)],
     );
   };
-  const record = (table: TargetTable, change: DeltaChange) => {
-    const jobId = hooks.mirroredBy(table.sourceSchema, table.sourceTable);
-    if (jobId !== undefined) delta.push({ jobId, schema: table.sourceSchema, table: table.sourceTable, change: encodeDelta(change) });
+  /** Mirror a change of a table being resynced (stopped or not: the new copy needs it). */
+  const record = (relationId: number, change: DeltaChange) => {
+    const relation = registry.relation(relationId);
+    const jobId = relation && hooks.mirroredBy(relation.schema, relation.name);
+    if (relation && jobId !== undefined) delta.push({ jobId, schema: relation.schema, table: relation.name, change: encodeDelta(change) });
   };
   /** Boundary tasks (a resync's swap) run between source transactions and commit with them. */
   const runBoundaryTasks = async () => {
-    if (!hooks.hasBoundaryTasks) return;
+    if (!hooks.hasDueTasks(received)) return;
     await flushDelta();
-    const tasks = await hooks.runBoundaryTasks(applier);
+    const tasks = await hooks.runBoundaryTasks(applier, received);
     try {
       await commitNow();
       tasks.settle();
@@ -105,29 +117,44 @@ export async function streamChanges(
     targetSchema: config.targetSchema,
     slot: config.slot,
   };
-  /** Tables stopped by a change we cannot follow (relation id → reason); their changes are skipped. */
-  const stopped = new Map<number, string>();
+  /** Relations the publication sends from outside ELT_SOURCE_SCHEMAS (e.g. FOR ALL TABLES): warned about once, never applied. */
+  const outside = new Set<number>();
+  /** The replica table of a relation, or null while the table is stopped or outside the replicated schemas (its changes are skipped). */
   const resolve = async (relationId: number): Promise<TargetTable | null> => {
-    if (stopped.has(relationId)) return null;
+    const relation = registry.relation(relationId);
+    if (outside.has(relationId) || (relation && stopped.has(relation.schema, relation.name))) return null;
+    if (relation && !config.sourceSchemas.includes(relation.schema)) {
+      outside.add(relationId);
+      lc.warn({ table: `${relation.schema}.${relation.name}`, schemas: config.sourceSchemas }, 'the publication sends a table outside ELT_SOURCE_SCHEMAS: its changes are ignored');
+      return null;
+    }
     try {
       return await registry.resolve(schemaContext, relationId);
     } catch (error) {
-      if (!(error instanceof TableStoppedError)) throw error;
-      stopped.set(relationId, error.message);
-      const relation = registry.relation(relationId);
-      lc.error({ table: relation ? `${relation.schema}.${relation.name}` : relationId, err: error, hint: error.hint }, 'table stopped: its changes are skipped until it is resynced');
-      if (relation) {
-        await applier.query(
-          `UPDATE elt.tables SET state = 'error', last_error = $4, last_error_at = now() WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,
-          [config.slot, relation.schema, relation.name, `${error.message} ${error.hint}`],
-        );
-      }
+      if (!(error instanceof TableStoppedError) || !relation) throw error;
+      await applier.stopTable(relation.schema, relation.name, error);
       return null;
+    }
+  };
+  /** Stage a change; a change the replica can never take (a TableFailure) stops its table. */
+  const add = async (table: TargetTable, change: RowChange) => {
+    try {
+      await applier.add(table, change);
+    } catch (error) {
+      if (!(error instanceof TableFailure)) throw error;
+      await applier.stopTable(table.sourceSchema, table.sourceTable, error);
     }
   };
 
   /** End LSN of the last source transaction committed in the destination (or skipped as already there). */
   let applied = startLsn;
+  /**
+   * Every source transaction that committed before this LSN is applied here, committed or
+   * in the open transaction: the end of the last one handled, or a keepalive's WAL position
+   * received between transactions. Boundary tasks wait for it.
+   */
+  let received = startLsn;
+  let lastReplyRequest = 0;
   let serverWalEnd = startLsn;
   let inTransaction = false;
   let skipping = false;
@@ -164,6 +191,7 @@ export async function streamChanges(
         return;
       case 'commit':
         inTransaction = false;
+        if (message.endLsn > received) received = message.endLsn;
         if (skipping) {
           skipping = false;
           return;
@@ -176,23 +204,21 @@ export async function streamChanges(
           return;
         }
         applier.markSourceCommit({ lsn: message.endLsn, commitTime: message.commitTime });
-        if (hooks.hasBoundaryTasks) await runBoundaryTasks();
+        if (hooks.hasDueTasks(received)) await runBoundaryTasks();
         else if (applier.dueForCommit(config.batchMaxRows, config.batchMaxMs)) await commitNow();
         if (delta.length >= DELTA_FLUSH_ROWS) await flushDelta();
         return;
       case 'relation':
         registry.register(message);
-        stopped.delete(message.relationId);
         return;
       case 'insert':
       case 'update':
       case 'delete': {
         if (skipping) return;
         const table = await resolve(message.relationId);
-        if (!table) return;
         const change = { ...message, op: message.tag, lsn: commitLsn } as unknown as RowChange;
-        await applier.add(table, change);
-        record(table, change);
+        if (table) await add(table, change);
+        record(message.relationId, change);
         return;
       }
       case 'truncate':
@@ -203,7 +229,7 @@ export async function streamChanges(
           if (table) tables.push(table);
         }
         await applier.truncate(tables, commitLsn);
-        for (const table of tables) record(table, { op: 'truncate', lsn: commitLsn });
+        for (const id of message.relationIds) record(id, { op: 'truncate', lsn: commitLsn });
         return;
       case 'type':
       case 'origin':
@@ -216,6 +242,7 @@ export async function streamChanges(
 
   const onKeepalive = async (walEnd: Lsn) => {
     serverWalEnd = walEnd;
+    if (!inTransaction && walEnd > received) received = walEnd;
     if (!inTransaction && !applier.hasOpenTransaction && walEnd > applied) {
       // Every transaction before walEnd has been received and applied.
       stream.confirm(walEnd);
@@ -223,11 +250,16 @@ export async function streamChanges(
   };
 
   const commitTimer = setInterval(() => {
-    if (inTransaction || !(hooks.hasBoundaryTasks || applier.dueForCommit(config.batchMaxRows, config.batchMaxMs))) return;
+    if (!inTransaction && hooks.hasWaitingTasks(received) && Date.now() - lastReplyRequest >= REPLY_REQUEST_INTERVAL_MS) {
+      // A task waits for a later stream position: an idle source sends none by itself.
+      lastReplyRequest = Date.now();
+      stream.requestKeepalive();
+    }
+    if (inTransaction || !(hooks.hasDueTasks(received) || applier.dueForCommit(config.batchMaxRows, config.batchMaxMs))) return;
     queue
       .run(async () => {
         if (inTransaction) return;
-        if (hooks.hasBoundaryTasks) await runBoundaryTasks();
+        if (hooks.hasDueTasks(received)) await runBoundaryTasks();
         else if (applier.dueForCommit(config.batchMaxRows, config.batchMaxMs)) await commitNow();
       })
       .catch((error: unknown) => {

@@ -74,3 +74,20 @@ describe('OrderedChunk', () => {
     expect(chunk.size).toBe(3);
   });
 });
+
+describe('KeyedChunk with a key stored out of line', () => {
+  it('reads an unchanged-TOAST key from the old key, so updates of two rows stay two rows', () => {
+    const chunk = new KeyedChunk(table);
+    chunk.add({ op: 'update', new: [U, 'one', 'x'], key: key('k1'), lsn: 1n });
+    chunk.add({ op: 'update', new: [U, 'two', 'y'], key: key('k2'), lsn: 2n });
+    expect([...chunk.rows()]).toEqual([
+      { op: 'U', values: ['k1', 'one', 'x'], lsn: 1n },
+      { op: 'U', values: ['k2', 'two', 'y'], lsn: 2n },
+    ]);
+  });
+
+  it('stops the table when no old key says what the key is', () => {
+    const chunk = new KeyedChunk(table);
+    expect(() => chunk.add({ op: 'update', new: [U, 'one', 'x'], lsn: 1n })).toThrow(/out-of-line key unchanged/);
+  });
+});

@@ -2,7 +2,10 @@
  * Decoded row changes of one table, collapsed for set-based apply. Pure: no I/O.
  *
  * For a table with a key, only the newest change per key matters within a chunk: the key
- * ends either deleted or holding one row image (upsert). Unchanged TOAST values in an
+ * ends either deleted or holding one row image (upsert). A key column stored out of line
+ * arrives as "unchanged TOAST" in an update that left it alone; its value is the one in the
+ * old key PostgreSQL sends with such an update, never the marker (two such updates of
+ * different rows would otherwise look like one key). Unchanged TOAST values in an
  * update are filled from an earlier image of the same key in the chunk when there is one;
  * otherwise they stay marked, and the apply SQL keeps the stored value.
  *
@@ -12,6 +15,7 @@
 import type { Lsn } from '../lsn.js';
 import { UNCHANGED_TOAST, type Tuple } from '../source/pgoutput.js';
 import type { TargetTable } from '../schema/mapping.js';
+import { TableFailure } from '../failures.js';
 
 export type RowChange =
   | { op: 'insert'; new: Tuple; lsn: Lsn }
@@ -57,9 +61,9 @@ export class KeyedChunk {
     }
     if (change.op === 'insert') this.counts.inserts++;
     else this.counts.updates++;
-    let image = change.new;
-    const newKey = keyOf(image);
     const oldIdentity = change.op === 'update' ? (change.key ?? change.old) : undefined;
+    let image = this.#withKnownKey(change.new, oldIdentity);
+    const newKey = keyOf(image);
     let previous = this.#rows.get(newKey);
     let fillFrom: Tuple | undefined;
     if (oldIdentity) {
@@ -80,6 +84,21 @@ export class KeyedChunk {
     // delete + set keeps a re-inserted key after later keys: order between keys does not matter, but it reads naturally.
     this.#rows.delete(newKey);
     this.#rows.set(newKey, row);
+  }
+
+  /** The row image with its unchanged-TOAST key values taken from the old key. */
+  #withKnownKey(image: Tuple, oldIdentity: Tuple | undefined): Tuple {
+    if (!this.table.keyIndexes.some((i) => image[i] === UNCHANGED_TOAST)) return image;
+    const known = image.map((value, i) => (value === UNCHANGED_TOAST && this.table.keyIndexes.includes(i) && oldIdentity ? oldIdentity[i]! : value));
+    if (this.table.keyIndexes.some((i) => known[i] === UNCHANGED_TOAST)) {
+      throw new TableFailure(
+        this.table.sourceSchema,
+        this.table.sourceTable,
+        `An update of ${this.table.sourceSchema}.${this.table.sourceTable} left its out-of-line key unchanged and the source sent no old key to read it from.`,
+        'Resync the table (POST /v1/resync) to copy its rows again.',
+      );
+    }
+    return known;
   }
 
   rows(): IterableIterator<StagedRow> {

@@ -79,6 +79,7 @@ export function appendSql(table: TargetTable): string {
  * For tables without a key: the physical row that equals the old image, compared as text
  * so that types without an equality operator (json, point) work too. Parameters $1..$N
  * are the old values; one row is affected even where duplicates exist, as on the source.
+ * Only live rows match: in soft-delete mode a deleted row with the same values is history.
  */
 function matchOneRow(table: TargetTable, old: (string | null)[]): { where: string; params: (string | null)[] } {
   const params: (string | null)[] = [];
@@ -88,7 +89,7 @@ function matchOneRow(table: TargetTable, old: (string | null)[]): { where: strin
     params.push(value);
     return [`t.${ident(column.name)}::text IS NOT DISTINCT FROM ($${params.length}::${column.type})::text`];
   });
-  const where = `ctid = (SELECT t.ctid FROM ${target(table)} t WHERE ${conditions.join(' AND ') || 'true'} LIMIT 1)`;
+  const where = `ctid = (SELECT t.ctid FROM ${target(table)} t WHERE ${['NOT t._deleted', ...conditions].join(' AND ')} LIMIT 1)`;
   return { where, params };
 }
 

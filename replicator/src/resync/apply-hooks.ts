@@ -5,10 +5,16 @@
  *   table's changes (in the same destination transaction as the rows) in
  *   `elt.resync_delta`, so none of them is lost for the new copy;
  * - boundary tasks: work the apply loop runs between two source transactions, inside its
- *   destination transaction and committed with it (the swap of the new copy).
+ *   destination transaction and committed with it (the swap of the new copy). A task may
+ *   wait for a stream position: it runs only once every source transaction that committed
+ *   before that LSN has been applied (a copy taken at a snapshot point L is swapped in only
+ *   then, or the stream would apply again what the copy already holds);
+ * - the stopped tables: the apply loop skips their changes (but still mirrors them), and the
+ *   swap of a resync's copy resumes them.
  */
 import type { Applier } from '../apply/applier.js';
 import type { RowChange } from '../apply/batch.js';
+import { StoppedTables } from '../apply/stopped-tables.js';
 import type { Lsn } from '../lsn.js';
 import { UNCHANGED_TOAST, type Tuple } from '../source/pgoutput.js';
 
@@ -16,6 +22,8 @@ import { UNCHANGED_TOAST, type Tuple } from '../source/pgoutput.js';
 export type DeltaChange = RowChange | { op: 'truncate'; lsn: Lsn };
 
 interface BoundaryTask {
+  /** Runs once the applied stream has reached this LSN. */
+  notBefore: Lsn;
   run(applier: Applier): Promise<void>;
   resolve(): void;
   reject(error: unknown): void;
@@ -25,6 +33,7 @@ export class ApplyHooks {
   /** "schema.table" → the resync job recording that table's changes. */
   readonly #mirrors = new Map<string, number>();
   readonly #tasks: BoundaryTask[] = [];
+  readonly stopped = new StoppedTables();
 
   mirror(schema: string, table: string, jobId: number): void {
     this.#mirrors.set(`${schema}.${table}`, jobId);
@@ -39,9 +48,12 @@ export class ApplyHooks {
     return this.#mirrors.get(`${schema}.${table}`);
   }
 
-  /** Run `work` between two source transactions, in the apply transaction; resolves after its commit. */
-  atBoundary(work: (applier: Applier) => Promise<void>): Promise<void> {
-    return new Promise((resolve, reject) => this.#tasks.push({ run: work, resolve, reject }));
+  /**
+   * Run `work` between two source transactions, in the apply transaction, once every source
+   * transaction committed before `notBefore` is applied; resolves after its commit.
+   */
+  atBoundary(work: (applier: Applier) => Promise<void>, notBefore: Lsn = 0n): Promise<void> {
+    return new Promise((resolve, reject) => this.#tasks.push({ notBefore, run: work, resolve, reject }));
   }
 
   /** The stream stopped: tasks waiting for a boundary will not get one. */
@@ -49,17 +61,25 @@ export class ApplyHooks {
     for (const task of this.#tasks.splice(0)) task.reject(error);
   }
 
-  get hasBoundaryTasks(): boolean {
-    return this.#tasks.length > 0;
+  /** Some task may run now: the stream has applied everything before `position`. */
+  hasDueTasks(position: Lsn): boolean {
+    return this.#tasks.some((task) => task.notBefore <= position);
+  }
+
+  /** Some task waits for the stream to reach a later position. */
+  hasWaitingTasks(position: Lsn): boolean {
+    return this.#tasks.some((task) => task.notBefore > position);
   }
 
   /**
-   * Called by the apply loop at a boundary. Each task runs under a savepoint: a failing task
+   * Called by the apply loop at a boundary, with the end LSN of the last source transaction
+   * it has applied (or a keepalive's WAL position past it). Each due task runs under a savepoint: a failing task
    * is rolled back alone (its resync fails) and the apply transaction goes on. Returns the
    * callback that settles the tasks once the transaction has committed (or failed to).
    */
-  async runBoundaryTasks(applier: Applier): Promise<{ settle(commitError?: unknown): void }> {
-    const tasks = this.#tasks.splice(0);
+  async runBoundaryTasks(applier: Applier, position: Lsn): Promise<{ settle(commitError?: unknown): void }> {
+    const tasks = this.#tasks.filter((task) => task.notBefore <= position);
+    for (const task of tasks) this.#tasks.splice(this.#tasks.indexOf(task), 1);
     const outcomes: unknown[] = [];
     for (const task of tasks) {
       await applier.query('SAVEPOINT elt_boundary_task');

@@ -85,8 +85,10 @@ async function runJob(lc: Logger, config: Config, metrics: Metrics, hooks: Apply
       await updateJobTable(db, jobId, t, { state: 'succeeded', rowsCopied: rows });
       await setTableState(db, config.slot, t, 'streaming');
     } catch (error) {
-      // The table is as it was before the resync: so is its state (an error stays an error).
-      await setTableState(db, config.slot, t, previousState, error instanceof ResyncCancelled || signal.aborted ? null : `resync failed: ${error instanceof Error ? error.message : String(error)}`);
+      // The table is as it was before the resync: so is its state (an error stays an error, and
+      // a table the stream stopped meanwhile is stopped).
+      const restored = hooks.stopped.has(t.schema, t.table) ? 'error' : previousState;
+      await setTableState(db, config.slot, t, restored, error instanceof ResyncCancelled || signal.aborted ? null : `resync failed: ${error instanceof Error ? error.message : String(error)}`);
       if (error instanceof ResyncCancelled) {
         await finishJob(db, jobId, 'cancelled');
         metrics.resyncJobs.inc({ outcome: 'cancelled' });

@@ -9,10 +9,13 @@
  *    its own transactions (so nothing can slip between "before" and "after").
  * 2. A temporary slot is created with an exported snapshot at LSN L: the copy.
  * 3. COPY the table at that snapshot from the source into a shadow table (pg-copy-streams).
- * 4. Between two source transactions, inside the apply transaction: replay the recorded
+ * 4. Once the stream has applied every source transaction committed before L (not
+ *    earlier: the copy holds those, and the stream would apply them again), between two
+ *    source transactions, inside the apply transaction: replay the recorded
  *    changes whose commit LSN is at or after L onto the shadow (older ones are in the
- *    snapshot), replace the table's rows with the shadow's (TRUNCATE + INSERT: views on
- *    the table survive, readers see the old rows until the commit), stop recording.
+ *    snapshot), replace the table's rows with the shadow's (./swap-sql.ts: views on the
+ *    table survive, readers see the old rows until the commit, soft-deleted rows stay),
+ *    stop recording.
  */
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -28,6 +31,7 @@ import { connectDestination, sourceClientConfig } from '../source/source-db.js';
 import { identityKeyIndexes, type TargetTable } from '../schema/mapping.js';
 import { ident, literal, qualified } from '../sql.js';
 import { decodeDelta, type ApplyHooks } from './apply-hooks.js';
+import { swapSql } from './swap-sql.js';
 import type { RowChange } from '../apply/batch.js';
 import type { Applier } from '../apply/applier.js';
 
@@ -83,17 +87,17 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       signature: `resync:${jobId}:${shape.relationId}:${shape.columns.map((c) => `${c.name}/${c.type}`).join(',')}`,
     };
     let replayed = 0;
+    lc.info({ table: `${schema}.${table}`, lsn: formatLsn(fromLsn), job: jobId }, 'resync: copied; swapping in once the stream has reached the snapshot point');
     await hooks.atBoundary(async (applier) => {
       replayed = await replayDelta(applier, shadowTable, jobId, fromLsn);
-      await applier.query(`TRUNCATE ${target}`);
-      // The rows are written now: _synced_at says so, so that incremental models pick them up.
-      const names = [...shape.columns.map((c) => ident(c.name)), '_lsn', '_deleted'];
-      await applier.query(`INSERT INTO ${target} (${names.join(', ')}, _synced_at) SELECT ${names.join(', ')}, now() FROM ${shadow}`);
+      for (const statement of swapSql(shape, shadowName, config.deleteMode)) await applier.query(statement);
       await applier.query(`DROP TABLE ${shadow}`);
       await applier.query('DELETE FROM elt.resync_delta WHERE job_id = $1', [jobId]);
       hooks.unmirror(schema, table);
+      // A stopped table is whole again: its changes apply from here on.
+      hooks.stopped.resume(schema, table);
       swapped = true;
-    });
+    }, fromLsn);
     lc.info({ table: `${schema}.${table}`, rows, replayedChanges: replayed, job: jobId }, 'resync: table swapped in');
     return rows;
   } finally {

@@ -7,8 +7,7 @@ import { createReplicaTable, followColumns, replicaType, sameType, type DestColu
 import type { PgoutputMessage, ReplicaIdentity } from '../source/pgoutput.js';
 import { qualified } from '../sql.js';
 
-/** Columns the replicator adds to every replicated table. */
-export const METADATA_COLUMNS = ['_synced_at', '_lsn', '_deleted'] as const;
+import { METADATA_COLUMNS } from './metadata-columns.js';
 
 export interface TargetColumn {
   name: string;
@@ -85,7 +84,7 @@ export class TableRegistry {
 async function destColumns(ctx: SchemaContext, targetSchema: string, table: string): Promise<DestColumn[]> {
   const { rows } = await ctx.dest.query(
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
-     FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+     FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
        AND a.attname <> ALL($2::text[])
      ORDER BY a.attnum`,
     [qualified(targetSchema, table), METADATA_COLUMNS],

@@ -22,10 +22,9 @@ import { EltError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PgoutputMessage } from '../source/pgoutput.js';
 import { ident, literal, qualified } from '../sql.js';
+import { METADATA_COLUMN_DDL } from './metadata-columns.js';
 
 type RelationMessage = Extract<PgoutputMessage, { tag: 'relation' }>;
-
-export const METADATA_COLUMN_DDL = `_synced_at timestamptz NOT NULL DEFAULT now(), _lsn pg_lsn, _deleted boolean NOT NULL DEFAULT false`;
 
 export interface SchemaContext {
   lc: Logger;
@@ -47,19 +46,27 @@ export interface DestColumn {
   type: string;
 }
 
-/** The replica's type for a source column type: built-ins as they are, user types moved to the target schema. */
+/**
+ * The replica's type for a source column type: built-ins as they are; an extension's type
+ * under its own schema (it must exist there in the destination); a user's type moved to the
+ * target schema (./replica-ddl.ts creates it there).
+ */
 export async function replicaType(ctx: SchemaContext, typeOid: number, typeMod: number): Promise<string> {
-  const { rows } = await ctx.source.query<{ builtin: string; schema: string; name: string; is_array: boolean }>(
-    `SELECT format_type(t.oid, $2) AS builtin, n.nspname AS schema, coalesce(e.typname, t.typname) AS name, e.oid IS NOT NULL AS is_array
-     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+  const { rows } = await ctx.source.query<{ builtin: string; schema: string; name: string; is_array: boolean; extension: boolean }>(
+    `SELECT format_type(t.oid, $2) AS builtin, n.nspname AS schema, b.typname AS name, e.oid IS NOT NULL AS is_array,
+       EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = b.oid AND d.deptype = 'e') AS extension
+     FROM pg_type t
      LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
+     JOIN pg_type b ON b.oid = coalesce(e.oid, t.oid)
+     JOIN pg_namespace n ON n.oid = b.typnamespace
      WHERE t.oid = $1`,
     [typeOid, typeMod],
   );
   const row = rows[0];
   if (!row) throw new TableStoppedError(`The source type ${typeOid} is unknown.`, 'Resync the table.');
-  if (!ctx.sourceSchemas.includes(row.schema)) return row.builtin;
-  return `${qualified(ctx.targetSchema, row.name)}${row.is_array ? '[]' : ''}`;
+  if (row.schema === 'pg_catalog' || row.schema === 'information_schema') return row.builtin;
+  const schema = row.extension ? row.schema : ctx.targetSchema;
+  return `${qualified(schema, row.name)}${row.is_array ? '[]' : ''}`;
 }
 
 /**

@@ -1,106 +1,149 @@
 /**
  * The first full copy, and every full resync: create the slot with an exported snapshot,
- * rebuild the target schema from the source's DDL at that snapshot, copy every published
- * table through pg_dump | psql, then add keys and indexes. Returns the slot's consistent
- * point, from which streaming starts: nothing is missed and nothing is applied twice.
+ * plan the replica from the source catalog at that snapshot, create the target schema,
+ * then copy each table (a few in parallel) and build its indexes. Returns the slot's
+ * consistent point, from which streaming starts: nothing is missed, nothing applied twice.
+ *
+ * Each table is one destination transaction: its rows, its indexes and its `streaming`
+ * state commit together, so a crash leaves every table either copied or untouched, and a
+ * restart copies only the rest (./resume-snapshot.ts). A table the replica cannot hold (a
+ * missing extension, DDL the destination refuses, a refused row) is marked `error` with the
+ * reason; the others are copied. Only a transient failure ends the attempt.
  */
 import type pg from 'pg';
 import type { Config } from '../config.js';
+import { classifyFailure, TableFailure, tableFailureReason } from '../failures.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { formatLsn, type Lsn } from '../lsn.js';
+import { readCatalog } from '../schema/catalog.js';
+import { createReplicaIndexes, createReplicaTables } from '../schema/create-replica.js';
+import { planReplica, type ReplicaPlan, type TablePlan } from '../schema/replica-ddl.js';
 import type { PublishedTable } from '../source/publication.js';
 import { createSlotWithSnapshot } from '../source/slot.js';
-import { connectDestination } from '../source/source-db.js';
+import { connectDestination, connectSource } from '../source/source-db.js';
 import { ident, literal, qualified } from '../sql.js';
 import { beginSnapshotState, finishSnapshotState, recordSnapshotProgress, upsertTable } from '../state/control.js';
-import { copyTableData, dumpSchema } from './pg-dump.js';
+import { copyTableAtSnapshot } from './copy-table.js';
 
 export async function runInitialSnapshot(
   lc: Logger,
   config: Config,
   metrics: Metrics,
   source: pg.Client,
-  dest: pg.Client,
+  control: pg.Client,
   tables: PublishedTable[],
 ): Promise<Lsn> {
   const started = Date.now();
   await using snapshot = await createSlotWithSnapshot(lc, config.sourceUrl, config.slot, source);
   const lsn = formatLsn(snapshot.consistentPoint);
   lc.info({ slot: config.slot, lsn, snapshot: snapshot.snapshotName, tables: tables.length }, 'created slot; copying the snapshot');
-  await beginSnapshotState(dest, config.slot, snapshot.consistentPoint);
+  await beginSnapshotState(control, config.slot, snapshot.consistentPoint);
 
-  const ddl = await dumpSchema({
-    sourceUrl: config.sourceUrl,
-    snapshotName: snapshot.snapshotName,
-    sourceSchemas: config.sourceSchemas,
-    targetSchema: config.targetSchema,
-    tables,
+  const plan = await planAtSnapshot(config, snapshot.snapshotName, tables);
+  const copyable = await createTargetSchema(lc, config, metrics, plan, tables, snapshot.consistentPoint);
+
+  let totalRows = 0;
+  await forEachParallel(copyable, config.snapshotJobs, async (table) => {
+    totalRows += await copyOneTable(lc, config, metrics, plan, table, snapshot.snapshotName, control);
   });
-  await runDdl(config.destinationUrl, [
-    `DROP SCHEMA IF EXISTS ${ident(config.targetSchema)} CASCADE`,
-    `CREATE SCHEMA ${ident(config.targetSchema)}`,
-    ddl.preData,
-    ...tables.map(
-      (t) =>
-        `ALTER TABLE ${qualified(config.targetSchema, t.name)} ` +
-        `ADD COLUMN _synced_at timestamptz NOT NULL DEFAULT now(), ` +
-        `ADD COLUMN _lsn pg_lsn DEFAULT ${literal(lsn)}, ` +
-        `ADD COLUMN _deleted boolean NOT NULL DEFAULT false`,
-    ),
-  ]);
-  for (const t of tables) {
-    await upsertTable(dest, config.slot, {
-      sourceSchema: t.schema,
-      sourceTable: t.name,
-      targetSchema: config.targetSchema,
-      targetTable: t.name,
-      state: 'snapshotting',
-      rowsEstimated: t.rowsEstimated,
-    });
-    metrics.snapshotRowsEstimated.set({ table: `${t.schema}.${t.name}` }, t.rowsEstimated);
-  }
-
-  const copied = new Map<PublishedTable, number>();
-  await forEachParallel(tables, config.snapshotJobs, async (table) => {
-    const label = `${table.schema}.${table.name}`;
-    const tableStarted = Date.now();
-    const rows = await copyTableData({
-      sourceUrl: config.sourceUrl,
-      destinationUrl: config.destinationUrl,
-      snapshotName: snapshot.snapshotName,
-      sourceSchemas: config.sourceSchemas,
-      targetSchema: config.targetSchema,
-      table,
-      onProgress: (rowsCopied) => {
-        metrics.snapshotRows.set({ table: label }, rowsCopied);
-        lc.info({ table: label, rowsCopied, rowsEstimated: table.rowsEstimated }, 'snapshot progress');
-      },
-    });
-    copied.set(table, rows);
-    await recordSnapshotProgress(dest, config.slot, table.schema, table.name, rows, false);
-    lc.info({ table: label, rows, seconds: (Date.now() - tableStarted) / 1000 }, 'table copied');
-  });
-
-  await runDdl(config.destinationUrl, [
-    ddl.postData,
-    ...tables.map((t) => `ALTER TABLE ${qualified(config.targetSchema, t.name)} ALTER COLUMN _lsn DROP DEFAULT`),
-    ...tables.map((t) => `ANALYZE ${qualified(config.targetSchema, t.name)}`),
-  ]);
-  for (const t of tables) await recordSnapshotProgress(dest, config.slot, t.schema, t.name, copied.get(t) ?? 0, true);
-  await finishSnapshotState(dest, config.slot, snapshot.consistentPoint);
-  const totalRows = [...copied.values()].reduce((a, b) => a + b, 0);
+  await finishSnapshotState(control, config.slot, snapshot.consistentPoint);
   lc.info({ lsn, rows: totalRows, seconds: (Date.now() - started) / 1000 }, 'snapshot complete; streaming from its consistent point');
   return snapshot.consistentPoint;
 }
 
-/** Run DDL on a connection of its own: pg_dump's output changes session settings (search_path). */
-async function runDdl(url: string, statements: string[]): Promise<void> {
-  const db = await connectDestination(url, 'elt-snapshot-ddl');
+/** Read the source catalog at the exported snapshot and plan the replica of the published tables. */
+async function planAtSnapshot(config: Config, snapshotName: string, tables: PublishedTable[]): Promise<ReplicaPlan> {
+  const db = await connectSource(config.sourceUrl, 'elt-snapshot-catalog');
+  try {
+    await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await db.query(`SET TRANSACTION SNAPSHOT ${literal(snapshotName)}`);
+    const catalog = await readCatalog(
+      db,
+      tables.map((t) => t.oid),
+      config.sourceSchemas,
+    );
+    await db.query('COMMIT');
+    return planReplica(catalog, { sourceSchemas: config.sourceSchemas, targetSchema: config.targetSchema });
+  } finally {
+    await db.end();
+  }
+}
+
+/**
+ * Drop and create the target schema with every table the plan can create, and record each
+ * table's state, in one transaction. Returns the tables to copy.
+ */
+async function createTargetSchema(lc: Logger, config: Config, metrics: Metrics, plan: ReplicaPlan, tables: PublishedTable[], lsn: Lsn): Promise<TablePlan[]> {
+  const db = await connectDestination(config.destinationUrl, 'elt-snapshot-ddl');
   try {
     await db.query('BEGIN');
-    for (const statement of statements) await db.query(statement);
+    await db.query(`DROP SCHEMA IF EXISTS ${ident(config.targetSchema)} CASCADE`);
+    await db.query(`CREATE SCHEMA ${ident(config.targetSchema)}`);
+    const failed = await createReplicaTables(lc, db, plan);
+    const byOid = new Map(tables.map((t) => [t.oid, t]));
+    for (const table of plan.tables) {
+      const { schema, name, oid } = table.table;
+      const reason = failed.get(oid);
+      if (!reason) await db.query(`ALTER TABLE ${qualified(config.targetSchema, name)} ALTER COLUMN _lsn SET DEFAULT ${literal(formatLsn(lsn))}`);
+      await upsertTable(db, config.slot, {
+        sourceSchema: schema,
+        sourceTable: name,
+        targetSchema: config.targetSchema,
+        targetTable: name,
+        state: reason ? 'error' : 'snapshotting',
+        rowsEstimated: byOid.get(oid)?.rowsEstimated ?? 0,
+        lastError: reason,
+      });
+      metrics.snapshotRowsEstimated.set({ table: `${schema}.${name}` }, byOid.get(oid)?.rowsEstimated ?? 0);
+    }
     await db.query('COMMIT');
+    return plan.tables.filter((t) => !failed.has(t.table.oid));
+  } finally {
+    await db.end();
+  }
+}
+
+/**
+ * Copy one table and build its indexes in one destination transaction that also marks it
+ * `streaming`. A deterministic failure marks the table `error` instead; a transient one is thrown.
+ */
+async function copyOneTable(lc: Logger, config: Config, metrics: Metrics, plan: ReplicaPlan, table: TablePlan, snapshotName: string, control: pg.Client): Promise<number> {
+  const { schema, name, kind } = table.table;
+  const label = `${schema}.${name}`;
+  const started = Date.now();
+  const db = await connectDestination(config.destinationUrl, 'elt-snapshot-copy');
+  try {
+    await db.query('BEGIN');
+    const rows = await copyTableAtSnapshot(db, {
+      sourceUrl: config.sourceUrl,
+      snapshotName,
+      source: { schema, name, kind },
+      target: { schema: config.targetSchema, name },
+      columns: table.copyColumns,
+      onProgress: (rowsCopied) => {
+        metrics.snapshotRows.set({ table: label }, rowsCopied);
+        lc.info({ table: label, rowsCopied }, 'snapshot progress');
+      },
+    });
+    const keyProblem = await createReplicaIndexes(lc, db, plan, table);
+    if (keyProblem) throw new TableFailure(schema, name, keyProblem, 'Resync the table once the cause is fixed.');
+    await db.query(`ALTER TABLE ${qualified(config.targetSchema, name)} ALTER COLUMN _lsn DROP DEFAULT`);
+    await recordSnapshotProgress(db, config.slot, schema, name, rows, true);
+    await db.query('COMMIT');
+    await db.query(`ANALYZE ${qualified(config.targetSchema, name)}`);
+    metrics.snapshotRows.set({ table: label }, rows);
+    lc.info({ table: label, rows, seconds: (Date.now() - started) / 1000 }, 'table copied');
+    return rows;
+  } catch (error) {
+    await db.query('ROLLBACK').catch(() => {
+      // The connection is gone: the transaction went with it.
+    });
+    if (classifyFailure(error) === 'transient') throw error;
+    const reason = `Copying the table failed: ${tableFailureReason(error)}`;
+    lc.error({ table: label, err: error }, 'table not replicated: the destination refused its copy');
+    await upsertTable(control, config.slot, { sourceSchema: schema, sourceTable: name, targetSchema: config.targetSchema, targetTable: name, state: 'error', lastError: reason });
+    return 0;
   } finally {
     await db.end();
   }

@@ -1,7 +1,10 @@
 /**
- * Connections to the source: a plain SQL connection for catalog reads, and the libpq
- * settings that make value output unambiguous (ISO dates, UTC, hex bytea, exact floats),
- * so that the text pgoutput sends is the text the destination parses back.
+ * Connections to the source and the destination, with the session settings that make
+ * values read and compare the same whatever the servers' defaults: ISO dates, postgres
+ * intervals, UTC, hex bytea, exact floats. On the source they make the text pgoutput sends
+ * unambiguous; on the destination they make that text parse back as it was meant, and the
+ * values the replicator reads back or compares as text there (a row matched by its old
+ * image, a stored value kept under a new key) exact.
  */
 import pg from 'pg';
 import { connectionError } from '../errors.js';
@@ -9,6 +12,14 @@ import { connectionError } from '../errors.js';
 /** Session settings for every source connection, the replication one included. */
 export const SOURCE_SESSION_OPTIONS =
   '-c datestyle=ISO,YMD -c intervalstyle=postgres -c timezone=UTC -c extra_float_digits=3 -c bytea_output=hex';
+
+/**
+ * Session settings for every destination connection (the snapshot's psql children get them
+ * through PGOPTIONS). search_path is the source's default one, so that a type name the
+ * source's catalog prints unqualified (an extension's type in public) names the same type
+ * here; relations are always schema-qualified, and the stage tables are temporary.
+ */
+export const DESTINATION_SESSION_OPTIONS = `${SOURCE_SESSION_OPTIONS} -c search_path=pg_catalog,public`;
 
 export function sourceClientConfig(url: string, applicationName: string): pg.ClientConfig {
   return { connectionString: url, application_name: applicationName, options: SOURCE_SESSION_OPTIONS };
@@ -28,7 +39,7 @@ export async function connectSource(url: string, applicationName = 'elt'): Promi
 }
 
 export async function connectDestination(url: string, applicationName = 'elt'): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, application_name: applicationName, options: '-c timezone=UTC' });
+  const client = new pg.Client({ connectionString: url, application_name: applicationName, options: DESTINATION_SESSION_OPTIONS });
   try {
     await client.connect();
   } catch (error) {

@@ -212,11 +212,16 @@ export class SlotStream {
     this.sendStatus();
   }
 
-  sendStatus(): void {
+  /** Ask the source for a keepalive: it answers with how far it has sent (onKeepalive). */
+  requestKeepalive(): void {
+    this.sendStatus(true);
+  }
+
+  sendStatus(replyRequested = false): void {
     const connection = (this.#plugin.client as unknown as { connection?: { sendCopyFromChunk(b: Buffer): void } } | null)?.connection;
     if (!connection || this.#stopped) return;
     try {
-      connection.sendCopyFromChunk(standbyStatusUpdate(this.#confirmed));
+      connection.sendCopyFromChunk(standbyStatusUpdate(this.#confirmed, Date.now(), replyRequested));
     } catch (error) {
       this.lc.warn({ err: error }, 'could not send standby status');
     }

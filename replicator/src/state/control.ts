@@ -259,6 +259,14 @@ export async function recordHeartbeat(db: ClientBase, slot: string, beat: Heartb
   );
 }
 
+/** A table stopped: its state becomes `error` with the reason (in the caller's transaction). */
+export async function recordTableError(db: ClientBase, slot: string, schema: string, table: string, reason: string): Promise<void> {
+  await db.query(
+    `UPDATE elt.tables SET state = 'error', last_error = $4, last_error_at = now() WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,
+    [slot, schema, table, reason],
+  );
+}
+
 export async function recordError(db: ClientBase, slot: string, message: string): Promise<void> {
   await db.query(
     `UPDATE elt.replication_state SET last_error = $2, last_error_at = now(), status = 'error' WHERE slot_name = $1`,

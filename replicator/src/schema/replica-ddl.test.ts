@@ -1,0 +1,161 @@
+import { describe, expect, test } from 'vitest';
+import type { CatalogColumn, CatalogIndex, CatalogTable, CatalogType, SourceCatalog } from './catalog.js';
+import { planReplica } from './replica-ddl.js';
+
+const OPTIONS = { sourceSchemas: ['public'], targetSchema: 'staging' };
+
+function column(attnum: number, name: string, typeOid: number, typeText: string, extra: Partial<CatalogColumn> = {}): CatalogColumn {
+  return { attnum, name, typeOid, typeText, collation: null, generated: '', generationExpr: null, generationDeps: [], comment: null, ...extra };
+}
+
+function type(oid: number, name: string, extra: Partial<CatalogType> = {}): CatalogType {
+  return {
+    oid,
+    schema: 'public',
+    name,
+    typtype: 'b',
+    elementOid: 0,
+    extension: null,
+    relkind: null,
+    printed: `public.${name}`,
+    enumLabels: [],
+    domainBase: null,
+    attributes: [],
+    rangeSubtype: null,
+    rangeOpclass: null,
+    multirangeName: null,
+    rangeOfMultirange: 0,
+    ...extra,
+  };
+}
+
+function index(name: string, keys: { attnum: number; definition: string }[], extra: Partial<CatalogIndex> = {}): CatalogIndex {
+  return {
+    oid: 1,
+    name,
+    unique: false,
+    primary: false,
+    replicaIdentity: false,
+    exclusion: false,
+    method: 'btree',
+    keyColumns: keys.map((k) => ({ ...k, opclass: null, collation: null, descending: false, nullsFirst: false })),
+    includeColumns: [],
+    predicate: null,
+    deps: [],
+    constraintName: null,
+    ...extra,
+  };
+}
+
+function table(columns: CatalogColumn[], indexes: CatalogIndex[] = [], extra: Partial<CatalogTable> = {}): CatalogTable {
+  return { oid: 100, schema: 'public', name: 'orders', kind: 'r', replicaIdentity: 'd', columns, indexes, comment: null, ...extra };
+}
+
+function plan(tables: CatalogTable[], types: CatalogType[] = []): ReturnType<typeof planReplica> {
+  const catalog: SourceCatalog = { tables, types: new Map(types.map((t) => [t.oid, t])), collations: new Map() };
+  return planReplica(catalog, OPTIONS);
+}
+
+const PK = index('orders_pkey', [{ attnum: 1, definition: 'id' }], { unique: true, primary: true, constraintName: 'orders_pkey' });
+const ID = column(1, 'id', 23, 'integer');
+
+describe('replica tables', () => {
+  test('carry the source columns, NOT NULL on the key only, and the metadata columns; the key is added after the data', () => {
+    const p = plan([table([ID, column(2, 'total', 1700, 'numeric(12,2)'), column(3, 'note', 25, 'text')], [PK])]);
+    expect(p.tables[0]!.create[0]).toBe(
+      'CREATE TABLE "staging"."orders" ("id" integer NOT NULL, "total" numeric(12,2), "note" text, ' +
+        '_synced_at timestamptz NOT NULL DEFAULT now(), _lsn pg_lsn, _deleted boolean NOT NULL DEFAULT false)',
+    );
+    expect(p.tables[0]!.identityIndex).toBe('ALTER TABLE "staging"."orders" ADD CONSTRAINT "orders_pkey" PRIMARY KEY ("id")');
+    expect(p.tables[0]!.problem).toBeNull();
+  });
+
+  test('a REPLICA IDENTITY USING INDEX key stays a unique index; other unique indexes become plain ones', () => {
+    const identity = index('orders_code_key', [{ attnum: 2, definition: 'code' }], { unique: true, replicaIdentity: true });
+    const other = index('orders_email_key', [{ attnum: 3, definition: 'lower(email)' }], { unique: true });
+    const p = plan([table([ID, column(2, 'code', 25, 'text'), column(3, 'email', 25, 'text')], [identity, other], { replicaIdentity: 'i' })]);
+    expect(p.tables[0]!.create[0]).toContain('"code" text NOT NULL');
+    expect(p.tables[0]!.identityIndex).toBe('CREATE UNIQUE INDEX "orders_code_key" ON "staging"."orders" ("code")');
+    expect(p.tables[0]!.indexes).toEqual([{ name: 'orders_email_key', sql: 'CREATE INDEX "orders_email_key" ON "staging"."orders" USING "btree" (lower(email))' }]);
+  });
+
+  test('partial, descending and INCLUDE indexes keep their shape; an extension operator class keeps its schema', () => {
+    const partial = index('open_orders', [{ attnum: 1, definition: 'id' }], { predicate: "status = 'open'::order_status", includeColumns: ['note'] });
+    partial.keyColumns[0]!.descending = true;
+    const trigram = index('note_trgm', [{ attnum: 3, definition: 'note' }], { method: 'gin' });
+    trigram.keyColumns[0]!.opclass = { schema: 'public', name: 'gin_trgm_ops', extension: 'pg_trgm' };
+    const p = plan([table([ID, column(2, 'status', 25, 'text'), column(3, 'note', 25, 'text')], [PK, partial, trigram])]);
+    expect(p.tables[0]!.indexes.map((i) => i.sql)).toEqual([
+      `CREATE INDEX "open_orders" ON "staging"."orders" USING "btree" (id DESC NULLS LAST) INCLUDE (note) WHERE status = 'open'::order_status`,
+      'CREATE INDEX "note_trgm" ON "staging"."orders" USING "gin" (note "public"."gin_trgm_ops")',
+    ]);
+  });
+
+  test.each([
+    ['an exclusion constraint', { exclusion: true, constraintName: 'no_overlap' }, 'exclusion constraint no_overlap'],
+    ['a function of the user', { deps: [{ catalog: 'pg_proc', schema: 'public', name: 'normalize', extension: null }] }, 'the function public.normalize'],
+    ["an extension's function", { deps: [{ catalog: 'pg_proc', schema: 'public', name: 'similarity', extension: 'pg_trgm' }] }, null],
+  ])('an index with %s is left out only when the replica cannot build it', (_what, extra, reason) => {
+    const p = plan([table([ID], [PK, index('idx', [{ attnum: 0, definition: '(f(id))' }], extra as Partial<CatalogIndex>)])]);
+    if (reason === null) expect(p.tables[0]!.skippedIndexes).toEqual([]);
+    else expect(p.tables[0]!.skippedIndexes[0]!.reason).toContain(reason);
+  });
+
+  test('a generated column is computed by the replica; one that calls a function of the user stops the table', () => {
+    const computed = column(2, 'doubled', 23, 'integer', { generated: 's', generationExpr: 'id * 2' });
+    const userFn = column(3, 'slug', 25, 'text', {
+      generated: 's',
+      generationExpr: 'slugify(name)',
+      generationDeps: [{ catalog: 'pg_proc', schema: 'public', name: 'slugify', extension: null }],
+    });
+    const ok = plan([table([ID, computed], [PK])]).tables[0]!;
+    expect(ok.create[0]).toContain('"doubled" integer GENERATED ALWAYS AS (id * 2) STORED');
+    expect(ok.copyColumns).toEqual(['id']);
+    const stopped = plan([table([ID, userFn], [PK])]).tables[0]!;
+    expect(stopped.problem).toContain('public.slugify');
+  });
+
+  test('a column named like a metadata column stops the table with the reason', () => {
+    const p = plan([table([ID, column(2, '_lsn', 25, 'text')], [PK])]);
+    expect(p.tables[0]!.problem).toContain('_lsn');
+    expect(p.tables[0]!.problem).toContain('Rename the source column');
+  });
+});
+
+describe('types', () => {
+  test("a user's enum and domain are recreated in the target schema, the domain without its checks", () => {
+    const mood = type(500, 'mood', { typtype: 'e', enumLabels: ['sad', "it's ok"] });
+    const moods = type(501, '_mood', { elementOid: 500, printed: 'public.mood[]' });
+    const positive = type(502, 'positive', { typtype: 'd', domainBase: { typeOid: 23, typeText: 'integer', collation: null } });
+    const p = plan([table([ID, column(2, 'm', 500, 'public.mood'), column(3, 'ms', 501, 'public.mood[]'), column(4, 'n', 502, 'public.positive')], [PK])], [mood, moods, positive]);
+    expect(p.objects.map((o) => o.sql)).toEqual([`CREATE TYPE "staging"."mood" AS ENUM ('sad', 'it''s ok')`, 'CREATE DOMAIN "staging"."positive" AS integer']);
+    expect(p.tables[0]!.create[0]).toContain('"m" "staging"."mood", "ms" "staging"."mood"[], "n" "staging"."positive"');
+    expect(p.tables[0]!.needs).toEqual(['type:500', 'type:502']);
+  });
+
+  test("an extension's type keeps its schema, and the table names the extension it needs", () => {
+    const citext = type(600, 'citext', { extension: 'citext' });
+    const p = plan([table([ID, column(2, 'email', 600, 'public.citext')], [PK])], [citext]);
+    expect(p.objects).toEqual([]);
+    expect(p.tables[0]!.create[0]).toContain('"email" public.citext');
+    expect(p.tables[0]!.extensions).toEqual([{ name: 'citext', schema: 'public' }]);
+  });
+
+  test('a composite is created after the types it uses; a range with its multirange', () => {
+    const mood = type(500, 'mood', { typtype: 'e', enumLabels: ['sad'] });
+    const pair = type(510, 'pair', { typtype: 'c', relkind: 'c', attributes: [{ name: 'm', typeOid: 500, typeText: 'public.mood', collation: null }] });
+    const span = type(520, 'span', { typtype: 'r', rangeSubtype: { typeOid: 23, typeText: 'integer', collation: null }, multirangeName: 'spans' });
+    const p = plan([table([ID, column(2, 'p', 510, 'public.pair'), column(3, 's', 520, 'public.span')], [PK])], [mood, pair, span]);
+    expect(p.objects.map((o) => o.sql)).toEqual([
+      `CREATE TYPE "staging"."mood" AS ENUM ('sad')`,
+      'CREATE TYPE "staging"."pair" AS ("m" "staging"."mood")',
+      'CREATE TYPE "staging"."span" AS RANGE (SUBTYPE = integer, MULTIRANGE_TYPE_NAME = "staging"."spans")',
+    ]);
+  });
+
+  test("a table's row type used as a column type stops the table with the reason", () => {
+    const row = type(530, 'customers', { typtype: 'c', relkind: 'r' });
+    const p = plan([table([ID, column(2, 'c', 530, 'public.customers')], [PK])], [row]);
+    expect(p.tables[0]!.problem).toContain('row type of a table');
+  });
+});

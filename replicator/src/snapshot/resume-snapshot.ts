@@ -1,0 +1,41 @@
+/**
+ * A snapshot interrupted by a crash or a transient failure is resumed, never started over
+ * from zero: the tables it had copied (rows, indexes and state commit together) are kept,
+ * streaming starts at the snapshot's consistent point, and every table not yet copied is
+ * queued for an online resync (a fresh copy swapped in once the stream has caught up with it).
+ *
+ * This needs the slot the snapshot created, untouched (nothing is confirmed to it while
+ * copying, so its confirmed position is still the consistent point), and the replica's
+ * tables created (their elt.tables rows are written in the same transaction).
+ */
+import type pg from 'pg';
+import type { Logger } from '../log.js';
+import { formatLsn, type Lsn } from '../lsn.js';
+import type { SlotInfo } from '../source/slot.js';
+import { finishSnapshotState } from '../state/control.js';
+import { enqueueResync } from '../state/resync-queue.js';
+
+/** Resume the slot's interrupted snapshot; null when it cannot be resumed and must start over. */
+export async function resumeSnapshot(lc: Logger, control: pg.Client, slotName: string, slot: SlotInfo | null, snapshotLsn: Lsn | null): Promise<Lsn | null> {
+  if (!slot || slot.walStatus === 'lost' || snapshotLsn === null || slot.confirmedFlushLsn !== snapshotLsn) return null;
+  const { rows } = await control.query<{ schema: string; table: string; state: string }>(
+    'SELECT source_schema AS schema, source_table AS table, state FROM elt.tables WHERE slot_name = $1',
+    [slotName],
+  );
+  if (rows.length === 0) return null;
+  const pending = rows.filter((r) => r.state === 'snapshotting');
+  await control.query('BEGIN');
+  try {
+    await enqueueResync(control, slotName, pending, 'elt: the snapshot was interrupted before this table was copied');
+    await finishSnapshotState(control, slotName, snapshotLsn);
+    await control.query('COMMIT');
+  } catch (error) {
+    await control.query('ROLLBACK');
+    throw error;
+  }
+  lc.warn(
+    { slot: slotName, lsn: formatLsn(snapshotLsn), copied: rows.length - pending.length, toResync: pending.map((r) => `${r.schema}.${r.table}`) },
+    'resuming an interrupted snapshot: tables already copied are kept, the others are copied online',
+  );
+  return snapshotLsn;
+}

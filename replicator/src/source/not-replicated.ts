@@ -1,0 +1,37 @@
+/**
+ * The tables of the replicated schemas that are not replicated, each with the reason a
+ * person can act on: the replica never silently lacks a table. They show as `excluded` in
+ * elt.tables, `elt status`, the API and the metrics.
+ */
+import type { ClientBase } from 'pg';
+
+export interface NotReplicatedTable {
+  schema: string;
+  name: string;
+  reason: string;
+}
+
+/** Tables (not partitions) of `schemas` that the publication does not send, and why. */
+export async function tablesNotReplicated(db: ClientBase, publication: string, schemas: string[]): Promise<NotReplicatedTable[]> {
+  const { rows } = await db.query<{ schema: string; name: string; kind: string; persistence: string; identity: string; has_pk: boolean }>(
+    `SELECT n.nspname AS schema, c.relname AS name, c.relkind AS kind, c.relpersistence AS persistence, c.relreplident AS identity,
+       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition
+       AND NOT EXISTS (SELECT 1 FROM pg_publication_tables p WHERE p.pubname = $2 AND p.schemaname = n.nspname AND p.tablename = c.relname)
+     ORDER BY 1, 2`,
+    [schemas, publication],
+  );
+  return rows.map((r) => ({ schema: r.schema, name: r.name, reason: reason(r, publication) }));
+}
+
+function reason(t: { kind: string; persistence: string; identity: string; has_pk: boolean; schema: string; name: string }, publication: string): string {
+  if (t.kind === 'f') return 'Not replicated: it is a foreign table (its rows live in another server, and logical decoding never sees them).';
+  if (t.persistence === 'u') {
+    return 'Not replicated: it is UNLOGGED, so logical decoding never sees its changes. Make it logged (ALTER TABLE … SET LOGGED) and resync it to replicate it.';
+  }
+  if (t.identity === 'n' || (t.identity === 'd' && !t.has_pk)) {
+    return 'Not replicated: the table has no primary key or replica identity. Set REPLICA IDENTITY FULL on it (or ELT_REPLICA_IDENTITY_FULL=true), add it to the publication and resync.';
+  }
+  return `Not replicated: the publication ${publication} does not include it. Add it (ALTER PUBLICATION ${publication} ADD TABLE …) to replicate it.`;
+}

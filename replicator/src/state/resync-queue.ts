@@ -1,0 +1,31 @@
+/**
+ * Resync requests the replicator makes of itself (a table it must copy again online): one
+ * job for the tables, skipping those that already have a queued or running job, and a
+ * NOTIFY so the resync runner wakes. Runs in the caller's transaction.
+ */
+import type { ClientBase } from 'pg';
+import { RESYNC_CHANNEL } from './control.js';
+
+export interface ResyncTarget {
+  schema: string;
+  table: string;
+}
+
+/** Queue one job for the tables (those without an active job); returns its id, or null when none was needed. */
+export async function enqueueResync(db: Pick<ClientBase, 'query'>, slot: string, tables: ResyncTarget[], requestedBy: string): Promise<number | null> {
+  if (tables.length === 0) return null;
+  const { rows } = await db.query<{ job_id: string }>(
+    `WITH wanted AS (
+       SELECT w.s, w.t FROM unnest($2::text[], $3::text[]) AS w(s, t)
+       WHERE NOT EXISTS (SELECT 1 FROM elt.resync_job_tables a
+         WHERE a.slot_name = $1 AND a.source_schema = w.s AND a.source_table = w.t AND a.state IN ('queued', 'running'))),
+     job AS (
+       INSERT INTO elt.resync_jobs (slot_name, requested_by) SELECT $1, $4 WHERE EXISTS (SELECT 1 FROM wanted) RETURNING id)
+     INSERT INTO elt.resync_job_tables (job_id, slot_name, source_schema, source_table)
+     SELECT job.id, $1, wanted.s, wanted.t FROM job, wanted RETURNING job_id`,
+    [slot, tables.map((t) => t.schema), tables.map((t) => t.table), requestedBy],
+  );
+  if (!rows[0]) return null;
+  await db.query('SELECT pg_notify($1, $2)', [RESYNC_CHANNEL, rows[0].job_id]);
+  return Number(rows[0].job_id);
+}
