@@ -42,7 +42,7 @@ export const configSchema = z.object({
     .enum(['true', 'false'], { error: 'must be true or false' })
     .default('false')
     .transform((value) => value === 'true'),
-  /** Parallel pg_dump | psql pipes during the snapshot. */
+  /** Tables copied in parallel during the snapshot. */
   snapshotJobs: positiveInt(64).default(2),
 });
 

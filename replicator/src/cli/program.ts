@@ -91,7 +91,7 @@ export function buildProgram(handlers: Handlers, version: string, out: Output, d
       .configureOutput(outputFor(`elt ${name}`))
       .addHelpText('after', `\n${EXIT_CODES_HELP}`);
 
-  settingOptions(command('replicate', 'copy the source once (pg_dump at the slot\'s snapshot), then apply every change; runs until stopped'), COMMAND_SETTINGS.replicate)
+  settingOptions(command('replicate', 'copy the source once (at the slot\'s exported snapshot), then apply every change; runs until stopped'), COMMAND_SETTINGS.replicate)
     .addHelpText('afterAll', `\n${SETTINGS_NOTE}`)
     .action(async (options: Record<string, unknown>) => done(await handlers.replicate(settingFlags(options, COMMAND_SETTINGS.replicate))));
 
