@@ -437,7 +437,8 @@ async function streamChunked(port: number, total: number, pauseMs: number): Prom
       if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
     if (!closed && received.length === 0) socket.write('0\r\n\r\n');
-    const deadline = Date.now() + 10_000;
+    // Deadlines, not pauses: both waits end as soon as the answer (or the hang-up) is there; a loaded machine needs the room.
+    const deadline = Date.now() + 30_000;
     let response: RawResponse | null = null;
     while (!(response = parseResponse(Buffer.concat(received), closed)) && !closed && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -445,7 +446,7 @@ async function streamChunked(port: number, total: number, pauseMs: number): Prom
     response ??= parseResponse(Buffer.concat(received), true);
     if (response && Number.isNaN(response.status)) response = null;
     // The server hangs up rather than read the rest.
-    await Promise.race([settle('close'), new Promise((resolve) => setTimeout(resolve, 2_000))]);
+    await Promise.race([settle('close'), new Promise((resolve) => setTimeout(resolve, 30_000))]);
     return { sent, response, closedByServer: closed };
   } finally {
     socket.destroy();

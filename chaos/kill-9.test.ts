@@ -16,7 +16,7 @@
  * has no key). The number of kills and the worst catch-up are recorded as figures.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareReplica, currentWalLsn, query, slotConfirmed, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../harness/replication.js';
+import { caughtUpTo, expectReplicaEqual, query, startElt, startPair, StopWaiting, waitFor, waitForCatchUp, walInsertLsn, type ClusterPair, type ReplicatorProcess } from '../harness/replication.js';
 import { initDemoSource } from '../source_db_init/init.js';
 import { createRng, type Rng } from '../source_db_init/prng.js';
 import { startWorkload, type Workload } from '../source_db_init/workload.js';
@@ -80,10 +80,9 @@ describe('kill -9, again and again, under the demo workload', () => {
     return rows[0]?.phase ?? 'none';
   }
 
-  /** The source confirmed it, and the replica says it streams from there on (after a snapshot, too). */
+  /** Everything up to `lsn` is applied, as both ends say (the harness's one definition of caught up). */
   async function applied(lsn: string): Promise<boolean> {
-    const [state] = await query<{ ok: boolean }>(pair.destinationUrl, "SELECT phase = 'streaming' AND applied_lsn >= $2::pg_lsn AS ok FROM elt.replication_state WHERE slot_name = $1", [SLOT, lsn]);
-    return (await slotConfirmed(pair.sourceUrl, SLOT, lsn)) && state?.ok === true;
+    return (await caughtUpTo(pair.sourceUrl, pair.destinationUrl, SLOT, lsn)).ok;
   }
 
   function resumeWorkload(): void {
@@ -104,7 +103,7 @@ describe('kill -9, again and again, under the demo workload', () => {
 
   async function waitUntilStreaming(process: ReplicatorProcess): Promise<void> {
     await waitFor('the replicator to stream', async () => {
-      if (process.child.exitCode !== null) throw new Error(`elt exited: ${process.output()}`);
+      if (process.child.exitCode !== null) throw new StopWaiting(`elt exited: ${process.output()}`);
       return process.output().includes(STREAMING);
     }, 180_000);
   }
@@ -119,14 +118,14 @@ describe('kill -9, again and again, under the demo workload', () => {
   /** Wait for `condition` while checking that the replicator is still alive. */
   async function during(what: string, condition: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
     await waitFor(what, async () => {
-      if (replicator!.child.exitCode !== null) throw new Error(`elt exited: ${replicator!.output()}`);
+      if (replicator!.child.exitCode !== null) throw new StopWaiting(`elt exited: ${replicator!.output()}`);
       return condition();
     }, timeoutMs, 20);
   }
 
   /** Start again under the workload, time the catch-up, then pause the workload and compare. */
   async function restartAndCheck(kind: KillKind, killedIn: string, kills: Kill[]): Promise<void> {
-    const target = await currentWalLsn(pair.sourceUrl);
+    const target = await walInsertLsn(pair.sourceUrl);
     const started = performance.now();
     const process = start();
     await during(`catch-up to ${target} after a kill during ${kind}`, () => applied(target), 180_000);
@@ -134,9 +133,8 @@ describe('kill -9, again and again, under the demo workload', () => {
     kills.push({ kind, phase: killedIn, catchUpMs });
     await waitUntilStreaming(process);
     await pauseWorkload();
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl, SLOT, 120_000);
-    const differences = await compareReplica(pair.sourceUrl, pair.destinationUrl);
-    expect(differences, `after kill ${kills.length} (${kind})\n${process.output().slice(-4000)}`).toEqual([]);
+    await waitForCatchUp(pair, process, { slot: SLOT });
+    await expectReplicaEqual(pair, process, { what: `after kill ${kills.length} (${kind})` });
     resumeWorkload();
   }
 
@@ -159,9 +157,9 @@ describe('kill -9, again and again, under the demo workload', () => {
   }
 
   async function killDuringLargeTransaction(): Promise<string> {
-    const before = await currentWalLsn(pair.sourceUrl);
+    const before = await walInsertLsn(pair.sourceUrl);
     await query(pair.sourceUrl, "UPDATE public.ledger SET n = n + 1, note = 'bulk ' || (n + 1)");
-    const committed = await currentWalLsn(pair.sourceUrl);
+    const committed = await walInsertLsn(pair.sourceUrl);
     // Kill once the transaction is on its way in, at a random point before it is all applied.
     await during('the large transaction to be on the wire', async () => (await query<{ ok: boolean }>(pair.sourceUrl, 'SELECT sent_lsn > $1::pg_lsn AS ok FROM pg_stat_replication', [before]))[0]?.ok === true);
     await sleep(randomMs(0, 800));
@@ -221,8 +219,8 @@ describe('kill -9, again and again, under the demo workload', () => {
     const jobs = await query<{ id: string; state: string }>(pair.destinationUrl, 'SELECT id::text, state FROM elt.resync_jobs WHERE id = ANY($1::bigint[]) ORDER BY id', [resyncJobs]);
     expect(jobs.map((j) => j.state)).toEqual(resyncJobs.map(() => 'succeeded'));
     await pauseWorkload();
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl, SLOT, 120_000);
-    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    await waitForCatchUp(pair, replicator!, { slot: SLOT });
+    await expectReplicaEqual(pair, replicator!);
 
     // Each kill landed where it was meant to.
     const expectedPhase: Record<KillKind, string> = { snapshot: 'snapshotting', streaming: 'streaming', 'large transaction': 'streaming', resync: 'streaming' };

@@ -22,18 +22,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type PgCluster } from '../harness/pg-cluster.js';
-import {
-  compareReplica,
-  query,
-  runElt,
-  startElt,
-  startPair,
-  waitFor,
-  waitForCatchUp,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../harness/replication.js';
+import { expectReplicaEqual, query, runElt, startElt, startPair, waitFor, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../harness/replication.js';
 import { DEMO_TABLES } from '../source_db_init/generate.js';
 import { initDemoSource, PUBLICATION_NAME, REPLICATOR_ROLE } from '../source_db_init/init.js';
 import { recordFigure } from './figures.js';
@@ -506,8 +495,8 @@ describe('logs, at the default info level', () => {
        UPDATE events SET processed = true WHERE event_type = 'security_probe';
        DELETE FROM events WHERE payload->>'note' = '${MARKER}-event-snapshot';`,
     );
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl, SLOT);
-    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    await waitForCatchUp(pair, replicator, { slot: SLOT });
+    await expectReplicaEqual(pair, replicator);
     const output = replicator.output();
     expect(output).toContain('"msg":"streaming changes"');
     expect(leaks(output, { ...SECRETS, ...ROW_DATA })).toEqual([]);
@@ -519,8 +508,8 @@ describe('logs, at the default info level', () => {
     await query(pair.sourceUrl, `INSERT INTO vault VALUES ('${MARKER}-k-poison-2', '${MARKER}-poison-stream', 3)`);
     await waitFor('the apply error to be logged', async () => replicator.output().slice(from).includes('replication attempt failed'), 60_000);
     await query(pair.destinationUrl, `ALTER TABLE staging.vault DROP CONSTRAINT elt_security_probe`);
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl, SLOT);
-    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    await waitForCatchUp(pair, replicator, { slot: SLOT });
+    await expectReplicaEqual(pair, replicator);
     const output = replicator.output().slice(from);
     expect(output).toMatch(/elt_security_probe/);
     expect(leaks(output, { ...SECRETS, ...ROW_DATA })).toEqual([]);

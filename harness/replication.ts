@@ -86,6 +86,15 @@ export async function runElt(args: string[], env: Record<string, string>): Promi
   return { code, output: process.output() };
 }
 
+/** Thrown by a waitFor check when waiting longer is pointless (the process it waits on exited): waitFor rethrows it at once. */
+export class StopWaiting extends Error {
+  override readonly name = 'StopWaiting';
+}
+
+/**
+ * Poll `check` until it returns a truthy value. Other errors count as "not yet" (a server that
+ * is restarting); the last one is shown on a timeout.
+ */
 export async function waitFor<T>(what: string, check: () => Promise<T | false | null | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown = null;
@@ -94,6 +103,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | false | 
       const result = await check();
       if (result) return result;
     } catch (error) {
+      if (error instanceof StopWaiting) throw error;
       lastError = error;
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
@@ -187,7 +197,7 @@ export async function waitForStreaming(destinationUrl: string, replicator: Repli
   await waitFor(
     `slot ${slot} to stream`,
     async () => {
-      if (replicator.child.exitCode !== null) throw new Error(`elt exited: ${replicator.output()}`);
+      if (replicator.child.exitCode !== null || replicator.child.signalCode !== null) throw new StopWaiting(`elt exited: ${replicator.output()}`);
       const rows = await query<{ phase: string }>(destinationUrl, 'SELECT phase FROM elt.replication_state WHERE slot_name = $1', [slot]).catch(() => []);
       return rows[0]?.phase === 'streaming';
     },
@@ -195,21 +205,104 @@ export async function waitForStreaming(destinationUrl: string, replicator: Repli
   );
 }
 
-/** The source's current WAL position (pg_current_wal_lsn), as text. */
-export async function currentWalLsn(sourceUrl: string): Promise<string> {
-  return (await query<{ lsn: string }>(sourceUrl, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
+/**
+ * The source's WAL insert position, as text: the target a test waits for after its writes. Not
+ * pg_current_wal_lsn(), the write position: with synchronous_commit = off it can be behind
+ * commits still in the WAL buffers.
+ */
+export async function walInsertLsn(sourceUrl: string): Promise<string> {
+  return (await query<{ lsn: string }>(sourceUrl, 'SELECT pg_current_wal_insert_lsn()::text AS lsn'))[0]!.lsn;
 }
 
-/** The slot has confirmed `lsn`: everything committed up to there is applied in the destination. Throws when there is no such slot. */
+/**
+ * The slot has confirmed `lsn` to the source. Says nothing about the replica (a new slot of the
+ * same name confirms while its snapshot is still being copied): use it only to show that the
+ * source still keeps a transaction. Throws when there is no such slot.
+ */
 export async function slotConfirmed(sourceUrl: string, slot: string, lsn: string): Promise<boolean> {
   const rows = await query<{ ok: boolean }>(sourceUrl, 'SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, lsn]);
   if (rows.length === 0) throw new Error(`the source has no slot ${slot}`);
   return rows[0]!.ok === true;
 }
 
-/** The replica has caught up with everything the source has committed so far. */
-export async function waitForCatchUp(sourceUrl: string, destinationUrl: string, slot = 'elt_slot', timeoutMs = 120_000): Promise<void> {
-  const lsn = await currentWalLsn(sourceUrl);
-  await waitFor(`the replica to apply up to ${lsn}`, () => slotConfirmed(sourceUrl, slot, lsn), timeoutMs);
-  void destinationUrl;
+export interface CatchUp {
+  /** Everything is applied up to the target. */
+  ok: boolean;
+  /** What the source and the destination say, for a message. */
+  state: string;
+}
+
+/**
+ * Whether the replica has applied everything the source wrote up to `lsn`, as both ends say it:
+ * the slot is active and has confirmed `lsn`, and the destination's elt.replication_state is
+ * streaming (phase and status) with an applied LSN at or past `lsn`. The slot alone is not
+ * enough: after a lost slot the replicator makes a new one of the same name, which confirms
+ * while the new snapshot is still being copied.
+ */
+export async function caughtUpTo(sourceUrl: string, destinationUrl: string, slot: string, lsn: string): Promise<CatchUp> {
+  const [source] = await query<{ active: boolean; confirmed: string | null; ok: boolean | null }>(
+    sourceUrl,
+    'SELECT active, confirmed_flush_lsn::text AS confirmed, confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1',
+    [slot, lsn],
+  );
+  const [replica] = await query<{ phase: string; status: string; applied: string | null; ok: boolean | null }>(
+    destinationUrl,
+    `SELECT phase, status, applied_lsn::text AS applied, applied_lsn >= $2::pg_lsn AS ok FROM elt.replication_state WHERE slot_name = $1`,
+    [slot, lsn],
+  ).catch((error: Error) => [{ phase: `unreadable (${error.message})`, status: '-', applied: null, ok: false }]);
+  const ok = source?.active === true && source.ok === true && replica?.phase === 'streaming' && replica.status === 'streaming' && replica.ok === true;
+  const state =
+    `target ${lsn}; source slot ${slot}: ${source ? `${source.active ? 'active' : 'inactive'}, confirmed ${source.confirmed ?? '-'}` : 'missing'}; ` +
+    `destination: ${replica ? `phase ${replica.phase}, status ${replica.status}, applied ${replica.applied ?? '-'}` : 'no replication_state row'}`;
+  return { ok, state };
+}
+
+/** The last lines of the replicator's output, to show beside a failure. */
+export function outputTail(replicator: ReplicatorProcess, chars = 6_000): string {
+  const output = replicator.output();
+  return `--- elt output${output.length > chars ? ' (tail)' : ''} ---\n${output.slice(-chars)}`;
+}
+
+/**
+ * Wait until the replica has applied everything the source had written when this was called
+ * (caughtUpTo). Fails at once, with the replicator's output, if the replicator exits; on a
+ * timeout it says what each end reported. Returns the target LSN.
+ */
+export async function waitForCatchUp(
+  pair: { sourceUrl: string; destinationUrl: string },
+  replicator: ReplicatorProcess,
+  options: { slot?: string; timeoutMs?: number; target?: string } = {},
+): Promise<string> {
+  const slot = options.slot ?? 'elt_slot';
+  const target = options.target ?? (await walInsertLsn(pair.sourceUrl));
+  let last = '';
+  await waitFor(
+    `the replica to apply up to ${target}`,
+    async () => {
+      if (replicator.child.exitCode !== null || replicator.child.signalCode !== null) {
+        throw new StopWaiting(`elt exited (${replicator.child.exitCode ?? replicator.child.signalCode})`);
+      }
+      const state = await caughtUpTo(pair.sourceUrl, pair.destinationUrl, slot, target);
+      last = state.state;
+      return state.ok;
+    },
+    options.timeoutMs ?? 120_000,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}\n${last}\n${outputTail(replicator)}`);
+  });
+  return target;
+}
+
+/**
+ * The replica equals the source, table by table (compareReplica); otherwise throws with the
+ * tables that differ and the replicator's output, so that a failure in CI can be diagnosed.
+ */
+export async function expectReplicaEqual(
+  pair: { sourceUrl: string; destinationUrl: string },
+  replicator: ReplicatorProcess,
+  options: Parameters<typeof compareReplica>[2] & { what?: string } = {},
+): Promise<void> {
+  const differences = await compareReplica(pair.sourceUrl, pair.destinationUrl, options);
+  if (differences.length === 0) return;
+  throw new Error(`the replica differs from the source${options.what ? ` (${options.what})` : ''}:\n${JSON.stringify(differences, null, 2)}\n${outputTail(replicator)}`);
 }

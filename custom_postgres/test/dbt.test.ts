@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbtVenv } from '../../harness/venvs.js';
-import { REPO_ROOT, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { query, REPO_ROOT, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 import { initDemoSource } from '../../source_db_init/init.js';
 import { startWorkload } from '../../source_db_init/workload.js';
 
@@ -157,8 +157,8 @@ describe.each([{ deleteMode: 'hard' }, { deleteMode: 'soft' }])('dbt project on 
   it('after inserts, updates and deletes, an incremental run equals a full refresh and shows each change', async () => {
     // Some realistic traffic first: orders placed, paid, shipped, cancelled, deleted, price changes...
     const workload = startWorkload({ url: pair.sourceUrl, ratePerSecond: 40, seed: 7 });
-    await new Promise((resolve) => setTimeout(resolve, 4_000));
-    await workload.stop();
+    await waitFor('the workload to commit 160 transactions', async () => workload.stats.transactions >= 160 || workload.stats.errors > 0, 120_000, 50);
+    expect((await workload.stop()).errors).toBe(0);
 
     // ...then targeted changes whose effect we check row by row.
     const [toCancel] = await source<{ order_id: string }>("SELECT order_id::text FROM orders WHERE status = 'paid' ORDER BY order_id LIMIT 1");
@@ -218,7 +218,7 @@ describe.each([{ deleteMode: 'hard' }, { deleteMode: 'soft' }])('dbt project on 
     await source(`INSERT INTO payments (order_id, created_at, amount, currency, method, status) SELECT order_id, now(), total, 'EUR', 'card', 'captured' FROM orders WHERE order_id = $1`, [
       created!.order_id,
     ]);
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    await waitForCatchUp(pair, replicator);
 
     // The incremental build: lookback 0 so that it reads only what changed after the first build.
     const incremental = await runDbtOk(['build', '--vars', `{${STRICT}, elt_incremental_lookback: "0 seconds"}`]);

@@ -172,7 +172,15 @@ describe('Prometheus scraping the replicator under the demo workload', () => {
       const rules = (await (await fetch(`${prometheus!.url}/api/v1/rules`)).json()) as RulesResponse;
       return rules.data.groups.every((g) => g.rules.every((r) => r.health !== 'unknown'));
     });
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // Three more scrapes of every target after that (not three seconds: a loaded machine scrapes late), so the
+    // windows of rate() and increase() hold samples from after the restart.
+    const evaluatedAt = Date.now() / 1000;
+    await waitFor('three more scrapes of every target', async () => {
+      const r = await promQuery('min(timestamp(up))');
+      return Number(r.data?.result[0]?.value[1] ?? 0) >= evaluatedAt + 3;
+    }, 60_000, 250).catch(async (error: Error) => {
+      throw new Error(await diagnose(error));
+    });
     if (process.env.ELT_MONITORING_SAMPLE) await writeFile(process.env.ELT_MONITORING_SAMPLE, await (await fetch(metricsUrl)).text());
   });
 

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForStreaming, compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { expectReplicaEqual, query, startElt, startPair, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 const MEMORY_BOUND_BYTES = 300 * 1024 * 1024;
 
@@ -41,10 +41,10 @@ describe('huge transactions', () => {
     await query(pair.sourceUrl, 'UPDATE accounts SET balance = id * 3');
     // 100 values of 2 MB each, in one transaction (md5 hex so it does not compress away).
     await query(pair.sourceUrl, `INSERT INTO blobs SELECT i, (SELECT string_agg(md5(i::text || g), '') FROM generate_series(1, 65536) g) FROM generate_series(1, 100) i`);
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl, 'elt_slot', 600_000);
+    await waitForCatchUp(pair, replicator, { slot: 'elt_slot', timeoutMs: 600_000 });
     const peak = peakRss(replicator.child.pid!);
     expect(peak).toBeLessThan(MEMORY_BOUND_BYTES);
-    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    await expectReplicaEqual(pair, replicator);
     console.info(`peak RSS of the replicator: ${(peak / 1024 / 1024).toFixed(0)} MB`);
   }, 600_000);
 });

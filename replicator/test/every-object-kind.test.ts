@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query, startElt, startPair, waitFor, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { queueResync, waitForResync } from './queue-resync.js';
+import { query, startElt, startPair, waitFor, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 
@@ -31,18 +32,9 @@ describe('a source schema with every object kind', () => {
     }
   };
 
-  /** Everything the source committed so far is applied: the destination says so. */
+  /** Everything the source committed so far is applied (the destination says so), and no resync is pending. */
   const caughtUp = async () => {
-    const [{ lsn }] = (await query<{ lsn: string }>(pair.sourceUrl, 'SELECT pg_current_wal_insert_lsn()::text AS lsn')) as [{ lsn: string }];
-    await waitFor(`the replica to apply up to ${lsn}`, async () => {
-      if (replicator.child.exitCode !== null) throw new Error(`elt exited: ${replicator.output()}`);
-      const rows = await query<{ ok: boolean }>(
-        pair.destinationUrl,
-        "SELECT status = 'streaming' AND applied_lsn >= $1::pg_lsn AS ok FROM elt.replication_state WHERE slot_name = 'elt_slot'",
-        [lsn],
-      );
-      return rows[0]?.ok === true;
-    });
+    await waitForCatchUp(pair, replicator);
     await waitFor('resyncs to finish', async () => {
       const [row] = await query<{ n: number }>(pair.destinationUrl, "SELECT count(*)::int AS n FROM elt.resync_jobs WHERE state IN ('queued', 'running')");
       return row!.n === 0;
@@ -139,6 +131,17 @@ describe('a source schema with every object kind', () => {
     await query(pair.sourceUrl, "ALTER DOMAIN sku DROP CONSTRAINT sku_check; ALTER TABLE customers ALTER COLUMN name DROP NOT NULL; INSERT INTO customers (email, name) VALUES ('nameless@example.com', NULL)");
     await query(pair.sourceUrl, "INSERT INTO orders (customer_id, item, total) VALUES (1, 'not a sku', 1)");
     await caughtUp();
+    expect(await differences()).toEqual([]);
+  });
+
+  it('a table stopped for a missing extension streams again once it is installed and the table resynced', async () => {
+    await query(pair.destinationUrl, 'CREATE EXTENSION isn');
+    await waitForResync(pair.destinationUrl, await queueResync(pair.destinationUrl, ['public.books']));
+    await write(1);
+    await caughtUp();
+    const [books] = await query<{ state: string }>(pair.destinationUrl, "SELECT state FROM elt.tables WHERE source_table = 'books'");
+    expect(books!.state).toBe('streaming');
+    delete NOT_REPLICATED.books;
     expect(await differences()).toEqual([]);
   });
 

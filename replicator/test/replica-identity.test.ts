@@ -4,7 +4,7 @@
  * usable identity is never allowed to break the source application.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForStreaming, compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { expectReplicaEqual, query, startElt, startPair, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 const SCHEMA = `
 CREATE TABLE by_key (id int PRIMARY KEY, v text);
@@ -55,8 +55,8 @@ describe('replica identity', () => {
        DELETE FROM by_row WHERE ctid = (SELECT min(ctid) FROM by_row WHERE v = 'same');
        UPDATE by_row SET n = 5 WHERE v = 'other';`,
     );
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
-    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['no_identity'] })).toEqual([]);
+    await waitForCatchUp(pair, replicator);
+    await expectReplicaEqual(pair, replicator, { except: ['no_identity'] });
     const [missing] = await query<{ exists: boolean }>(pair.destinationUrl, "SELECT to_regclass('staging.no_identity') IS NOT NULL AS exists");
     expect(missing?.exists).toBe(false);
     const [dups] = await query<{ n: string }>(pair.destinationUrl, "SELECT count(*) AS n FROM staging.by_row WHERE v = 'same'");
@@ -76,7 +76,7 @@ describe('replica identity', () => {
     const [identity] = await query<{ relreplident: string }>(pair.sourceUrl, "SELECT relreplident FROM pg_class WHERE relname = 'no_identity'");
     expect(identity?.relreplident).toBe('f');
     await query(pair.sourceUrl, "UPDATE no_identity SET v = 'again'; INSERT INTO no_identity VALUES ('new')");
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl, 'fixing_slot');
-    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { targetSchema: 'fixed' })).toEqual([]);
+    await waitForCatchUp(pair, replicator, { slot: 'fixing_slot' });
+    await expectReplicaEqual(pair, replicator, { targetSchema: 'fixed' });
   });
 });

@@ -54,7 +54,7 @@ describe('an online resync while the stream is behind', () => {
     } finally {
       await reader.end();
     }
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    await waitForCatchUp(pair, replicator);
     const [replica] = await query<{ n: string }>(pair.destinationUrl, 'SELECT count(*) AS n FROM staging.events');
     expect(replica!.n).toBe('51');
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
@@ -86,7 +86,7 @@ describe('an online resync in soft-delete mode', () => {
 
   it('keeps the rows marked deleted, with when they were deleted', async () => {
     await query(pair.sourceUrl, "DELETE FROM items WHERE id <= 3; DELETE FROM lines WHERE v = 'l1'");
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    await waitForCatchUp(pair, replicator);
     const deletedRows = `SELECT 'items' AS t, id::text AS row, _synced_at::text AS at FROM staging.items WHERE _deleted
                          UNION ALL SELECT 'lines', v, _synced_at::text FROM staging.lines WHERE _deleted ORDER BY 1, 2`;
     const before = await query<{ t: string; row: string; at: string }>(pair.destinationUrl, deletedRows);
@@ -95,7 +95,7 @@ describe('an online resync in soft-delete mode', () => {
     await query(pair.destinationUrl, "UPDATE staging.items SET v = 'wrong' WHERE id = 5; DELETE FROM staging.items WHERE id = 6; INSERT INTO staging.items (id, v, _lsn, _synced_at, _deleted) VALUES (99, 'ghost', '0/0', now(), false)");
 
     await waitForResync(pair.destinationUrl, await queueResync(pair.destinationUrl, ['public.items', 'public.lines']));
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    await waitForCatchUp(pair, replicator);
 
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { softDeleted: true })).toEqual([]);
     const after = await query<{ t: string; row: string; at: string }>(pair.destinationUrl, deletedRows);

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../harness/pg-cluster.js';
-import { compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { compareReplica, expectReplicaEqual, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 const TOKEN = 'resync-test-token-0123456789';
 
@@ -103,8 +103,8 @@ describe('online resync', () => {
     // Done in one go: no replication attempt had to start over.
     expect(replicator.output()).not.toMatch(/replication attempt failed/);
 
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
-    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    await waitForCatchUp(pair, replicator);
+    await expectReplicaEqual(pair, replicator);
     const tables = await request('GET', '/v1/tables/public.orders');
     expect(tables.body.state).toBe('streaming');
   });
@@ -123,8 +123,8 @@ describe('online resync', () => {
       return body.state === 'succeeded';
     }, 120_000);
     await query(pair.sourceUrl, "INSERT INTO untouched VALUES (11)");
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
-    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    await waitForCatchUp(pair, replicator);
+    await expectReplicaEqual(pair, replicator);
     expect(replicator.output()).toMatch(/resync jobs interrupted by a restart start over/);
   });
 });

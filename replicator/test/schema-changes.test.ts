@@ -3,14 +3,14 @@
  * change in flight is lost, and where values need it the table is resynced online.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForStreaming, compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { expectReplicaEqual, query, startElt, startPair, waitFor, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 describe('schema changes on the source while streaming', () => {
   let pair: ClusterPair;
   let replicator: ReplicatorProcess;
 
   const settled = async () => {
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    await waitForCatchUp(pair, replicator);
     await waitFor('resync jobs to finish', async () => {
       const rows = await query<{ n: string; failed: string }>(
         pair.destinationUrl,
@@ -19,7 +19,7 @@ describe('schema changes on the source while streaming', () => {
       if (rows[0]!.failed !== '0') throw new Error(JSON.stringify(await query(pair.destinationUrl, 'SELECT * FROM elt.resync_jobs')));
       return rows[0]!.n === '0';
     });
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    await waitForCatchUp(pair, replicator);
   };
 
   const columns = async (table: string) =>
@@ -43,7 +43,7 @@ describe('schema changes on the source while streaming', () => {
     await query(pair.sourceUrl, 'ALTER TABLE items ADD COLUMN seen timestamptz DEFAULT clock_timestamp(); UPDATE items SET price = 2 WHERE id = 2');
     await settled();
     expect(await columns('items')).toEqual(['id integer', 'name text', 'price numeric(8,2)', 'color text', 'qty integer', 'seen timestamp with time zone']);
-    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    await expectReplicaEqual(pair, replicator);
   });
 
   it('follows RENAME COLUMN, DROP COLUMN and ALTER COLUMN TYPE', async () => {
@@ -52,7 +52,7 @@ describe('schema changes on the source while streaming', () => {
     await query(pair.sourceUrl, "ALTER TABLE items ALTER COLUMN price TYPE numeric(12,4) USING price * 1.0001; UPDATE items SET title = 'retyped' WHERE id = 5");
     await settled();
     expect(await columns('items')).toEqual(['id integer', 'title text', 'price numeric(12,4)', 'qty integer', 'seen timestamp with time zone']);
-    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    await expectReplicaEqual(pair, replicator);
   });
 
   it('replicates a table created after the snapshot, rows written before its first change included', async () => {
@@ -60,7 +60,7 @@ describe('schema changes on the source while streaming', () => {
     await query(pair.sourceUrl, "UPDATE gadgets SET label = 'changed' WHERE id = 7; DELETE FROM gadgets WHERE id = 8;");
     await settled();
     expect(await columns('gadgets')).toEqual(['id bigint', 'label character varying(20)', 'tags text[]']);
-    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    await expectReplicaEqual(pair, replicator);
     const [state] = await query<{ state: string }>(pair.destinationUrl, "SELECT state FROM elt.tables WHERE source_table = 'gadgets'");
     expect(state?.state).toBe('streaming');
   });

@@ -27,7 +27,7 @@ describe('soft-delete mode', () => {
       await query(pair.sourceUrl, statement);
     }
     await query(pair.sourceUrl, "BEGIN; DELETE FROM pairs; INSERT INTO pairs VALUES (1, 'b'); DELETE FROM pairs; INSERT INTO pairs VALUES (1, 'b'), (1, 'b'); UPDATE pairs SET v = 'c' WHERE ctid = (SELECT min(ctid) FROM pairs); COMMIT;");
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    await waitForCatchUp(pair, replicator);
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { softDeleted: true })).toEqual([]);
     const rows = await query<{ v: string; deleted: boolean }>(pair.destinationUrl, 'SELECT v, _deleted AS deleted FROM staging.pairs ORDER BY _deleted, v');
     expect(rows).toEqual([

@@ -50,7 +50,7 @@ describe('a change the replica refuses', () => {
     await query(pair.destinationUrl, 'ALTER TABLE staging.accounts ADD CONSTRAINT small_balance CHECK (balance < 150) NOT VALID');
     await query(pair.sourceUrl, "BEGIN; UPDATE accounts SET balance = 200 WHERE id = 1; UPDATE accounts SET balance = 50 WHERE id = 2; INSERT INTO audit VALUES (1, 'same transaction'); COMMIT;");
     await query(pair.sourceUrl, "BEGIN; UPDATE accounts SET balance = 60 WHERE id = 3; INSERT INTO audit VALUES (2, 'later'); COMMIT;");
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    await waitForCatchUp(pair, replicator);
 
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['accounts'] })).toEqual([]);
     expect(await tableState('audit')).toEqual({ state: 'streaming', last_error: null });
@@ -69,7 +69,7 @@ describe('a change the replica refuses', () => {
     await replicator.kill();
     await start();
     await query(pair.sourceUrl, "BEGIN; UPDATE accounts SET balance = 70 WHERE id = 4; INSERT INTO audit VALUES (3, 'after the restart'); COMMIT;");
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    await waitForCatchUp(pair, replicator);
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['accounts'] })).toEqual([]);
     expect(await balance(pair.destinationUrl, 'staging.accounts', 4)).toBe(100);
     expect((await tableState('accounts'))!.state).toBe('error');
@@ -79,7 +79,7 @@ describe('a change the replica refuses', () => {
     await query(pair.destinationUrl, 'ALTER TABLE staging.accounts DROP CONSTRAINT small_balance');
     await waitForResync(pair.destinationUrl, await queueResync(pair.destinationUrl, ['public.accounts']));
     await query(pair.sourceUrl, 'UPDATE accounts SET balance = 80 WHERE id = 5');
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    await waitForCatchUp(pair, replicator);
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
     expect((await tableState('accounts'))!.state).toBe('streaming');
   });

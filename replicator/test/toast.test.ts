@@ -4,7 +4,7 @@
  * key, and when several changes to it share one batch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForStreaming, compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { expectReplicaEqual, query, startElt, startPair, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 /** About 64 KB of hex that does not compress, so PostgreSQL stores it out of line. */
 const BIG = (seed: string) => `(SELECT string_agg(md5('${seed}' || g), '') FROM generate_series(1, 2000) g)`;
@@ -43,14 +43,14 @@ describe('unchanged TOAST values', () => {
     await query(pair.sourceUrl, 'UPDATE docs SET id = 100 WHERE id = 3');
     await query(pair.sourceUrl, "BEGIN; UPDATE docs SET title = 'moved twice' WHERE id = 4; UPDATE docs SET id = 104 WHERE id = 4; UPDATE docs SET id = 204 WHERE id = 104; COMMIT;");
     await query(pair.sourceUrl, "UPDATE docs SET body = 'now small' WHERE id = 5");
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    await waitForCatchUp(pair, replicator);
     const rowDigest = "SELECT id, md5(title) AS t, md5(body) AS b, md5(meta::text) AS m, md5(blob) AS x FROM TABLE ORDER BY id";
     const [source, replica] = await Promise.all([
       query(pair.sourceUrl, rowDigest.replace('TABLE', 'docs')),
       query(pair.destinationUrl, rowDigest.replace('TABLE', 'staging.docs')),
     ]);
     expect(replica).toEqual(source);
-    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    await expectReplicaEqual(pair, replicator);
     const rows = await query<{ id: number; body_ok: boolean }>(pair.destinationUrl, "SELECT id, length(body) > 60000 AND meta IS NOT NULL AND length(blob) > 30000 AS body_ok FROM staging.docs WHERE id IN (1, 100, 204) ORDER BY id");
     expect(rows).toEqual([
       { id: 1, body_ok: true },
@@ -65,9 +65,9 @@ describe('unchanged TOAST values', () => {
     // Each UPDATE sends its key as "unchanged TOAST" in the new row, the value only in the old key.
     await query(pair.sourceUrl, `BEGIN; UPDATE long_keys SET v = 'one' WHERE k = ${LONG_KEY('1')}; UPDATE long_keys SET v = 'two' WHERE k = ${LONG_KEY('2')}; COMMIT;`);
     await query(pair.sourceUrl, `UPDATE long_keys SET v = 'three' WHERE k = ${LONG_KEY('3')}`);
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    await waitForCatchUp(pair, replicator);
     const [replica] = await query<{ n: string; v: string }>(pair.destinationUrl, 'SELECT count(*) AS n, string_agg(v, \',\' ORDER BY v) AS v FROM staging.long_keys');
     expect(replica).toEqual({ n: '3', v: 'one,three,two' });
-    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    await expectReplicaEqual(pair, replicator);
   });
 });

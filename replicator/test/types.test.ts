@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForStreaming, query, startElt, startPair, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { query, startElt, startPair, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 const SCHEMA = `
 CREATE TYPE rgb AS ENUM ('red', 'green', 'blue');
@@ -139,7 +139,7 @@ describe.each([
        UPDATE floats SET tag = 'exact, updated' WHERE x = 0.3;
        UPDATE float_arrays SET id = 2 WHERE id = 1;`,
     );
-    await waitForCatchUp(pair.sourceUrl, pair.destinationUrl);
+    await waitForCatchUp(pair, replicator);
     const cols = await columns(pair.sourceUrl);
     const [source, replica] = await Promise.all([values(pair.sourceUrl, 'public', cols), values(pair.destinationUrl, 'staging', cols)]);
     expect(replica.size).toBe(cols.length * 6);

@@ -42,7 +42,10 @@ describe('health and readiness', () => {
     const res = await app.inject('/ready');
     expect(res.statusCode).toBe(503);
     expect(res.json().error.code).toBe('not_ready');
-    expect(res.json().error.message).toMatch(/heartbeat is 9[56] s old \(limit 30 s\)/);
+    // At least 95 s: how much more depends on how long the request took.
+    const age = /heartbeat is (\d+) s old \(limit 30 s\)/.exec(res.json().error.message as string);
+    expect(age, res.body).not.toBeNull();
+    expect(Number(age![1])).toBeGreaterThanOrEqual(95);
   });
 
   it('GET /ready is 503 when the replicator never ran for the slot, or reports an error, or the slot lost WAL', async () => {

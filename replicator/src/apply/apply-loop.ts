@@ -6,7 +6,8 @@
  * end LSN of the last source transaction it holds; only after that commit is the LSN
  * confirmed to the source. Transactions at or before the applied LSN are skipped, so a
  * restart applies nothing twice. A keepalive's WAL position is confirmed only when no
- * source transaction is half-received and nothing is uncommitted here.
+ * source transaction is half-received and nothing is uncommitted here; it is then recorded
+ * as applied in the destination too (at most once a second, and at each heartbeat).
  */
 import type pg from 'pg';
 import type { Config } from '../config.js';
@@ -16,16 +17,18 @@ import { formatLsn, type Lsn } from '../lsn.js';
 import { SlotStream } from '../source/stream.js';
 import type { PgoutputMessage } from '../source/pgoutput.js';
 import { TableRegistry } from '../schema/mapping.js';
-import { recordHeartbeat } from '../state/control.js';
+import { recordCaughtUp, recordHeartbeat } from '../state/control.js';
 import { inspectSlot } from '../source/slot.js';
 import { Applier } from './applier.js';
 import type { RowChange } from './batch.js';
 import { ApplyHooks, encodeDelta, type DeltaChange } from '../resync/apply-hooks.js';
 import type { TargetTable } from '../schema/mapping.js';
-import { TableStoppedError, type SchemaContext } from '../schema/schema-changes.js';
+import type { SchemaContext } from '../schema/schema-changes.js';
 import { TableFailure, tableFailureReason } from '../failures.js';
 
 const HEARTBEAT_INTERVAL_MS = 5_000;
+/** A position reached without a commit of ours is recorded at most this often (and at each heartbeat). */
+const CAUGHT_UP_RECORD_INTERVAL_MS = 1_000;
 /** Rows staged in memory before they are applied inside the open transaction. */
 const CHUNK_MAX_ROWS = 5_000;
 /** Mirrored changes of a table being resynced are written out at least this often. */
@@ -131,7 +134,7 @@ export async function streamChanges(
     try {
       return await registry.resolve(schemaContext, relationId);
     } catch (error) {
-      if (!(error instanceof TableStoppedError) || !relation) throw error;
+      if (!(error instanceof TableFailure) || !relation) throw error;
       await applier.stopTable(relation.schema, relation.name, error);
       return null;
     }
@@ -160,6 +163,21 @@ export async function streamChanges(
   let skipping = false;
   let commitLsn: Lsn = startLsn;
   let failure: unknown = null;
+  /** Everything before it is applied; moved by keepalives and by transactions with nothing to apply. */
+  let caughtUp: Lsn = startLsn;
+  let caughtUpRecorded: Lsn = startLsn;
+  let caughtUpRecordedAt = 0;
+  const recordCaughtUpSafely = async () => {
+    const lsn = caughtUp;
+    if (lsn <= caughtUpRecorded) return;
+    try {
+      await recordCaughtUp(db.control, config.slot, lsn);
+      caughtUpRecorded = lsn;
+      caughtUpRecordedAt = Date.now();
+    } catch (error) {
+      lc.warn({ err: error, lsn: formatLsn(lsn) }, 'could not record the caught-up position');
+    }
+  };
 
   const commitNow = async () => {
     await flushDelta();
@@ -200,6 +218,7 @@ export async function streamChanges(
         if (!applier.hasOpenTransaction) {
           // Nothing of ours in it: nothing to apply, safe to confirm.
           applied = message.endLsn;
+          if (applied > caughtUp) caughtUp = applied;
           stream.confirm(applied);
           return;
         }
@@ -246,6 +265,8 @@ export async function streamChanges(
     if (!inTransaction && !applier.hasOpenTransaction && walEnd > applied) {
       // Every transaction before walEnd has been received and applied.
       stream.confirm(walEnd);
+      if (walEnd > caughtUp) caughtUp = walEnd;
+      if (Date.now() - caughtUpRecordedAt >= CAUGHT_UP_RECORD_INTERVAL_MS) await recordCaughtUpSafely();
     }
   };
 
@@ -282,6 +303,7 @@ export async function streamChanges(
     );
     metrics.setTableStates(states.rows);
     await recordHeartbeat(db.control, config.slot, { status: 'streaming', receivedLsn: serverWalEnd, lagSeconds, slot });
+    await recordCaughtUpSafely();
   };
   const heartbeatSafely = () => beat().catch((error: Error) => lc.warn({ err: error }, 'could not record heartbeat'));
   const heartbeat = setInterval(heartbeatSafely, HEARTBEAT_INTERVAL_MS);

@@ -32,6 +32,9 @@ import { identityKeyIndexes, type TargetTable } from '../schema/mapping.js';
 import { ident, literal, qualified } from '../sql.js';
 import { decodeDelta, type ApplyHooks } from './apply-hooks.js';
 import { swapSql } from './swap-sql.js';
+import { ensureReplicaTable } from '../schema/ensure-replica-table.js';
+import { readIdentitiesAtSnapshot } from '../schema/snapshot-identity.js';
+import { recordReplicaColumns } from '../state/replica-columns.js';
 import type { RowChange } from '../apply/batch.js';
 import type { Applier } from '../apply/applier.js';
 
@@ -68,6 +71,7 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
   hooks.mirror(schema, table, jobId);
   let swapped = false;
   try {
+    await ensureReplicaTable(lc, input.source, dest, { sourceSchemas: config.sourceSchemas, targetSchema: config.targetSchema }, schema, table);
     const shape = await tableShape(input.source, dest, config.targetSchema, schema, table);
     await using snapshot = await createSlotWithSnapshot(lc, config.sourceUrl, `elt_resync_${jobId}`, input.source, { temporary: true });
     const fromLsn = snapshot.consistentPoint;
@@ -76,6 +80,8 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
     await dest.query(`CREATE TABLE ${shadow} (LIKE ${target} INCLUDING ALL)`);
     await dest.query(`ALTER TABLE ${shadow} ALTER COLUMN _lsn SET DEFAULT ${literal(formatLsn(fromLsn))}, ALTER COLUMN _synced_at SET DEFAULT now()`);
     const rows = await copyAtSnapshot(input, dest, snapshot.snapshotName, shape.kind, shadow, shape.columns.map((c) => c.name));
+    // Which source table (OID) and columns (attnums) the copy holds, as its snapshot saw them.
+    const copied = await readIdentitiesAtSnapshot(config.sourceUrl, snapshot.snapshotName, [{ schema, table, columns: shape.columns.map((c) => c.name) }]);
     await snapshot.release();
     await dest.query(`ALTER TABLE ${shadow} ALTER COLUMN _lsn DROP DEFAULT`);
     await dest.query(`ANALYZE ${shadow}`);
@@ -93,6 +99,7 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       for (const statement of swapSql(shape, shadowName, config.deleteMode)) await applier.query(statement);
       await applier.query(`DROP TABLE ${shadow}`);
       await applier.query('DELETE FROM elt.resync_delta WHERE job_id = $1', [jobId]);
+      for (const identity of copied) await recordReplicaColumns(applier, config.slot, identity);
       hooks.unmirror(schema, table);
       // A stopped table is whole again: its changes apply from here on.
       hooks.stopped.resume(schema, table);

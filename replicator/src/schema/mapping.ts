@@ -3,7 +3,10 @@
  * the destination's column types, in the order pgoutput sends values, and which columns
  * identify a row. Partitioned tables arrive under their root's name (publish_via_partition_root).
  */
-import { createReplicaTable, followColumns, replicaType, sameType, type DestColumn, type SchemaContext } from './schema-changes.js';
+import type { DestColumn, SchemaContext } from './schema-changes.js';
+import { followColumns } from './follow-columns.js';
+import { identifyTable } from './table-identity.js';
+import { classifyFailure, TableFailure, tableFailureReason } from '../failures.js';
 import type { PgoutputMessage, ReplicaIdentity } from '../source/pgoutput.js';
 import { qualified } from '../sql.js';
 
@@ -56,31 +59,43 @@ export class TableRegistry {
   }
 
   /**
-   * The replica table for a relation, with the destination's column types. A first
-   * change after a source DDL brings the replica table along (./schema-changes.ts).
+   * The replica table for a relation, with the destination's column types. A first change
+   * after a Relation message brings the replica table along (./table-identity.ts,
+   * ./follow-columns.ts). A change the replica cannot follow throws a TableFailure.
    */
   async resolve(ctx: SchemaContext, relationId: number): Promise<TargetTable> {
     const known = this.#tables.get(relationId);
     if (known) return known;
     const relation = this.#relations.get(relationId);
     if (!relation) throw new Error(`change for relation ${relationId} before its Relation message`);
-    let dest = await destColumns(ctx, this.targetSchema, relation.name);
-    if (dest.length === 0) {
-      await createReplicaTable(ctx, relation);
-      dest = await destColumns(ctx, this.targetSchema, relation.name);
-    }
-    const types = new Map(dest.map((c) => [c.name, c.type]));
-    if (relation.columns.length !== dest.length || relation.columns.some((c) => !types.has(c.name)) || (await typesDiffer(ctx, relation, types))) {
-      await followColumns(ctx, relation, dest);
-      dest = await destColumns(ctx, this.targetSchema, relation.name);
-    }
+    await followSchema(ctx, relation);
+    const dest = await destColumns(ctx, this.targetSchema, relation.name);
     const table = buildTarget(this.targetSchema, relation, new Map(dest.map((c) => [c.name, c.type])));
     this.#tables.set(relationId, table);
     return table;
   }
 }
 
-/** The replica table's own columns (without the metadata columns), in order. */
+/**
+ * Follow the source table's identity and columns, under a savepoint: a statement the replica
+ * refuses (a failure retrying cannot fix) is rolled back and stops this table alone.
+ */
+async function followSchema(ctx: SchemaContext, relation: RelationMessage): Promise<void> {
+  await ctx.dest.query('SAVEPOINT elt_follow_schema');
+  try {
+    const recorded = await identifyTable(ctx, relation);
+    if (recorded) await followColumns(ctx, relation, recorded, await destColumns(ctx, ctx.targetSchema, relation.name));
+    await ctx.dest.query('RELEASE SAVEPOINT elt_follow_schema');
+  } catch (error) {
+    if (classifyFailure(error) === 'transient') throw error;
+    await ctx.dest.query('ROLLBACK TO SAVEPOINT elt_follow_schema');
+    if (error instanceof TableFailure) throw error;
+    const label = `${relation.schema}.${relation.name}`;
+    throw new TableFailure(relation.schema, relation.name, `The replica cannot follow a change of the source table ${label}: ${tableFailureReason(error)}.`, 'Fix what stops it in the destination, then resync the table.', { cause: error });
+  }
+}
+
+/** The replica table's own columns (without the metadata columns and the columns it computes), in order. */
 async function destColumns(ctx: SchemaContext, targetSchema: string, table: string): Promise<DestColumn[]> {
   const { rows } = await ctx.dest.query(
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
@@ -92,22 +107,6 @@ async function destColumns(ctx: SchemaContext, targetSchema: string, table: stri
   return rows as DestColumn[];
 }
 
-/** Did a column change type? Compared by OID for built-in types (cheap), as regtypes otherwise. */
-async function typesDiffer(ctx: SchemaContext, relation: RelationMessage, types: Map<string, string>): Promise<boolean> {
-  const builtins = relation.columns.filter((c) => c.typeOid < FIRST_NORMAL_OID);
-  if (builtins.length > 0) {
-    const { rows } = await ctx.dest.query('SELECT format_type(oid, mod) AS type FROM unnest($1::oid[], $2::int[]) AS t(oid, mod)', [
-      builtins.map((c) => c.typeOid),
-      builtins.map((c) => c.typeMod),
-    ]);
-    if (builtins.some((c, i) => rows[i]?.type !== types.get(c.name))) return true;
-  }
-  for (const column of relation.columns.filter((c) => c.typeOid >= FIRST_NORMAL_OID)) {
-    if (!(await sameType(ctx, await replicaType(ctx, column.typeOid, column.typeMod), types.get(column.name) ?? null))) return true;
-  }
-  return false;
-}
-
 /**
  * Which columns identify a row: the key columns of the primary key or identity index; none
  * for REPLICA IDENTITY FULL or NOTHING (rows are then matched by their whole old image).
@@ -115,9 +114,6 @@ async function typesDiffer(ctx: SchemaContext, relation: RelationMessage, types:
 export function identityKeyIndexes(identity: ReplicaIdentity, isKey: boolean[]): number[] {
   return identity === 'f' || identity === 'n' ? [] : isKey.flatMap((key, i) => (key ? [i] : []));
 }
-
-/** OIDs below this are PostgreSQL's own (built-in types have the same OID on every server). */
-const FIRST_NORMAL_OID = 16384;
 
 function buildTarget(targetSchema: string, relation: RelationMessage, types: Map<string, string>): TargetTable {
   const columns = relation.columns.map((column) => {

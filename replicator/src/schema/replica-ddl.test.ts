@@ -159,3 +159,18 @@ describe('types', () => {
     expect(p.tables[0]!.problem).toContain('row type of a table');
   });
 });
+
+test("an index using a user's collation is built with the collation the replica recreates", () => {
+  const german = { oid: 900, schema: 'public', name: 'german', extension: null, provider: 'i', collate: '', ctype: '', iculocale: 'de-DE', deterministic: true };
+  const byName = index('by_name', [{ attnum: 2, definition: 'name' }], { deps: [{ catalog: 'pg_collation', schema: 'public', name: 'german', extension: null }] });
+  byName.keyColumns[0]!.collation = { oid: 900, schema: 'public', name: 'german' };
+  const catalog: SourceCatalog = {
+    tables: [table([ID, column(2, 'name', 25, 'text', { collation: { oid: 900, schema: 'public', name: 'german' } })], [PK, byName])],
+    types: new Map(),
+    collations: new Map([[900, german]]),
+  };
+  const p = planReplica(catalog, OPTIONS);
+  expect(p.objects.map((o) => o.sql)).toEqual([`CREATE COLLATION "staging"."german" (provider = icu, locale = 'de-DE')`]);
+  expect(p.tables[0]!.create[0]).toContain('"name" text COLLATE "staging"."german"');
+  expect(p.tables[0]!.indexes[0]!.sql).toBe('CREATE INDEX "by_name" ON "staging"."orders" USING "btree" (name COLLATE "staging"."german")');
+});

@@ -196,6 +196,10 @@ class Planner {
       needs.push(...ref.needs);
       return ref.problem === null;
     }
+    if (dep.catalog === 'pg_collation') {
+      const collation = [...this.catalog.collations.values()].find((c) => c.schema === dep.schema && c.name === dep.name);
+      return collation !== undefined && this.collation(collation, needs).problem === null;
+    }
     return false;
   }
 

@@ -1,27 +1,30 @@
 /**
  * Following the source's DDL while streaming. pgoutput announces a table's new shape in a
- * Relation message before its next change; we compare it with the replica table and bring
- * the replica along, inside the apply transaction, before that change is applied:
+ * Relation message before its next change; the replica is brought along inside the apply
+ * transaction, before that change is applied. Tables are known by relation OID and columns
+ * by attnum (./table-identity.ts, ./follow-columns.ts), never by name or position:
  *
- * - a new table in a replicated schema: created (columns, key, metadata columns), then
- *   resynced so that rows written before its first change are there too;
- * - ADD COLUMN: added; a constant default (PostgreSQL's "missing value") fills the
- *   existing rows exactly as on the source; a volatile default rewrote the source table
- *   without sending changes, so the table is resynced;
+ * - a new table in a replicated schema (or a new OID under a known name): created
+ *   (columns, key, metadata columns), then resynced so that rows written before its first
+ *   change are there too; a renamed table (same OID) is renamed;
+ * - ADD COLUMN: added; a constant default (PostgreSQL's "missing value") fills the existing
+ *   rows exactly as on the source; a volatile default, or a rewrite since that lost the
+ *   missing value, sends the table to a resync;
  * - DROP COLUMN: dropped (kept, nullable, when a view depends on it);
- * - RENAME COLUMN: recognised when one column vanished and one appeared at the same
- *   position with the same type; renamed, values kept;
- * - ALTER COLUMN TYPE: converted through text, then resynced (the source's own USING
- *   expression is not visible to us).
- * What cannot be followed (a type the replica does not have) stops that table alone with
- * an error in elt.tables; the other tables go on.
+ * - RENAME COLUMN: renamed by attnum, values kept (any number of renames, swaps included);
+ * - ALTER COLUMN TYPE: converted through text where that works (emptied otherwise), then
+ *   resynced (the source's own USING expression is not visible to us);
+ * - anything the stream and the catalog cannot prove: the table is resynced.
+ * What cannot be followed (a type the replica lacks, a statement the replica refuses) stops
+ * that table alone with an error in elt.tables; the other tables go on.
  */
 import type pg from 'pg';
 import type { ClientBase } from 'pg';
 import { EltError } from '../errors.js';
+import { TableFailure } from '../failures.js';
 import type { Logger } from '../log.js';
 import type { PgoutputMessage } from '../source/pgoutput.js';
-import { ident, literal, qualified } from '../sql.js';
+import { ident, qualified } from '../sql.js';
 import { METADATA_COLUMN_DDL } from './metadata-columns.js';
 
 type RelationMessage = Extract<PgoutputMessage, { tag: 'relation' }>;
@@ -34,11 +37,6 @@ export interface SchemaContext {
   sourceSchemas: string[];
   targetSchema: string;
   slot: string;
-}
-
-/** A table the replicator cannot follow: it stops, the others go on. */
-export class TableStoppedError extends EltError {
-  override readonly name = 'TableStoppedError';
 }
 
 export interface DestColumn {
@@ -63,7 +61,7 @@ export async function replicaType(ctx: SchemaContext, typeOid: number, typeMod: 
     [typeOid, typeMod],
   );
   const row = rows[0];
-  if (!row) throw new TableStoppedError(`The source type ${typeOid} is unknown.`, 'Resync the table.');
+  if (!row) throw new EltError(`The source type ${typeOid} is unknown.`, 'Resync the table.');
   if (row.schema === 'pg_catalog' || row.schema === 'information_schema') return row.builtin;
   const schema = row.extension ? row.schema : ctx.targetSchema;
   return `${qualified(schema, row.name)}${row.is_array ? '[]' : ''}`;
@@ -105,13 +103,13 @@ export async function requestResync(ctx: SchemaContext, schema: string, table: s
   ctx.lc.warn({ table: `${schema}.${table}`, reason }, 'the table will be resynced to follow a source change');
 }
 
-/** Create the replica of a table that appeared on the source after the snapshot. */
+/** Create the replica of a table that appeared on the source after the snapshot, as the relation describes it, and its elt.tables row. */
 export async function createReplicaTable(ctx: SchemaContext, relation: RelationMessage): Promise<void> {
   const columns: string[] = [];
   for (const column of relation.columns) {
     const type = await replicaType(ctx, column.typeOid, column.typeMod);
     if (!(await typeExists(ctx, type))) {
-      throw new TableStoppedError(`The new source table ${relation.schema}.${relation.name} uses the type ${type}, which the replica lacks.`, 'Run a full resync (elt teardown --drop-target, then elt replicate).');
+      throw new TableFailure(relation.schema, relation.name, `The new source table ${relation.schema}.${relation.name} uses the type ${type}, which the replica lacks.`, 'Run a full resync (elt teardown --drop-target, then elt replicate).');
     }
     columns.push(`${ident(column.name)} ${type}`);
   }
@@ -124,68 +122,5 @@ export async function createReplicaTable(ctx: SchemaContext, relation: RelationM
      VALUES ($1, $2, $3, $4, $3, 'streaming', now()) ON CONFLICT (slot_name, source_schema, source_table) DO UPDATE SET state = 'streaming'`,
     [ctx.slot, relation.schema, relation.name, ctx.targetSchema],
   );
-  ctx.lc.info({ table: `${relation.schema}.${relation.name}` }, 'a new source table: created its replica');
-  await requestResync(ctx, relation.schema, relation.name, 'new table');
-}
-
-/** Bring the replica table's columns in line with the relation (queueing a resync where values need it). */
-export async function followColumns(ctx: SchemaContext, relation: RelationMessage, dest: DestColumn[]): Promise<void> {
-  const target = qualified(ctx.targetSchema, relation.name);
-  const label = `${relation.schema}.${relation.name}`;
-  const destByName = new Map(dest.map((c) => [c.name, c]));
-  const wanted = await Promise.all(relation.columns.map(async (c) => ({ name: c.name, type: await replicaType(ctx, c.typeOid, c.typeMod) })));
-  const added = wanted.filter((c) => !destByName.has(c.name));
-  const gone = dest.filter((c) => !wanted.some((w) => w.name === c.name));
-  let resync: string | null = null;
-
-  // A rename: one column gone and one new at the same position, same type.
-  if (added.length === 1 && gone.length === 1) {
-    const newAt = wanted.indexOf(added[0]!);
-    const oldAt = dest.indexOf(gone[0]!);
-    if (newAt === oldAt && (await sameType(ctx, added[0]!.type, gone[0]!.type))) {
-      await ctx.dest.query(`ALTER TABLE ${target} RENAME COLUMN ${ident(gone[0]!.name)} TO ${ident(added[0]!.name)}`);
-      ctx.lc.info({ table: label, from: gone[0]!.name, to: added[0]!.name }, 'followed a column rename');
-      added.length = 0;
-      gone.length = 0;
-    }
-  }
-
-  for (const column of added) {
-    if (!(await typeExists(ctx, column.type))) {
-      throw new TableStoppedError(`The source column ${label}.${column.name} has the type ${column.type}, which the replica lacks.`, 'Run a full resync of the replica.');
-    }
-    const { rows } = await ctx.source.query<{ missing: string | null; has_default: boolean }>(
-      `SELECT (a.attmissingval::text::text[])[1] AS missing, a.atthasdef AS has_default
-       FROM pg_attribute a WHERE a.attrelid = $1 AND a.attname = $2`,
-      [relation.relationId, column.name],
-    );
-    const source = rows[0];
-    const fill = source?.missing != null ? ` DEFAULT ${literal(source.missing)}::${column.type}` : '';
-    await ctx.dest.query(`ALTER TABLE ${target} ADD COLUMN ${ident(column.name)} ${column.type}${fill}`);
-    if (fill) await ctx.dest.query(`ALTER TABLE ${target} ALTER COLUMN ${ident(column.name)} DROP DEFAULT`);
-    if (source?.has_default && source.missing == null) resync = `column ${column.name} was added with a volatile default`;
-    ctx.lc.info({ table: label, column: column.name, type: column.type }, 'followed ADD COLUMN');
-  }
-
-  for (const column of gone) {
-    try {
-      await ctx.dest.query('SAVEPOINT elt_drop_column');
-      await ctx.dest.query(`ALTER TABLE ${target} DROP COLUMN ${ident(column.name)}`);
-      await ctx.dest.query('RELEASE SAVEPOINT elt_drop_column');
-      ctx.lc.info({ table: label, column: column.name }, 'followed DROP COLUMN');
-    } catch (error) {
-      await ctx.dest.query('ROLLBACK TO SAVEPOINT elt_drop_column');
-      await ctx.dest.query(`ALTER TABLE ${target} ALTER COLUMN ${ident(column.name)} DROP NOT NULL`);
-      ctx.lc.warn({ table: label, column: column.name, err: error }, 'the source dropped a column that objects in the replica depend on: kept it, nullable');
-    }
-  }
-
-  for (const column of wanted) {
-    const current = destByName.get(column.name);
-    if (!current || (await sameType(ctx, column.type, current.type))) continue;
-    await ctx.dest.query(`ALTER TABLE ${target} ALTER COLUMN ${ident(column.name)} TYPE ${column.type} USING ${ident(column.name)}::text::${column.type}`);
-    resync = `column ${column.name} changed type to ${column.type}`;
-    ctx.lc.info({ table: label, column: column.name, type: column.type }, 'followed ALTER COLUMN TYPE');
-  }
-  if (resync) await requestResync(ctx, relation.schema, relation.name, resync);
+  ctx.lc.info({ table: `${relation.schema}.${relation.name}`, oid: relation.relationId }, 'a new source table: created its replica');
 }

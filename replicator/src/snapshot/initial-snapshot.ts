@@ -25,6 +25,8 @@ import { connectDestination, connectSource } from '../source/source-db.js';
 import { ident, literal, qualified } from '../sql.js';
 import { beginSnapshotState, finishSnapshotState, recordSnapshotProgress, upsertTable } from '../state/control.js';
 import { copyTableAtSnapshot } from './copy-table.js';
+import { recordReplicaColumns, type TableIdentity } from '../state/replica-columns.js';
+import { readIdentitiesAtSnapshot } from '../schema/snapshot-identity.js';
 
 export async function runInitialSnapshot(
   lc: Logger,
@@ -43,9 +45,16 @@ export async function runInitialSnapshot(
   const plan = await planAtSnapshot(config, snapshot.snapshotName, tables);
   const copyable = await createTargetSchema(lc, config, metrics, plan, tables, snapshot.consistentPoint);
 
+  // Which source table (OID) and columns (attnums) each replica table holds, as the snapshot sees them.
+  const identities = await readIdentitiesAtSnapshot(
+    config.sourceUrl,
+    snapshot.snapshotName,
+    copyable.map((t) => ({ schema: t.table.schema, table: t.table.name, columns: t.copyColumns })),
+  );
   let totalRows = 0;
   await forEachParallel(copyable, config.snapshotJobs, async (table) => {
-    totalRows += await copyOneTable(lc, config, metrics, plan, table, snapshot.snapshotName, control);
+    const identity = identities.find((i) => i.schema === table.table.schema && i.table === table.table.name);
+    totalRows += await copyOneTable(lc, config, metrics, plan, table, identity, snapshot.snapshotName, control);
   });
   await finishSnapshotState(control, config.slot, snapshot.consistentPoint);
   lc.info({ lsn, rows: totalRows, seconds: (Date.now() - started) / 1000 }, 'snapshot complete; streaming from its consistent point');
@@ -108,7 +117,16 @@ async function createTargetSchema(lc: Logger, config: Config, metrics: Metrics, 
  * Copy one table and build its indexes in one destination transaction that also marks it
  * `streaming`. A deterministic failure marks the table `error` instead; a transient one is thrown.
  */
-async function copyOneTable(lc: Logger, config: Config, metrics: Metrics, plan: ReplicaPlan, table: TablePlan, snapshotName: string, control: pg.Client): Promise<number> {
+async function copyOneTable(
+  lc: Logger,
+  config: Config,
+  metrics: Metrics,
+  plan: ReplicaPlan,
+  table: TablePlan,
+  identity: TableIdentity | undefined,
+  snapshotName: string,
+  control: pg.Client,
+): Promise<number> {
   const { schema, name, kind } = table.table;
   const label = `${schema}.${name}`;
   const started = Date.now();
@@ -130,6 +148,7 @@ async function copyOneTable(lc: Logger, config: Config, metrics: Metrics, plan: 
     if (keyProblem) throw new TableFailure(schema, name, keyProblem, 'Resync the table once the cause is fixed.');
     await db.query(`ALTER TABLE ${qualified(config.targetSchema, name)} ALTER COLUMN _lsn DROP DEFAULT`);
     await recordSnapshotProgress(db, config.slot, schema, name, rows, true);
+    if (identity) await recordReplicaColumns(db, config.slot, identity);
     await db.query('COMMIT');
     await db.query(`ANALYZE ${qualified(config.targetSchema, name)}`);
     metrics.snapshotRows.set({ table: label }, rows);

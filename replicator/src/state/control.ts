@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS elt.replication_state (
   pid                integer
 );
 COMMENT ON COLUMN elt.replication_state.applied_lsn IS
-  'End LSN of the last source transaction whose changes are committed here; written in the same transaction as the rows.';
+  'Source position up to which every change is committed here: the end LSN of the last source transaction applied (written in the same transaction as its rows), or further on when the source wrote nothing of ours since.';
 CREATE TABLE IF NOT EXISTS elt.tables (
   slot_name           text NOT NULL,
   source_schema       text NOT NULL,
@@ -57,6 +57,21 @@ CREATE TABLE IF NOT EXISTS elt.tables (
   last_error          text,
   last_error_at       timestamptz,
   PRIMARY KEY (slot_name, source_schema, source_table)
+);
+-- Identity of each replicated table on the source: its relation OID, its storage (relfilenodes,
+-- to tell a rewrite), the highest attnum seen, and which source attnum each replica column holds.
+-- Names and positions are not identity: ./replica-columns.ts.
+ALTER TABLE elt.tables ADD COLUMN IF NOT EXISTS source_oid oid;
+ALTER TABLE elt.tables ADD COLUMN IF NOT EXISTS source_storage text;
+ALTER TABLE elt.tables ADD COLUMN IF NOT EXISTS source_natts smallint;
+CREATE TABLE IF NOT EXISTS elt.table_columns (
+  slot_name         text NOT NULL,
+  source_schema     text NOT NULL,
+  source_table      text NOT NULL,
+  attnum            smallint NOT NULL,
+  column_name       text NOT NULL,
+  PRIMARY KEY (slot_name, source_schema, source_table, attnum),
+  FOREIGN KEY (slot_name, source_schema, source_table) REFERENCES elt.tables ON UPDATE CASCADE ON DELETE CASCADE
 );
 -- Resync requests: the API inserts them (and may set cancel_requested); the replicator runs them.
 CREATE TABLE IF NOT EXISTS elt.resync_jobs (
@@ -193,6 +208,19 @@ export async function recordApplied(db: ClientBase, slot: string, applied: Appli
     [slot, formatLsn(applied.lsn), applied.commitTime],
   );
   if (result.rowCount !== 1) throw new Error(`elt.replication_state has no streaming row for slot ${slot}`);
+}
+
+/**
+ * Everything the source wrote up to `lsn` is applied although no transaction of ours ends there
+ * (a keepalive past the last commit, or a transaction with nothing to apply): the applied LSN
+ * moves there, never back, so the destination says how far it has caught up. Outside the apply
+ * transaction; safe beside it because it only moves forward.
+ */
+export async function recordCaughtUp(db: ClientBase, slot: string, lsn: Lsn): Promise<void> {
+  await db.query(
+    `UPDATE elt.replication_state SET applied_lsn = $2::pg_lsn WHERE slot_name = $1 AND phase = 'streaming' AND applied_lsn < $2::pg_lsn`,
+    [slot, formatLsn(lsn)],
+  );
 }
 
 export interface TableCounts {

@@ -1,0 +1,60 @@
+/**
+ * Which replica table a Relation message is about, by relation OID, never by name alone:
+ *
+ * - the OID recorded under the message's name: that table;
+ * - the OID recorded under another name: the source renamed the table; so does the replica
+ *   (a table still recorded under the new name is gone from the source under it: replaced);
+ * - a name recorded with another OID: a new table under a known name (dropped and created
+ *   again, or an online migration's swap): the old replica table is replaced, the new one
+ *   created and copied online;
+ * - a name recorded before OIDs were kept (an older installation): adopted.
+ */
+import type { PgoutputMessage } from '../source/pgoutput.js';
+import { ident, qualified } from '../sql.js';
+import { findRecordedOid, forgetRecordedTable, readRecordedTable, renameRecordedTable } from '../state/replica-columns.js';
+import { followNewTable, type RecordedTable } from './follow-columns.js';
+import { createReplicaTable, requestResync, type SchemaContext } from './schema-changes.js';
+
+type RelationMessage = Extract<PgoutputMessage, { tag: 'relation' }>;
+
+/**
+ * The recorded table the relation is, after following a rename or a replacement; null when
+ * its replica table was created just now (and is being copied).
+ */
+export async function identifyTable(ctx: SchemaContext, relation: RelationMessage): Promise<RecordedTable | null> {
+  const { schema, name, relationId } = relation;
+  const recorded = await readRecordedTable(ctx.dest, ctx.slot, schema, name);
+  if (recorded && (recorded.oid === relationId || recorded.oid === null)) return recorded;
+  const formerName = await findRecordedOid(ctx.dest, ctx.slot, schema, relationId);
+  if (recorded) await replaceTable(ctx, schema, name, recorded.oid);
+  if (formerName !== null) {
+    await ctx.dest.query(`ALTER TABLE ${qualified(ctx.targetSchema, formerName)} RENAME TO ${ident(name)}`);
+    await renameRecordedTable(ctx.dest, ctx.slot, schema, formerName, name);
+    await followResyncs(ctx, schema, formerName, name);
+    ctx.lc.info({ table: `${schema}.${name}`, from: formerName, oid: relationId }, 'followed a table rename');
+    return readRecordedTable(ctx.dest, ctx.slot, schema, name);
+  }
+  await createReplicaTable(ctx, relation);
+  await followNewTable(ctx, relation);
+  return null;
+}
+
+/** The source table recorded under this name is not the one that has it now: its replica goes. */
+async function replaceTable(ctx: SchemaContext, schema: string, name: string, oldOid: number | null): Promise<void> {
+  await ctx.dest.query(`DROP TABLE IF EXISTS ${qualified(ctx.targetSchema, name)}`);
+  await forgetRecordedTable(ctx.dest, ctx.slot, schema, name);
+  ctx.lc.warn({ table: `${schema}.${name}`, oldOid }, 'another source table now has this name: its replica table was dropped, the new one is copied');
+}
+
+/** Resyncs wait under the table's old name: a queued one follows the rename, a running one (copying by the old name) is asked again. */
+async function followResyncs(ctx: SchemaContext, schema: string, from: string, to: string): Promise<void> {
+  await ctx.dest.query(
+    `UPDATE elt.resync_job_tables SET source_table = $4 WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND state = 'queued'`,
+    [ctx.slot, schema, from, to],
+  );
+  const { rows } = await ctx.dest.query(
+    `SELECT 1 FROM elt.resync_job_tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND state = 'running'`,
+    [ctx.slot, schema, from],
+  );
+  if (rows.length > 0) await requestResync(ctx, schema, to, `renamed from ${from} while a resync copied it`);
+}

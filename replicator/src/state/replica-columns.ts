@@ -1,0 +1,87 @@
+/**
+ * What the replica knows of each source table's identity, kept in the control schema and
+ * written in the transaction that changes the replica table: the relation OID, which source
+ * column (attnum, never reused) each replica column holds, the highest attnum seen, and the
+ * table's storage (relfilenodes: a change says the table was rewritten).
+ *
+ * Names and positions are not identity: two renames, a swap of names, a drop and re-add, a
+ * table dropped and created again all look alike by name. Attnums and OIDs do not.
+ */
+import type pg from 'pg';
+
+/** A connection, or the apply transaction. */
+export interface Queryable {
+  query(sql: string, params?: unknown[]): Promise<pg.QueryResult>;
+}
+
+export interface RecordedColumn {
+  attnum: number;
+  /** The column's name in the replica (the source's name when it was last followed). */
+  name: string;
+}
+
+export interface TableIdentity {
+  schema: string;
+  table: string;
+  /** The source relation's OID. */
+  oid: number;
+  /** The source table's relfilenodes when recorded; null when unknown. */
+  storage?: string | null;
+  /** The highest attnum of the source table when recorded (pg_class.relnatts); null when unknown. */
+  natts?: number | null;
+  columns: RecordedColumn[];
+}
+
+/**
+ * Record which source columns the replica table holds (after a snapshot, a resync's copy or
+ * a followed schema change). The table's row in elt.tables must exist.
+ */
+export async function recordReplicaColumns(db: Queryable, slot: string, identity: TableIdentity): Promise<void> {
+  const { schema, table } = identity;
+  await db.query(
+    `UPDATE elt.tables SET source_oid = $4, source_storage = $5, source_natts = $6
+     WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,
+    [slot, schema, table, identity.oid, identity.storage ?? null, identity.natts ?? null],
+  );
+  await db.query('DELETE FROM elt.table_columns WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3', [slot, schema, table]);
+  await db.query(
+    `INSERT INTO elt.table_columns (slot_name, source_schema, source_table, attnum, column_name)
+     SELECT $1, $2, $3, c.attnum, c.name FROM unnest($4::smallint[], $5::text[]) AS c(attnum, name)`,
+    [slot, schema, table, identity.columns.map((c) => c.attnum), identity.columns.map((c) => c.name)],
+  );
+}
+
+/** The recorded identity of a table, or null when elt.tables has no row for it. `oid` is null when never recorded. */
+export async function readRecordedTable(
+  db: Queryable,
+  slot: string,
+  schema: string,
+  table: string,
+): Promise<(Omit<TableIdentity, 'oid'> & { oid: number | null }) | null> {
+  const { rows } = await db.query(
+    `SELECT t.source_oid::bigint AS oid, t.source_storage AS storage, t.source_natts AS natts,
+       coalesce((SELECT json_agg(json_build_object('attnum', c.attnum, 'name', c.column_name) ORDER BY c.attnum) FROM elt.table_columns c
+                 WHERE c.slot_name = t.slot_name AND c.source_schema = t.source_schema AND c.source_table = t.source_table), '[]') AS columns
+     FROM elt.tables t WHERE t.slot_name = $1 AND t.source_schema = $2 AND t.source_table = $3`,
+    [slot, schema, table],
+  );
+  const row = rows[0] as { oid: string | null; storage: string | null; natts: number | null; columns: RecordedColumn[] } | undefined;
+  if (!row) return null;
+  return { schema, table, oid: row.oid === null ? null : Number(row.oid), storage: row.storage, natts: row.natts, columns: row.columns };
+}
+
+/** The name under which a source relation OID is recorded, if any. */
+export async function findRecordedOid(db: Queryable, slot: string, schema: string, oid: number): Promise<string | null> {
+  const { rows } = await db.query('SELECT source_table FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_oid = $3', [slot, schema, oid]);
+  return (rows[0]?.source_table as string | undefined) ?? null;
+}
+
+/** The source renamed a table: its control rows follow (its columns cascade). */
+export async function renameRecordedTable(db: Queryable, slot: string, schema: string, from: string, to: string): Promise<void> {
+  await db.query('UPDATE elt.tables SET source_table = $4, target_table = $4 WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3', [slot, schema, from, to]);
+}
+
+/** The source table is gone (dropped, or replaced by another under its name): its control rows go (its columns cascade). */
+export async function forgetRecordedTable(db: Queryable, slot: string, schema: string, table: string): Promise<void> {
+  await db.query('DELETE FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3', [slot, schema, table]);
+}

@@ -1,0 +1,67 @@
+/**
+ * Randomized migrations while streaming: seeded random DDL (add, drop, rename, swap,
+ * retype and re-add columns; drop and recreate, rename and swap tables; VACUUM FULL)
+ * interleaved with writes, a few steps at a time, with kill -9s of the replicator. After
+ * every step the replica equals the source, table by table, or the table is in `error`
+ * with a reason. ELT_MIGRATION_SEED and ELT_MIGRATION_STEPS replay or lengthen a run.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { compareReplica, query, startElt, startPair, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { waitForApplied, waitForResyncs } from './settled.js';
+import { Migrations, seededRandom } from './random-ddl.js';
+
+const SEED = Number(process.env.ELT_MIGRATION_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const STEPS = Number(process.env.ELT_MIGRATION_STEPS ?? 60);
+const KILL_EVERY_STEPS = 20;
+
+describe('randomized migrations while streaming', () => {
+  let pair: ClusterPair;
+  let replicator: ReplicatorProcess;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    pair = await startPair();
+    env = { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl };
+  });
+
+  afterAll(async () => {
+    await replicator?.kill();
+    await pair?.[Symbol.asyncDispose]();
+  });
+
+  it(`leaves the replica equal to the source, or the table stopped with a reason, after each of ${STEPS} steps (seed ${SEED})`, async () => {
+    console.log(`randomized migrations: seed ${SEED}, ${STEPS} steps (ELT_MIGRATION_SEED=${SEED} replays it)`);
+    // One session, so that a step's operations can share a transaction.
+    const session = new pg.Client({ connectionString: pair.sourceUrl });
+    session.on('error', () => {});
+    await session.connect();
+    onTestFinished(() => session.end().catch(() => {}));
+    const migrations = new Migrations(seededRandom(SEED), async (sql) => (await session.query(sql) as unknown as pg.QueryResult).rows ?? []);
+    await migrations.createTables();
+    replicator = startElt(['replicate'], env);
+    await waitForStreaming(pair.destinationUrl, replicator);
+    let kills = 0;
+    for (let step = 1; step <= STEPS; step++) {
+      const done = await migrations.step();
+      if (step % KILL_EVERY_STEPS === KILL_EVERY_STEPS / 2) {
+        await replicator.kill('SIGKILL');
+        kills++;
+        replicator = startElt(['replicate'], env);
+      }
+      // A resync of a table renamed or dropped while it copied fails; the comparison says whether one was needed.
+      await waitForApplied(pair.sourceUrl, pair.destinationUrl);
+      await waitForResyncs(pair.destinationUrl, { failedOk: true });
+      await waitForApplied(pair.sourceUrl, pair.destinationUrl);
+      const stopped = await query<{ table: string; reason: string | null }>(pair.destinationUrl, "SELECT source_table AS table, last_error AS reason FROM elt.tables WHERE state = 'error'");
+      for (const t of stopped) expect(t.reason, `step ${step} (${done.join('; ')}): ${t.table} stopped without a reason`).toBeTruthy();
+      const differences = await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: stopped.map((t) => t.table) }).catch((error: Error) => {
+        throw new Error(`seed ${SEED}, step ${step}: ${done.join('; ')}: ${error.message}`);
+      });
+      expect(differences, `seed ${SEED}, step ${step}: ${done.join('; ')}`).toEqual([]);
+    }
+    const resyncs = await query<{ state: string; n: string }>(pair.destinationUrl, 'SELECT state, count(*) AS n FROM elt.resync_jobs GROUP BY state');
+    const stopped = await query<{ table: string; reason: string }>(pair.destinationUrl, "SELECT source_table AS table, last_error AS reason FROM elt.tables WHERE state = 'error'");
+    console.log(JSON.stringify({ seed: SEED, steps: STEPS, statements: migrations.statements, kills, resyncs: Object.fromEntries(resyncs.map((r) => [r.state, Number(r.n)])), stopped }));
+  }, 600_000);
+});
