@@ -69,7 +69,7 @@ export const TABLES: Fixture[] = [
  * too, to show that every answer is about one slot only.
  */
 export async function seed(pool: pg.Pool, slot = SLOT): Promise<void> {
-  await pool.query('TRUNCATE elt.resync_delta, elt.resync_job_tables, elt.resync_jobs, elt.tables, elt.replication_state RESTART IDENTITY');
+  await pool.query('TRUNCATE elt.resync_delta, elt.resync_job_tables, elt.resync_jobs, elt.table_columns, elt.tables, elt.replication_state RESTART IDENTITY');
   for (const s of [slot, 'other_slot']) {
     await pool.query(
       `INSERT INTO elt.replication_state (slot_name, phase, snapshot_lsn, applied_lsn, applied_commit_at, applied_at, received_lsn,
