@@ -187,9 +187,14 @@ describe('elt command line', () => {
       const command = [process.execPath, ...ELT_NODE_FLAGS, ELT_BIN, 'teardown', '--slot', 'tty_slot'].map((a) => `'${a}'`).join(' ');
       const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: REPO_ROOT, env: { ...process.env, ...env, ELT_LOG_LEVEL: 'info' }, stdio: ['pipe', 'pipe', 'pipe'] });
       let output = '';
+      let answered = false;
+      child.stdin.on('error', () => {}); // `script` may be gone by the time the pipe closes
       child.stdout.on('data', (c: Buffer) => {
         output += c.toString();
-        if (output.includes('Type yes to drop them: ')) child.stdin.write(`${answer}\n`);
+        if (!answered && output.includes('Type yes to drop them: ')) {
+          answered = true;
+          child.stdin.end(`${answer}\n`);
+        }
       });
       child.stderr.on('data', (c: Buffer) => (output += c.toString()));
       const [code] = (await once(child, 'exit')) as [number];
