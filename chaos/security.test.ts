@@ -654,11 +654,11 @@ describe('logs, at the default info level', () => {
         says: /Cannot log in to the destination database/,
       },
       {
-        what: 'status, wrong source password (the source is optional for status)',
+        what: 'status, wrong source password',
         args: ['status'],
         env: { ...env, ELT_SOURCE_URL: urlFor(pair.source, 'shop', REPLICATOR_ROLE, WRONG_PASSWORD) },
-        code: 0,
-        says: /elt_slot/,
+        code: 1,
+        says: /Cannot log in to the source database/,
       },
       {
         what: 'replicate, source down',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from './config.js';
+import { loadConfig, settingDefaults } from './config.js';
 
 const urls = { ELT_SOURCE_URL: 'postgres://u:p@src:5433/shop', ELT_DESTINATION_URL: 'postgresql://u@dst:5434/analytics' };
 
@@ -13,6 +13,11 @@ describe('loadConfig', () => {
       metricsPort: 9464,
       deleteMode: 'hard',
     });
+  });
+
+  it('shows the schema\'s defaults in help, as text', () => {
+    expect(settingDefaults()).toMatchObject({ slot: 'elt_slot', sourceSchemas: 'public', metricsPort: '9464', replicaIdentityFull: 'false' });
+    expect(settingDefaults()).not.toHaveProperty('sourceUrl');
   });
 
   it('lets flags override the environment', () => {

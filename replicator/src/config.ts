@@ -42,27 +42,53 @@ export const configSchema = z.object({
     .enum(['true', 'false'], { error: 'must be true or false' })
     .default('false')
     .transform((value) => value === 'true'),
-  /** Parallel pg_dump | psql pipes during the snapshot. */
+  /** Tables copied in parallel during the snapshot. */
   snapshotJobs: positiveInt(64).default(2),
 });
 
 export type Config = z.infer<typeof configSchema>;
 
+/** A setting as the user sees it: its environment variable, its flag, the flag's value and what it does. */
+export interface Setting {
+  env: string;
+  flag: string;
+  /** The flag's value as `--help` shows it: `--slot <name>`. */
+  arg: string;
+  help: string;
+}
+
 /** Environment variable and command-line flag for each setting. */
-export const SETTINGS: Record<keyof Config, { env: string; flag: string }> = {
-  sourceUrl: { env: 'ELT_SOURCE_URL', flag: 'source-url' },
-  destinationUrl: { env: 'ELT_DESTINATION_URL', flag: 'destination-url' },
-  slot: { env: 'ELT_SLOT', flag: 'slot' },
-  publication: { env: 'ELT_PUBLICATION', flag: 'publication' },
-  sourceSchemas: { env: 'ELT_SOURCE_SCHEMAS', flag: 'source-schemas' },
-  targetSchema: { env: 'ELT_TARGET_SCHEMA', flag: 'target-schema' },
-  metricsPort: { env: 'ELT_METRICS_PORT', flag: 'metrics-port' },
-  deleteMode: { env: 'ELT_DELETE_MODE', flag: 'delete-mode' },
-  batchMaxRows: { env: 'ELT_BATCH_MAX_ROWS', flag: 'batch-max-rows' },
-  batchMaxMs: { env: 'ELT_BATCH_MAX_MS', flag: 'batch-max-ms' },
-  snapshotJobs: { env: 'ELT_SNAPSHOT_JOBS', flag: 'snapshot-jobs' },
-  replicaIdentityFull: { env: 'ELT_REPLICA_IDENTITY_FULL', flag: 'replica-identity-full' },
+export const SETTINGS: Record<keyof Config, Setting> = {
+  sourceUrl: { env: 'ELT_SOURCE_URL', flag: 'source-url', arg: 'url', help: 'the source (OLTP) database, wal_level=logical' },
+  destinationUrl: { env: 'ELT_DESTINATION_URL', flag: 'destination-url', arg: 'url', help: 'the destination (analytics) database' },
+  slot: { env: 'ELT_SLOT', flag: 'slot', arg: 'name', help: 'logical replication slot on the source' },
+  publication: { env: 'ELT_PUBLICATION', flag: 'publication', arg: 'name', help: 'publication on the source (created if absent and allowed)' },
+  sourceSchemas: { env: 'ELT_SOURCE_SCHEMAS', flag: 'source-schemas', arg: 'list', help: 'comma-separated source schemas to replicate' },
+  targetSchema: { env: 'ELT_TARGET_SCHEMA', flag: 'target-schema', arg: 'name', help: 'destination schema that holds the replica tables' },
+  metricsPort: { env: 'ELT_METRICS_PORT', flag: 'metrics-port', arg: 'port', help: 'port of the Prometheus /metrics endpoint (0 = off)' },
+  deleteMode: { env: 'ELT_DELETE_MODE', flag: 'delete-mode', arg: 'hard|soft', help: 'soft keeps deleted rows with _deleted = true' },
+  batchMaxRows: { env: 'ELT_BATCH_MAX_ROWS', flag: 'batch-max-rows', arg: 'n', help: 'rows per destination transaction at most' },
+  batchMaxMs: { env: 'ELT_BATCH_MAX_MS', flag: 'batch-max-ms', arg: 'ms', help: 'a destination transaction commits after this long' },
+  snapshotJobs: { env: 'ELT_SNAPSHOT_JOBS', flag: 'snapshot-jobs', arg: 'n', help: 'tables copied in parallel during the snapshot' },
+  replicaIdentityFull: {
+    env: 'ELT_REPLICA_IDENTITY_FULL',
+    flag: 'replica-identity-full',
+    arg: 'true|false',
+    help: 'set REPLICA IDENTITY FULL on tables without a primary key (the role must own them)',
+  },
 };
+
+/** Each setting's default as text (the URLs have none), read from the schema so that help never drifts from it. */
+export function settingDefaults(): Partial<Record<keyof Config, string>> {
+  const parsed = configSchema.parse({ sourceUrl: 'postgres://host/db', destinationUrl: 'postgres://host/db' });
+  const out: Partial<Record<keyof Config, string>> = {};
+  for (const key of Object.keys(SETTINGS) as Array<keyof Config>) {
+    if (key === 'sourceUrl' || key === 'destinationUrl') continue;
+    const value = parsed[key];
+    out[key] = Array.isArray(value) ? value.join(',') : String(value);
+  }
+  return out;
+}
 
 /**
  * Build the config from the environment and flags (flags win). Throws ConfigError with

@@ -4,76 +4,32 @@
  *   elt replicate            snapshot once, then stream changes into the target schema
  *   elt status [--json]      slot, applied LSN, lag and per-table state
  *   elt api                  the REST API (api/)
- *   elt teardown             drop the slot and the publication (and, with --drop-target, the replica)
+ *   elt teardown [--yes]     drop the slot and the publication (and, with --drop-target, the replica)
  *   elt up | down            the local demo stack (see README)
  *
- * Exit codes: 0 done, 1 failed, 2 bad configuration, 3 another replicator holds the slot.
+ * Parsing lives in cli/program.ts; exit codes in cli/exit-codes.ts (`elt --help` lists them).
  */
-import { parseArgs } from 'node:util';
-import { loadConfig, SETTINGS } from './config.js';
-import { AlreadyRunningError, ConfigError, EltError } from './errors.js';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { z } from 'zod';
+import { describeFailure, exitCodeFor, EXIT, NotConfirmedError } from './cli/exit-codes.js';
+import { runCli, type Flags } from './cli/program.js';
+import { actions, executeTeardown, formatPlan, planTeardown } from './cli/teardown.js';
+import { loadConfig } from './config.js';
+import { ConfigError } from './errors.js';
 import { createLogger } from './log.js';
 import { Metrics } from './metrics.js';
 import { runReplicator } from './replicator.js';
-import { dropPublication } from './source/publication.js';
-import { dropSlot } from './source/slot.js';
 import { connectDestination, connectSource } from './source/source-db.js';
 import { formatStatus, readStatus } from './state/status.js';
-import { ident } from './sql.js';
 
-const USAGE = `usage: elt <replicate|status|teardown|api|up|down> [options]
-
-  replicate      copy the source once (pg_dump at the slot's snapshot), then apply every change
-  status         show the slot, applied LSN, lag and tables   (--json for machines)
-  teardown       drop the replication slot and publication    (--drop-target also drops the replica schema and elt state)
-  api            serve the REST API on ELT_API_PORT (default 5001)
-  up / down      start / stop the local demo stack            (down --clean removes its data)
-
-Settings come from the environment; a flag of the same name wins:
-${Object.values(SETTINGS)
-  .map((s) => `  --${s.flag.padEnd(18)} ${s.env}`)
-  .join('\n')}`;
-
-async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: false,
-    options: {
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      'drop-target': { type: 'boolean' },
-      clean: { type: 'boolean' },
-      local: { type: 'boolean' },
-    },
-  });
-  const command = positionals[0];
-  if (!command || values.help) {
-    process.stdout.write(USAGE + '\n');
-    return command || values.help ? 0 : 2;
-  }
-  const flags = Object.fromEntries(Object.entries(values).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
-  switch (command) {
-    case 'replicate':
-      return replicate(flags);
-    case 'status':
-      return status(flags, values.json === true, values.local === true);
-    case 'teardown':
-      return teardown(flags, values['drop-target'] === true);
-    case 'api':
-      return (await import('../../api/src/server.js')).runApi(process.env);
-    case 'up':
-    case 'down': {
-      const stack = await import('../../harness/stack.js');
-      return command === 'up' ? stack.up() : stack.down({ clean: values.clean === true });
-    }
-    default:
-      process.stderr.write(`elt: unknown command ${JSON.stringify(command)}\n\n${USAGE}\n`);
-      return 2;
-  }
+/** The version in package.json, which `elt --version` prints. */
+function packageVersion(): string {
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return z.object({ version: z.string() }).parse(JSON.parse(text)).version;
 }
 
-async function replicate(flags: Record<string, string>): Promise<number> {
+async function replicate(flags: Flags): Promise<number> {
   const config = loadConfig(process.env, flags);
   const lc = createLogger();
   const metrics = new Metrics();
@@ -99,62 +55,79 @@ async function replicate(flags: Record<string, string>): Promise<number> {
   }
 }
 
-async function status(flags: Record<string, string>, json: boolean, local: boolean): Promise<number> {
-  if (local) Object.assign(process.env, (await import('../../harness/stack.js')).localStackEnv());
+/** Both servers, or one sentence about the first that cannot be reached (the other is closed again). */
+async function connectBoth(sourceUrl: string, destinationUrl: string, applicationName: string) {
+  const source = await connectSource(sourceUrl, applicationName);
+  try {
+    const dest = await connectDestination(destinationUrl, applicationName);
+    return { source, dest, close: () => Promise.all([source.end(), dest.end()]) };
+  } catch (error) {
+    await source.end();
+    throw error;
+  }
+}
+
+async function status(flags: Flags, options: { json: boolean; local: boolean }): Promise<number> {
+  if (options.local) Object.assign(process.env, (await import('../../harness/stack.js')).localStackEnv());
   const config = loadConfig(process.env, flags);
-  const dest = await connectDestination(config.destinationUrl, 'elt-status');
-  const source = await connectSource(config.sourceUrl, 'elt-status').catch(() => null);
+  const { source, dest, close } = await connectBoth(config.sourceUrl, config.destinationUrl, 'elt-status');
   try {
     const report = await readStatus(source, dest, config.slot);
-    process.stdout.write((json ? JSON.stringify(report, null, 2) : formatStatus(report)) + '\n');
-    return 0;
+    process.stdout.write((options.json ? JSON.stringify(report, null, 2) : formatStatus(report)) + '\n');
+    return EXIT.ok;
   } finally {
-    await dest.end();
-    await source?.end();
+    await close();
   }
 }
 
-async function teardown(flags: Record<string, string>, dropTarget: boolean): Promise<number> {
+/** On a terminal, ask; elsewhere, never assume. */
+async function confirmed(yes: boolean): Promise<boolean> {
+  if (yes) return true;
+  if (!process.stdin.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return (await rl.question('Type yes to drop them: ')).trim().toLowerCase() === 'yes';
+  } finally {
+    rl.close();
+  }
+}
+
+async function teardown(flags: Flags, options: { dropTarget: boolean; yes: boolean }): Promise<number> {
   const config = loadConfig(process.env, flags);
-  const source = await connectSource(config.sourceUrl, 'elt-teardown');
+  const { source, dest, close } = await connectBoth(config.sourceUrl, config.destinationUrl, 'elt-teardown');
   try {
-    const dropped = await dropSlot(source, config.slot);
-    process.stdout.write(dropped ? `dropped slot ${config.slot}\n` : `no slot ${config.slot}\n`);
-    await dropPublication(source, config.publication);
-    process.stdout.write(`dropped publication ${config.publication}\n`);
-  } finally {
-    await source.end();
-  }
-  const dest = await connectDestination(config.destinationUrl, 'elt-teardown');
-  try {
-    if (await dest.query("SELECT 1 FROM pg_namespace WHERE nspname = 'elt'").then((r) => r.rowCount)) {
-      await dest.query('DELETE FROM elt.tables WHERE slot_name = $1', [config.slot]);
-      await dest.query('DELETE FROM elt.replication_state WHERE slot_name = $1', [config.slot]);
+    const plan = await planTeardown(source, dest, config, options.dropTarget);
+    process.stdout.write(formatPlan(plan));
+    if (actions(plan).length === 0) {
+      await executeTeardown(source, dest, plan, () => {});
+      return EXIT.ok;
     }
-    if (dropTarget) {
-      await dest.query(`DROP SCHEMA IF EXISTS ${ident(config.targetSchema)} CASCADE`);
-      process.stdout.write(`dropped schema ${config.targetSchema}\n`);
+    if (!(await confirmed(options.yes))) {
+      throw new NotConfirmedError('Nothing was dropped: teardown needs a confirmation.', 'Add --yes to drop what is listed above.');
     }
+    await executeTeardown(source, dest, plan, (line) => process.stdout.write(`${line}\n`));
+    return EXIT.ok;
   } finally {
-    await dest.end();
+    await close();
   }
-  return 0;
 }
 
-function exitCodeFor(error: unknown): number {
-  if (error instanceof ConfigError) return 2;
-  if (error instanceof AlreadyRunningError) return 3;
-  return 1;
-}
-
-main(process.argv.slice(2)).then(
+runCli(
+  process.argv.slice(2),
+  {
+    replicate,
+    status,
+    teardown,
+    api: async () => (await import('../../api/src/server.js')).runApi(process.env),
+    up: async () => (await import('../../harness/stack.js')).up(),
+    down: async (options) => (await import('../../harness/stack.js')).down(options),
+  },
+  packageVersion(),
+  { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) },
+).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof EltError) {
-      process.stderr.write(`elt: ${error.message}\n     ${error.hint}\n`);
-    } else {
-      process.stderr.write(`elt: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    }
+    process.stderr.write(describeFailure(error, process.env.ELT_LOG_LEVEL));
     process.exit(exitCodeFor(error));
   },
 );

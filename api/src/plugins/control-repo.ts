@@ -137,29 +137,37 @@ export class ControlRepository {
     return { phase: row.phase, status: row.status, walStatus: row.wal_status, lastError: row.last_error, heartbeatAgeSeconds: row.age };
   }
 
+  /**
+   * The status of the slot, read in one statement (one snapshot of elt.*). The source-side
+   * figures (source WAL position, confirmed LSN, lag, retained WAL) are the ones the last
+   * heartbeat recorded together; lag in bytes is computed from that same pair and never
+   * negative. The applied LSN is live (written with every apply transaction), so the source
+   * position shown is at least the applied LSN: the source has certainly reached it.
+   */
   async status(heartbeatMaxAgeS: number): Promise<StatusResponse | null> {
-    const { rows } = await this.pool.query<Omit<StatusResponse, 'tables' | 'heartbeat_fresh'>>(
-      `SELECT slot_name AS slot, phase, status, host, pid, ${iso('started_at')}, ${iso('heartbeat_at')},
-         extract(epoch FROM now() - heartbeat_at)::float8 AS heartbeat_age_seconds,
-         applied_lsn::text AS applied_lsn, ${iso('applied_commit_at')}, ${iso('applied_at')}, received_lsn::text AS received_lsn,
-         confirmed_lsn::text AS confirmed_lsn, source_wal_lsn::text AS source_wal_lsn, lag_bytes::float8 AS lag_bytes,
-         lag_seconds, retained_wal_bytes::float8 AS retained_wal_bytes, slot_active, wal_status, last_error, ${iso('last_error_at')}
-       FROM elt.replication_state WHERE slot_name = $1`,
+    const { rows } = await this.pool.query<Omit<StatusResponse, 'tables' | 'heartbeat_fresh'> & { by_state: Partial<Record<TableState, number>> }>(
+      `SELECT s.slot_name AS slot, s.phase, s.status, s.host, s.pid, ${iso('s.started_at')}, ${iso('s.heartbeat_at')},
+         round(greatest(extract(epoch FROM now() - s.heartbeat_at), 0)::numeric, 3)::float8 AS heartbeat_age_seconds,
+         s.applied_lsn::text AS applied_lsn, ${iso('s.applied_commit_at')}, ${iso('s.applied_at')}, s.received_lsn::text AS received_lsn,
+         s.confirmed_lsn::text AS confirmed_lsn,
+         (CASE WHEN s.applied_lsn > s.source_wal_lsn THEN s.applied_lsn ELSE s.source_wal_lsn END)::text AS source_wal_lsn,
+         greatest(pg_wal_lsn_diff(s.source_wal_lsn, s.confirmed_lsn), 0)::float8 AS lag_bytes,
+         round(greatest(s.lag_seconds, 0)::numeric, 3)::float8 AS lag_seconds,
+         s.retained_wal_bytes::float8 AS retained_wal_bytes, s.slot_active, s.wal_status, s.last_error, ${iso('s.last_error_at')},
+         (SELECT coalesce(json_object_agg(c.state, c.n), '{}') FROM
+           (SELECT t.state, count(*)::int AS n FROM elt.tables t WHERE t.slot_name = s.slot_name GROUP BY t.state) c) AS by_state
+       FROM elt.replication_state s WHERE s.slot_name = $1`,
       [this.slot],
     );
     const row = rows[0];
     if (!row) return null;
-    const counts = await this.pool.query<{ state: TableState; n: number }>(
-      'SELECT state, count(*)::int AS n FROM elt.tables WHERE slot_name = $1 GROUP BY state',
-      [this.slot],
-    );
-    const byState = Object.fromEntries(tableStates.map((state) => [state, 0])) as Record<TableState, number>;
-    for (const { state, n } of counts.rows) byState[state] = n;
-    const age = row.heartbeat_age_seconds;
+    const { by_state: counted, ...state } = row;
+    const byState = Object.fromEntries(tableStates.map((name) => [name, counted[name] ?? 0])) as Record<TableState, number>;
+    const age = state.heartbeat_age_seconds;
     return {
-      ...row,
+      ...state,
       heartbeat_fresh: age !== null && age <= heartbeatMaxAgeS,
-      tables: { total: counts.rows.reduce((sum, { n }) => sum + n, 0), by_state: byState },
+      tables: { total: Object.values(byState).reduce((sum, n) => sum + n, 0), by_state: byState },
     };
   }
 

@@ -44,6 +44,24 @@ describe('status and tables', () => {
     expect(Date.parse(body.applied_commit_at)).toBeLessThan(Date.parse(body.heartbeat_at));
   });
 
+  it('GET /v1/status never shows the applied LSN past the source, rounds lag, and keeps lag bytes from one heartbeat, never negative', async () => {
+    // Applied live past the heartbeat's source position; a confirmed LSN past it too; float noise in lag_seconds.
+    await dest.pool.query(
+      `UPDATE elt.replication_state SET applied_lsn = '0/16B6000', source_wal_lsn = '0/16B5000', confirmed_lsn = '0/16B5800',
+         lag_seconds = 0.53434912109375 WHERE slot_name = $1`,
+      [SLOT],
+    );
+    try {
+      const body = (await app.inject('/v1/status')).json();
+      expect(body).toMatchObject({ applied_lsn: '0/16B6000', source_wal_lsn: '0/16B6000', confirmed_lsn: '0/16B5800', lag_bytes: 0, lag_seconds: 0.534 });
+      expect(String(body.heartbeat_age_seconds)).toMatch(/^\d+(\.\d{1,3})?$/);
+      await dest.pool.query(`UPDATE elt.replication_state SET confirmed_lsn = '0/16B4000', lag_seconds = -0.2 WHERE slot_name = $1`, [SLOT]);
+      expect((await app.inject('/v1/status')).json()).toMatchObject({ source_wal_lsn: '0/16B6000', lag_bytes: 0x1000, lag_seconds: 0 });
+    } finally {
+      await seed(dest.pool);
+    }
+  });
+
   it('GET /v1/status is 404 for a slot without state, 503 with the destination down', async () => {
     const other = await testApp(dest.pool, { slot: 'no_such_slot' });
     const down = await testApp(await deadDatabaseUrl());

@@ -39,28 +39,53 @@ export interface ReplicationStatus {
   tables: TableStatus[];
 }
 
+/** Seconds rounded to the millisecond: what a person and a dashboard need, and no float noise. */
+export function roundSeconds(seconds: number | null): number | null {
+  return seconds === null ? null : Math.max(0, Math.round(seconds * 1000) / 1000);
+}
+
+interface StateRow {
+  phase: string;
+  status: string;
+  applied_lsn: string | null;
+  lag_seconds: number | null;
+  applied_commit_at: Date | null;
+  heartbeat_at: Date | null;
+  last_error: string | null;
+}
+
+/**
+ * Read the destination's state for the slot (one REPEATABLE READ read-only transaction, so
+ * the state row and the tables belong to one moment), then the slot on the source. The
+ * source is read last: its WAL position is then at or past every LSN the destination shows.
+ */
 export async function readStatus(source: pg.Client | null, dest: pg.Client, slot: string): Promise<ReplicationStatus> {
-  const hasControl = (await dest.query("SELECT to_regclass('elt.replication_state') IS NOT NULL AS ok")).rows[0]?.ok as boolean;
-  const state = hasControl
-    ? (
-        await dest.query(
+  await dest.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  let state: StateRow | undefined;
+  let tables: TableStatus[] = [];
+  try {
+    const hasControl = (await dest.query("SELECT to_regclass('elt.replication_state') IS NOT NULL AS ok")).rows[0]?.ok as boolean;
+    if (hasControl) {
+      state = (
+        await dest.query<StateRow>(
           `SELECT phase, status, applied_lsn::text, lag_seconds, applied_commit_at, heartbeat_at, last_error
            FROM elt.replication_state WHERE slot_name = $1`,
           [slot],
         )
-      ).rows[0]
-    : undefined;
-  const tables: TableStatus[] = hasControl
-    ? (
-        await dest.query(
+      ).rows[0];
+      tables = (
+        await dest.query<TableStatus>(
           `SELECT format('%s.%s', source_schema, source_table) AS table, format('%s.%s', target_schema, target_table) AS target,
              state, rows_copied::float8 AS rows_copied, inserts::float8 AS inserts, updates::float8 AS updates,
              deletes::float8 AS deletes, truncates::float8 AS truncates, last_change_lsn::text, last_change_at, last_error
            FROM elt.tables WHERE slot_name = $1 ORDER BY 1`,
           [slot],
         )
-      ).rows
-    : [];
+      ).rows;
+    }
+  } finally {
+    await dest.query('COMMIT');
+  }
   const info = source ? await inspectSlot(source, slot) : null;
   const appliedLsn = state?.applied_lsn ? parseLsn(state.applied_lsn) : null;
   const confirmed = info?.confirmedFlushLsn ?? null;
@@ -76,7 +101,7 @@ export async function readStatus(source: pg.Client | null, dest: pg.Client, slot
     applied_lsn: state?.applied_lsn ?? null,
     source_wal_lsn: info ? formatLsn(info.currentWalLsn) : null,
     lag_bytes: info && caughtUpTo !== null ? Math.max(0, Number(info.currentWalLsn - caughtUpTo)) : null,
-    lag_seconds: state?.lag_seconds ?? null,
+    lag_seconds: roundSeconds(state?.lag_seconds ?? null),
     retained_wal_bytes: info?.retainedWalBytes ?? null,
     applied_commit_at: state?.applied_commit_at ? new Date(state.applied_commit_at).toISOString() : null,
     heartbeat_at: state?.heartbeat_at ? new Date(state.heartbeat_at).toISOString() : null,
