@@ -130,9 +130,12 @@ describe('server faults', () => {
     });
     expect(replicator!.child.exitCode).toBeNull();
     expect(await confirmed(committed)).toBe(false);
-    const [state] = await query<{ status: string; last_error: string }>(pair.destinationUrl, "SELECT status, last_error FROM elt.replication_state WHERE slot_name = 'elt_slot'");
-    expect(state!.status).toBe('error');
-    expect(state!.last_error).toMatch(reason);
+    // Each new attempt says 'streaming' until the refused transaction fails it again: wait for the error, not one reading.
+    const state = await waitFor('elt.replication_state to show the error', async () => {
+      const [row] = await query<{ status: string; last_error: string | null }>(pair.destinationUrl, "SELECT status, last_error FROM elt.replication_state WHERE slot_name = 'elt_slot'");
+      return row?.status === 'error' ? row : null;
+    }, 60_000, 20);
+    expect(state.last_error).toMatch(reason);
     const [applied] = await query<{ n: string }>(pair.destinationUrl, "SELECT count(*) AS n FROM staging.accounts WHERE note <> 'initial'");
     expect(applied!.n).toBe('0');
   }

@@ -3,7 +3,7 @@
  * change in flight is lost, and where values need it the table is resynced online.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectReplicaEqual, query, startElt, startPair, waitFor, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { expectReplicaEqual, outputTail, query, startElt, startPair, StopWaiting, waitFor, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 
 describe('schema changes on the source while streaming', () => {
   let pair: ClusterPair;
@@ -16,7 +16,9 @@ describe('schema changes on the source while streaming', () => {
         pair.destinationUrl,
         "SELECT count(*) FILTER (WHERE state IN ('queued', 'running')) AS n, count(*) FILTER (WHERE state = 'failed') AS failed FROM elt.resync_jobs",
       );
-      if (rows[0]!.failed !== '0') throw new Error(JSON.stringify(await query(pair.destinationUrl, 'SELECT * FROM elt.resync_jobs')));
+      if (rows[0]!.failed !== '0') {
+        throw new StopWaiting(`a resync job failed: ${JSON.stringify(await query(pair.destinationUrl, 'SELECT * FROM elt.resync_jobs'))}\n${outputTail(replicator)}`);
+      }
       return rows[0]!.n === '0';
     });
     await waitForCatchUp(pair, replicator);
