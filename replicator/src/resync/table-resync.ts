@@ -24,7 +24,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { formatLsn, type Lsn } from '../lsn.js';
+import { formatLsn, parseLsn, type Lsn } from '../lsn.js';
 import type { ReplicaIdentity } from '../source/pgoutput.js';
 import { createSlotWithSnapshot } from '../source/slot.js';
 import { connectDestination, sourceClientConfig } from '../source/source-db.js';
@@ -68,6 +68,7 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
   hooks.mirror(schema, table, jobId);
   let swapped = false;
   try {
+    await streamCaughtUp(input.source, hooks);
     const shape = await tableShape(input.source, dest, config.targetSchema, schema, table);
     await using snapshot = await createSlotWithSnapshot(lc, config.sourceUrl, `elt_resync_${jobId}`, input.source, { temporary: true });
     const fromLsn = snapshot.consistentPoint;
@@ -105,6 +106,16 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
     if (!swapped) await dest.query(`DROP TABLE IF EXISTS ${shadow}`).catch(() => {});
     await dest.end().catch(() => {});
   }
+}
+
+/**
+ * Wait until the stream has applied everything the source has committed so far. The
+ * replica table's columns follow the stream, the copy's follow the source's catalog: read
+ * both only once a column added just before the resync has reached the replica too.
+ */
+async function streamCaughtUp(source: pg.Client, hooks: ApplyHooks): Promise<void> {
+  const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+  await hooks.atBoundary(async () => {}, parseLsn(rows[0]!.lsn));
 }
 
 /** The table as pgoutput describes it (columns in attribute order, the identity key), with destination types. */
