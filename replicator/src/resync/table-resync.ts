@@ -24,7 +24,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { formatLsn, parseLsn, type Lsn } from '../lsn.js';
+import { formatLsn, lastRecordEnd, parseLsn, type Lsn } from '../lsn.js';
 import type { ReplicaIdentity } from '../source/pgoutput.js';
 import { createSlotWithSnapshot } from '../source/slot.js';
 import { connectDestination, sourceClientConfig } from '../source/source-db.js';
@@ -115,7 +115,7 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
  */
 async function streamCaughtUp(source: pg.Client, hooks: ApplyHooks): Promise<void> {
   const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
-  await hooks.atBoundary(async () => {}, parseLsn(rows[0]!.lsn));
+  await hooks.atBoundary(async () => {}, lastRecordEnd(parseLsn(rows[0]!.lsn)));
 }
 
 /** The table as pgoutput describes it (columns in attribute order, the identity key), with destination types. */

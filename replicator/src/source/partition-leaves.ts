@@ -53,6 +53,7 @@ export async function leavesEmpty(source: ClientBase, oids: number[]): Promise<b
   for (const oid of oids) {
     const { rows } = await source.query<{ name: string | null }>('SELECT $1::oid::regclass::text AS name', [oid]);
     if (!rows[0]?.name) return false;
+    // regclass prints the name quoted and qualified as needed: catalog output, not user input.
     const { rows: any } = await source.query(`SELECT 1 FROM ONLY ${rows[0].name} LIMIT 1`);
     if (any.length > 0) return false;
   }
