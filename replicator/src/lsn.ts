@@ -18,3 +18,20 @@ export function formatLsn(lsn: Lsn): string {
 export function maxLsn(a: Lsn, b: Lsn): Lsn {
   return a > b ? a : b;
 }
+
+const WAL_PAGE_BYTES = 8192n;
+const WAL_SEGMENT_BYTES = 16n * 1024n * 1024n;
+const SHORT_PAGE_HEADER_BYTES = 24n;
+const LONG_PAGE_HEADER_BYTES = 40n;
+
+/**
+ * The end of the last record before pg_current_wal_insert_lsn(): the position a logical
+ * stream reaches once it has sent everything inserted so far. They differ only when the
+ * last record ended at a page boundary: the insert position then points past the next
+ * page's header, which no record ends at (default 8 kB pages and 16 MB segments).
+ */
+export function lastRecordEnd(insertLsn: Lsn): Lsn {
+  if (insertLsn % WAL_SEGMENT_BYTES === LONG_PAGE_HEADER_BYTES) return insertLsn - LONG_PAGE_HEADER_BYTES;
+  if (insertLsn % WAL_PAGE_BYTES === SHORT_PAGE_HEADER_BYTES) return insertLsn - SHORT_PAGE_HEADER_BYTES;
+  return insertLsn;
+}

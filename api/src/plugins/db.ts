@@ -5,7 +5,6 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
-import { DESTINATION_SESSION_OPTIONS } from '../../../replicator/src/source/source-db.js';
 import { globalPlugin } from './global-plugin.js';
 
 declare module 'fastify' {
@@ -26,8 +25,6 @@ export function createPool(url: string): pg.Pool {
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
     application_name: 'elt-api',
-    // Timestamps and LSNs read the same whatever the server's defaults (DateStyle, timezone).
-    options: DESTINATION_SESSION_OPTIONS,
     statement_timeout: STATEMENT_TIMEOUT_MS,
   });
 }

@@ -13,6 +13,7 @@ import type pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { errorKind, type Metrics } from '../metrics.js';
+import { watchPartitions } from '../resync/partition-watch.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { SlotStream } from '../source/stream.js';
 import type { PgoutputMessage } from '../source/pgoutput.js';
@@ -304,6 +305,7 @@ export async function streamChanges(
     metrics.setTableStates(states.rows);
     await recordHeartbeat(db.control, config.slot, { status: 'streaming', receivedLsn: serverWalEnd, lagSeconds, slot });
     await recordCaughtUpSafely();
+    await watchPartitions({ ...schemaContext, control: db.control });
   };
   const heartbeatSafely = () => beat().catch((error: Error) => lc.warn({ err: error }, 'could not record heartbeat'));
   const heartbeat = setInterval(heartbeatSafely, HEARTBEAT_INTERVAL_MS);

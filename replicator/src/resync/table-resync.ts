@@ -24,7 +24,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { formatLsn, type Lsn } from '../lsn.js';
+import { formatLsn, lastRecordEnd, parseLsn, type Lsn } from '../lsn.js';
 import type { ReplicaIdentity } from '../source/pgoutput.js';
 import { createSlotWithSnapshot } from '../source/slot.js';
 import { connectDestination, sourceClientConfig } from '../source/source-db.js';
@@ -72,7 +72,12 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
   let swapped = false;
   try {
     await ensureReplicaTable(lc, input.source, dest, { sourceSchemas: config.sourceSchemas, targetSchema: config.targetSchema }, schema, table);
-    const shape = await tableShape(input.source, dest, config.targetSchema, schema, table);
+    const readShape = () => tableShape(input.source, dest, config.targetSchema, schema, table);
+    const shape = await readShape().catch(async (error: unknown) => {
+      if (!(error instanceof ShapeAheadError)) throw error;
+      await streamCaughtUp(input.source, hooks);
+      return readShape();
+    });
     await using snapshot = await createSlotWithSnapshot(lc, config.sourceUrl, `elt_resync_${jobId}`, input.source, { temporary: true });
     const fromLsn = snapshot.consistentPoint;
     lc.info({ table: `${schema}.${table}`, lsn: formatLsn(fromLsn), job: jobId }, 'resync: copying the table at a fresh snapshot');
@@ -114,6 +119,16 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
   }
 }
 
+/**
+ * Wait until the stream has applied everything the source has committed so far. The
+ * replica table's columns follow the stream, the copy's follow the source's catalog: when
+ * the source has a column the replica lacks, it may be one the stream has not applied yet.
+ */
+async function streamCaughtUp(source: pg.Client, hooks: ApplyHooks): Promise<void> {
+  const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+  await hooks.atBoundary(async () => {}, lastRecordEnd(parseLsn(rows[0]!.lsn)));
+}
+
 /** The table as pgoutput describes it (columns in attribute order, the identity key), with destination types. */
 async function tableShape(source: pg.Client, dest: pg.Client, targetSchema: string, schema: string, table: string): Promise<TargetTable & { kind: string }> {
   const { rows } = await source.query<{ name: string; is_key: boolean; identity: ReplicaIdentity; kind: string; oid: number }>(
@@ -140,7 +155,7 @@ async function tableShape(source: pg.Client, dest: pg.Client, targetSchema: stri
     targetTable: table,
     columns: rows.map((r) => {
       const type = typeOf.get(r.name);
-      if (!type) throw new Error(`${targetSchema}.${table} has no column ${r.name}: the source table changed shape; a full resync is needed`);
+      if (!type) throw new ShapeAheadError(`${targetSchema}.${table} has no column ${r.name}: the source table changed shape; a full resync is needed`);
       return { name: r.name, type };
     }),
     keyIndexes: identityKeyIndexes(identity, rows.map((r) => r.is_key)),
@@ -227,4 +242,9 @@ async function replayDelta(applier: Applier, shadow: TargetTable, jobId: number,
     }
     await applier.applyTo(shadow, pending);
   }
+}
+
+/** The source table has a column the replica table lacks (yet, or for good). */
+class ShapeAheadError extends Error {
+  override readonly name = 'ShapeAheadError';
 }

@@ -14,8 +14,8 @@ export const SOURCE_SESSION_OPTIONS =
   '-c datestyle=ISO,YMD -c intervalstyle=postgres -c timezone=UTC -c extra_float_digits=3 -c bytea_output=hex';
 
 /**
- * Session settings for every destination connection (the snapshot's psql children get them
- * through PGOPTIONS). search_path is the source's default one, so that a type name the
+ * Session settings for every destination connection (the snapshot's copies included).
+ * search_path is the source's default one, so that a type name the
  * source's catalog prints unqualified (an extension's type in public) names the same type
  * here; relations are always schema-qualified, and the stage tables are temporary.
  */

@@ -107,6 +107,16 @@ CREATE TABLE IF NOT EXISTS elt.resync_delta (
   change            jsonb NOT NULL,
   PRIMARY KEY (job_id, seq)
 );
+-- The partitions of each partitioned table as last seen (OID and relfilenode of every leaf):
+-- a TRUNCATE or DETACH of one partition is never sent by the stream, only seen here.
+CREATE TABLE IF NOT EXISTS elt.partition_leaves (
+  slot_name         text NOT NULL,
+  source_schema     text NOT NULL,
+  source_table      text NOT NULL,
+  leaves            jsonb NOT NULL,
+  seen_at           timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (slot_name, source_schema, source_table)
+);
 -- At most one queued or running resync per table.
 CREATE UNIQUE INDEX IF NOT EXISTS resync_job_tables_one_active
   ON elt.resync_job_tables (slot_name, source_schema, source_table) WHERE state IN ('queued', 'running');
@@ -151,6 +161,7 @@ export async function beginSnapshotState(db: ClientBase, slot: string, snapshotL
     [slot, formatLsn(snapshotLsn), hostName(), process.pid],
   );
   await db.query('DELETE FROM elt.tables WHERE slot_name = $1', [slot]);
+  await db.query('DELETE FROM elt.partition_leaves WHERE slot_name = $1', [slot]);
 }
 
 /** The snapshot is complete: streaming starts from the snapshot's consistent point. */
