@@ -6,7 +6,7 @@
  * with a reason. ELT_MIGRATION_SEED and ELT_MIGRATION_STEPS replay or lengthen a run.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
 import { compareReplica, query, startElt, startPair, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
 import { waitForApplied, waitForResyncs } from './settled.js';
 import { Migrations, seededRandom } from './random-ddl.js';
@@ -41,11 +41,15 @@ describe('randomized migrations while streaming', () => {
     await migrations.createTables();
     replicator = startElt(['replicate'], env);
     await waitForStreaming(pair.destinationUrl, replicator);
+    const outputs: (() => string)[] = [];
+    // What the replicators did to tables, to read a failing seed by.
+    onTestFailed(() => console.log([...outputs, replicator.output].map((o) => o()).join('').split('\n').filter((l) => /"table"/.test(l) && !/snapshot progress|table copied/.test(l)).join('\n')));
     let kills = 0;
     for (let step = 1; step <= STEPS; step++) {
       const done = await migrations.step();
       if (step % KILL_EVERY_STEPS === KILL_EVERY_STEPS / 2) {
         await replicator.kill('SIGKILL');
+        outputs.push(replicator.output);
         kills++;
         replicator = startElt(['replicate'], env);
       }

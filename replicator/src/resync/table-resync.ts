@@ -29,7 +29,7 @@ import { identityKeyIndexes, type TargetTable } from '../schema/mapping.js';
 import { ident, literal, qualified } from '../sql.js';
 import { decodeDelta, type ApplyHooks } from './apply-hooks.js';
 import { readIdentitiesAtSnapshot } from '../schema/snapshot-identity.js';
-import { recordReplicaColumns } from '../state/replica-columns.js';
+import { recordCopiedColumns } from '../state/replica-columns.js';
 import type { RowChange } from '../apply/batch.js';
 import type { Applier } from '../apply/applier.js';
 
@@ -95,7 +95,7 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       await applier.query(`INSERT INTO ${target} (${names.join(', ')}, _synced_at) SELECT ${names.join(', ')}, now() FROM ${shadow}`);
       await applier.query(`DROP TABLE ${shadow}`);
       await applier.query('DELETE FROM elt.resync_delta WHERE job_id = $1', [jobId]);
-      for (const identity of copied) await recordReplicaColumns(applier, config.slot, identity);
+      for (const identity of copied) await recordCopiedColumns(applier, config.slot, identity);
       hooks.unmirror(schema, table);
       swapped = true;
     });
