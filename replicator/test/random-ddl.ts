@@ -170,7 +170,7 @@ const COLUMN_OPERATIONS: Operation[] = [
     if (!column) return 'no column to retype';
     const using =
       column.type === 'text' ? { type: 'int', expr: `length("${column.name}")` } : m.chance(0.5) ? { type: 'text', expr: `"${column.name}"::text || 'x'` } : { type: column.type === 'int' ? 'bigint' : 'int', expr: `("${column.name}" % 1000)::${column.type === 'int' ? 'bigint' : 'int'}` };
-    const sql = `ALTER TABLE ${table} ALTER COLUMN "${column.name}" TYPE ${using.type} USING ${using.expr}`;
+    const sql = `ALTER TABLE ${table} ALTER COLUMN "${column.name}" DROP DEFAULT, ALTER COLUMN "${column.name}" TYPE ${using.type} USING ${using.expr}`;
     await m.exec(sql);
     return sql;
   },

@@ -34,7 +34,7 @@ import { decodeDelta, type ApplyHooks } from './apply-hooks.js';
 import { swapSql } from './swap-sql.js';
 import { ensureReplicaTable } from '../schema/ensure-replica-table.js';
 import { readIdentitiesAtSnapshot } from '../schema/snapshot-identity.js';
-import { recordReplicaColumns } from '../state/replica-columns.js';
+import { recordCopiedColumns } from '../state/replica-columns.js';
 import type { RowChange } from '../apply/batch.js';
 import type { Applier } from '../apply/applier.js';
 
@@ -104,7 +104,7 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       for (const statement of swapSql(shape, shadowName, config.deleteMode)) await applier.query(statement);
       await applier.query(`DROP TABLE ${shadow}`);
       await applier.query('DELETE FROM elt.resync_delta WHERE job_id = $1', [jobId]);
-      for (const identity of copied) await recordReplicaColumns(applier, config.slot, identity);
+      for (const identity of copied) await recordCopiedColumns(applier, config.slot, identity);
       hooks.unmirror(schema, table);
       // A stopped table is whole again: its changes apply from here on.
       hooks.stopped.resume(schema, table);

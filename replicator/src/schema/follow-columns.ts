@@ -23,16 +23,18 @@ export type RecordedTable = Omit<TableIdentity, 'oid'> & { oid: number | null };
  */
 export async function followNewTable(ctx: SchemaContext, relation: RelationMessage): Promise<void> {
   const catalog = await readCatalogTable(ctx.source, relation.relationId);
-  const plan = catalog ? planColumns(relation.columns, catalog, [], null) : null;
-  const held: RecordedColumn[] = plan?.proven ? relation.columns.map((c, i) => ({ attnum: plan.attnums[i]!, name: c.name })) : [];
-  if (catalog) held.push(...(await addCatalogColumns(ctx, relation, catalog, plan?.proven ? plan.later : null)));
+  const planned = catalog ? planColumns(relation.columns, catalog, [], null) : null;
+  // Columns dropped before any was recorded make the match unsure: the copy records what it holds.
+  const plan = planned?.proven && !planned.ambiguous ? planned : null;
+  const held: RecordedColumn[] = plan ? relation.columns.map((c, i) => ({ attnum: plan.attnums[i]!, name: c.name })) : [];
+  if (catalog) held.push(...(await addCatalogColumns(ctx, relation, catalog, plan ? plan.later : null)));
   await recordReplicaColumns(ctx.dest, ctx.slot, {
     schema: relation.schema,
     table: relation.name,
     oid: relation.relationId,
     storage: catalog?.storage,
     natts: catalog?.natts,
-    columns: plan?.proven ? held : [],
+    columns: plan ? held : [],
   });
   await requestResync(ctx, relation.schema, relation.name, 'new table');
 }
@@ -40,27 +42,34 @@ export async function followNewTable(ctx: SchemaContext, relation: RelationMessa
 /** Follow the relation's columns; queues a resync where the values cannot be trusted. */
 export async function followColumns(ctx: SchemaContext, relation: RelationMessage, recorded: RecordedTable, dest: DestColumn[]): Promise<void> {
   const catalog = await readCatalogTable(ctx.source, relation.relationId);
-  const plan = catalog ? planColumns(relation.columns, catalog, recorded.columns, recorded.natts ?? null) : null;
+  if (!catalog) {
+    // Dropped on the source since: its last changes apply by name; there is nothing to copy
+    // (a table created again under its name comes with a new OID and is copied then).
+    await followByName(ctx, relation, dest);
+    ctx.lc.warn({ table: `${relation.schema}.${relation.name}`, oid: relation.relationId }, 'the source table is gone: its last changes are applied by column name');
+    return;
+  }
+  const plan = planColumns(relation.columns, catalog, recorded.columns, recorded.natts ?? null);
   const reasons: string[] = [];
-  if (plan?.proven && recorded.columns.length > 0) {
-    reasons.push(...(await followPlan(ctx, relation, plan, catalog!, recorded, dest)));
+  if (plan.proven && recorded.columns.length > 0) {
+    reasons.push(...(await followPlan(ctx, relation, plan, catalog, recorded, dest)));
   } else {
     // Nothing recorded yet (an older installation), or nothing proven: by name, then a copy.
     const changed = await followByName(ctx, relation, dest);
-    if (!plan?.proven) reasons.push(plan?.reason ?? 'the source table is gone from the catalog');
+    if (!plan.proven) reasons.push(plan.reason);
     else if (changed) reasons.push('its columns changed before the replica knew their attnums');
   }
-  const held: RecordedColumn[] = plan?.proven ? relation.columns.map((c, i) => ({ attnum: plan.attnums[i]!, name: c.name })) : [];
+  const held: RecordedColumn[] = plan.proven ? relation.columns.map((c, i) => ({ attnum: plan.attnums[i]!, name: c.name })) : [];
   // The copy takes the table as the catalog has it now, which the stream may not have reached.
-  if (reasons.length > 0 && catalog) held.push(...(await addCatalogColumns(ctx, relation, catalog, plan?.proven ? plan.later : null)));
+  if (reasons.length > 0) held.push(...(await addCatalogColumns(ctx, relation, catalog, plan.proven ? plan.later : null)));
   if (held.length > 0 || recorded.columns.length > 0) {
     await recordReplicaColumns(ctx.dest, ctx.slot, {
       schema: relation.schema,
       table: relation.name,
       oid: relation.relationId,
-      storage: catalog?.storage,
-      natts: catalog?.natts,
-      columns: plan?.proven ? held : [],
+      storage: catalog.storage,
+      natts: catalog.natts,
+      columns: plan.proven ? held : [],
     });
   }
   if (reasons.length > 0) await requestResync(ctx, relation.schema, relation.name, reasons.join('; '));

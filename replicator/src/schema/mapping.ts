@@ -89,6 +89,12 @@ async function followSchema(ctx: SchemaContext, relation: RelationMessage): Prom
   } catch (error) {
     if (classifyFailure(error) === 'transient') throw error;
     await ctx.dest.query('ROLLBACK TO SAVEPOINT elt_follow_schema');
+    // The table may have no row yet (a new or renamed table): it needs one to show its state.
+    await ctx.dest.query(
+      `INSERT INTO elt.tables (slot_name, source_schema, source_table, target_schema, target_table, state) VALUES ($1, $2, $3, $4, $3, 'error')
+       ON CONFLICT (slot_name, source_schema, source_table) DO NOTHING`,
+      [ctx.slot, relation.schema, relation.name, ctx.targetSchema],
+    );
     if (error instanceof TableFailure) throw error;
     const label = `${relation.schema}.${relation.name}`;
     throw new TableFailure(relation.schema, relation.name, `The replica cannot follow a change of the source table ${label}: ${tableFailureReason(error)}.`, 'Fix what stops it in the destination, then resync the table.', { cause: error });

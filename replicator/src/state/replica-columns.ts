@@ -51,6 +51,24 @@ export async function recordReplicaColumns(db: Queryable, slot: string, identity
   );
 }
 
+/**
+ * Record what a copy taken by name holds (a resync's swap), refusing it when the replica table
+ * now holds another source table (replaced or renamed on the source while it was copied): its
+ * rows must not land there.
+ */
+export async function recordCopiedColumns(db: Queryable, slot: string, identity: TableIdentity): Promise<void> {
+  const { rows } = await db.query('SELECT source_oid::bigint AS oid FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3', [
+    slot,
+    identity.schema,
+    identity.table,
+  ]);
+  const held = rows[0]?.oid as string | null | undefined;
+  if (held != null && Number(held) !== identity.oid) {
+    throw new Error(`${identity.schema}.${identity.table} was replaced on the source while it was copied (OID ${identity.oid}, the replica follows ${held}): the copy is not swapped in`);
+  }
+  await recordReplicaColumns(db, slot, identity);
+}
+
 /** The recorded identity of a table, or null when elt.tables has no row for it. `oid` is null when never recorded. */
 export async function readRecordedTable(
   db: Queryable,
