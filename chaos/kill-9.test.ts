@@ -16,7 +16,7 @@
  * has no key). The number of kills and the worst catch-up are recorded as figures.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caughtUpTo, expectReplicaEqual, query, startElt, startPair, StopWaiting, waitFor, waitForCatchUp, walInsertLsn, type ClusterPair, type ReplicatorProcess } from '../harness/replication.js';
+import { caughtUpTo, expectReplicaEqual, outputTail, query, startElt, startPair, StopWaiting, waitFor, waitForCatchUp, walInsertLsn, type ClusterPair, type ReplicatorProcess } from '../harness/replication.js';
 import { initDemoSource } from '../source_db_init/init.js';
 import { createRng, type Rng } from '../source_db_init/prng.js';
 import { startWorkload, type Workload } from '../source_db_init/workload.js';
@@ -86,8 +86,12 @@ describe('kill -9, again and again, under the demo workload', () => {
   }
 
   /** Everything up to `lsn` is applied, as both ends say (the harness's one definition of caught up). */
+  /** What both ends said at the last catch-up check, for a timeout's message. */
+  let lastCatchUp = '';
   async function applied(lsn: string): Promise<boolean> {
-    return (await caughtUpTo(pair.sourceUrl, pair.destinationUrl, SLOT, lsn)).ok;
+    const state = await caughtUpTo(pair.sourceUrl, pair.destinationUrl, SLOT, lsn);
+    lastCatchUp = state.state;
+    return state.ok;
   }
 
   function resumeWorkload(): void {
@@ -125,7 +129,9 @@ describe('kill -9, again and again, under the demo workload', () => {
     await waitFor(what, async () => {
       if (replicator!.child.exitCode !== null) throw new StopWaiting(`elt exited: ${replicator!.output()}`);
       return condition();
-    }, timeoutMs, 20);
+    }, timeoutMs, 20).catch((error: Error) => {
+      throw new Error(`${error.message}\n${lastCatchUp}\n${outputTail(replicator!)}`);
+    });
   }
 
   /** Start again under the workload, time the catch-up, then pause the workload and compare. */

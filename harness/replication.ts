@@ -235,8 +235,9 @@ export interface CatchUp {
 /**
  * Whether the replica has applied everything the source wrote up to `lsn`, as both ends say it:
  * the slot is active and has confirmed `lsn`, and the destination's elt.replication_state is
- * streaming (phase and status) with an applied LSN at or past `lsn`. The slot alone is not
- * enough: after a lost slot the replicator makes a new one of the same name, which confirms
+ * streaming (phase and status) with an applied LSN at or past `lsn`, and no table is still being
+ * copied (snapshotting, resyncing, or queued for a resync: an interrupted snapshot resumes
+ * online, table by table). The slot alone is not enough: after a lost slot the replicator makes a new one of the same name, which confirms
  * while the new snapshot is still being copied.
  */
 export async function caughtUpTo(sourceUrl: string, destinationUrl: string, slot: string, lsn: string): Promise<CatchUp> {
@@ -250,10 +251,20 @@ export async function caughtUpTo(sourceUrl: string, destinationUrl: string, slot
     `SELECT phase, status, applied_lsn::text AS applied, applied_lsn >= $2::pg_lsn AS ok FROM elt.replication_state WHERE slot_name = $1`,
     [slot, lsn],
   ).catch((error: Error) => [{ phase: `unreadable (${error.message})`, status: '-', applied: null, ok: false }]);
-  const ok = source?.active === true && source.ok === true && replica?.phase === 'streaming' && replica.status === 'streaming' && replica.ok === true;
+  // Tables still being copied (an interrupted snapshot resumes online) are not caught up either.
+  const [copying] = await query<{ tables: string[] | null }>(
+    destinationUrl,
+    `SELECT array_agg(source_schema || '.' || source_table || ' ' || state ORDER BY 1) AS tables FROM (
+       SELECT source_schema, source_table, state FROM elt.tables WHERE slot_name = $1 AND state IN ('snapshotting', 'resyncing')
+       UNION SELECT source_schema, source_table, 'queued for a resync' FROM elt.resync_job_tables WHERE slot_name = $1 AND state IN ('queued', 'running')) t`,
+    [slot],
+  ).catch((error: Error) => [{ tables: [`unreadable (${error.message})`] }]);
+  const ok =
+    source?.active === true && source.ok === true && replica?.phase === 'streaming' && replica.status === 'streaming' && replica.ok === true && !copying?.tables;
   const state =
     `target ${lsn}; source slot ${slot}: ${source ? `${source.active ? 'active' : 'inactive'}, confirmed ${source.confirmed ?? '-'}` : 'missing'}; ` +
-    `destination: ${replica ? `phase ${replica.phase}, status ${replica.status}, applied ${replica.applied ?? '-'}` : 'no replication_state row'}`;
+    `destination: ${replica ? `phase ${replica.phase}, status ${replica.status}, applied ${replica.applied ?? '-'}` : 'no replication_state row'}` +
+    (copying?.tables ? `; still copying: ${copying.tables.join(', ')}` : '');
   return { ok, state };
 }
 

@@ -21,7 +21,7 @@ import { ensurePublication, listPublishedTables, type PublishedTable } from './s
 import { dropSlot, inspectSlot, slotInUse, type SlotInfo } from './source/slot.js';
 import { tablesNotReplicated } from './source/not-replicated.js';
 import { connectDestination, connectSource } from './source/source-db.js';
-import { ensureControlSchema, readReplicationState, recordError, upsertTable, type ReplicationState } from './state/control.js';
+import { beginSnapshotState, ensureControlSchema, readReplicationState, recordError, upsertTable, type ReplicationState } from './state/control.js';
 import { resumeSnapshot } from './snapshot/resume-snapshot.js';
 
 /** After a crash the source may keep the old walsender for a moment; wait this long for it to go. */
@@ -156,6 +156,7 @@ async function chooseStart(
       'the replication slot is gone or lost its WAL: changes since the last apply cannot be streamed, so everything is copied again',
     );
   }
+  await beginSnapshotState(db.control, config.slot, null);
   if (slot) await dropSlot(db.source, config.slot);
   metrics.setState('snapshotting');
   return runInitialSnapshot(lc, config, metrics, db.source, db.control, tables);

@@ -7,7 +7,7 @@
  * Nothing here guesses from text: a type is a user's when its namespace is a replicated
  * schema and pg_depend does not make it an extension member; an index belongs to a table
  * because pg_index says so. Expressions (generated columns, index expressions and
- * predicates) are printed by the server with the replicated schemas on the search_path, and
+ * predicates) are printed by the server with `pg_catalog, <replicated schemas>` on the search_path, and
  * carry the list of non-built-in objects they depend on (pg_depend), so the plan can tell an
  * extension's function from one the replica does not have.
  */
@@ -147,7 +147,7 @@ export async function readCatalog(db: ClientBase, tableOids: number[], schemas: 
   await db.query(`SELECT set_config('search_path', $1, true)`, ['pg_catalog']);
   const tables = await readTables(db, tableOids);
   const columnRows = await readColumns(db, tableOids);
-  await db.query(`SELECT set_config('search_path', $1, true)`, [[...schemas.map(ident), 'pg_catalog'].join(', ')]);
+  await db.query(`SELECT set_config('search_path', $1, true)`, [['pg_catalog', ...schemas.map(ident)].join(', ')]);
   const expressions = await readGenerationExpressions(db, tableOids);
   const indexes = await readIndexes(db, tableOids);
   await db.query(`SELECT set_config('search_path', $1, true)`, ['pg_catalog']);

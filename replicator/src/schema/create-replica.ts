@@ -5,6 +5,7 @@
  * extension is missing is reported with the reason; the other tables are created.
  */
 import type { ClientBase } from 'pg';
+import { classifyFailure } from '../failures.js';
 import type { Logger } from '../log.js';
 import type { ReplicaPlan, TablePlan } from './replica-ddl.js';
 
@@ -69,7 +70,7 @@ export async function createReplicaIndexes(lc: Logger, db: ClientBase, plan: Rep
   return null;
 }
 
-/** Run `work` in a savepoint; returns its error (rolled back to the savepoint), or null. */
+/** Run `work` in a savepoint; returns its deterministic error (rolled back to the savepoint), or null; a transient one is thrown. */
 async function inSavepoint(db: ClientBase, work: () => Promise<unknown>): Promise<Error | null> {
   await db.query('SAVEPOINT elt_replica_ddl');
   try {
@@ -77,6 +78,8 @@ async function inSavepoint(db: ClientBase, work: () => Promise<unknown>): Promis
     await db.query('RELEASE SAVEPOINT elt_replica_ddl');
     return null;
   } catch (error) {
+    // A lock or statement timeout, a full disk, a lost connection: the attempt ends and is retried.
+    if (classifyFailure(error) === 'transient') throw error;
     await db.query('ROLLBACK TO SAVEPOINT elt_replica_ddl');
     return error instanceof Error ? error : new Error(String(error));
   }

@@ -75,7 +75,7 @@ describe('replica tables', () => {
     const other = index('orders_email_key', [{ attnum: 3, definition: 'lower(email)' }], { unique: true });
     const p = plan([table([ID, column(2, 'code', 25, 'text'), column(3, 'email', 25, 'text')], [identity, other], { replicaIdentity: 'i' })]);
     expect(p.tables[0]!.create[0]).toContain('"code" text NOT NULL');
-    expect(p.tables[0]!.identityIndex).toBe('CREATE UNIQUE INDEX "orders_code_key" ON "staging"."orders" ("code")');
+    expect(p.tables[0]!.identityIndex).toBe('CREATE UNIQUE INDEX "orders_code_key" ON "staging"."orders" USING "btree" (code)');
     expect(p.tables[0]!.indexes).toEqual([{ name: 'orders_email_key', sql: 'CREATE INDEX "orders_email_key" ON "staging"."orders" USING "btree" (lower(email))' }]);
   });
 
@@ -173,4 +173,32 @@ test("an index using a user's collation is built with the collation the replica 
   expect(p.objects.map((o) => o.sql)).toEqual([`CREATE COLLATION "staging"."german" (provider = icu, locale = 'de-DE')`]);
   expect(p.tables[0]!.create[0]).toContain('"name" text COLLATE "staging"."german"');
   expect(p.tables[0]!.indexes[0]!.sql).toBe('CREATE INDEX "by_name" ON "staging"."orders" USING "btree" (name COLLATE "staging"."german")');
+});
+
+describe('names in the target schema', () => {
+  test('a REPLICA IDENTITY USING INDEX key keeps its collation and operator class', () => {
+    const identity = index('ri_email', [{ attnum: 2, definition: 'email' }], { unique: true, replicaIdentity: true });
+    identity.keyColumns[0]!.collation = { oid: 950, schema: 'pg_catalog', name: 'C' };
+    const p = plan([table([ID, column(2, 'email', 25, 'text')], [identity], { replicaIdentity: 'i' })]);
+    expect(p.tables[0]!.identityIndex).toBe('CREATE UNIQUE INDEX "ri_email" ON "staging"."orders" USING "btree" (email COLLATE "pg_catalog"."C")');
+  });
+
+  test('two tables of two schemas with an index of the same name both get theirs, under different names', () => {
+    const a = table([ID], [index('pk', [{ attnum: 1, definition: 'id' }], { oid: 11, unique: true, primary: true })], { oid: 1, schema: 'public', name: 'events' });
+    const b = table([ID], [index('pk', [{ attnum: 1, definition: 'id' }], { oid: 12, unique: true, primary: true })], { oid: 2, schema: 'audit', name: 'names' });
+    const p = planReplica({ tables: [a, b], types: new Map(), collations: new Map() }, { sourceSchemas: ['public', 'audit'], targetSchema: 'staging' });
+    expect(p.tables.map((t) => t.identityIndex)).toEqual([
+      'ALTER TABLE "staging"."events" ADD CONSTRAINT "pk" PRIMARY KEY ("id")',
+      'ALTER TABLE "staging"."names" ADD CONSTRAINT "pk_12" PRIMARY KEY ("id")',
+    ]);
+  });
+
+  test('a user type named like a replicated table, or two collations of one name, stop the tables that need them', () => {
+    const mood = type(500, 'mood', { typtype: 'e', enumLabels: ['ok'] });
+    const feelings = table([ID, column(2, 'm', 500, 'public.mood')], [PK], { oid: 1, name: 'feelings' });
+    const moodTable = table([ID], [], { oid: 2, schema: 'audit', name: 'mood', replicaIdentity: 'f' });
+    const p = planReplica({ tables: [feelings, moodTable], types: new Map([[500, mood]]), collations: new Map() }, { sourceSchemas: ['public', 'audit'], targetSchema: 'staging' });
+    expect(p.tables[0]!.problem).toContain('would both be staging.mood');
+    expect(p.tables[1]!.problem).toBeNull();
+  });
 });

@@ -17,8 +17,9 @@
  * - A partitioned table becomes one plain table named after its root.
  *
  * Expressions are printed by the source with `pg_catalog, <source schemas>` on the
- * search_path; the statements run with `pg_catalog, <target>, <source schemas>`, where the
- * names they use resolve to the same objects (built-ins, recreated types, extension members).
+ * search_path (a name that a built-in would shadow comes out qualified); the statements run
+ * with `pg_catalog, <target>, <source schemas>`, where the names they use resolve to the same
+ * objects (built-ins, recreated types, extension members).
  */
 import { ident, literal, qualified } from '../sql.js';
 import type { CatalogCollation, CatalogColumn, CatalogDependency, CatalogIndex, CatalogObjectRef, CatalogTable, CatalogType, SourceCatalog, TypeUse } from './catalog.js';
@@ -99,11 +100,21 @@ class Planner {
   readonly #byKey = new Map<string, ReplicaObject>();
   /** Recreated type names in the target schema → the source type they stand for. */
   readonly #targetNames = new Map<string, string>();
+  /** Relation names taken in the target schema (tables, then indexes) → what holds them. */
+  readonly #relationNames = new Map<string, string>();
+  /** Recreated collation names in the target schema → the source collation they stand for. */
+  readonly #collationNames = new Map<string, string>();
 
   constructor(
     private readonly catalog: SourceCatalog,
     private readonly options: ReplicaDdlOptions,
-  ) {}
+  ) {
+    // A table's row type takes its name among the types too.
+    for (const t of catalog.tables) {
+      this.#targetNames.set(t.name, `the table ${t.schema}.${t.name}`);
+      this.#relationNames.set(t.name, `the table ${t.schema}.${t.name}`);
+    }
+  }
 
   table(table: CatalogTable): TablePlan {
     const label = `${table.schema}.${table.name}`;
@@ -131,6 +142,7 @@ class Planner {
       ...table.columns.flatMap((c) => (c.comment ? [`COMMENT ON COLUMN ${target}.${ident(c.name)} IS ${literal(c.comment)}`] : [])),
     ];
 
+    const identityIndex = identity ? this.#identitySql(target, table, identity, problems) : null;
     const indexes: TablePlan['indexes'] = [];
     const skippedIndexes: TablePlan['skippedIndexes'] = [];
     for (const index of table.indexes) {
@@ -144,7 +156,7 @@ class Planner {
       needs: unique(needs),
       extensions: uniqueBy(extensions, (e) => `${e.schema}.${e.name}`),
       create,
-      identityIndex: identity ? identitySql(target, table, identity) : null,
+      identityIndex,
       indexes,
       skippedIndexes,
       copyColumns: table.columns.filter((c) => c.generated === '').map((c) => c.name),
@@ -166,8 +178,30 @@ class Planner {
     return { sql: ` GENERATED ALWAYS AS (${column.generationExpr}) STORED`, problem: null };
   }
 
-  /** An index's statement, or why it is left out. */
-  index(table: CatalogTable, index: CatalogIndex): { sql: string } | { reason: string } {
+  /** The statement that makes the row identity unique, or null (with a problem) when it cannot be built. */
+  #identitySql(target: string, table: CatalogTable, index: CatalogIndex, problems: string[]): string | null {
+    if (index.primary) {
+      const names = new Map(table.columns.map((c) => [c.attnum, c.name]));
+      const columns = index.keyColumns.map((k) => ident(names.get(k.attnum)!)).join(', ');
+      return `ALTER TABLE ${target} ADD CONSTRAINT ${ident(this.#indexName(table, index))} PRIMARY KEY (${columns})`;
+    }
+    const planned = this.index(table, index, true);
+    if ('sql' in planned) return planned.sql;
+    problems.push(`Its replica identity index ${index.name} cannot be built: ${planned.reason}.`);
+    return null;
+  }
+
+  /** The index's name in the target schema: its own, unless a table or another index there has it. */
+  #indexName(table: CatalogTable, index: CatalogIndex): string {
+    const label = `the index ${table.schema}.${index.name}`;
+    const taken = this.#relationNames.get(index.name);
+    const name = taken === undefined || taken === label ? index.name : `${index.name.slice(0, 40)}_${index.oid}`;
+    this.#relationNames.set(name, label);
+    return name;
+  }
+
+  /** An index's statement (unique only for the row identity), or why it is left out. */
+  index(table: CatalogTable, index: CatalogIndex, unique = false): { sql: string } | { reason: string } {
     if (index.exclusion) return { reason: `it backs the exclusion constraint ${index.constraintName}, which the source enforces` };
     const userOpclass = index.keyColumns.find((k) => k.opclass && k.opclass.extension === null && !SYSTEM_SCHEMAS.has(k.opclass.schema));
     if (userOpclass) return { reason: `it uses the operator class ${userOpclass.opclass!.schema}.${userOpclass.opclass!.name}, which the replica does not have` };
@@ -183,7 +217,7 @@ class Planner {
     const include = index.includeColumns.length > 0 ? ` INCLUDE (${index.includeColumns.join(', ')})` : '';
     const where = index.predicate ? ` WHERE ${index.predicate}` : '';
     const target = qualified(this.options.targetSchema, table.name);
-    return { sql: `CREATE INDEX ${ident(index.name)} ON ${target} USING ${ident(index.method)} (${keys.join(', ')})${include}${where}` };
+    return { sql: `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ${ident(this.#indexName(table, index))} ON ${target} USING ${ident(index.method)} (${keys.join(', ')})${include}${where}` };
   }
 
   /** Is an object an expression uses there in the replica? Extension members are (checked per table); recreated types are. */
@@ -247,8 +281,10 @@ class Planner {
     const label = `${type.schema}.${type.name}`;
     const name = qualified(this.options.targetSchema, type.name);
     const clash = this.#targetNames.get(type.name);
-    if (clash && clash !== label) return this.#add(key, label, '', `the types ${clash} and ${label} would both be ${this.options.targetSchema}.${type.name} in the replica`);
-    this.#targetNames.set(type.name, label);
+    if (clash && clash !== `the type ${label}`) {
+      return this.#add(key, label, '', `${clash} and the type ${label} would both be ${this.options.targetSchema}.${type.name} in the replica`);
+    }
+    this.#targetNames.set(type.name, `the type ${label}`);
     const part = (use: TypeUse) => this.typeUse(use);
     switch (type.typtype) {
       case 'e':
@@ -282,7 +318,11 @@ class Planner {
     const collation = this.catalog.collations.get(ref.oid);
     if (!collation || collation.extension !== null || SYSTEM_SCHEMAS.has(ref.schema)) return { sql: `${ident(ref.schema)}.${ident(ref.name)}`, problem: null };
     const key = `collation:${ref.oid}`;
-    const object = this.#byKey.get(key) ?? this.#add(key, `${ref.schema}.${ref.name}`, createCollationSql(qualified(this.options.targetSchema, ref.name), collation), null);
+    const label = `${ref.schema}.${ref.name}`;
+    const clash = this.#collationNames.get(ref.name);
+    const problem = clash && clash !== label ? `the collations ${clash} and ${label} would both be ${this.options.targetSchema}.${ref.name} in the replica` : null;
+    if (!clash) this.#collationNames.set(ref.name, label);
+    const object = this.#byKey.get(key) ?? this.#add(key, label, createCollationSql(qualified(this.options.targetSchema, ref.name), collation), problem);
     needs.push(object.key);
     return { sql: qualified(this.options.targetSchema, ref.name), problem: object.problem };
   }
@@ -311,11 +351,6 @@ export function identityIndexOf(table: CatalogTable): CatalogIndex | null {
   return null;
 }
 
-function identitySql(target: string, table: CatalogTable, index: CatalogIndex): string {
-  const names = new Map(table.columns.map((c) => [c.attnum, c.name]));
-  const columns = index.keyColumns.map((k) => ident(names.get(k.attnum)!)).join(', ');
-  return index.primary ? `ALTER TABLE ${target} ADD CONSTRAINT ${ident(index.name)} PRIMARY KEY (${columns})` : `CREATE UNIQUE INDEX ${ident(index.name)} ON ${target} (${columns})`;
-}
 
 function describeDependency(dep: CatalogDependency): string {
   const kind = { pg_proc: 'the function', pg_operator: 'the operator', pg_type: 'the type', pg_collation: 'the collation', pg_opclass: 'the operator class' }[dep.catalog] ?? 'the object';

@@ -11,6 +11,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { UnreachableError } from '../errors.js';
 import { sourceClientConfig } from '../source/source-db.js';
 import { ident, literal, qualified } from '../sql.js';
 
@@ -38,7 +39,10 @@ export async function copyTableAtSnapshot(dest: pg.ClientBase, input: CopyTableI
   const counter = new RowCounter(input.onProgress);
   try {
     await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    await source.query(`SET TRANSACTION SNAPSHOT ${literal(input.snapshotName)}`);
+    await source.query(`SET TRANSACTION SNAPSHOT ${literal(input.snapshotName)}`).catch((error: unknown) => {
+      // The exporting connection is gone (an outage): the attempt ends and is retried, the table is not at fault.
+      throw new UnreachableError('The snapshot being copied is gone with its source connection.', 'elt retries the snapshot.', { cause: error });
+    });
     await pipeline(
       source.query(copyTo(`COPY (SELECT ${list} FROM ${from}) TO STDOUT`)),
       counter,

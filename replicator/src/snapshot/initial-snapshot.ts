@@ -150,7 +150,7 @@ async function copyOneTable(
     await recordSnapshotProgress(db, config.slot, schema, name, rows, true);
     if (identity) await recordReplicaColumns(db, config.slot, identity);
     await db.query('COMMIT');
-    await db.query(`ANALYZE ${qualified(config.targetSchema, name)}`);
+    await db.query(`ANALYZE ${qualified(config.targetSchema, name)}`).catch((error: unknown) => lc.warn({ table: label, err: error }, 'ANALYZE of the copied table failed'));
     metrics.snapshotRows.set({ table: label }, rows);
     lc.info({ table: label, rows, seconds: (Date.now() - started) / 1000 }, 'table copied');
     return rows;
@@ -168,11 +168,25 @@ async function copyOneTable(
   }
 }
 
-/** Run `work` over items, at most `jobs` at a time, in the given order; the first failure rejects. */
+/**
+ * Run `work` over items, at most `jobs` at a time, in the given order. After a failure no
+ * new item starts; the first failure rejects once every started item has settled (so no copy
+ * outlives the attempt and its exported snapshot).
+ */
 async function forEachParallel<T>(items: T[], jobs: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
+    while (!failed && next < items.length) {
+      try {
+        await work(items[next++]!);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
   };
-  await Promise.all(Array.from({ length: Math.min(jobs, items.length) }, worker));
+  const results = await Promise.allSettled(Array.from({ length: Math.min(jobs, items.length) }, worker));
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
 }

@@ -9,9 +9,13 @@
 import pg from 'pg';
 import { connectionError } from '../errors.js';
 
-/** Session settings for every source connection, the replication one included. */
+/**
+ * Session settings for every source connection, the replication one included. row_security=off:
+ * a copy that row-level security would filter fails instead (as pg_dump does), so the table
+ * stops with the reason rather than silently missing rows.
+ */
 export const SOURCE_SESSION_OPTIONS =
-  '-c datestyle=ISO,YMD -c intervalstyle=postgres -c timezone=UTC -c extra_float_digits=3 -c bytea_output=hex';
+  '-c datestyle=ISO,YMD -c intervalstyle=postgres -c timezone=UTC -c extra_float_digits=3 -c bytea_output=hex -c row_security=off';
 
 /**
  * Session settings for every destination connection (the snapshot's copies included).

@@ -151,17 +151,30 @@ export async function readReplicationState(db: ClientBase, slot: string): Promis
   };
 }
 
-/** Start (or restart) a full snapshot: the slot's state and its tables start over. */
-export async function beginSnapshotState(db: ClientBase, slot: string, snapshotLsn: Lsn): Promise<void> {
-  await db.query(
-    `INSERT INTO elt.replication_state (slot_name, phase, snapshot_lsn, applied_lsn, status, started_at, host, pid)
-     VALUES ($1, 'snapshotting', $2, NULL, 'snapshotting', now(), $3, $4)
-     ON CONFLICT (slot_name) DO UPDATE SET phase = 'snapshotting', snapshot_lsn = $2, applied_lsn = NULL,
-       applied_commit_at = NULL, applied_at = NULL, status = 'snapshotting', last_error = NULL, last_error_at = NULL`,
-    [slot, formatLsn(snapshotLsn), hostName(), process.pid],
-  );
-  await db.query('DELETE FROM elt.tables WHERE slot_name = $1', [slot]);
-  await db.query('DELETE FROM elt.partition_leaves WHERE slot_name = $1', [slot]);
+/**
+ * Start (or restart) a full snapshot: the slot's state and its tables start over, in one
+ * transaction. With a null LSN it only says a new snapshot is coming (before the old slot is
+ * dropped and the new one made), so a crash in between can never resume the old state.
+ */
+export async function beginSnapshotState(db: ClientBase, slot: string, snapshotLsn: Lsn | null): Promise<void> {
+  await db.query('BEGIN');
+  try {
+    await db.query(
+      `INSERT INTO elt.replication_state (slot_name, phase, snapshot_lsn, applied_lsn, status, started_at, host, pid)
+       VALUES ($1, 'snapshotting', $2, NULL, 'snapshotting', now(), $3, $4)
+       ON CONFLICT (slot_name) DO UPDATE SET phase = 'snapshotting', snapshot_lsn = $2, applied_lsn = NULL,
+         applied_commit_at = NULL, applied_at = NULL, status = 'snapshotting', last_error = NULL, last_error_at = NULL`,
+      [slot, snapshotLsn === null ? null : formatLsn(snapshotLsn), hostName(), process.pid],
+    );
+    await db.query('DELETE FROM elt.tables WHERE slot_name = $1', [slot]);
+    await db.query('DELETE FROM elt.partition_leaves WHERE slot_name = $1', [slot]);
+    await db.query('COMMIT');
+  } catch (error) {
+    await db.query('ROLLBACK').catch(() => {
+      // The connection is gone: so is the transaction.
+    });
+    throw error;
+  }
 }
 
 /** The snapshot is complete: streaming starts from the snapshot's consistent point. */
