@@ -129,8 +129,12 @@ describe('kill -9, again and again, under the demo workload', () => {
     await waitFor(what, async () => {
       if (replicator!.child.exitCode !== null) throw new StopWaiting(`elt exited: ${replicator!.output()}`);
       return condition();
-    }, timeoutMs, 20).catch((error: Error) => {
-      throw new Error(`${error.message}\n${lastCatchUp}\n${outputTail(replicator!)}`);
+    }, timeoutMs, 20).catch(async (error: Error) => {
+      const sessions = await query(
+        pair.destinationUrl,
+        "SELECT application_name, state, wait_event_type, wait_event, now() - xact_start AS in_tx, left(query, 120) AS query FROM pg_stat_activity WHERE application_name LIKE 'elt%'",
+      ).catch((e: Error) => e.message);
+      throw new Error(`${error.message}\n${lastCatchUp}\ndestination sessions: ${JSON.stringify(sessions)}\n${outputTail(replicator!)}`);
     });
   }
 

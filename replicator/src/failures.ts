@@ -49,6 +49,16 @@ function networkCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A failure with nothing that explains it: no SQLSTATE, no network code, no known
+ * connection message, not one of ours (a bug, most likely). Sorted as transient, since
+ * retrying is safe, but the supervisor gives it only a few attempts in a row.
+ */
+export function isUnexplained(error: unknown): boolean {
+  if (error instanceof EltError || sqlState(error) !== undefined || networkCode(error) !== undefined) return false;
+  return !CONNECTION_GONE.test(error instanceof Error ? error.message : String(error));
+}
+
 /** Is this failure transient (retry with backoff) or deterministic (stop what it belongs to)? */
 export function classifyFailure(error: unknown): FailureKind {
   if (error instanceof UnreachableError) return 'transient';
