@@ -87,13 +87,14 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
     await control.query('COMMIT');
     await takeWriterLock(control, config.slot);
     await ensurePublication(lc, source, config.publication, config.sourceSchemas, { setReplicaIdentityFull: config.replicaIdentityFull });
-    const tables = await publishedTables(lc, source, config);
+    const notReplicated = await tablesNotReplicated(source, config.publication, config.sourceSchemas);
+    const tables = (await publishedTables(lc, source, config)).filter((t) => !notReplicated.some((n) => n.schema === t.schema && n.name === t.name));
     await checkSelectPrivileges(source, tables);
 
     const state = await readReplicationState(control, config.slot);
     const slot = await waitForSlotRelease(lc, source, config.slot);
     const startLsn = await chooseStart(lc, config, metrics, { source, control }, tables, state, slot);
-    for (const table of await tablesNotReplicated(source, config.publication, config.sourceSchemas)) {
+    for (const table of notReplicated) {
       await upsertTable(control, config.slot, {
         sourceSchema: table.schema,
         sourceTable: table.name,

@@ -27,10 +27,10 @@ export class StoppedTables {
     return this.#reasons.has(StoppedTables.#key(schema, table));
   }
 
-  /** Take over the tables a previous run stopped. */
+  /** Take over the tables a previous run stopped, and those excluded (their changes are never applied). */
   async load(db: ClientBase, slot: string): Promise<void> {
     const { rows } = await db.query<{ schema: string; table: string; reason: string | null }>(
-      `SELECT source_schema AS schema, source_table AS table, last_error AS reason FROM elt.tables WHERE slot_name = $1 AND state = 'error'`,
+      `SELECT source_schema AS schema, source_table AS table, last_error AS reason FROM elt.tables WHERE slot_name = $1 AND state IN ('error', 'excluded')`,
       [slot],
     );
     for (const row of rows) this.stop(row.schema, row.table, row.reason ?? 'stopped by an earlier run');

@@ -22,13 +22,40 @@ export async function tablesNotReplicated(db: ClientBase, publication: string, s
      ORDER BY 1, 2`,
     [schemas, publication],
   );
-  return rows.map((r) => ({ schema: r.schema, name: r.name, reason: reason(r, publication) }));
+  const unpublished = rows.map((r) => ({ schema: r.schema, name: r.name, reason: reason(r, publication) }));
+  return [...unpublished, ...(await partitionedWithHiddenLeaves(db, schemas))];
+}
+
+/**
+ * Partitioned tables with an UNLOGGED or foreign partition: logical decoding never sees that
+ * partition's changes, so the replica of the root would go stale without a word. Excluded whole.
+ */
+async function partitionedWithHiddenLeaves(db: ClientBase, schemas: string[]): Promise<NotReplicatedTable[]> {
+  const { rows } = await db.query<{ schema: string; name: string; leaves: string[] }>(
+    `SELECT n.nspname AS schema, c.relname AS name,
+       array_agg(format('%I.%I', ln.nspname, l.relname)::text ORDER BY l.relname) AS leaves
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     CROSS JOIN LATERAL pg_partition_tree(c.oid) t
+     JOIN pg_class l ON l.oid = t.relid JOIN pg_namespace ln ON ln.oid = l.relnamespace
+     WHERE n.nspname = ANY($1) AND c.relkind = 'p' AND NOT c.relispartition AND t.isleaf
+       AND (l.relpersistence = 'u' OR l.relkind = 'f')
+     GROUP BY 1, 2 ORDER BY 1, 2`,
+    [schemas],
+  );
+  return rows.map((r) => ({
+    schema: r.schema,
+    name: r.name,
+    reason: `Not replicated: its partition${r.leaves.length > 1 ? 's' : ''} ${r.leaves.join(', ')} ${r.leaves.length > 1 ? 'are' : 'is'} UNLOGGED or foreign, so logical decoding never sees their changes. Make them logged (ALTER TABLE … SET LOGGED) or detach them, then resync the table.`,
+  }));
 }
 
 function reason(t: { kind: string; persistence: string; identity: string; has_pk: boolean; schema: string; name: string }, publication: string): string {
   if (t.kind === 'f') return 'Not replicated: it is a foreign table (its rows live in another server, and logical decoding never sees them).';
   if (t.persistence === 'u') {
     return 'Not replicated: it is UNLOGGED, so logical decoding never sees its changes. Make it logged (ALTER TABLE … SET LOGGED) and resync it to replicate it.';
+  }
+  if (t.kind === 'p' && t.identity === 'd' && !t.has_pk) {
+    return 'Not replicated: its key is only on its partitions. Add the primary key on the partitioned table itself (or set REPLICA IDENTITY FULL on it), add it to the publication and resync.';
   }
   if (t.identity === 'n' || (t.identity === 'd' && !t.has_pk)) {
     return 'Not replicated: the table has no primary key or replica identity. Set REPLICA IDENTITY FULL on it (or ELT_REPLICA_IDENTITY_FULL=true), add it to the publication and resync.';
