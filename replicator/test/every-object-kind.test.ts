@@ -146,6 +146,18 @@ describe('a source schema with every object kind', () => {
     expect(await differences()).toEqual([]);
   });
 
+  it('a label added to an enum stops the tables that use it until a resync adds it to the replica too', async () => {
+    await query(pair.sourceUrl, "ALTER TYPE order_status ADD VALUE 'returned' AFTER 'shipped'");
+    await query(pair.sourceUrl, "UPDATE orders SET status = 'returned' WHERE id = (SELECT min(id) FROM orders)");
+    await waitFor('orders to stop', async () => (await query<{ state: string }>(pair.destinationUrl, "SELECT state FROM elt.tables WHERE source_table = 'orders'"))[0]?.state === 'error');
+    await waitForResync(pair.destinationUrl, await queueResync(pair.destinationUrl, ['public.orders']));
+    await write(1);
+    await caughtUp();
+    const [labels] = await query<{ labels: string }>(pair.destinationUrl, "SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) AS labels FROM pg_enum WHERE enumtypid = 'staging.order_status'::regtype");
+    expect(labels!.labels).toBe('new,paid,shipped,returned,cancelled');
+    expect(await differences()).toEqual([]);
+  });
+
   it('streams writes to every table through two kill -9s, and the replica equals the source', async () => {
     for (let kill = 0; kill < 2; kill++) {
       await write(3);

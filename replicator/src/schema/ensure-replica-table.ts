@@ -1,26 +1,28 @@
 /**
- * A resync of a table the replica does not hold yet (its DDL failed at the snapshot, say an
- * extension was missing and has since been installed) first creates the replica table from
- * the source catalog, exactly as the snapshot would have: same plan, same types.
+ * Before a resync copies a table: a table the replica does not hold yet (its DDL failed at
+ * the snapshot, say an extension was missing and has since been installed) is created from
+ * the source catalog, exactly as the snapshot would have (same plan, same types), and labels
+ * the source added to its enums since are added to the replica's.
  */
 import type pg from 'pg';
 import { TableFailure } from '../failures.js';
 import type { Logger } from '../log.js';
-import { qualified } from '../sql.js';
-import { readCatalog } from './catalog.js';
+import { literal, qualified } from '../sql.js';
+import { readCatalog, type SourceCatalog } from './catalog.js';
 import { createReplicaIndexes, createReplicaTables } from './create-replica.js';
-import { planReplica, type ReplicaDdlOptions } from './replica-ddl.js';
+import { planReplica, type ReplicaDdlOptions, type ReplicaPlan } from './replica-ddl.js';
 
 /** Create `schema.table`'s replica if it is missing (its data comes from the resync's copy). */
 export async function ensureReplicaTable(lc: Logger, source: pg.Client, dest: pg.Client, options: ReplicaDdlOptions, schema: string, table: string): Promise<void> {
-  const exists = await dest.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [qualified(options.targetSchema, table)]);
-  if (exists.rows[0]?.ok) return;
   const found = await source.query<{ oid: number | null }>('SELECT to_regclass($1)::oid::int AS oid', [qualified(schema, table)]);
   const oid = found.rows[0]?.oid;
   if (!oid) throw new TableFailure(schema, table, `The source has no table ${schema}.${table}.`, 'Check the table name.');
   await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   const catalog = await readCatalog(source, [oid], options.sourceSchemas).finally(() => source.query('COMMIT'));
   const plan = planReplica(catalog, options);
+  await addEnumLabels(lc, dest, catalog, plan);
+  const exists = await dest.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [qualified(options.targetSchema, table)]);
+  if (exists.rows[0]?.ok) return;
   await dest.query('BEGIN');
   try {
     const reason = (await createReplicaTables(lc, dest, plan)).get(oid) ?? (await createReplicaIndexes(lc, dest, plan, plan.tables[0]!));
@@ -31,4 +33,29 @@ export async function ensureReplicaTable(lc: Logger, source: pg.Client, dest: pg
     throw error;
   }
   lc.info({ table: `${schema}.${table}` }, 'resync: created the replica table from the source catalog');
+}
+
+/**
+ * Labels the source added to an enum since the replica's copy was made (ALTER TYPE … ADD
+ * VALUE), added to the replica's enum in the same order, and committed before the copy uses them.
+ */
+async function addEnumLabels(lc: Logger, dest: pg.Client, catalog: SourceCatalog, plan: ReplicaPlan): Promise<void> {
+  for (const object of plan.objects) {
+    const type = object.kind === 'type' ? catalog.types.get(Number(object.key.split(':')[1])) : undefined;
+    if (type?.typtype !== 'e') continue;
+    const { rows } = await dest.query<{ label: string }>(
+      'SELECT enumlabel::text AS label FROM pg_enum WHERE enumtypid = to_regtype($1) ORDER BY enumsortorder',
+      [object.name],
+    );
+    if (rows.length === 0) continue;
+    const have = new Set(rows.map((r) => r.label));
+    for (const [i, label] of type.enumLabels.entries()) {
+      if (have.has(label)) continue;
+      const after = type.enumLabels.slice(0, i).reverse().find((l) => have.has(l));
+      const place = after !== undefined ? `AFTER ${literal(after)}` : `BEFORE ${literal(rows[0]!.label)}`;
+      await dest.query(`ALTER TYPE ${object.name} ADD VALUE IF NOT EXISTS ${literal(label)} ${place}`);
+      have.add(label);
+      lc.info({ type: object.label, label }, 'added a label the source added to an enum');
+    }
+  }
 }
