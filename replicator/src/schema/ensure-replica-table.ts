@@ -21,8 +21,15 @@ export async function ensureReplicaTable(lc: Logger, source: pg.Client, dest: pg
   const catalog = await readCatalog(source, [oid], options.sourceSchemas).finally(() => source.query('COMMIT'));
   const plan = planReplica(catalog, options);
   await addEnumLabels(lc, dest, catalog, plan);
-  const exists = await dest.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [qualified(options.targetSchema, table)]);
-  if (exists.rows[0]?.ok) return;
+  const exists = await dest.query<{ ok: boolean; indexes: number }>(
+    'SELECT to_regclass($1) IS NOT NULL AS ok, (SELECT count(*)::int FROM pg_index WHERE indrelid = to_regclass($1)) AS indexes',
+    [qualified(options.targetSchema, table)],
+  );
+  if (exists.rows[0]?.ok) {
+    // A table an interrupted snapshot created but never copied has no indexes yet: without its key, every apply scans it.
+    if (exists.rows[0].indexes === 0 && plan.tables[0]!.identityIndex) await createIndexes(lc, dest, plan, schema, table);
+    return;
+  }
   await dest.query('BEGIN');
   try {
     const reason = (await createReplicaTables(lc, dest, plan)).get(oid) ?? (await createReplicaIndexes(lc, dest, plan, plan.tables[0]!));
@@ -58,4 +65,17 @@ async function addEnumLabels(lc: Logger, dest: pg.Client, catalog: SourceCatalog
       lc.info({ type: object.label, label }, 'added a label the source added to an enum');
     }
   }
+}
+
+async function createIndexes(lc: Logger, dest: pg.Client, plan: ReplicaPlan, schema: string, table: string): Promise<void> {
+  await dest.query('BEGIN');
+  try {
+    const reason = await createReplicaIndexes(lc, dest, plan, plan.tables[0]!);
+    if (reason) throw new TableFailure(schema, table, reason, 'Fix the cause, then resync the table again.');
+    await dest.query('COMMIT');
+  } catch (error) {
+    await dest.query('ROLLBACK');
+    throw error;
+  }
+  lc.info({ table: `${schema}.${table}` }, 'resync: built the indexes of a replica table that had none');
 }
