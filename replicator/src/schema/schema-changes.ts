@@ -26,6 +26,7 @@ import type { Logger } from '../log.js';
 import type { PgoutputMessage } from '../source/pgoutput.js';
 import { ident, qualified } from '../sql.js';
 import { METADATA_COLUMN_DDL } from './metadata-columns.js';
+import { enqueueResync } from '../state/resync-queue.js';
 
 type RelationMessage = Extract<PgoutputMessage, { tag: 'relation' }>;
 
@@ -90,16 +91,7 @@ async function typeExists(ctx: SchemaContext, type: string): Promise<boolean> {
 
 /** Queue a resync of the table (unless one is already queued or running), in the apply transaction. */
 export async function requestResync(ctx: SchemaContext, schema: string, table: string, reason: string): Promise<void> {
-  const { rows } = await ctx.dest.query(
-    `WITH job AS (
-       INSERT INTO elt.resync_jobs (slot_name, requested_by)
-       SELECT $1, $4 WHERE NOT EXISTS (SELECT 1 FROM elt.resync_job_tables
-         WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND state IN ('queued', 'running'))
-       RETURNING id)
-     INSERT INTO elt.resync_job_tables (job_id, slot_name, source_schema, source_table) SELECT id, $1, $2, $3 FROM job RETURNING job_id`,
-    [ctx.slot, schema, table, `elt: ${reason}`],
-  );
-  if (rows[0]) await ctx.dest.query(`SELECT pg_notify('elt_resync', $1)`, [String(rows[0].job_id)]);
+  await enqueueResync(ctx.dest, ctx.slot, [{ schema, table }], `elt: ${reason}`);
   ctx.lc.warn({ table: `${schema}.${table}`, reason }, 'the table will be resynced to follow a source change');
 }
 

@@ -3,8 +3,8 @@
  * job for the tables, skipping those that already have a queued or running job, and a
  * NOTIFY so the resync runner wakes. Runs in the caller's transaction.
  */
-import type { ClientBase } from 'pg';
 import { RESYNC_CHANNEL } from './control.js';
+import type { Queryable } from './replica-columns.js';
 
 export interface ResyncTarget {
   schema: string;
@@ -12,9 +12,9 @@ export interface ResyncTarget {
 }
 
 /** Queue one job for the tables (those without an active job); returns its id, or null when none was needed. */
-export async function enqueueResync(db: Pick<ClientBase, 'query'>, slot: string, tables: ResyncTarget[], requestedBy: string): Promise<number | null> {
+export async function enqueueResync(db: Queryable, slot: string, tables: ResyncTarget[], requestedBy: string): Promise<number | null> {
   if (tables.length === 0) return null;
-  const { rows } = await db.query<{ job_id: string }>(
+  const { rows } = await db.query(
     `WITH wanted AS (
        SELECT w.s, w.t FROM unnest($2::text[], $3::text[]) AS w(s, t)
        WHERE NOT EXISTS (SELECT 1 FROM elt.resync_job_tables a
@@ -25,7 +25,8 @@ export async function enqueueResync(db: Pick<ClientBase, 'query'>, slot: string,
      SELECT job.id, $1, wanted.s, wanted.t FROM job, wanted RETURNING job_id`,
     [slot, tables.map((t) => t.schema), tables.map((t) => t.table), requestedBy],
   );
-  if (!rows[0]) return null;
-  await db.query('SELECT pg_notify($1, $2)', [RESYNC_CHANNEL, rows[0].job_id]);
-  return Number(rows[0].job_id);
+  const jobId = (rows[0] as { job_id: string } | undefined)?.job_id;
+  if (jobId === undefined) return null;
+  await db.query('SELECT pg_notify($1, $2)', [RESYNC_CHANNEL, String(jobId)]);
+  return Number(jobId);
 }
