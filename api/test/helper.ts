@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import { freePort, startCluster, type PgCluster } from '../../harness/pg-cluster.js';
-import { ensureControlSchema } from '../../replicator/src/state/control.js';
+import { migrateControlSchema } from '../../replicator/src/state/migrate.js';
 import { buildApp, type App, type AppOptions } from '../src/app.js';
 
 export const SLOT = 'elt_slot';
@@ -26,9 +26,7 @@ export async function startDestination(name: string): Promise<Destination> {
   const client = new pg.Client(url);
   await client.connect();
   try {
-    await client.query('BEGIN');
-    await ensureControlSchema(client);
-    await client.query('COMMIT');
+    await migrateControlSchema(client);
   } finally {
     await client.end();
   }

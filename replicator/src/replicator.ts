@@ -21,8 +21,9 @@ import { ensurePublication, listPublishedTables, type PublishedTable } from './s
 import { dropSlot, inspectSlot, slotInUse, type SlotInfo } from './source/slot.js';
 import { tablesNotReplicated } from './source/not-replicated.js';
 import { connectDestination, connectSource } from './source/source-db.js';
-import { beginSnapshotState, ensureControlSchema, readReplicationState, recordError, upsertTable, type ReplicationState } from './state/control.js';
+import { beginSnapshotState, readReplicationState, recordError, upsertTable, type ReplicationState } from './state/control.js';
 import { resumeSnapshot } from './snapshot/resume-snapshot.js';
+import { migrateControlSchema } from './state/migrate.js';
 
 /** After a crash the source may keep the old walsender for a moment; wait this long for it to go. */
 const SLOT_RELEASE_WAIT_MS = 10_000;
@@ -82,10 +83,10 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
     onConnected();
 
     await checkSourceServer(source, config.sourceSchemas);
-    await control.query('BEGIN');
-    await ensureControlSchema(control);
-    await control.query('COMMIT');
+    // The lock first: a second replicator for the slot refuses before it touches the schema.
     await takeWriterLock(control, config.slot);
+    const schema = await migrateControlSchema(control);
+    if (schema.from !== schema.to) lc.info({ from: schema.from, to: schema.to }, `control schema elt ${schema.from === 0 ? 'created or adopted' : 'upgraded'} at version ${schema.to}`);
     await ensurePublication(lc, source, config.publication, config.sourceSchemas, { setReplicaIdentityFull: config.replicaIdentityFull });
     const notReplicated = await tablesNotReplicated(source, config.publication, config.sourceSchemas);
     const tables = (await publishedTables(lc, source, config)).filter((t) => !notReplicated.some((n) => n.schema === t.schema && n.name === t.name));

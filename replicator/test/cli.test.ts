@@ -11,7 +11,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../harness/pg-cluster.js';
 import { ELT_BIN, ELT_NODE_FLAGS, REPO_ROOT, query, runElt, startPair, waitFor, type ClusterPair } from '../../harness/replication.js';
-import { ensureControlSchema } from '../src/state/control.js';
+import { migrateControlSchema } from '../src/state/migrate.js';
 
 const PASSWORD = 'right-password-7f3a';
 
@@ -98,9 +98,7 @@ describe('elt command line', () => {
     const dest = new pg.Client(pair.destinationUrl);
     await dest.connect();
     try {
-      await dest.query('BEGIN');
-      await ensureControlSchema(dest);
-      await dest.query('COMMIT');
+      await migrateControlSchema(dest);
     } finally {
       await dest.end();
     }

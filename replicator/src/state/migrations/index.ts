@@ -1,0 +1,23 @@
+/**
+ * The control schema's migrations, in the order they run. Each one runs once per destination,
+ * in the transaction that records its version in elt.schema_version (./../migrate.ts).
+ * Released migrations never change: a change to the schema is a new file here with the next
+ * version. Keep them additive where you can: a replicator of the previous version may still be
+ * streaming for another slot of the same destination until it is restarted.
+ */
+import { sql as baseline } from './0001-baseline.js';
+import { sql as resyncJobsBySlot } from './0002-resync-jobs-by-slot.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'baseline', sql: baseline },
+  { version: 2, name: 'resync-jobs-by-slot', sql: resyncJobsBySlot },
+];
+
+/** The version of the control schema this build creates and understands. */
+export const CURRENT_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
