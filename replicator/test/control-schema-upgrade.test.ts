@@ -137,6 +137,9 @@ describe('upgrading the control schema', () => {
     expect(output).toContain('Run the newer elt against this destination');
     expect(dumpControlSchema(pair.destinationUrl)).toBe(schema);
     expect(await versions(pair.destinationUrl)).toEqual(recorded);
+    // The reason is where the API and `elt status` look.
+    const [state] = await query<{ status: string; last_error: string }>(pair.destinationUrl, "SELECT status, last_error FROM elt.replication_state WHERE slot_name = 'elt_slot'");
+    expect(state).toMatchObject({ status: 'error', last_error: expect.stringContaining('newer than this elt knows') });
   });
 
   it('two starters at once on an empty destination take turns: each migration runs once', async () => {
