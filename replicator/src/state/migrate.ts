@@ -13,7 +13,7 @@ const LOCK_KEY = 'elt.control-schema';
 
 const VERSION_TABLE = `
 CREATE SCHEMA IF NOT EXISTS elt;
-CREATE TABLE IF NOT EXISTS elt.schema_version (
+CREATE TABLE elt.schema_version (
   version     integer PRIMARY KEY,
   name        text NOT NULL,
   applied_at  timestamptz NOT NULL DEFAULT now(),
@@ -48,7 +48,9 @@ export async function migrateControlSchema(db: ClientBase): Promise<MigrationRes
 
 async function migrateInTransaction(db: ClientBase): Promise<MigrationResult> {
   await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [LOCK_KEY]);
-  await db.query(VERSION_TABLE);
+  // No DDL at all when the table is there: a start at the current version changes nothing.
+  const { rows: found } = await db.query<{ found: boolean }>("SELECT to_regclass('elt.schema_version') IS NOT NULL AS found");
+  if (!found[0]!.found) await db.query(VERSION_TABLE);
   const { rows } = await db.query<{ version: number; name: string }>('SELECT version, name FROM elt.schema_version ORDER BY version');
   const from = rows.at(-1)?.version ?? 0;
   checkKnown(rows, from);
