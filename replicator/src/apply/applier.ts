@@ -14,7 +14,8 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from '../log.js';
 import { formatLsn, type Lsn } from '../lsn.js';
-import { UNCHANGED_TOAST, type ColumnValue, type Tuple } from '../source/pgoutput.js';
+import { UNCHANGED_TOAST, type Tuple } from '../source/pgoutput.js';
+import { CopyTextWriter, type CopyField } from './copy-text.js';
 import type { TargetTable } from '../schema/mapping.js';
 import { classifyFailure, tableFailureReason } from '../failures.js';
 import { recordApplied, recordTableCounts, recordTableError, type AppliedCommit, type TableCounts } from '../state/control.js';
@@ -32,8 +33,8 @@ import {
   type DeleteMode,
 } from './merge-sql.js';
 
-/** A chunk is applied once its values hold this many characters, however few rows it has (large values). */
-const CHUNK_MAX_CHARS = 4 * 1024 * 1024;
+/** A chunk is applied once its values hold this many bytes, however few rows it has (large values). */
+const CHUNK_MAX_BYTES = 4 * 1024 * 1024;
 
 /** Stage tables bigger than this get ANALYZEd so the planner joins them by index. */
 const ANALYZE_STAGE_MIN_ROWS = 500;
@@ -49,7 +50,7 @@ export interface ApplierOptions {
 export class Applier {
   readonly #chunks = new Map<number, TableChunk>();
   #chunkRows = 0;
-  #chunkChars = 0;
+  #chunkBytes = 0;
   #txOpen = false;
   #txStartedAt = 0;
   #rowsInTx = 0;
@@ -103,9 +104,9 @@ export class Applier {
     }
     chunk.add(change);
     this.#chunkRows++;
-    this.#chunkChars += valueChars(change);
+    this.#chunkBytes += valueBytes(change);
     this.#rowsInTx++;
-    if (this.#chunkRows >= this.options.chunkMaxRows || this.#chunkChars >= CHUNK_MAX_CHARS) await this.#flushChunks();
+    if (this.#chunkRows >= this.options.chunkMaxRows || this.#chunkBytes >= CHUNK_MAX_BYTES) await this.#flushChunks();
   }
 
   async truncate(tables: TargetTable[], lsn: Lsn): Promise<void> {
@@ -218,7 +219,7 @@ export class Applier {
     }
     this.#chunks.clear();
     this.#chunkRows = 0;
-    this.#chunkChars = 0;
+    this.#chunkBytes = 0;
   }
 
   /** Apply one table's chunk under a savepoint; false when the replica refused it and the table stopped. */
@@ -250,25 +251,20 @@ export class Applier {
     return stage;
   }
 
-  async #copyIntoStage(table: TargetTable, lines: string[]): Promise<void> {
+  /** COPY the rows into the table's stage table, a row at a time: values are never joined into one string. */
+  async #copyIntoStage(table: TargetTable, rows: Iterable<StageRow>): Promise<void> {
     const stage = await this.#prepareStage(table);
-    const stream = this.db.query(copyFrom(`COPY pg_temp.${stage} (${stageColumns(table).join(', ')}) FROM STDIN`));
-    await new Promise<void>((resolve, reject) => {
-      stream.on('error', reject);
-      stream.on('finish', resolve);
-      stream.end(lines.join(''));
-    });
-    if (lines.length >= ANALYZE_STAGE_MIN_ROWS) await this.db.query(`ANALYZE pg_temp.${stage}`);
+    const writer = new CopyTextWriter(this.db.query(copyFrom(`COPY pg_temp.${stage} (${stageColumns(table).join(', ')}) FROM STDIN`)));
+    for (const row of rows) await writer.writeRow(stageFields(row));
+    await writer.end();
+    if (writer.rows >= ANALYZE_STAGE_MIN_ROWS) await this.db.query(`ANALYZE pg_temp.${stage}`);
   }
 
   async #applyKeyed(chunk: KeyedChunk): Promise<void> {
     const rows = [...chunk.rows()];
     for (const row of rows) if (row.fillFrom) await this.#fillUnchanged(chunk.table, row);
     const unchanged = unchangedColumns(rows);
-    await this.#copyIntoStage(
-      chunk.table,
-      rows.map((row) => stageLine(row.op, row.lsn, row.values)),
-    );
+    await this.#copyIntoStage(chunk.table, rows);
     for (const statement of keyedMergeSql(chunk.table, unchanged, this.options.deleteMode)) await this.db.query(statement);
   }
 
@@ -279,7 +275,7 @@ export class Applier {
   async #fillUnchanged(table: TargetTable, row: StagedRow): Promise<void> {
     const { sql, params } = selectStoredValuesSql(table, row.fillFrom!);
     const { rows } = await this.db.query<{ v: (string | null)[] }>(sql, params);
-    const stored = rows[0]?.v;
+    const stored = rows[0]?.v.map((value) => (value === null ? null : Buffer.from(value, 'utf8')));
     if (!stored) {
       this.lc.warn({ table: `${table.sourceSchema}.${table.sourceTable}`, lsn: formatLsn(row.lsn) }, 'the old row of a key change is missing; its unchanged values stay empty');
       return;
@@ -291,7 +287,7 @@ export class Applier {
   /** Tables without a key: runs of inserts are appended set-based; updates and deletes go one by one, in order. */
   async #applyOrdered(chunk: OrderedChunk): Promise<void> {
     const table = chunk.table;
-    let inserts: string[] = [];
+    let inserts: StageRow[] = [];
     const flushInserts = async () => {
       if (inserts.length === 0) return;
       await this.#copyIntoStage(table, inserts);
@@ -300,13 +296,13 @@ export class Applier {
     };
     for (const change of chunk.changes) {
       if (change.op === 'insert') {
-        inserts.push(stageLine('I', change.lsn, change.new));
+        inserts.push({ op: 'I', lsn: change.lsn, values: change.new });
         continue;
       }
       await flushInserts();
       const old = change.old ?? change.key;
       if (!old) throw new Error(`${change.op} on ${table.sourceSchema}.${table.sourceTable} carries no old row: it needs REPLICA IDENTITY FULL`);
-      const oldValues = old.map((v) => (v === UNCHANGED_TOAST ? undefined : v)) as (string | null)[];
+      const oldValues = old.map((v) => (v === UNCHANGED_TOAST ? undefined : v));
       const statement =
         change.op === 'delete'
           ? deleteOneRowSql(table, oldValues, this.options.deleteMode)
@@ -317,25 +313,24 @@ export class Applier {
   }
 }
 
-function valueChars(change: RowChange): number {
-  let chars = 0;
+function valueBytes(change: RowChange): number {
+  let bytes = 0;
   const tuples = [change.op === 'delete' ? undefined : change.new, change.op === 'insert' ? undefined : change.key, change.op === 'insert' ? undefined : change.old];
   for (const tuple of tuples) {
-    if (tuple) for (const value of tuple) if (typeof value === 'string') chars += value.length;
+    if (tuple) for (const value of tuple) if (Buffer.isBuffer(value)) bytes += value.length;
   }
-  return chars;
+  return bytes;
 }
 
-/** One line of COPY text format for the stage table. */
-function stageLine(op: string, lsn: Lsn, values: Tuple): string {
-  const flags = values.includes(UNCHANGED_TOAST) ? values.map((v) => (v === UNCHANGED_TOAST ? '1' : '0')).join('') : null;
-  const fields = [op, formatLsn(lsn), flags, ...values].map(copyField);
-  return fields.join('\t') + '\n';
+/** A row of a stage table: the operation, its LSN and the values (see merge-sql.ts). */
+interface StageRow {
+  op: string;
+  lsn: Lsn;
+  values: Tuple;
 }
 
-const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
-
-function copyField(value: ColumnValue): string {
-  if (value === null || value === UNCHANGED_TOAST) return '\\N';
-  return value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!);
+/** The stage row's fields in COPY order: _op, _lsn, _u (which columns are unchanged TOAST), c0..cN. */
+function stageFields(row: StageRow): CopyField[] {
+  const flags = row.values.includes(UNCHANGED_TOAST) ? row.values.map((v) => (v === UNCHANGED_TOAST ? '1' : '0')).join('') : null;
+  return [row.op, formatLsn(row.lsn), flags, ...row.values.map((v) => (v === UNCHANGED_TOAST ? null : v))];
 }

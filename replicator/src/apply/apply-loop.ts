@@ -22,7 +22,7 @@ import { recordCaughtUp, recordHeartbeat } from '../state/control.js';
 import { inspectSlot } from '../source/slot.js';
 import { Applier } from './applier.js';
 import type { RowChange } from './batch.js';
-import { ApplyHooks, encodeDelta, type DeltaChange } from '../resync/apply-hooks.js';
+import { ApplyHooks, MIRROR_VALUE_MAX_BYTES, encodeDelta, largestValue, type DeltaChange } from '../resync/apply-hooks.js';
 import type { TargetTable } from '../schema/mapping.js';
 import type { SchemaContext } from '../schema/schema-changes.js';
 import { TableFailure, tableFailureReason } from '../failures.js';
@@ -96,7 +96,16 @@ export async function streamChanges(
   const record = (relationId: number, change: DeltaChange) => {
     const relation = registry.relation(relationId);
     const jobId = relation && hooks.mirroredBy(relation.schema, relation.name);
-    if (relation && jobId !== undefined) delta.push({ jobId, schema: relation.schema, table: relation.name, change: encodeDelta(change) });
+    if (!relation || jobId === undefined) return;
+    const largest = largestValue(change);
+    if (largest > MIRROR_VALUE_MAX_BYTES) {
+      const mb = (largest / 1024 / 1024).toFixed(0);
+      const reason = `A change to ${relation.schema}.${relation.name} carried a value of ${mb} MB while the table was being copied again; a change held aside for a resync can carry at most ${MIRROR_VALUE_MAX_BYTES / 1024 / 1024} MB. Run the resync again (POST /v1/resync) when such values are not changing.`;
+      lc.warn({ table: `${relation.schema}.${relation.name}`, job: jobId, valueBytes: largest }, 'resync: a change is too big to hold aside; the resync will fail');
+      hooks.spoil(relation.schema, relation.name, reason);
+      return;
+    }
+    delta.push({ jobId, schema: relation.schema, table: relation.name, change: encodeDelta(change) });
   };
   /** Boundary tasks (a resync's swap) run between source transactions and commit with them. */
   const runBoundaryTasks = async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UNCHANGED_TOAST as U } from '../source/pgoutput.js';
+import { UNCHANGED_TOAST as U, type Tuple } from '../source/pgoutput.js';
 import type { TargetTable } from '../schema/mapping.js';
 import { KeyedChunk, OrderedChunk, unchangedColumns } from './batch.js';
 
@@ -20,17 +20,19 @@ const table: TargetTable = {
   stageTable: 'elt_stage_test',
 };
 
-const key = (id: string) => [id, null, null];
+/** A tuple as the decoder gives it: text values as bytes. */
+const row = (...values: (string | null | typeof U)[]): Tuple => values.map((v) => (typeof v === 'string' ? Buffer.from(v) : v));
+const key = (id: string) => row(id, null, null);
 
 describe('KeyedChunk', () => {
   it('keeps only the newest image per key', () => {
     const chunk = new KeyedChunk(table);
-    chunk.add({ op: 'insert', new: ['1', 'a', 'x'], lsn: 1n });
-    chunk.add({ op: 'update', new: ['1', 'b', 'x'], lsn: 2n });
-    chunk.add({ op: 'insert', new: ['2', 'c', 'y'], lsn: 3n });
+    chunk.add({ op: 'insert', new: row('1', 'a', 'x'), lsn: 1n });
+    chunk.add({ op: 'update', new: row('1', 'b', 'x'), lsn: 2n });
+    chunk.add({ op: 'insert', new: row('2', 'c', 'y'), lsn: 3n });
     chunk.add({ op: 'delete', key: key('2'), lsn: 4n });
     expect([...chunk.rows()]).toEqual([
-      { op: 'U', values: ['1', 'b', 'x'], lsn: 2n },
+      { op: 'U', values: row('1', 'b', 'x'), lsn: 2n },
       { op: 'D', values: key('2'), lsn: 4n },
     ]);
     expect(chunk.counts).toEqual({ inserts: 2, updates: 1, deletes: 1 });
@@ -38,28 +40,28 @@ describe('KeyedChunk', () => {
 
   it('turns a key change into a delete of the old key and an image under the new one', () => {
     const chunk = new KeyedChunk(table);
-    chunk.add({ op: 'update', key: key('1'), new: ['9', 'a', 'x'], lsn: 1n });
+    chunk.add({ op: 'update', key: key('1'), new: row('9', 'a', 'x'), lsn: 1n });
     expect([...chunk.rows()]).toEqual([
       { op: 'D', values: key('1'), lsn: 1n },
-      { op: 'U', values: ['9', 'a', 'x'], lsn: 1n },
+      { op: 'U', values: row('9', 'a', 'x'), lsn: 1n },
     ]);
   });
 
   it('fills unchanged TOAST values from an earlier image in the chunk', () => {
     const chunk = new KeyedChunk(table);
-    chunk.add({ op: 'insert', new: ['1', 'a', 'big'], lsn: 1n });
-    chunk.add({ op: 'update', new: ['1', 'b', U], lsn: 2n });
-    expect([...chunk.rows()]).toEqual([{ op: 'U', values: ['1', 'b', 'big'], lsn: 2n }]);
+    chunk.add({ op: 'insert', new: row('1', 'a', 'big'), lsn: 1n });
+    chunk.add({ op: 'update', new: row('1', 'b', U), lsn: 2n });
+    expect([...chunk.rows()]).toEqual([{ op: 'U', values: row('1', 'b', 'big'), lsn: 2n }]);
   });
 
   it('leaves unfillable values marked, pointing at the stored row that holds them', () => {
     const chunk = new KeyedChunk(table);
-    chunk.add({ op: 'update', new: ['4', 'b', U], lsn: 1n });
-    chunk.add({ op: 'update', key: key('4'), new: ['104', 'b', U], lsn: 2n });
-    chunk.add({ op: 'update', key: key('104'), new: ['204', 'b', U], lsn: 3n });
+    chunk.add({ op: 'update', new: row('4', 'b', U), lsn: 1n });
+    chunk.add({ op: 'update', key: key('4'), new: row('104', 'b', U), lsn: 2n });
+    chunk.add({ op: 'update', key: key('104'), new: row('204', 'b', U), lsn: 3n });
     const rows = [...chunk.rows()];
-    expect(rows.find((r) => r.values[0] === '204')).toEqual({ op: 'U', values: ['204', 'b', U], lsn: 3n, fillFrom: key('4') });
-    expect(rows.filter((r) => r.op === 'D').map((r) => r.values[0])).toEqual(['4', '104']);
+    expect(rows.find((r) => r.values[0]?.toString() === '204')).toEqual({ op: 'U', values: row('204', 'b', U), lsn: 3n, fillFrom: key('4') });
+    expect(rows.filter((r) => r.op === 'D').map((r) => r.values[0]?.toString())).toEqual(['4', '104']);
     expect(unchangedColumns(rows)).toEqual([2]);
   });
 });
@@ -67,9 +69,9 @@ describe('KeyedChunk', () => {
 describe('OrderedChunk', () => {
   it('keeps every change of a table without a key, in order', () => {
     const chunk = new OrderedChunk({ ...table, keyIndexes: [] });
-    chunk.add({ op: 'insert', new: ['1', 'a', 'x'], lsn: 1n });
-    chunk.add({ op: 'insert', new: ['1', 'a', 'x'], lsn: 2n });
-    chunk.add({ op: 'delete', old: ['1', 'a', 'x'], lsn: 3n });
+    chunk.add({ op: 'insert', new: row('1', 'a', 'x'), lsn: 1n });
+    chunk.add({ op: 'insert', new: row('1', 'a', 'x'), lsn: 2n });
+    chunk.add({ op: 'delete', old: row('1', 'a', 'x'), lsn: 3n });
     expect(chunk.changes.map((c) => c.op)).toEqual(['insert', 'insert', 'delete']);
     expect(chunk.size).toBe(3);
   });
@@ -78,16 +80,16 @@ describe('OrderedChunk', () => {
 describe('KeyedChunk with a key stored out of line', () => {
   it('reads an unchanged-TOAST key from the old key, so updates of two rows stay two rows', () => {
     const chunk = new KeyedChunk(table);
-    chunk.add({ op: 'update', new: [U, 'one', 'x'], key: key('k1'), lsn: 1n });
-    chunk.add({ op: 'update', new: [U, 'two', 'y'], key: key('k2'), lsn: 2n });
+    chunk.add({ op: 'update', new: row(U, 'one', 'x'), key: key('k1'), lsn: 1n });
+    chunk.add({ op: 'update', new: row(U, 'two', 'y'), key: key('k2'), lsn: 2n });
     expect([...chunk.rows()]).toEqual([
-      { op: 'U', values: ['k1', 'one', 'x'], lsn: 1n },
-      { op: 'U', values: ['k2', 'two', 'y'], lsn: 2n },
+      { op: 'U', values: row('k1', 'one', 'x'), lsn: 1n },
+      { op: 'U', values: row('k2', 'two', 'y'), lsn: 2n },
     ]);
   });
 
   it('stops the table when no old key says what the key is', () => {
     const chunk = new KeyedChunk(table);
-    expect(() => chunk.add({ op: 'update', new: [U, 'one', 'x'], lsn: 1n })).toThrow(/out-of-line key unchanged/);
+    expect(() => chunk.add({ op: 'update', new: row(U, 'one', 'x'), lsn: 1n })).toThrow(/out-of-line key unchanged/);
   });
 });

@@ -13,7 +13,7 @@
  * changes stay in order.
  */
 import type { Lsn } from '../lsn.js';
-import { UNCHANGED_TOAST, type Tuple } from '../source/pgoutput.js';
+import { UNCHANGED_TOAST, type ColumnValue, type Tuple } from '../source/pgoutput.js';
 import type { TargetTable } from '../schema/mapping.js';
 import { TableFailure } from '../failures.js';
 
@@ -51,7 +51,7 @@ export class KeyedChunk {
   }
 
   add(change: RowChange): void {
-    const keyOf = (tuple: Tuple) => JSON.stringify(this.table.keyIndexes.map((i) => tuple[i]));
+    const keyOf = (tuple: Tuple) => keyString(this.table.keyIndexes.map((i) => tuple[i]!));
     if (change.op === 'delete') {
       this.counts.deletes++;
       const identity = change.key ?? change.old;
@@ -104,6 +104,11 @@ export class KeyedChunk {
   rows(): IterableIterator<StagedRow> {
     return this.#rows.values();
   }
+}
+
+/** A key's values as one string, equal exactly when the values are (latin1 maps each byte to one character). */
+function keyString(values: ColumnValue[]): string {
+  return JSON.stringify(values.map((value) => (value === null ? null : value === UNCHANGED_TOAST ? 0 : value.toString('latin1'))));
 }
 
 /** Changes of a table without a key, in commit order. */

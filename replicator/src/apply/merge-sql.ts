@@ -11,6 +11,20 @@ import { ident, qualified } from '../sql.js';
 
 export type DeleteMode = 'hard' | 'soft';
 
+/** A column value for a statement: the source's text as bytes, null, or undefined for "unchanged" (left out). */
+export type Value = Buffer | null | undefined;
+/** A bound parameter: bytes go to the server as they are (pg sends a Buffer in binary format), LSNs as text. */
+export type Param = Buffer | string | null;
+
+/**
+ * Parameter $n read as `type`. Bytes are bound as text (whose binary form is its bytes) and
+ * cast from text, which reads them exactly as COPY would: pg sends a Buffer parameter in
+ * binary format, which for any other type would mean that type's binary layout.
+ */
+function param(n: number, type: string): string {
+  return `$${n}::text::${type}`;
+}
+
 export function stageTableName(table: TargetTable): string {
   return table.stageTable;
 }
@@ -81,19 +95,19 @@ export function appendSql(table: TargetTable): string {
  * are the old values; one row is affected even where duplicates exist, as on the source.
  * Only live rows match: in soft-delete mode a deleted row with the same values is history.
  */
-function matchOneRow(table: TargetTable, old: (string | null)[]): { where: string; params: (string | null)[] } {
-  const params: (string | null)[] = [];
+function matchOneRow(table: TargetTable, old: Value[]): { where: string; params: Param[] } {
+  const params: Param[] = [];
   const conditions = table.columns.flatMap((column, i) => {
     const value = old[i];
     if (value === undefined) return [];
     params.push(value);
-    return [`t.${ident(column.name)}::text IS NOT DISTINCT FROM ($${params.length}::${column.type})::text`];
+    return [`t.${ident(column.name)}::text IS NOT DISTINCT FROM (${param(params.length, column.type)})::text`];
   });
   const where = `ctid = (SELECT t.ctid FROM ${target(table)} t WHERE ${['NOT t._deleted', ...conditions].join(' AND ')} LIMIT 1)`;
   return { where, params };
 }
 
-export function deleteOneRowSql(table: TargetTable, old: (string | null)[], deleteMode: DeleteMode): { sql: string; params: (string | null)[] } {
+export function deleteOneRowSql(table: TargetTable, old: Value[], deleteMode: DeleteMode): { sql: string; params: Param[] } {
   const { where, params } = matchOneRow(table, old);
   const sql =
     deleteMode === 'hard'
@@ -105,16 +119,16 @@ export function deleteOneRowSql(table: TargetTable, old: (string | null)[], dele
 /** Update one row of a table without a key; `next` holds the new values (undefined = unchanged). */
 export function updateOneRowSql(
   table: TargetTable,
-  old: (string | null)[],
-  next: (string | null | undefined)[],
+  old: Value[],
+  next: Value[],
   lsn: string,
-): { sql: string; params: (string | null)[] } {
+): { sql: string; params: Param[] } {
   const { where, params } = matchOneRow(table, old);
   const assignments = table.columns.flatMap((column, i) => {
     const value = next[i];
     if (value === undefined) return [];
     params.push(value);
-    return [`${ident(column.name)} = $${params.length}::${column.type}`];
+    return [`${ident(column.name)} = ${param(params.length, column.type)}`];
   });
   params.push(lsn);
   assignments.push(`_lsn = $${params.length}::pg_lsn`, '_synced_at = now()');
@@ -122,9 +136,9 @@ export function updateOneRowSql(
 }
 
 /** Every column of the stored row with the given key, as text ($1..$N are the key values). */
-export function selectStoredValuesSql(table: TargetTable, identity: (string | null | symbol)[]): { sql: string; params: (string | null)[] } {
-  const params = table.keyIndexes.map((i) => identity[i] as string | null);
-  const where = table.keyIndexes.map((i, n) => `${ident(table.columns[i]!.name)} = $${n + 1}::${table.columns[i]!.type}`).join(' AND ');
+export function selectStoredValuesSql(table: TargetTable, identity: readonly (Buffer | null | symbol)[]): { sql: string; params: Param[] } {
+  const params = table.keyIndexes.map((i) => identity[i] as Buffer | null);
+  const where = table.keyIndexes.map((i, n) => `${ident(table.columns[i]!.name)} = ${param(n + 1, table.columns[i]!.type)}`).join(' AND ');
   const list = table.columns.map((c) => `${ident(c.name)}::text`).join(', ');
   return { sql: `SELECT ARRAY[${list}] AS v FROM ${target(table)} WHERE ${where}`, params };
 }

@@ -11,6 +11,10 @@
  *   then, or the stream would apply again what the copy already holds);
  * - the stopped tables: the apply loop skips their changes (but still mirrors them), and the
  *   swap of a resync's copy resumes them.
+ *
+ * The mirror holds changes as JSON text, so a value bigger than MIRROR_VALUE_MAX_BYTES cannot
+ * go into it (a string that size would not fit elt's heap). Such a change spoils the mirror:
+ * the resync fails at its swap with the reason, and the table goes on as it was.
  */
 import type { Applier } from '../apply/applier.js';
 import type { RowChange } from '../apply/batch.js';
@@ -29,9 +33,14 @@ interface BoundaryTask {
   reject(error: unknown): void;
 }
 
+/** The biggest value a change held aside for a resync may carry. */
+export const MIRROR_VALUE_MAX_BYTES = 16 * 1024 * 1024;
+
 export class ApplyHooks {
   /** "schema.table" → the resync job recording that table's changes. */
   readonly #mirrors = new Map<string, number>();
+  /** Resync job → why its mirror missed a change (its copy can never be completed). */
+  readonly #spoiled = new Map<number, string>();
   readonly #tasks: BoundaryTask[] = [];
   readonly stopped = new StoppedTables();
 
@@ -41,6 +50,21 @@ export class ApplyHooks {
 
   unmirror(schema: string, table: string): void {
     this.#mirrors.delete(`${schema}.${table}`);
+  }
+
+  /** The mirror of the table cannot hold a change: stop mirroring; its resync fails at the swap with `reason`. */
+  spoil(schema: string, table: string, reason: string): void {
+    const jobId = this.#mirrors.get(`${schema}.${table}`);
+    if (jobId === undefined) return;
+    this.#mirrors.delete(`${schema}.${table}`);
+    this.#spoiled.set(jobId, reason);
+  }
+
+  /** Why the job's mirror missed a change, if it did (asked once, at the swap). */
+  takeSpoiled(jobId: number): string | undefined {
+    const reason = this.#spoiled.get(jobId);
+    this.#spoiled.delete(jobId);
+    return reason;
   }
 
   /** The resync job that wants this table's changes, if any. */
@@ -107,12 +131,21 @@ export class ApplyHooks {
 const UNCHANGED_JSON = { unchanged: true };
 
 function encodeTuple(tuple: Tuple | undefined): unknown {
-  return tuple?.map((v) => (v === UNCHANGED_TOAST ? UNCHANGED_JSON : v));
+  return tuple?.map((v) => (v === UNCHANGED_TOAST ? UNCHANGED_JSON : v === null ? null : v.toString('utf8')));
 }
 
 function decodeTuple(value: unknown): Tuple | undefined {
   if (!Array.isArray(value)) return undefined;
-  return value.map((v) => (v !== null && typeof v === 'object' ? UNCHANGED_TOAST : (v as string | null)));
+  return value.map((v) => (v === null ? null : typeof v === 'object' ? UNCHANGED_TOAST : Buffer.from(v as string, 'utf8')));
+}
+
+/** The size of the biggest value a change carries, in bytes. */
+export function largestValue(change: DeltaChange): number {
+  if (change.op === 'truncate') return 0;
+  const tuples = [change.op === 'delete' ? undefined : change.new, change.op === 'insert' ? undefined : change.key, change.op === 'insert' ? undefined : change.old];
+  let largest = 0;
+  for (const tuple of tuples) for (const value of tuple ?? []) if (Buffer.isBuffer(value)) largest = Math.max(largest, value.length);
+  return largest;
 }
 
 export function encodeDelta(change: DeltaChange): string {

@@ -100,6 +100,8 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
     let replayed = 0;
     lc.info({ table: `${schema}.${table}`, lsn: formatLsn(fromLsn), job: jobId }, 'resync: copied; swapping in once the stream has reached the snapshot point');
     await hooks.atBoundary(async (applier) => {
+      const spoiled = hooks.takeSpoiled(jobId);
+      if (spoiled) throw new Error(spoiled);
       replayed = await replayDelta(applier, shadowTable, jobId, fromLsn);
       for (const statement of swapSql(shape, shadowName, config.deleteMode)) await applier.query(statement);
       await applier.query(`DROP TABLE ${shadow}`);

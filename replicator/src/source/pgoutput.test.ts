@@ -56,6 +56,9 @@ const END_LSN = parseLsn('16/B374D878');
 // 2026-01-02 03:04:05.123456 UTC in µs since 2000-01-01
 const PG_TS = 820_638_245_123_456n;
 
+/** A value as the decoder returns it: the bytes the server sent. */
+const text = (value: string) => Buffer.from(value, 'utf8');
+
 describe('PgoutputDecoder', () => {
   it('decodes Begin and Commit with LSNs and commit time', () => {
     const d = new PgoutputDecoder();
@@ -119,16 +122,16 @@ describe('PgoutputDecoder', () => {
     expect(new PgoutputDecoder().decode(msg)).toEqual({
       tag: 'update',
       relationId: 7,
-      new: ['12345678901234567890.000000000001', null, UNCHANGED_TOAST, 'tab\there\nnewline \\ 日本 🎉'],
+      new: [text('12345678901234567890.000000000001'), null, UNCHANGED_TOAST, text('tab\there\nnewline \\ 日本 🎉')],
     });
   });
 
   it('decodes the old key of an update that changed the key, and of a delete', () => {
     const d = new PgoutputDecoder();
     const update = new Bytes().char('U').int32(7).char('K').int16(1).text('1').char('N').int16(1).text('2').build();
-    expect(d.decode(update)).toEqual({ tag: 'update', relationId: 7, key: ['1'], new: ['2'] });
+    expect(d.decode(update)).toEqual({ tag: 'update', relationId: 7, key: [text('1')], new: [text('2')] });
     const fullDelete = new Bytes().char('D').int32(7).char('O').int16(2).text('1').char('n').build();
-    expect(d.decode(fullDelete)).toEqual({ tag: 'delete', relationId: 7, old: ['1', null] });
+    expect(d.decode(fullDelete)).toEqual({ tag: 'delete', relationId: 7, old: [text('1'), null] });
   });
 
   it('decodes Truncate of several relations with CASCADE and RESTART IDENTITY', () => {
@@ -149,10 +152,10 @@ describe('PgoutputDecoder', () => {
       firstSegment: true,
     });
     const streamedInsert = new Bytes().char('I').int32(900).int32(7).char('N').int16(1).text('a').build();
-    expect(d.decode(streamedInsert)).toEqual({ tag: 'insert', xid: 900, relationId: 7, new: ['a'] });
+    expect(d.decode(streamedInsert)).toEqual({ tag: 'insert', xid: 900, relationId: 7, new: [text('a')] });
     expect(d.decode(new Bytes().char('E').build())).toEqual({ tag: 'stream_stop' });
     const plainInsert = new Bytes().char('I').int32(7).char('N').int16(1).text('b').build();
-    expect(d.decode(plainInsert)).toEqual({ tag: 'insert', relationId: 7, new: ['b'] });
+    expect(d.decode(plainInsert)).toEqual({ tag: 'insert', relationId: 7, new: [text('b')] });
     expect(d.decode(new Bytes().char('A').int32(900).int32(901).build())).toEqual({
       tag: 'stream_abort',
       xid: 900,

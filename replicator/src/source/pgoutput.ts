@@ -4,8 +4,10 @@
  *
  * Bytes in, messages out, no I/O. We keep every column value as the exact text the
  * server sent — never a JS number or Date — because both ends are PostgreSQL and the
- * destination casts the text back losslessly. An unchanged TOASTed value is
- * `UNCHANGED_TOAST`, never null: writing it as null would corrupt the row.
+ * destination casts the text back losslessly. Values stay bytes (a view into the message's
+ * buffer, which the caller must own): a JS string of a value of hundreds of megabytes would
+ * not fit elt's heap, and text is never needed to copy a value on. An unchanged TOASTed
+ * value is `UNCHANGED_TOAST`, never null: writing it as null would corrupt the row.
  *
  * Version 2 adds streamed in-progress transactions: between Stream Start and Stream Stop,
  * data messages carry the transaction id, so the decoder tracks whether it is inside a
@@ -14,7 +16,7 @@
 import type { Lsn } from '../lsn.js';
 
 export const UNCHANGED_TOAST: unique symbol = Symbol('unchanged-toast');
-export type ColumnValue = string | null | typeof UNCHANGED_TOAST;
+export type ColumnValue = Buffer | null | typeof UNCHANGED_TOAST;
 export type Tuple = ColumnValue[];
 
 export interface RelationColumn {
@@ -240,7 +242,7 @@ function readTuple(r: Reader): Tuple {
     const kind = r.char();
     if (kind === 'n') tuple[i] = null;
     else if (kind === 'u') tuple[i] = UNCHANGED_TOAST;
-    else if (kind === 't') tuple[i] = r.bytes(r.uint32()).toString('utf8');
+    else if (kind === 't') tuple[i] = r.bytes(r.uint32());
     else throw new PgoutputDecodeError(`column kind ${JSON.stringify(kind)} (binary values are not requested)`);
   }
   return tuple;

@@ -63,7 +63,9 @@ class PgoutputTextPlugin {
   }
 
   parse(buffer: Buffer): PgoutputMessage {
-    return this.decoder.decode(buffer);
+    // The values are views into the buffer: copy it, because the connection's parser reuses
+    // its buffer for later messages while this one waits in the queue.
+    return this.decoder.decode(Buffer.from(buffer));
   }
 }
 
@@ -238,10 +240,10 @@ export class SlotStream {
   }
 }
 
-/** Roughly how much memory a decoded message holds (its text values dominate). */
+/** Roughly how much memory a decoded message holds (its values dominate). */
 function approximateSize(message: PgoutputMessage): number {
   let bytes = 64;
   const tuples = 'new' in message ? [message.new, ...('old' in message && message.old ? [message.old] : [])] : [];
-  for (const tuple of tuples) for (const value of tuple) bytes += typeof value === 'string' ? 16 + value.length * 2 : 8;
+  for (const tuple of tuples) for (const value of tuple) bytes += Buffer.isBuffer(value) ? 16 + value.length : 8;
   return bytes;
 }
