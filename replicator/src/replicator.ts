@@ -12,8 +12,9 @@ import { errorKind, type Metrics } from './metrics.js';
 import { RetryPolicy } from './retry-policy.js';
 import { AlreadyRunningError, ConfigError, type EltError } from './errors.js';
 import { formatLsn, type Lsn } from './lsn.js';
-import { streamChanges } from './apply/apply-loop.js';
-import { ApplyHooks } from './resync/apply-hooks.js';
+import { streamChanges } from './apply/apply-session.js';
+import { watchPartitions } from './resync/partition-watch.js';
+import { ApplyHooks } from './apply/apply-hooks.js';
 import { runResyncJobs } from './resync/resync-runner.js';
 import { runInitialSnapshot } from './snapshot/initial-snapshot.js';
 import { checkSelectPrivileges, checkSourceServer } from './source/preflight.js';
@@ -117,7 +118,7 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
       attempt.abort();
     });
     try {
-      await streamChanges(lc, config, metrics, { apply, control, source }, startLsn, attempt.signal, hooks);
+      await streamChanges({ lc, options: config, metrics, db: { apply, control, source }, startLsn, hooks, onHeartbeat: watchPartitions }, attempt.signal);
       if (attempt.signal.aborted && !signal.aborted) throw new Error('the resync queue failed');
     } finally {
       attempt.abort();

@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { connectDestination } from '../source/source-db.js';
 import { RESYNC_CHANNEL } from '../state/control.js';
-import type { ApplyHooks } from './apply-hooks.js';
+import type { ApplyHooks } from '../apply/apply-hooks.js';
 import { cancelRequested, claimNextJob, finishJob, jobTables, requeueInterruptedJobs, setTableState, updateJobTable } from './jobs.js';
 import { ResyncCancelled, resyncTable } from './table-resync.js';
 

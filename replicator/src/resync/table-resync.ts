@@ -30,7 +30,7 @@ import { createSlotWithSnapshot } from '../source/slot.js';
 import { connectDestination, sourceClientConfig } from '../source/source-db.js';
 import { identityKeyIndexes, type TargetTable } from '../schema/mapping.js';
 import { ident, literal, qualified } from '../sql.js';
-import { decodeDelta, type ApplyHooks } from './apply-hooks.js';
+import { decodeDelta, type ApplyHooks } from '../apply/apply-hooks.js';
 import { swapSql } from './swap-sql.js';
 import { ensureReplicaTable } from '../schema/ensure-replica-table.js';
 import { readIdentitiesAtSnapshot } from '../schema/snapshot-identity.js';

@@ -169,6 +169,15 @@ export interface Heartbeat {
   slot: SlotInfo | null;
 }
 
+/** Each table's state, for the metrics. */
+export async function readTableStates(db: ClientBase, slot: string): Promise<{ table: string; state: string }[]> {
+  const { rows } = await db.query<{ table: string; state: string }>(
+    "SELECT source_schema || '.' || source_table AS table, state FROM elt.tables WHERE slot_name = $1",
+    [slot],
+  );
+  return rows;
+}
+
 export async function recordHeartbeat(db: ClientBase, slot: string, beat: Heartbeat): Promise<void> {
   const info = beat.slot;
   const lagBytes = info?.confirmedFlushLsn != null ? Math.max(0, Number(info.currentWalLsn - info.confirmedFlushLsn)) : null;

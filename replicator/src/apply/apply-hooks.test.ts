@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import type { Applier } from '../apply/applier.js';
+import type { Applier } from './applier.js';
 import { ApplyHooks } from './apply-hooks.js';
 
 /** Records the statements a boundary run sends; no database. */

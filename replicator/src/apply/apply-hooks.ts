@@ -16,9 +16,9 @@
  * go into it (a string that size would not fit elt's heap). Such a change spoils the mirror:
  * the resync fails at its swap with the reason, and the table goes on as it was.
  */
-import type { Applier } from '../apply/applier.js';
-import type { RowChange } from '../apply/batch.js';
-import { StoppedTables } from '../apply/stopped-tables.js';
+import type { Applier } from './applier.js';
+import type { RowChange } from './batch.js';
+import { StoppedTables } from './stopped-tables.js';
 import type { Lsn } from '../lsn.js';
 import { UNCHANGED_TOAST, type Tuple } from '../source/pgoutput.js';
 

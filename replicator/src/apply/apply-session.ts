@@ -1,0 +1,313 @@
+/**
+ * Streaming apply, one attempt: pgoutput messages from the slot, in order, into the destination.
+ *
+ * Source transactions are grouped into destination transactions (at most batchMaxRows rows or
+ * batchMaxMs), always cut at a source commit. Each destination commit records the end LSN of
+ * the last source transaction it holds; what may be confirmed to the source is decided by
+ * ./ack-policy.ts alone. The collaborators: the applier (the destination transaction), the
+ * resync mirror and boundary tasks (./resync-mirror.ts, ./apply-hooks.ts), the heartbeat
+ * (./heartbeat.ts) and a timer that commits a batch that is due while the source is quiet.
+ */
+import type pg from 'pg';
+import type { Config } from '../config.js';
+import { TableFailure, tableFailureReason } from '../failures.js';
+import type { Logger } from '../log.js';
+import { formatLsn, type Lsn } from '../lsn.js';
+import { errorKind, type Metrics } from '../metrics.js';
+import { TableRegistry, type TargetTable } from '../schema/mapping.js';
+import type { SchemaContext } from '../schema/schema-changes.js';
+import type { PgoutputMessage } from '../source/pgoutput.js';
+import { SlotStream } from '../source/stream.js';
+import { AckPolicy } from './ack-policy.js';
+import { Applier } from './applier.js';
+import { ApplyHooks } from './apply-hooks.js';
+import type { RowChange } from './batch.js';
+import { CaughtUpRecorder, startHeartbeat } from './heartbeat.js';
+import { ResyncMirror } from './resync-mirror.js';
+
+/** Rows staged in memory before they are applied inside the open transaction. */
+const CHUNK_MAX_ROWS = 5_000;
+/** While a boundary task waits for a stream position, ask the source for its WAL position this often. */
+const REPLY_REQUEST_INTERVAL_MS = 1_000;
+
+/** What an apply session needs of the configuration. */
+export type ApplyOptions = Pick<Config, 'slot' | 'sourceUrl' | 'publication' | 'sourceSchemas' | 'targetSchema' | 'deleteMode' | 'batchMaxRows' | 'batchMaxMs'>;
+
+export interface StreamConnections {
+  /** Apply connection: holds the open destination transaction. */
+  apply: pg.Client;
+  /** A second destination connection for heartbeats (never inside the apply transaction). */
+  control: pg.Client;
+  /** A plain source connection, to read the slot's position, retained WAL and catalog. */
+  source: pg.Client;
+}
+
+export interface ApplySessionInput {
+  lc: Logger;
+  options: ApplyOptions;
+  metrics: Metrics;
+  db: StreamConnections;
+  startLsn: Lsn;
+  hooks: ApplyHooks;
+  /** Extra work at each heartbeat, on the control connection (the partition watch). */
+  onHeartbeat?(context: SchemaContext & { control: pg.Client }): Promise<void>;
+}
+
+/** Serializes async work: the stream handler and the commit timer never interleave. */
+class SerialQueue {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(work);
+    this.#tail = result.catch(() => {
+      // The caller of run() gets the error; the queue goes on with the next work.
+    });
+    return result;
+  }
+}
+
+/** Stream and apply until `signal` aborts (resolves) or the attempt fails (rejects). */
+export async function streamChanges(input: ApplySessionInput, signal: AbortSignal): Promise<void> {
+  const session = new ApplySession(input);
+  await session.prepare();
+  await session.run(signal);
+}
+
+export class ApplySession {
+  readonly #registry: TableRegistry;
+  readonly #applier: Applier;
+  readonly #policy: AckPolicy;
+  readonly #mirror: ResyncMirror;
+  readonly #stream: SlotStream;
+  readonly #queue = new SerialQueue();
+  readonly #caughtUp: CaughtUpRecorder;
+  readonly #schemaContext: SchemaContext;
+  /** Relations outside ELT_SOURCE_SCHEMAS (a publication FOR ALL TABLES): warned about once, then ignored. */
+  readonly #outside = new Set<number>();
+  #serverWalEnd: Lsn;
+  #lastReplyRequest = 0;
+  #failure: unknown = null;
+
+  constructor(private readonly input: ApplySessionInput) {
+    const { lc, options, db, startLsn, hooks } = input;
+    this.#registry = new TableRegistry(options.targetSchema);
+    this.#applier = new Applier(
+      lc,
+      db.apply,
+      { slot: options.slot, deleteMode: options.deleteMode, chunkMaxRows: Math.min(CHUNK_MAX_ROWS, options.batchMaxRows), onTableStopped: (s, t, e) => this.#onTableStopped(s, t, e) },
+      { lsn: startLsn, commitTime: null },
+    );
+    this.#policy = new AckPolicy(startLsn);
+    this.#mirror = new ResyncMirror(lc, this.#registry, hooks);
+    this.#stream = new SlotStream(lc, { url: options.sourceUrl, slot: options.slot, publication: options.publication, startLsn });
+    this.#caughtUp = new CaughtUpRecorder(lc, db.control, options.slot, startLsn);
+    this.#serverWalEnd = startLsn;
+    this.#schemaContext = {
+      lc,
+      dest: { query: (sql, params) => this.#applier.query(sql, params) },
+      source: db.source,
+      sourceSchemas: options.sourceSchemas,
+      targetSchema: options.targetSchema,
+      slot: options.slot,
+    };
+  }
+
+  /** Load which tables are stopped (their changes are skipped). */
+  async prepare(): Promise<void> {
+    await this.input.hooks.stopped.load(this.input.db.control, this.input.options.slot);
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { lc, options, metrics } = this.input;
+    const commitTimer = setInterval(() => this.#tick(), Math.max(10, Math.floor(options.batchMaxMs / 2)));
+    const stopHeartbeat = startHeartbeat({
+      lc,
+      metrics,
+      slot: options.slot,
+      control: this.input.db.control,
+      source: this.input.db.source,
+      caughtUp: this.#caughtUp,
+      position: () => ({ serverWalEnd: this.#serverWalEnd, caughtUp: this.#policy.caughtUp, oldestPendingCommitTime: this.#applier.oldestPendingCommitTime }),
+      extra: this.input.onHeartbeat && (() => this.input.onHeartbeat!({ ...this.#schemaContext, control: this.input.db.control })),
+    });
+    const onAbort = () => void this.#stream.stop();
+    signal.addEventListener('abort', onAbort);
+    metrics.setState('streaming');
+    lc.info({ slot: options.slot, lsn: formatLsn(this.input.startLsn) }, 'streaming changes');
+    try {
+      await this.#stream.run({
+        onMessage: (message) => this.#queue.run(() => this.#handle(message)),
+        onKeepalive: (walEnd) => this.#queue.run(() => this.#onKeepalive(walEnd)),
+      });
+      if (this.#failure) throw this.#failure;
+      // Stopped on request: commit what is complete so a restart has less to redo.
+      if (!this.#policy.inTransaction && this.#applier.hasOpenTransaction) await this.#queue.run(() => this.#commitNow());
+    } finally {
+      clearInterval(commitTimer);
+      stopHeartbeat();
+      signal.removeEventListener('abort', onAbort);
+      await this.#applier.rollback();
+    }
+  }
+
+  async #handle(message: PgoutputMessage): Promise<void> {
+    const policy = this.#policy;
+    switch (message.tag) {
+      case 'begin':
+        if (policy.begin(message.finalLsn)) this.input.lc.debug({ lsn: formatLsn(message.finalLsn), txid: message.xid }, 'skipping a transaction already applied');
+        return;
+      case 'commit':
+        return this.#onCommit(message.endLsn, message.commitTime);
+      case 'relation':
+        this.#registry.register(message);
+        return;
+      case 'insert':
+      case 'update':
+      case 'delete': {
+        if (policy.skipping) return;
+        const table = await this.#resolve(message.relationId);
+        const change = { ...message, op: message.tag, lsn: policy.commitLsn } as unknown as RowChange;
+        if (table) await this.#add(table, change);
+        this.#mirror.record(message.relationId, change);
+        return;
+      }
+      case 'truncate': {
+        if (policy.skipping) return;
+        const tables: TargetTable[] = [];
+        for (const id of message.relationIds) {
+          const table = await this.#resolve(id);
+          if (table) tables.push(table);
+        }
+        await this.#applier.truncate(tables, policy.commitLsn);
+        for (const id of message.relationIds) this.#mirror.record(id, { op: 'truncate', lsn: policy.commitLsn });
+        return;
+      }
+      case 'type':
+      case 'origin':
+      case 'message':
+        return;
+      default:
+        throw new Error(`unexpected ${message.tag} message: streaming of in-progress transactions is not enabled`);
+    }
+  }
+
+  async #onCommit(endLsn: Lsn, commitTime: number): Promise<void> {
+    const decision = this.#policy.commit(endLsn, this.#applier.hasOpenTransaction);
+    if (decision.kind === 'skipped') return;
+    this.input.metrics.appliedTransactions.inc();
+    if (decision.kind === 'confirm') {
+      // Nothing of ours in it: nothing to apply, safe to confirm.
+      this.#stream.confirm(decision.lsn);
+      return;
+    }
+    this.#applier.markSourceCommit({ lsn: endLsn, commitTime });
+    if (this.input.hooks.hasDueTasks(this.#policy.received)) await this.#runBoundaryTasks();
+    else if (this.#batchDue()) await this.#commitNow();
+    if (this.#mirror.full) await this.#mirror.flush(this.#applier);
+  }
+
+  async #onKeepalive(walEnd: Lsn): Promise<void> {
+    this.#serverWalEnd = walEnd;
+    const confirm = this.#policy.keepalive(walEnd, this.#applier.hasOpenTransaction);
+    if (confirm === null) return;
+    this.#stream.confirm(confirm);
+    await this.#caughtUp.record(confirm);
+  }
+
+  /** The commit timer: commit a due batch, run due boundary tasks, or ask an idle source where it is. */
+  #tick(): void {
+    const { hooks } = this.input;
+    const received = this.#policy.received;
+    if (!this.#policy.inTransaction && hooks.hasWaitingTasks(received) && Date.now() - this.#lastReplyRequest >= REPLY_REQUEST_INTERVAL_MS) {
+      // A task waits for a later stream position: an idle source sends none by itself.
+      this.#lastReplyRequest = Date.now();
+      this.#stream.requestKeepalive();
+    }
+    if (this.#policy.inTransaction || !(hooks.hasDueTasks(received) || this.#batchDue())) return;
+    this.#queue
+      .run(async () => {
+        if (this.#policy.inTransaction) return;
+        if (hooks.hasDueTasks(this.#policy.received)) await this.#runBoundaryTasks();
+        else if (this.#batchDue()) await this.#commitNow();
+      })
+      .catch((error: unknown) => {
+        this.#failure ??= error;
+        void this.#stream.stop();
+      });
+  }
+
+  #batchDue(): boolean {
+    return this.#applier.dueForCommit(this.input.options.batchMaxRows, this.input.options.batchMaxMs);
+  }
+
+  /** Boundary tasks (a resync's swap) run between source transactions and commit with them. */
+  async #runBoundaryTasks(): Promise<void> {
+    const { hooks } = this.input;
+    if (!hooks.hasDueTasks(this.#policy.received)) return;
+    await this.#mirror.flush(this.#applier);
+    const tasks = await hooks.runBoundaryTasks(this.#applier, this.#policy.received);
+    try {
+      await this.#commitNow();
+      tasks.settle();
+    } catch (error) {
+      tasks.settle(error);
+      throw error;
+    }
+  }
+
+  async #commitNow(): Promise<void> {
+    const { metrics } = this.input;
+    await this.#mirror.flush(this.#applier);
+    const rows = this.#applier.rowsInTransaction;
+    const started = process.hrtime.bigint();
+    const committed = await this.#applier.commit();
+    if (!committed) return;
+    metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    metrics.batchRows.observe(rows);
+    for (const c of committed.counts) {
+      const table = `${c.schema}.${c.table}`;
+      if (c.inserts) metrics.appliedChanges.inc({ table, operation: 'insert' }, c.inserts);
+      if (c.updates) metrics.appliedChanges.inc({ table, operation: 'update' }, c.updates);
+      if (c.deletes) metrics.appliedChanges.inc({ table, operation: 'delete' }, c.deletes);
+      if (c.truncates) metrics.appliedChanges.inc({ table, operation: 'truncate' }, c.truncates);
+    }
+    const applied = this.#policy.committed(committed.lsn);
+    metrics.appliedLsn.set(Number(applied));
+    this.#stream.confirm(applied);
+  }
+
+  /** The replica table of a relation, or null while the table is stopped or outside the replicated schemas (its changes are skipped). */
+  async #resolve(relationId: number): Promise<TargetTable | null> {
+    const { lc, options, hooks } = this.input;
+    const relation = this.#registry.relation(relationId);
+    if (this.#outside.has(relationId) || (relation && hooks.stopped.has(relation.schema, relation.name))) return null;
+    if (relation && !options.sourceSchemas.includes(relation.schema)) {
+      this.#outside.add(relationId);
+      lc.warn({ table: `${relation.schema}.${relation.name}`, schemas: options.sourceSchemas }, 'the publication sends a table outside ELT_SOURCE_SCHEMAS: its changes are ignored');
+      return null;
+    }
+    try {
+      return await this.#registry.resolve(this.#schemaContext, relationId);
+    } catch (error) {
+      if (!(error instanceof TableFailure) || !relation) throw error;
+      await this.#applier.stopTable(relation.schema, relation.name, error);
+      return null;
+    }
+  }
+
+  /** Stage a change; a change the replica can never take (a TableFailure) stops its table. */
+  async #add(table: TargetTable, change: RowChange): Promise<void> {
+    try {
+      await this.#applier.add(table, change);
+    } catch (error) {
+      if (!(error instanceof TableFailure)) throw error;
+      await this.#applier.stopTable(table.sourceSchema, table.sourceTable, error);
+    }
+  }
+
+  #onTableStopped(schema: string, table: string, error: unknown): void {
+    this.input.hooks.stopped.stop(schema, table, tableFailureReason(error));
+    this.input.metrics.errors.inc({ kind: errorKind(error as Error) });
+    this.input.lc.error({ table: `${schema}.${table}`, err: error, hint: (error as { hint?: string }).hint }, 'table stopped: its changes are skipped until it is resynced');
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * What the apply loop tells the world every few seconds, on its control connection (never in
+ * the apply transaction): lag and slot metrics, the table states, the heartbeat row in
+ * elt.replication_state and the caught-up position; then any extra check the caller adds
+ * (the partition watch).
+ */
+import type pg from 'pg';
+import type { Logger } from '../log.js';
+import { formatLsn, type Lsn } from '../lsn.js';
+import type { Metrics } from '../metrics.js';
+import { inspectSlot } from '../source/slot.js';
+import { readTableStates, recordCaughtUp, recordHeartbeat } from '../state/control.js';
+
+const HEARTBEAT_INTERVAL_MS = 5_000;
+/** A position reached without a commit of ours is recorded at most this often (and at each heartbeat). */
+const CAUGHT_UP_RECORD_INTERVAL_MS = 1_000;
+
+/**
+ * Records in elt.replication_state a position the stream reached without a commit of ours
+ * (keepalives, transactions with nothing to apply), so the destination says it is caught up.
+ */
+export class CaughtUpRecorder {
+  #recorded: Lsn;
+  #recordedAt = 0;
+
+  constructor(
+    private readonly lc: Logger,
+    private readonly control: pg.Client,
+    private readonly slot: string,
+    start: Lsn,
+  ) {
+    this.#recorded = start;
+  }
+
+  /** Record `lsn` unless it was recorded less than a second ago (or `now` is set). */
+  async record(lsn: Lsn, now = false): Promise<void> {
+    if (lsn <= this.#recorded) return;
+    if (!now && Date.now() - this.#recordedAt < CAUGHT_UP_RECORD_INTERVAL_MS) return;
+    try {
+      await recordCaughtUp(this.control, this.slot, lsn);
+      this.#recorded = lsn;
+      this.#recordedAt = Date.now();
+    } catch (error) {
+      this.lc.warn({ err: error, lsn: formatLsn(lsn) }, 'could not record the caught-up position');
+    }
+  }
+}
+
+export interface HeartbeatInput {
+  lc: Logger;
+  metrics: Metrics;
+  slot: string;
+  control: pg.Client;
+  source: pg.Client;
+  caughtUp: CaughtUpRecorder;
+  /** Where the stream is: the server's last WAL end, the caught-up position, the oldest uncommitted source commit time. */
+  position(): { serverWalEnd: Lsn; caughtUp: Lsn; oldestPendingCommitTime: number | null };
+  /** Further work at each beat. */
+  extra?(): Promise<void>;
+}
+
+async function beat(input: HeartbeatInput): Promise<void> {
+  const { metrics, slot: slotName, control } = input;
+  const position = input.position();
+  const oldest = position.oldestPendingCommitTime;
+  const lagSeconds = oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000);
+  const slot = await inspectSlot(input.source, slotName);
+  metrics.lagSeconds.set(lagSeconds);
+  if (slot?.confirmedFlushLsn != null) metrics.lagBytes.set(Math.max(0, Number(slot.currentWalLsn - slot.confirmedFlushLsn)));
+  if (slot?.retainedWalBytes != null) metrics.retainedWalBytes.set(slot.retainedWalBytes);
+  metrics.slotActive.set({ slot: slotName }, slot?.active ? 1 : 0);
+  metrics.setTableStates(await readTableStates(control, slotName));
+  await recordHeartbeat(control, slotName, { status: 'streaming', receivedLsn: position.serverWalEnd, lagSeconds, slot });
+  await input.caughtUp.record(position.caughtUp, true);
+  await input.extra?.();
+}
+
+/** Beat now and every few seconds until the returned function is called. A failed beat is logged, never fatal. */
+export function startHeartbeat(input: HeartbeatInput): () => void {
+  const safely = () => beat(input).catch((error: Error) => input.lc.warn({ err: error }, 'could not record heartbeat'));
+  const timer = setInterval(safely, HEARTBEAT_INTERVAL_MS);
+  void safely();
+  return () => clearInterval(timer);
+}
