@@ -14,13 +14,16 @@ export interface TableEstimate {
 
 export async function estimateTable(db: ClientBase, schema: string, table: string): Promise<TableEstimate> {
   const name = qualified(schema, table);
-  // The leaves of a partitioned table, or the plain table alone (not its inheritance children: they are not copied).
+  // The leaves of a partitioned table, or the plain table itself (pg_partition_tree lists no
+  // plain table that is not a partition; nor its inheritance children, which are not copied).
   const { rows: leaves } = await db.query<LeafStatistics & { bytes: string; partitioned: boolean }>(
-    `SELECT c.reltuples::float8 AS reltuples, c.relpages::int AS relpages,
+    `WITH root AS (SELECT to_regclass($1) AS oid),
+       leaves AS (SELECT p.relid AS oid FROM root, pg_partition_tree(root.oid) p WHERE p.isleaf UNION SELECT oid FROM root)
+     SELECT c.reltuples::float8 AS reltuples, c.relpages::int AS relpages,
        (pg_relation_size(c.oid) / current_setting('block_size')::int)::int AS pages, pg_table_size(c.oid)::text AS bytes,
-       t.parentrelid IS NOT NULL AS partitioned
-     FROM pg_partition_tree(to_regclass($1)) t JOIN pg_class c ON c.oid = t.relid
-     WHERE t.isleaf AND c.relkind = 'r' AND (t.relid = to_regclass($1) OR c.relispartition)`,
+       c.oid <> root.oid AS partitioned
+     FROM root, leaves l JOIN pg_class c ON c.oid = l.oid
+     WHERE c.relkind = 'r'`,
     [name],
   );
   const bytes = leaves.reduce((sum, leaf) => sum + Number(leaf.bytes), 0);
