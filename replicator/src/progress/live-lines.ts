@@ -38,7 +38,7 @@ export class LiveLines {
   }
 
   #redraw(above: string): void {
-    const width = Math.max(20, (this.stream.columns ?? 80) - 1);
+    const width = Math.max(20, (this.stream.columns || 80) - 1);
     const erase = this.#drawn > 0 ? `\x1b[${this.#drawn}F\x1b[J` : '';
     const lines = [...this.#lines.values()].map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l));
     this.stream.write(erase + above + lines.map((l) => `${l}\n`).join(''));
