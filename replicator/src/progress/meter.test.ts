@@ -10,6 +10,11 @@ describe('progress figures', () => {
     expect(f.etaSeconds).toBe(30);
   });
 
+  it('measures the rate from the first sighting when the copy was seen late', () => {
+    const f = figures({ rows: 300, bytes: 3_000, rowsAtStart: 100, bytesAtStart: 1_000, rowsEstimated: 500, elapsedMs: 2_000, done: false });
+    expect(f).toEqual({ percent: 60, rowsPerSecond: 100, bytesPerSecond: 1_000, etaSeconds: 2 });
+  });
+
   it('never says 100 % while the copy runs, even when the estimate fell short', () => {
     expect(percentOf(73_059, 35_416, false)).toBe(99.9);
     expect(percentOf(999_999, 1_000_000, false)).toBe(99.9);

@@ -8,9 +8,12 @@ export interface Progress {
   rows: number;
   bytes: number;
   rowsEstimated: number;
-  /** Milliseconds since the copy started. */
+  /** Milliseconds since the copy started (or was first seen). */
   elapsedMs: number;
   done: boolean;
+  /** Rows and bytes already copied when it was first seen (by a watcher that came late); 0 by default. */
+  rowsAtStart?: number;
+  bytesAtStart?: number;
 }
 
 export interface ProgressFigures {
@@ -33,8 +36,8 @@ export function percentOf(rows: number, estimated: number, done: boolean): numbe
 
 export function figures(p: Progress): ProgressFigures {
   const seconds = p.elapsedMs / 1000;
-  const rowsPerSecond = seconds > 0 ? p.rows / seconds : 0;
-  const bytesPerSecond = seconds > 0 ? p.bytes / seconds : 0;
+  const rowsPerSecond = seconds > 0 ? (p.rows - (p.rowsAtStart ?? 0)) / seconds : 0;
+  const bytesPerSecond = seconds > 0 ? (p.bytes - (p.bytesAtStart ?? 0)) / seconds : 0;
   let etaSeconds: number | null = null;
   if (!p.done && p.rowsEstimated > 0 && rowsPerSecond > 0) etaSeconds = Math.max(0, p.rowsEstimated - p.rows) / rowsPerSecond;
   return { percent: percentOf(p.rows, p.rowsEstimated, p.done), rowsPerSecond, bytesPerSecond, etaSeconds };
