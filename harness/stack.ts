@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { startCluster, stopClusterAt, type PgCluster } from './pg-cluster.js';
 import { ELT_BIN, ELT_NODE_FLAGS, REPO_ROOT, query, waitFor } from './replication.js';
 import { findPrometheus, prometheusArgs, renderLocalConfig } from '../monitoring/prometheus.js';
+import { LiveLines } from '../replicator/src/progress/live-lines.js';
+import { SnapshotWatch } from '../replicator/src/progress/snapshot-watch.js';
 
 const STATE_DIR = process.env.ELT_STATE_DIR ?? join(REPO_ROOT, '.elt');
 const PIDS_FILE = join(STATE_DIR, 'pids.json');
@@ -115,16 +117,19 @@ export async function up(): Promise<number> {
   await writeFile(PIDS_FILE, JSON.stringify(started, null, 2));
 
   say('Waiting for the replicator to finish its snapshot...');
+  // On a terminal, a live line per table being copied (rows, MB/s, ETA).
+  const watch = process.stdout.isTTY ? new SnapshotWatch(env.ELT_DESTINATION_URL, 'elt_slot', new LiveLines(process.stdout)) : null;
   await waitFor(
     'the replicator to stream (see .elt/logs/replicator.log)',
     async () => {
       if (!alive(started.replicator!)) throw new Error('the replicator exited: see .elt/logs/replicator.log');
       const rows = await query<{ phase: string }>(env.ELT_DESTINATION_URL, "SELECT phase FROM elt.replication_state WHERE slot_name = 'elt_slot'").catch(() => []);
+      await watch?.poll().catch(() => {});
       return rows[0]?.phase === 'streaming';
     },
     15 * 60_000,
     500,
-  );
+  ).finally(() => watch?.clear());
 
   say(`
 elt is up: the demo shop is replicating continuously into staging.

@@ -7,9 +7,13 @@
  * Logs carry no secrets and no row data: passwords are redacted, and the fields in which
  * PostgreSQL quotes rows ("Failing row contains (…)", "Key (id)=(42) already exists",
  * "COPY t, line 2: …") are left out of logged errors unless the level is debug or finer.
+ *
+ * On a terminal, `elt replicate` passes the live progress lines (progress/live-lines.ts):
+ * each log line is then written above them, still JSON.
  */
 import { createRequire } from 'node:module';
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import type { LiveLines } from './progress/live-lines.js';
 
 export type { Logger };
 
@@ -27,7 +31,7 @@ export function errorWithoutRowData(error: Error): SerializedError {
   return out;
 }
 
-export function createLogger(name = 'elt'): Logger {
+export function createLogger(name = 'elt', terminal: LiveLines | null = null): Logger {
   const level = process.env.ELT_LOG_LEVEL ?? 'info';
   const options: LoggerOptions = {
     name,
@@ -42,6 +46,7 @@ export function createLogger(name = 'elt'): Logger {
     logger.warn(pretty.warning);
     return logger;
   }
+  if (terminal) return pino(options, { write: (line: string) => terminal.log(line) });
   return pino(options, pino.destination(2));
 }
 

@@ -19,6 +19,8 @@ import { loadConfig } from './config.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './log.js';
 import { Metrics } from './metrics.js';
+import { LiveLines } from './progress/live-lines.js';
+import { ProgressReporter } from './progress/reporter.js';
 import { runReplicator } from './replicator.js';
 import { connectDestination, connectSource } from './source/source-db.js';
 import { formatStatus, readStatus } from './state/status.js';
@@ -31,7 +33,10 @@ function packageVersion(): string {
 
 async function replicate(flags: Flags): Promise<number> {
   const config = loadConfig(process.env, flags);
-  const lc = createLogger();
+  // On a terminal, a live progress line per table copied, the JSON logs above them.
+  const terminal = process.stderr.isTTY && process.env.ELT_LOG_PRETTY !== '1' ? new LiveLines(process.stderr) : null;
+  const lc = createLogger('elt', terminal);
+  const progress = new ProgressReporter(lc, terminal);
   const metrics = new Metrics();
   const server = await metrics.serve(config.metricsPort).catch((error: NodeJS.ErrnoException) => {
     throw new ConfigError(
@@ -48,7 +53,7 @@ async function replicate(flags: Flags): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   lc.info({ slot: config.slot, publication: config.publication, schemas: config.sourceSchemas, target: config.targetSchema, metricsPort: config.metricsPort }, 'elt replicate starting');
   try {
-    await runReplicator(lc, config, metrics, controller.signal);
+    await runReplicator(lc, config, metrics, controller.signal, progress);
     return 0;
   } finally {
     server?.close();

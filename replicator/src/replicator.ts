@@ -15,6 +15,7 @@ import { formatLsn, type Lsn } from './lsn.js';
 import { streamChanges } from './apply/apply-session.js';
 import { watchPartitions } from './resync/partition-watch.js';
 import { ApplyHooks } from './apply/apply-hooks.js';
+import type { ProgressReporter } from './progress/reporter.js';
 import { runResyncJobs } from './resync/resync-runner.js';
 import { runInitialSnapshot } from './snapshot/initial-snapshot.js';
 import { checkSelectPrivileges, checkSourceServer } from './source/preflight.js';
@@ -31,7 +32,7 @@ const SLOT_RELEASE_WAIT_MS = 10_000;
 const RETRY_MAX_DELAY_MS = 30_000;
 
 /** Run until the signal aborts. Rejects only with an error retrying cannot fix. */
-export async function runReplicator(lc: Logger, config: Config, metrics: Metrics, signal: AbortSignal): Promise<void> {
+export async function runReplicator(lc: Logger, config: Config, metrics: Metrics, signal: AbortSignal, progress: ProgressReporter): Promise<void> {
   let connectedOnce = false;
   let retry = true;
   const policy = new RetryPolicy();
@@ -39,7 +40,7 @@ export async function runReplicator(lc: Logger, config: Config, metrics: Metrics
   const attempts = pRetry(
     async () => {
       if (signal.aborted) return;
-      await replicateOnce(lc, config, metrics, signal, () => {
+      await replicateOnce(lc, config, metrics, progress, signal, () => {
         connectedOnce = true;
       });
     },
@@ -70,7 +71,7 @@ export async function runReplicator(lc: Logger, config: Config, metrics: Metrics
   }
 }
 
-async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signal: AbortSignal, onConnected: () => void): Promise<void> {
+async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, progress: ProgressReporter, signal: AbortSignal, onConnected: () => void): Promise<void> {
   const source = await connectSource(config.sourceUrl, 'elt-catalog');
   const closers: (() => Promise<void>)[] = [() => source.end()];
   try {
@@ -95,7 +96,7 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
 
     const state = await readReplicationState(control, config.slot);
     const slot = await waitForSlotRelease(lc, source, config.slot);
-    const startLsn = await chooseStart(lc, config, metrics, { source, control }, tables, state, slot);
+    const startLsn = await chooseStart(lc, config, metrics, progress, { source, control }, tables, state, slot);
     for (const table of notReplicated) {
       await upsertTable(control, config.slot, {
         sourceSchema: table.schema,
@@ -113,7 +114,7 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
     signal.addEventListener('abort', stopAttempt);
     const resyncSource = await connectSource(config.sourceUrl, 'elt-resync-catalog');
     closers.push(() => resyncSource.end());
-    const resyncs = runResyncJobs(lc, config, metrics, hooks, resyncSource, attempt.signal).catch((error: unknown) => {
+    const resyncs = runResyncJobs(lc, config, metrics, progress, hooks, resyncSource, attempt.signal).catch((error: unknown) => {
       lc.error({ err: error }, 'the resync queue stopped; restarting the attempt');
       attempt.abort();
     });
@@ -140,6 +141,7 @@ async function chooseStart(
   lc: Logger,
   config: Config,
   metrics: Metrics,
+  progress: ProgressReporter,
   db: { source: pg.Client; control: pg.Client },
   tables: PublishedTable[],
   state: ReplicationState | null,
@@ -162,7 +164,7 @@ async function chooseStart(
   await beginSnapshotState(db.control, config.slot, null);
   if (slot) await dropSlot(db.source, config.slot);
   metrics.setState('snapshotting');
-  return runInitialSnapshot(lc, config, metrics, db.source, db.control, tables);
+  return runInitialSnapshot(lc, config, metrics, progress, db.source, db.control, tables);
 }
 
 /**

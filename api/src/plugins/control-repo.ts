@@ -11,6 +11,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Pool, PoolClient } from 'pg';
+import { RUNNING_PERCENT_MAX } from '../../../replicator/src/progress/meter.js';
 import { RESYNC_CHANNEL } from '../../../replicator/src/state/control.js';
 import { conflict, notFound } from '../errors.js';
 import type { TableResponse } from '../schemas/tables.js';
@@ -86,11 +87,14 @@ interface JobRow {
   rows_estimated: number | null;
 }
 
-/** rows_copied of rows_estimated in percent, one decimal; 100 once done; null without an estimate. */
+/**
+ * rows_copied of rows_estimated in percent, one decimal; 100 once done; null without an
+ * estimate. Until done it stays at most 99.9: an estimate that fell short is no end.
+ */
 export function progressPercent(state: JobState, rowsCopied: number, rowsEstimated: number | null): number | null {
   if (state === 'succeeded') return 100;
   if (rowsEstimated === null || rowsEstimated <= 0) return null;
-  return Math.min(100, Math.round((rowsCopied / rowsEstimated) * 1000) / 10);
+  return Math.min(RUNNING_PERCENT_MAX, Math.round((rowsCopied / rowsEstimated) * 1000) / 10);
 }
 
 function toSummary(row: JobRow): ResyncJobSummary {

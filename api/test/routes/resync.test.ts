@@ -238,6 +238,19 @@ describe('resync jobs', () => {
     });
   });
 
+  it('a running job whose copy outgrew its estimate shows 99.9 %, not 100, until it succeeds', async () => {
+    const id = (await post({ tables: ['public.orders'] })).json().id as number;
+    await dest.pool.query("UPDATE elt.resync_jobs SET state = 'running', started_at = now() WHERE id = $1", [id]);
+    await dest.pool.query("UPDATE elt.resync_job_tables SET state = 'running', rows_copied = 73059, rows_estimated = 35416 WHERE job_id = $1", [id]);
+    const running = (await app.inject(`/v1/resync/${id}`)).json();
+    expect(running.progress.percent).toBe(99.9);
+    expect(running.tables[0].percent).toBe(99.9);
+    await dest.pool.query("UPDATE elt.resync_job_tables SET state = 'succeeded', rows_estimated = rows_copied WHERE job_id = $1", [id]);
+    await dest.pool.query("UPDATE elt.resync_jobs SET state = 'succeeded', finished_at = now() WHERE id = $1", [id]);
+    const done = (await app.inject(`/v1/resync/${id}`)).json();
+    expect(done.progress).toMatchObject({ percent: 100, rows_copied: 73059, rows_estimated: 73059 });
+  });
+
   it('GET /v1/resync/{id} is 404 for an unknown job or another slot\'s job', async () => {
     expect((await app.inject('/v1/resync/424242')).statusCode).toBe(404);
     const { rows } = await dest.pool.query("INSERT INTO elt.resync_jobs (slot_name) VALUES ('other_slot') RETURNING id");

@@ -2,6 +2,10 @@
  * Runs resync jobs from the queue in elt.resync_jobs, one at a time, while the stream
  * keeps applying. Woken by NOTIFY elt_resync (the API sends it) and, as a fallback, by a
  * poll. A job interrupted by a restart starts over.
+ *
+ * When a job starts, each of its tables' rows are estimated (progress/table-estimate.ts),
+ * so the job's total is known before its first table is copied; a table copied replaces
+ * its estimate with the rows it copied, so the job's figures add up over its tables.
  */
 import type pg from 'pg';
 import type { Config } from '../config.js';
@@ -10,12 +14,14 @@ import type { Metrics } from '../metrics.js';
 import { connectDestination } from '../source/source-db.js';
 import { RESYNC_CHANNEL } from '../state/control.js';
 import type { ApplyHooks } from '../apply/apply-hooks.js';
-import { cancelRequested, claimNextJob, finishJob, jobTables, requeueInterruptedJobs, setTableState, updateJobTable } from './jobs.js';
+import { cancelRequested, claimNextJob, finishJob, jobTables, type JobTable, requeueInterruptedJobs, setTableState, updateJobTable } from './jobs.js';
 import { ResyncCancelled, resyncTable } from './table-resync.js';
+import type { ProgressReporter } from '../progress/reporter.js';
+import { estimateTable, type TableEstimate } from '../progress/table-estimate.js';
 
 const POLL_INTERVAL_MS = 5_000;
 
-export async function runResyncJobs(lc: Logger, config: Config, metrics: Metrics, hooks: ApplyHooks, source: pg.Client, signal: AbortSignal): Promise<void> {
+export async function runResyncJobs(lc: Logger, config: Config, metrics: Metrics, progress: ProgressReporter, hooks: ApplyHooks, source: pg.Client, signal: AbortSignal): Promise<void> {
   const db = await connectDestination(config.destinationUrl, 'elt-resync-queue');
   let wake: (() => void) | null = null;
   const wakeUp = () => wake?.();
@@ -35,7 +41,7 @@ export async function runResyncJobs(lc: Logger, config: Config, metrics: Metrics
         wake = null;
         continue;
       }
-      await runJob(lc, config, metrics, hooks, source, db, jobId, signal);
+      await runJob(lc, config, metrics, progress, hooks, source, db, jobId, signal);
     }
   } finally {
     signal.removeEventListener('abort', wakeUp);
@@ -43,9 +49,20 @@ export async function runResyncJobs(lc: Logger, config: Config, metrics: Metrics
   }
 }
 
-async function runJob(lc: Logger, config: Config, metrics: Metrics, hooks: ApplyHooks, source: pg.Client, db: pg.Client, jobId: number, signal: AbortSignal): Promise<void> {
+async function runJob(
+  lc: Logger,
+  config: Config,
+  metrics: Metrics,
+  progress: ProgressReporter,
+  hooks: ApplyHooks,
+  source: pg.Client,
+  db: pg.Client,
+  jobId: number,
+  signal: AbortSignal,
+): Promise<void> {
   const tables = await jobTables(db, jobId);
   lc.info({ job: jobId, tables: tables.map((t) => `${t.schema}.${t.table}`) }, 'resync job started');
+  const estimates = await estimateJobTables(db, source, jobId, tables);
   for (const t of tables) {
     if (t.state !== 'queued') continue;
     if (signal.aborted) return;
@@ -56,16 +73,13 @@ async function runJob(lc: Logger, config: Config, metrics: Metrics, hooks: Apply
       lc.info({ job: jobId }, 'resync job cancelled');
       return;
     }
-    const estimate = await source.query<{ n: string }>(
-      `SELECT coalesce((SELECT sum(greatest(c.reltuples, 0)) FROM pg_partition_tree(to_regclass($1)) p JOIN pg_class c ON c.oid = p.relid WHERE p.isleaf), 0)::bigint AS n`,
-      [`"${t.schema.replaceAll('"', '""')}"."${t.table.replaceAll('"', '""')}"`],
-    );
-    const rowsEstimated = Number(estimate.rows[0]?.n ?? 0);
-    metrics.resyncRowsEstimated.set({ table: label }, rowsEstimated);
-    await updateJobTable(db, jobId, t, { state: 'running', rowsEstimated });
+    const estimate = estimates.get(label) ?? { rows: 0, bytes: 0 };
+    metrics.resyncRowsEstimated.set({ table: label }, estimate.rows);
+    await updateJobTable(db, jobId, t, { state: 'running' });
     const before = await db.query<{ state: string }>('SELECT state FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3', [config.slot, t.schema, t.table]);
     const previousState = before.rows[0]?.state ?? 'streaming';
     await setTableState(db, config.slot, t, 'resyncing');
+    const shown = progress.table('resync', label, estimate);
     try {
       const rows = await resyncTable({
         lc,
@@ -80,9 +94,10 @@ async function runJob(lc: Logger, config: Config, metrics: Metrics, hooks: Apply
           metrics.resyncRows.set({ table: label }, rowsCopied);
           await updateJobTable(db, jobId, t, { rowsCopied });
         },
+        onCount: (rowsCopied, bytesCopied) => shown.update(rowsCopied, bytesCopied),
         cancelled: () => cancelRequested(db, jobId),
       });
-      await updateJobTable(db, jobId, t, { state: 'succeeded', rowsCopied: rows });
+      await updateJobTable(db, jobId, t, { state: 'succeeded', rowsCopied: rows, rowsEstimated: rows });
       await setTableState(db, config.slot, t, 'streaming');
     } catch (error) {
       // The table is as it was before the resync: so is its state (an error stays an error, and
@@ -102,9 +117,23 @@ async function runJob(lc: Logger, config: Config, metrics: Metrics, hooks: Apply
       metrics.resyncJobs.inc({ outcome: 'failed' });
       lc.error({ job: jobId, table: label, err: error }, 'resync job failed; the table keeps streaming as before');
       return;
+    } finally {
+      shown.end();
     }
   }
   await finishJob(db, jobId, 'succeeded');
   metrics.resyncJobs.inc({ outcome: 'succeeded' });
   lc.info({ job: jobId }, 'resync job succeeded');
+}
+
+/** Estimate every table the job still has to copy and record the estimates; by `schema.table`. */
+async function estimateJobTables(db: pg.Client, source: pg.Client, jobId: number, tables: JobTable[]): Promise<Map<string, TableEstimate>> {
+  const estimates = new Map<string, TableEstimate>();
+  for (const t of tables) {
+    if (t.state !== 'queued') continue;
+    const estimate = await estimateTable(source, t.schema, t.table);
+    estimates.set(`${t.schema}.${t.table}`, estimate);
+    await updateJobTable(db, jobId, t, { rowsEstimated: estimate.rows });
+  }
+  return estimates;
 }

@@ -53,6 +53,8 @@ export interface TableResyncInput {
   table: string;
   /** Called with rows copied so far, every couple of seconds and at the end. */
   onProgress(rowsCopied: number): Promise<void>;
+  /** Called with the rows and bytes (COPY text) copied so far, as they pass. */
+  onCount?(rowsCopied: number, bytesCopied: number): void;
   /** Polled during the copy; true stops it. */
   cancelled(): Promise<boolean>;
 }
@@ -176,11 +178,14 @@ async function copyAtSnapshot(input: TableResyncInput, dest: pg.Client, snapshot
   const list = columns.map(ident).join(', ');
   const from = `${kind === 'p' ? '' : 'ONLY '}${qualified(input.schema, input.table)}`;
   let rows = 0;
+  let bytes = 0;
   let lastReport = Date.now();
   let cancelled = false;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) rows++;
+      bytes += chunk.length;
+      input.onCount?.(rows, bytes);
       callback(null, chunk);
     },
   });

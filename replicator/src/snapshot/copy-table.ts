@@ -15,16 +15,14 @@ import { UnreachableError } from '../errors.js';
 import { sourceClientConfig } from '../source/source-db.js';
 import { ident, literal, qualified } from '../sql.js';
 
-const PROGRESS_INTERVAL_MS = 2_000;
-
 export interface CopyTableInput {
   sourceUrl: string;
   snapshotName: string;
   source: { schema: string; name: string; kind: 'r' | 'p' };
   target: { schema: string; name: string };
   columns: string[];
-  /** Called with the rows copied so far, every couple of seconds. */
-  onProgress?: (rows: number) => void;
+  /** Called with the rows and bytes (COPY text) copied so far, as they pass and at the end. */
+  onProgress?: (rows: number, bytes: number) => void;
 }
 
 /** Copy the rows into `dest` (inside its open transaction); returns how many. */
@@ -52,25 +50,23 @@ export async function copyTableAtSnapshot(dest: pg.ClientBase, input: CopyTableI
   } finally {
     await source.end();
   }
-  input.onProgress?.(counter.rows);
+  input.onProgress?.(counter.rows, counter.bytes);
   return counter.rows;
 }
 
-/** Counts COPY text rows (one per newline: values escape theirs) as they pass. */
+/** Counts COPY text rows (one per newline: values escape theirs) and bytes as they pass. */
 class RowCounter extends Transform {
   rows = 0;
-  #lastReport = Date.now();
+  bytes = 0;
 
-  constructor(private readonly onProgress?: (rows: number) => void) {
+  constructor(private readonly onProgress?: (rows: number, bytes: number) => void) {
     super();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
     for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) this.rows++;
-    if (this.onProgress && Date.now() - this.#lastReport >= PROGRESS_INTERVAL_MS) {
-      this.#lastReport = Date.now();
-      this.onProgress(this.rows);
-    }
+    this.bytes += chunk.length;
+    this.onProgress?.(this.rows, this.bytes);
     callback(null, chunk);
   }
 }

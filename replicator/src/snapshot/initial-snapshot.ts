@@ -9,6 +9,9 @@
  * restart copies only the rest (./resume-snapshot.ts). A table the replica cannot hold (a
  * missing extension, DDL the destination refuses, a refused row) is marked `error` with the
  * reason; the others are copied. Only a transient failure ends the attempt.
+ *
+ * Each table's rows and bytes are estimated first (progress/table-estimate.ts): the biggest
+ * tables are copied first, and progress is shown against the estimates.
  */
 import type pg from 'pg';
 import type { Config } from '../config.js';
@@ -25,6 +28,8 @@ import { connectDestination, connectSource } from '../source/source-db.js';
 import { ident, literal, qualified } from '../sql.js';
 import { beginSnapshotState, finishSnapshotState, recordSnapshotProgress, upsertTable } from '../state/control.js';
 import { copyTableAtSnapshot } from './copy-table.js';
+import type { ProgressReporter } from '../progress/reporter.js';
+import { estimateTable, type TableEstimate } from '../progress/table-estimate.js';
 import { recordReplicaColumns, type TableIdentity } from '../state/replica-columns.js';
 import { readIdentitiesAtSnapshot } from '../schema/snapshot-identity.js';
 
@@ -32,6 +37,7 @@ export async function runInitialSnapshot(
   lc: Logger,
   config: Config,
   metrics: Metrics,
+  progress: ProgressReporter,
   source: pg.Client,
   control: pg.Client,
   tables: PublishedTable[],
@@ -43,7 +49,9 @@ export async function runInitialSnapshot(
   await beginSnapshotState(control, config.slot, snapshot.consistentPoint);
 
   const plan = await planAtSnapshot(config, snapshot.snapshotName, tables);
-  const copyable = await createTargetSchema(lc, config, metrics, plan, tables, snapshot.consistentPoint);
+  const estimates = await estimateTables(source, tables);
+  const copyable = await createTargetSchema(lc, config, metrics, plan, estimates, snapshot.consistentPoint);
+  copyable.sort((a, b) => (estimates.get(b.table.oid)?.bytes ?? 0) - (estimates.get(a.table.oid)?.bytes ?? 0));
 
   // Which source table (OID) and columns (attnums) each replica table holds, as the snapshot sees them.
   const identities = await readIdentitiesAtSnapshot(
@@ -54,11 +62,19 @@ export async function runInitialSnapshot(
   let totalRows = 0;
   await forEachParallel(copyable, config.snapshotJobs, async (table) => {
     const identity = identities.find((i) => i.schema === table.table.schema && i.table === table.table.name);
-    totalRows += await copyOneTable(lc, config, metrics, plan, table, identity, snapshot.snapshotName, control);
+    const estimate = estimates.get(table.table.oid) ?? { rows: 0, bytes: 0 };
+    totalRows += await copyOneTable(lc, config, metrics, { plan, table, identity, estimate }, progress, snapshot.snapshotName, control);
   });
   await finishSnapshotState(control, config.slot, snapshot.consistentPoint);
   lc.info({ lsn, rows: totalRows, seconds: (Date.now() - started) / 1000 }, 'snapshot complete; streaming from its consistent point');
   return snapshot.consistentPoint;
+}
+
+/** Each published table's rows and bytes as the source estimates them now, by OID. */
+async function estimateTables(source: pg.Client, tables: PublishedTable[]): Promise<Map<number, TableEstimate>> {
+  const estimates = new Map<number, TableEstimate>();
+  for (const t of tables) estimates.set(t.oid, await estimateTable(source, t.schema, t.name));
+  return estimates;
 }
 
 /** Read the source catalog at the exported snapshot and plan the replica of the published tables. */
@@ -83,14 +99,13 @@ async function planAtSnapshot(config: Config, snapshotName: string, tables: Publ
  * Drop and create the target schema with every table the plan can create, and record each
  * table's state, in one transaction. Returns the tables to copy.
  */
-async function createTargetSchema(lc: Logger, config: Config, metrics: Metrics, plan: ReplicaPlan, tables: PublishedTable[], lsn: Lsn): Promise<TablePlan[]> {
+async function createTargetSchema(lc: Logger, config: Config, metrics: Metrics, plan: ReplicaPlan, estimates: Map<number, TableEstimate>, lsn: Lsn): Promise<TablePlan[]> {
   const db = await connectDestination(config.destinationUrl, 'elt-snapshot-ddl');
   try {
     await db.query('BEGIN');
     await db.query(`DROP SCHEMA IF EXISTS ${ident(config.targetSchema)} CASCADE`);
     await db.query(`CREATE SCHEMA ${ident(config.targetSchema)}`);
     const failed = await createReplicaTables(lc, db, plan);
-    const byOid = new Map(tables.map((t) => [t.oid, t]));
     for (const table of plan.tables) {
       const { schema, name, oid } = table.table;
       const reason = failed.get(oid);
@@ -101,10 +116,10 @@ async function createTargetSchema(lc: Logger, config: Config, metrics: Metrics, 
         targetSchema: config.targetSchema,
         targetTable: name,
         state: reason ? 'error' : 'snapshotting',
-        rowsEstimated: byOid.get(oid)?.rowsEstimated ?? 0,
+        rowsEstimated: estimates.get(oid)?.rows ?? 0,
         lastError: reason,
       });
-      metrics.snapshotRowsEstimated.set({ table: `${schema}.${name}` }, byOid.get(oid)?.rowsEstimated ?? 0);
+      metrics.snapshotRowsEstimated.set({ table: `${schema}.${name}` }, estimates.get(oid)?.rows ?? 0);
     }
     await db.query('COMMIT');
     return plan.tables.filter((t) => !failed.has(t.table.oid));
@@ -121,15 +136,16 @@ async function copyOneTable(
   lc: Logger,
   config: Config,
   metrics: Metrics,
-  plan: ReplicaPlan,
-  table: TablePlan,
-  identity: TableIdentity | undefined,
+  copy: { plan: ReplicaPlan; table: TablePlan; identity: TableIdentity | undefined; estimate: TableEstimate },
+  progress: ProgressReporter,
   snapshotName: string,
   control: pg.Client,
 ): Promise<number> {
+  const { plan, table, identity } = copy;
   const { schema, name, kind } = table.table;
   const label = `${schema}.${name}`;
   const started = Date.now();
+  const shown = progress.table('snapshot', label, copy.estimate);
   const db = await connectDestination(config.destinationUrl, 'elt-snapshot-copy');
   try {
     await db.query('BEGIN');
@@ -139,9 +155,9 @@ async function copyOneTable(
       source: { schema, name, kind },
       target: { schema: config.targetSchema, name },
       columns: table.copyColumns,
-      onProgress: (rowsCopied) => {
+      onProgress: (rowsCopied, bytesCopied) => {
         metrics.snapshotRows.set({ table: label }, rowsCopied);
-        lc.info({ table: label, rowsCopied }, 'snapshot progress');
+        shown.update(rowsCopied, bytesCopied);
       },
     });
     const keyProblem = await createReplicaIndexes(lc, db, plan, table);
@@ -164,6 +180,7 @@ async function copyOneTable(
     await upsertTable(control, config.slot, { sourceSchema: schema, sourceTable: name, targetSchema: config.targetSchema, targetTable: name, state: 'error', lastError: reason });
     return 0;
   } finally {
+    shown.end();
     await db.end();
   }
 }

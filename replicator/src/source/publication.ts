@@ -20,7 +20,6 @@ export interface PublishedTable {
   identityIndex: string | null;
   /** Qualified names of every partition below a partitioned root. */
   partitions: string[];
-  rowsEstimated: number;
 }
 
 export function createPublicationSql(publication: string, schemas: string[]): string {
@@ -134,7 +133,6 @@ export async function listPublishedTables(db: ClientBase, publication: string): 
     replica_identity: 'd' | 'i' | 'f' | 'n';
     identity_index: string | null;
     partitions: string[];
-    rows_estimated: string;
   }>(
     `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
        c.relreplident AS replica_identity,
@@ -142,15 +140,12 @@ export async function listPublishedTables(db: ClientBase, publication: string): 
          WHERE x.indrelid = c.oid AND ((c.relreplident = 'd' AND x.indisprimary) OR (c.relreplident = 'i' AND x.indisreplident))) AS identity_index,
        coalesce((SELECT array_agg(format('%I.%I', pn.nspname, pc.relname) ORDER BY pc.relname)
          FROM pg_partition_tree(c.oid) t JOIN pg_class pc ON pc.oid = t.relid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-         WHERE t.relid <> c.oid), '{}') AS partitions,
-       (CASE WHEN c.relkind = 'p'
-          THEN (SELECT coalesce(sum(greatest(pc.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) t JOIN pg_class pc ON pc.oid = t.relid WHERE t.isleaf)
-          ELSE greatest(c.reltuples, 0) END)::bigint AS rows_estimated
+         WHERE t.relid <> c.oid), '{}') AS partitions
      FROM pg_publication_tables p
      JOIN pg_namespace n ON n.nspname = p.schemaname
      JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename
      WHERE p.pubname = $1
-     ORDER BY rows_estimated DESC, n.nspname, c.relname`,
+     ORDER BY n.nspname, c.relname`,
     [publication],
   );
   return rows.map((r) => ({
@@ -161,6 +156,5 @@ export async function listPublishedTables(db: ClientBase, publication: string): 
     replicaIdentity: r.replica_identity,
     identityIndex: r.identity_index,
     partitions: r.partitions,
-    rowsEstimated: Number(r.rows_estimated),
   }));
 }
