@@ -1,7 +1,7 @@
 /**
  * `elt up` (make up): the whole local pipeline, without Docker. Two PostgreSQL clusters (the
  * demo shop on the source), the replicator, the demo workload, the API, Prometheus when it is
- * installed, a first dbt run so the marts exist, and Airflow with elt_dag unpaused (ELT_AIRFLOW=0
+ * installed, a first dbt build so the marts exist, and Airflow with elt_dag unpaused (ELT_AIRFLOW=0
  * leaves it out). Every service is checked healthy before the next step; one that is not is
  * named with the tail of its log, everything started is stopped again, and `elt up` fails.
  */
@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { airflowInstalled, startAirflow, unpauseEltDag } from './airflow.js';
 import { banner } from './banner.js';
-import { dbtBinary, firstDbtRun } from './dbt.js';
+import { dbtBinary, firstDbtBuild } from './dbt.js';
 import { down } from './down.js';
 import { waitHealthy, type HealthCheck } from './health.js';
 import { stackPaths, type StackPaths } from './paths.js';
@@ -72,8 +72,8 @@ async function startEverything(paths: StackPaths, s: StackSettings, env: Record<
   await bringUp(paths, pids, () => startApi(paths, s));
   const prometheus = await startPrometheus(paths, s);
   if (prometheus) await bringUp(paths, pids, () => prometheus);
-  say('Building the marts (dbt run, log in logs/dbt.log)...');
-  const martRows = await firstDbtRun(paths, s, env);
+  say('Building the marts and testing them (dbt build, log in logs/dbt.log)...');
+  const martRows = await firstDbtBuild(paths, s, env);
   if (s.airflow) {
     const airflow = await bringUp(paths, pids, () => startAirflow(paths, s));
     await bringUp(paths, pids, () => unpauseEltDag(s, airflow.pid));
