@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.elt-lock-hash
 LOCK_HASH = $(shell sha256sum package-lock.json | cut -c1-16)
 PYTHON ?= python3
 
-# Python tools live in virtualenvs named after their requirements file's hash (harness/venvs.ts finds them
+# Python tools live in virtualenvs named after their requirements file's hash (replicator/src/local-stack/venvs.ts finds them
 # the same way): $(call venv_for,NAME,REQUIREMENTS).
 venv_for = $(CACHE_DIR)/venv-$(1)-$(shell cat $(2) 2>/dev/null | sha256sum | cut -c1-12)
 

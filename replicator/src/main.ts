@@ -5,7 +5,7 @@
  *   elt status [--json]      slot, applied LSN, lag and per-table state
  *   elt api                  the REST API (api/)
  *   elt teardown [--yes]     drop the slot and the publication (and, with --drop-target, the replica)
- *   elt up | down            the local demo stack (see README)
+ *   elt up | down            the local demo pipeline (local-stack/, see README)
  *
  * Parsing lives in cli/program.ts; exit codes in cli/exit-codes.ts (`elt --help` lists them).
  */
