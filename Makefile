@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.elt-lock-hash
 LOCK_HASH = $(shell sha256sum package-lock.json | cut -c1-16)
 PYTHON ?= python3
 
-# Python tools live in virtualenvs named after their requirements file's hash (harness/venvs.ts finds them
+# Python tools live in virtualenvs named after their requirements file's hash (replicator/src/local-stack/venvs.ts finds them
 # the same way): $(call venv_for,NAME,REQUIREMENTS).
 venv_for = $(CACHE_DIR)/venv-$(1)-$(shell cat $(2) 2>/dev/null | sha256sum | cut -c1-12)
 
@@ -37,13 +37,15 @@ export ELT_AIRFLOW_VENV := $(AIRFLOW_VENV)
 .PHONY: help deps dbt-deps airflow-deps monitoring-deps chaos-deps api test test-node test-airflow test-dbt dbt-build dbt-docs airflow-up typecheck up down clean status bench bench-quick chaos
 
 help:
-	@echo "make up      start source + destination PostgreSQL, the demo workload and the replicator (state in .elt/)"
+	@echo "make up      the whole pipeline: source + destination PostgreSQL, demo workload, replicator, API, Prometheus"
+	@echo "             (when installed), marts built by dbt, Airflow with elt_dag unpaused (ELT_AIRFLOW=0 leaves it out)."
+	@echo "             Installs dbt and Airflow on first use; ports and URLs in .elt/stack.env"
 	@echo "make down    stop what make up started"
-	@echo "make status  replication status of the local stack"
+	@echo "make status  replication status of the local stack (reads .elt/stack.env)"
 	@echo "make test    install what is needed and run every test suite"
 	@echo "make api     serve the REST API on :5001 (needs ELT_DESTINATION_URL, ELT_API_TOKEN)"
-	@echo "make dbt-build  build and test the marts (dbt) on the destination; make dbt-docs: docs site files"
-	@echo "make airflow-up Airflow on :8080 (user airflow, password ELT_AIRFLOW_PASSWORD, default admin123)"
+	@echo "make dbt-build  build and test the marts (dbt) on the make up destination (.elt/stack.env); make dbt-docs: docs site files"
+	@echo "make airflow-up Airflow in the foreground for the make up stack (make up already starts it)"
 	@echo "make bench   replicator vs native logical replication vs pg_dump | psql (bench-quick: ~2 min)"
 	@echo "make chaos   the reliability and security suite: kill -9s, server faults, hostile API input, audits (~4 min)"
 	@echo "make clean   stop and remove all local state (.elt/)"
@@ -97,11 +99,15 @@ test: typecheck test-node test-airflow
 DBT := "$(DBT_VENV)/bin/dbt"
 DBT_ARGS := --project-dir custom_postgres --profiles-dir custom_postgres
 
+# The local stack's settings file (written by make up): dbt, Airflow and make status read its ports.
+STACK_ENV := $(or $(ELT_STATE_DIR),.elt)/stack.env
+WITH_STACK_ENV := set -a; if [ -f "$(STACK_ENV)" ]; then . "$(STACK_ENV)"; fi; set +a;
+
 dbt-build: dbt-deps
-	$(DBT) build $(DBT_ARGS)
+	$(WITH_STACK_ENV) $(DBT) build $(DBT_ARGS)
 
 dbt-docs: dbt-deps
-	$(DBT) docs generate $(DBT_ARGS)
+	$(WITH_STACK_ENV) $(DBT) docs generate $(DBT_ARGS)
 
 test-dbt: deps dbt-deps
 	npx vitest run custom_postgres
@@ -112,7 +118,8 @@ airflow-up: airflow-deps dbt-deps
 api: deps
 	node bin/elt.js api
 
-up: deps
+# Airflow is installed on first use unless ELT_AIRFLOW=0.
+up: deps dbt-deps $(if $(filter 0,$(ELT_AIRFLOW)),,airflow-deps)
 	node bin/elt.js up
 
 down: deps

@@ -5,7 +5,7 @@
  *   elt status [--json]      slot, applied LSN, lag and per-table state
  *   elt api                  the REST API (api/)
  *   elt teardown [--yes]     drop the slot and the publication (and, with --drop-target, the replica)
- *   elt up | down            the local demo stack (see README)
+ *   elt up | down            the local demo pipeline (local-stack/, see README)
  *
  * Parsing lives in cli/program.ts; exit codes in cli/exit-codes.ts (`elt --help` lists them).
  */
@@ -73,7 +73,11 @@ async function connectBoth(sourceUrl: string, destinationUrl: string, applicatio
 }
 
 async function status(flags: Flags, options: { json: boolean; local: boolean }): Promise<number> {
-  if (options.local) Object.assign(process.env, (await import('../../harness/stack.js')).localStackEnv());
+  if (options.local) {
+    const { localStackUrls } = await import('./local-stack/settings.js');
+    const { stackPaths } = await import('./local-stack/paths.js');
+    Object.assign(process.env, localStackUrls(stackPaths().settingsFile));
+  }
   const config = loadConfig(process.env, flags);
   const { source, dest, close } = await connectBoth(config.sourceUrl, config.destinationUrl, 'elt-status');
   try {
@@ -124,8 +128,8 @@ runCli(
     status,
     teardown,
     api: async () => (await import('../../api/src/server.js')).runApi(process.env),
-    up: async () => (await import('../../harness/stack.js')).up(),
-    down: async (options) => (await import('../../harness/stack.js')).down(options),
+    up: async () => (await import('./local-stack/up.js')).up(),
+    down: async (options) => (await import('./local-stack/down.js')).down(options),
   },
   packageVersion(),
   { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) },

@@ -115,8 +115,8 @@ export function buildProgram(handlers: Handlers, version: string, out: Output, d
     );
 
   command('api', 'serve the REST API (settings from ELT_API_* and ELT_DESTINATION_URL, see the README)').action(async () => done(await handlers.api()));
-  command('up', 'start the local demo stack: two PostgreSQL clusters, the demo workload, the replicator, the API').action(async () => done(await handlers.up()));
-  command('down', 'stop the local demo stack (its data stays in .elt/)')
+  command('up', 'start the local demo pipeline, each service checked healthy: two PostgreSQL clusters, the demo workload, the replicator, the API, Prometheus (when installed), a first dbt build, Airflow (ELT_AIRFLOW=0 leaves it out); settings in .elt/stack.env').action(async () => done(await handlers.up()));
+  command('down', 'stop everything elt up started (its data stays in .elt/)')
     .option('--clean', 'also delete its data (.elt/)')
     .action(async (options: Record<string, unknown>) => done(await handlers.down({ clean: options.clean === true })));
 
