@@ -34,7 +34,7 @@ AIRFLOW_REQ := airflow/requirements.txt
 AIRFLOW_VENV := $(call venv_for,airflow,$(AIRFLOW_REQ))
 export ELT_AIRFLOW_VENV := $(AIRFLOW_VENV)
 
-.PHONY: help deps dbt-deps airflow-deps monitoring-deps chaos-deps api test test-node test-airflow test-dbt dbt-build dbt-docs airflow-up typecheck up down clean status bench bench-quick chaos
+.PHONY: help deps build pack dbt-deps airflow-deps monitoring-deps chaos-deps api test test-node test-airflow test-dbt dbt-build dbt-docs airflow-up typecheck up down clean status bench bench-quick chaos
 
 help:
 	@echo "make up      the whole pipeline: source + destination PostgreSQL, demo workload, replicator, API, Prometheus"
@@ -49,6 +49,7 @@ help:
 	@echo "make bench   replicator vs native logical replication vs pg_dump | psql (bench-quick: ~2 min)"
 	@echo "make chaos   the reliability and security suite: kill -9s, server faults, hostile API input, audits (~4 min)"
 	@echo "make clean   stop and remove all local state (.elt/)"
+	@echo "make pack    the release: compile to dist/ and write the npm package elt-<version>.tgz (README, Install)"
 
 # npm ci only when package-lock.json changed; the download cache lives outside the clone.
 deps: $(NODE_STAMP)
@@ -87,6 +88,14 @@ $(ELT_HADOLINT):
 
 typecheck: deps
 	npx tsc --noEmit
+
+# The release (README, "Install"): the TypeScript compiled to dist/, then the npm package, whose
+# prepack script builds dist/ again, so `npm pack` alone gives the same tarball.
+build: deps
+	npm run build
+
+pack: deps
+	npm pack --cache "$(NPM_CACHE)"
 
 test-node: deps dbt-deps monitoring-deps chaos-deps $(ELT_HADOLINT)
 	npx vitest run

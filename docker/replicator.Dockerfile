@@ -1,10 +1,11 @@
 # syntax=docker/dockerfile:1
 #
 # The elt image: `elt replicate`, `elt api` and the one-shot seeding of the demo source
-# (source_db_init), all from the one Node 20 package. bin/elt.js runs the TypeScript
-# through tsx at runtime, so there is no compile step: the image holds the production
-# node_modules, the sources, and the PostgreSQL 15 client (the snapshot spawns pg_dump
-# and psql; the seeding runs roles.sql through psql).
+# (source_db_init), all from the one Node 20 package. The TypeScript is compiled in a build
+# stage (npm run build, to dist/); the image holds the production node_modules, bin/elt.js,
+# dist/ and no sources, so bin/elt.js runs the compiled JavaScript with plain node (no tsx),
+# as an installed package does. The PostgreSQL 15 client is there for the seeding, which
+# runs roles.sql through psql.
 #
 #   docker build -f docker/replicator.Dockerfile -t elt:local .
 
@@ -19,6 +20,22 @@ RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
 # ---------------------------------------------------------------------------------------
+# The compiled JavaScript (npm run build). main.ts loads the local demo stack
+# (replicator/src/local-stack/) on demand, and that loads monitoring/prometheus.ts: tsc
+# compiles it too.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund \
+ && npm cache clean --force
+COPY tsconfig.json tsconfig.build.json ./
+COPY replicator ./replicator
+COPY api ./api
+COPY source_db_init ./source_db_init
+COPY monitoring/prometheus.ts ./monitoring/prometheus.ts
+RUN npm run build
+
+# ---------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 
 # postgresql-client-15 is Debian bookworm's own PostgreSQL 15 client (pg_dump, psql), the
@@ -30,19 +47,16 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends postgresql-client-15 tini \
  && rm -rf /var/lib/apt/lists/*
 
-ENV NODE_ENV=production \
-    PATH=/app/node_modules/.bin:$PATH
+ENV NODE_ENV=production
 
 WORKDIR /app
 # Code and dependencies stay owned by root: the service user can read them, not change them.
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.json ./
-COPY bin ./bin
-COPY replicator ./replicator
-COPY api ./api
-COPY source_db_init ./source_db_init
+COPY package.json ./
+COPY bin/elt.js ./bin/elt.js
+COPY --from=build /app/dist ./dist
 
-# The node image's unprivileged user `node` (uid and gid 1000). tsx keeps its cache in /tmp.
+# The node image's unprivileged user `node` (uid and gid 1000).
 USER 1000:1000
 
 # 9464: the replicator's /metrics; 5001: the API.

@@ -59,8 +59,13 @@ export interface ReplicatorProcess {
 
 /** Start `elt <args>` as a child process with the given environment added. */
 export function startElt(args: string[], env: Record<string, string>): ReplicatorProcess {
-  const child = spawn(process.execPath, [...ELT_NODE_FLAGS, ELT_BIN, ...args], {
-    cwd: REPO_ROOT,
+  return startEltCommand(process.execPath, [...ELT_NODE_FLAGS, ELT_BIN, ...args], env, REPO_ROOT);
+}
+
+/** Start an `elt` command (this checkout's or an installed one) as a child process, as startElt does. */
+export function startEltCommand(file: string, args: string[], env: Record<string, string>, cwd: string): ReplicatorProcess {
+  const child = spawn(file, args, {
+    cwd,
     env: { ...process.env, ELT_METRICS_PORT: '0', ELT_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -9,9 +9,7 @@
  *
  * Parsing lives in cli/program.ts; exit codes in cli/exit-codes.ts (`elt --help` lists them).
  */
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { z } from 'zod';
 import { describeFailure, exitCodeFor, EXIT, NotConfirmedError } from './cli/exit-codes.js';
 import { runCli, type Flags } from './cli/program.js';
 import { actions, executeTeardown, formatPlan, planTeardown } from './cli/teardown.js';
@@ -21,15 +19,10 @@ import { createLogger } from './log.js';
 import { Metrics } from './metrics.js';
 import { LiveLines } from './progress/live-lines.js';
 import { ProgressReporter } from './progress/reporter.js';
+import { packageVersion } from './package-info.js';
 import { runReplicator } from './replicator.js';
 import { connectDestination, connectSource } from './source/source-db.js';
 import { formatStatus, readStatus } from './state/status.js';
-
-/** The version in package.json, which `elt --version` prints. */
-function packageVersion(): string {
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  return z.object({ version: z.string() }).parse(JSON.parse(text)).version;
-}
 
 async function replicate(flags: Flags): Promise<number> {
   const config = loadConfig(process.env, flags);

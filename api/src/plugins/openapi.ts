@@ -3,14 +3,14 @@
  * (fastify-type-provider-zod's transform), served at /openapi.json, with Swagger UI at /docs.
  * Register it before the routes: @fastify/swagger collects routes as they are added.
  */
-import { readFileSync } from 'node:fs';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { packageVersion } from '../../../replicator/src/package-info.js';
 import { globalPlugin } from './global-plugin.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = packageVersion();
 
 export const OPENAPI_PATH = '/openapi.json';
 export const DOCS_PREFIX = '/docs';
