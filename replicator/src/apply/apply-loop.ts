@@ -26,6 +26,7 @@ import { ApplyHooks, MIRROR_VALUE_MAX_BYTES, encodeDelta, largestValue, type Del
 import type { TargetTable } from '../schema/mapping.js';
 import type { SchemaContext } from '../schema/schema-changes.js';
 import { TableFailure, tableFailureReason } from '../failures.js';
+import { Pruner } from '../prune/pruner.js';
 
 const HEARTBEAT_INTERVAL_MS = 5_000;
 /** A position reached without a commit of ours is recorded at most this often (and at each heartbeat). */
@@ -280,7 +281,28 @@ export async function streamChanges(
     }
   };
 
+  /** Pruning of old soft-deleted rows takes turns with the apply, between destination transactions. */
+  const pruner = new Pruner(lc, config, metrics);
+  await pruner.listen(db.control);
+  let pruneTurnQueued = false;
+  const pruneTurn = async () => {
+    try {
+      if (inTransaction) return;
+      if (applier.hasOpenTransaction) await commitNow();
+      await pruner.step(db.apply);
+    } finally {
+      pruneTurnQueued = false;
+    }
+  };
+
   const commitTimer = setInterval(() => {
+    if (!inTransaction && !pruneTurnQueued && pruner.due) {
+      pruneTurnQueued = true;
+      queue.run(pruneTurn).catch((error: unknown) => {
+        failure ??= error;
+        void stream.stop();
+      });
+    }
     if (!inTransaction && hooks.hasWaitingTasks(received) && Date.now() - lastReplyRequest >= REPLY_REQUEST_INTERVAL_MS) {
       // A task waits for a later stream position: an idle source sends none by itself.
       lastReplyRequest = Date.now();
@@ -314,6 +336,7 @@ export async function streamChanges(
     metrics.setTableStates(states.rows);
     await recordHeartbeat(db.control, config.slot, { status: 'streaming', receivedLsn: serverWalEnd, lagSeconds, slot });
     await recordCaughtUpSafely();
+    await pruner.poll(db.control);
     await watchPartitions({ ...schemaContext, control: db.control });
   };
   const heartbeatSafely = () => beat().catch((error: Error) => lc.warn({ err: error }, 'could not record heartbeat'));
