@@ -19,17 +19,19 @@ export const postgresUrl = z
 const slotName = z.string().regex(/^[a-z0-9_]{1,63}$/, 'must be 1-63 lower-case letters, digits or underscores');
 const identifier = z.string().min(1, 'must not be empty').max(63, 'must be at most 63 characters');
 
-/** A duration (`30d`, `12h`, `90m`, `45s`) as whole seconds, at least `min`; with `off`, null too. */
-const duration = (min: number, off = false) =>
-  z.string().transform((text, ctx): number | null => {
-    if (off && text.trim().toLowerCase() === 'off') return null;
-    const seconds = parseDuration(text);
-    if (seconds === null || seconds < min) {
-      ctx.addIssue({ code: 'custom', message: `must be a duration of at least ${formatDuration(min)} like 30d, 12h, 90m or 45s${off ? ', or off' : ''}` });
-      return z.NEVER;
-    }
-    return seconds;
-  });
+/** Seconds in a duration (`30d`, `12h`, `90m`, `45s`) of at least `min`; otherwise an issue, saying what is accepted. */
+function durationSeconds(text: string, min: number, ctx: z.RefinementCtx, also = ''): number {
+  const seconds = parseDuration(text);
+  if (seconds !== null && seconds >= min) return seconds;
+  ctx.addIssue({ code: 'custom', message: `must be a duration of at least ${formatDuration(min)} like 30d, 12h, 90m or 45s${also}` });
+  return z.NEVER;
+}
+
+const duration = (min: number) => z.string().transform((text, ctx): number => durationSeconds(text, min, ctx));
+
+/** A duration, or `off` (null). */
+const durationOrOff = (min: number) =>
+  z.string().transform((text, ctx): number | null => (text.trim().toLowerCase() === 'off' ? null : durationSeconds(text, min, ctx, ', or off')));
 
 const positiveInt = (max: number) => z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
 
@@ -58,7 +60,7 @@ export const configSchema = z.object({
   /** Tables copied in parallel during the snapshot. */
   snapshotJobs: positiveInt(64).default(2),
   /** Soft-deleted rows older than this many seconds are pruned by the replicator; null: kept forever. */
-  softDeleteRetention: duration(1, true).default(null),
+  softDeleteRetention: durationOrOff(1).default(null),
   /** How often, in seconds, the replicator looks for soft-deleted rows past the retention. */
   pruneInterval: duration(1).default(3_600),
 }).superRefine((config, ctx) => {
