@@ -3,11 +3,14 @@
 
 Daily by default (ELT_MAINTENANCE_SCHEDULE):
 
-1. `prune_soft_deleted`: in every `staging` table that has `_deleted` (rows the replicator
-   kept with ELT_DELETE_MODE=soft), delete the rows marked deleted more than
-   ELT_PRUNE_AFTER_DAYS days ago (default 7), in batches. Tables being resynced are left for
-   the next day. The staging views already hide these rows and the incremental marts drop
-   keys missing upstream, so pruning changes no model's result.
+1. `request_prune` -> `wait_for_prune` (sensor, reschedule mode): ask the API
+   (POST /v1/prune) for a prune job that removes the rows the replicator kept with
+   ELT_DELETE_MODE=soft and marked deleted more than ELT_PRUNE_AFTER_DAYS days ago (default
+   7; `off` asks for nothing), and wait for it. The replicator runs the job itself, in small
+   chunks between its apply transactions: it is the only writer of `staging`, this DAG never
+   writes there. Tables being resynced are left for the next pass. The staging views already
+   hide these rows and the incremental marts drop keys missing upstream, so pruning changes
+   no model's result.
 2. `is_full_refresh_day` (short-circuit) -> `dbt_full_refresh`: once a week
    (ELT_FULL_REFRESH_WEEKDAY, default sunday) rebuild everything from scratch with
    `dbt build --full-refresh`, which also updates the `elt_marts` Asset.
@@ -20,7 +23,8 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.sdk import TriggerRule, dag, get_current_context, task
+from airflow.sdk import PokeReturnValue, TriggerRule, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from elt_common.assets import MARTS_ASSET
 from elt_common.callbacks import default_task_args, on_dag_failure
@@ -53,42 +57,43 @@ def _dbt_command(task_id: str, args: tuple[str, ...], target_path: str | None = 
 )
 def elt_maintenance_dag():
     @task
-    def prune_soft_deleted() -> dict[str, int]:
-        """Delete soft-deleted rows older than ELT_PRUNE_AFTER_DAYS from staging; rows removed per table."""
-        import psycopg2
+    def request_prune() -> int | None:
+        """Queue a prune job (POST /v1/prune) for rows deleted more than ELT_PRUNE_AFTER_DAYS days ago; its id."""
+        from elt_common.connections import ApiError, EltApi
 
-        from elt_common.connections import resolve_destination
-        from elt_common.decisions import prunable_tables, prune_sql
-
-        removed: dict[str, int] = {}
-        conn = psycopg2.connect(application_name="elt-airflow-prune", **resolve_destination(SETTINGS.destination_conn_id).psycopg2_kwargs())
+        if SETTINGS.prune_after_days is None:
+            print("ELT_PRUNE_AFTER_DAYS=off: no prune job requested (the replicator's ELT_SOFT_DELETE_RETENTION may prune)")
+            return None
+        ctx = get_current_context()
+        body = {"older_than": f"{SETTINGS.prune_after_days}d", "requested_by": f"airflow {DAG_ID} {ctx['run_id']}"}
         try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(
-                    "SELECT table_schema, table_name, column_name FROM information_schema.columns "
-                    "WHERE table_schema = 'staging' AND column_name IN ('_deleted', '_synced_at')"
-                )
-                columns = cur.fetchall()
-                cur.execute("SELECT to_regclass('elt.tables') IS NOT NULL")
-                skip: dict[str, str] = {}
-                if cur.fetchone()[0]:
-                    cur.execute("SELECT target_schema || '.' || target_table, state FROM elt.tables WHERE state <> 'streaming'")
-                    skip = dict(cur.fetchall())
-                for schema, table in prunable_tables(columns, skip):
-                    total = 0
-                    while True:
-                        cur.execute(prune_sql(schema, table, SETTINGS.prune_batch_rows), {"days": SETTINGS.prune_after_days})
-                        total += cur.rowcount
-                        if cur.rowcount < SETTINGS.prune_batch_rows:
-                            break
-                    removed[f"{schema}.{table}"] = total
-                    print(f"{schema}.{table}: removed {total} rows soft-deleted more than {SETTINGS.prune_after_days} days ago")
-                for name, state in skip.items():
-                    print(f"{name}: skipped (state {state})")
-        finally:
-            conn.close()
-        return removed
+            job = EltApi.resolve(SETTINGS.api_conn_id).request_prune(body)
+        except ApiError as error:
+            if error.transient:
+                raise
+            raise AirflowFailException(str(error)) from error
+        print(f"prune job {job['id']} queued: rows soft-deleted more than {job['older_than']} ago")
+        return int(job["id"])
+
+    @task.sensor(mode="reschedule", poke_interval=SETTINGS.resync_poke_seconds, timeout=SETTINGS.resync_timeout_seconds)
+    def wait_for_prune(job_id: int | None) -> PokeReturnValue:
+        """Done when the replicator has finished the job; a failed job fails the task (no retry)."""
+        from elt_common.connections import ApiError, EltApi
+        from elt_common.decisions import prune_verdict
+
+        if job_id is None:
+            return PokeReturnValue(is_done=True)
+        try:
+            verdict = prune_verdict(EltApi.resolve(SETTINGS.api_conn_id).prune_job(job_id))
+        except ApiError as error:
+            if error.transient:
+                print(f"not yet: {error}")
+                return PokeReturnValue(is_done=False)
+            raise AirflowFailException(str(error)) from error
+        print(verdict.message)
+        if verdict.finished and not verdict.succeeded:
+            raise AirflowFailException(verdict.message)
+        return PokeReturnValue(is_done=verdict.finished, xcom_value=job_id)
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def is_full_refresh_day() -> bool:
@@ -109,7 +114,7 @@ def elt_maintenance_dag():
     def dbt_docs_generate() -> str:
         return _dbt_command("dbt_docs_generate", ("docs", "generate"), target_path=os.environ.get("ELT_DBT_DOCS_TARGET_PATH") or os.path.join(SETTINGS.dbt_project_dir, "target"))
 
-    pruned = prune_soft_deleted()
+    pruned = wait_for_prune(request_prune())
     refresh = dbt_full_refresh()
     pruned >> is_full_refresh_day() >> refresh >> dbt_docs_generate()
 

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     const source = new URL(pair.sourceUrl);
     source.username = 'elt_replicator';
     source.password = REPLICATOR_PASSWORD;
-    const replicator = startElt(['replicate'], { ELT_SOURCE_URL: source.toString(), ELT_DESTINATION_URL: pair.destinationUrl });
+    const replicator = startElt(['replicate'], { ELT_SOURCE_URL: source.toString(), ELT_DESTINATION_URL: pair.destinationUrl, ELT_DELETE_MODE: 'soft' });
     const replicatorLog = join(tmpdir(), `elt-airflow-e2e-replicator-${process.pid}.log`);
     cleanups.push(async () => {
       writeFileSync(replicatorLog, replicator.output());

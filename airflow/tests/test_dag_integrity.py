@@ -57,12 +57,15 @@ def test_elt_dag_schedule_default_hourly(dagbag):
 
 def test_maintenance_dag_shape(dagbag):
     dag = dagbag.dags["elt_maintenance_dag"]
-    assert set(dag.task_ids) == {"prune_soft_deleted", "is_full_refresh_day", "dbt_full_refresh", "dbt_docs_generate"}
+    assert set(dag.task_ids) == {"request_prune", "wait_for_prune", "is_full_refresh_day", "dbt_full_refresh", "dbt_docs_generate"}
     down = {t.task_id: set(t.downstream_task_ids) for t in dag.tasks}
     assert down == {
-        "prune_soft_deleted": {"is_full_refresh_day"},
+        "request_prune": {"wait_for_prune"},
+        "wait_for_prune": {"is_full_refresh_day"},
         "is_full_refresh_day": {"dbt_full_refresh"},
         "dbt_full_refresh": {"dbt_docs_generate"},
         "dbt_docs_generate": set(),
     }
     assert dag.get_task("dbt_docs_generate").trigger_rule == "none_failed"
+    # Pruning is the replicator's job: the DAG only asks the API and waits, without holding a worker slot.
+    assert dag.get_task("wait_for_prune").mode == "reschedule"

@@ -15,9 +15,7 @@ from elt_common.decisions import (
     lag_verdict,
     parse_weekday,
     plan_repair,
-    prunable_tables,
-    prune_sql,
-    quote_ident,
+    prune_verdict,
     tables_still_broken,
 )
 from elt_common.settings import load_settings
@@ -140,25 +138,32 @@ class TestMaintenance:
         assert is_full_refresh_day(dt.date(2026, 11, 29), 6)  # a Sunday
         assert not is_full_refresh_day(dt.date(2026, 11, 27), 6)
 
-    def test_prunable_tables(self):
-        cols = [("staging", "orders", "_deleted"), ("staging", "orders", "_synced_at"), ("staging", "_elt_resync_3", "_deleted"), ("staging", "_elt_resync_3", "_synced_at"),
-                ("staging", "legacy", "_synced_at"), ("staging", "reviews", "_deleted"), ("staging", "reviews", "_synced_at")]
-        assert prunable_tables(cols, {"staging.reviews": "resyncing"}) == [("staging", "orders")]
+    def test_prune_job_running(self):
+        v = prune_verdict({"id": 4, "state": "running"})
+        assert (v.finished, v.succeeded, v.message) == (False, False, "prune job 4 is running")
 
-    def test_prune_sql_quotes(self):
-        assert quote_ident('we"ird') == '"we""ird"'
-        sql = prune_sql("staging", 'we"ird', 500)
-        assert 'DELETE FROM "staging"."we""ird"' in sql and "LIMIT 500" in sql and "%(days)s" in sql
+    def test_prune_job_succeeded(self):
+        job = {"id": 4, "state": "succeeded", "rows_pruned": 12, "cutoff": "2026-01-01T00:00:00.000000Z", "tables": {"public.orders": 10, "public.a": 2}}
+        v = prune_verdict(job)
+        assert (v.finished, v.succeeded) == (True, True)
+        assert v.message == "prune job 4 succeeded: 12 rows deleted before 2026-01-01T00:00:00.000000Z removed (public.a: 2, public.orders: 10)"
+
+    def test_prune_job_failed(self):
+        v = prune_verdict({"id": 5, "state": "failed", "error": "canceling statement due to lock timeout"})
+        assert (v.finished, v.succeeded) == (True, False) and "lock timeout" in v.message
 
 
 class TestSettings:
     def test_defaults(self):
         s = load_settings({})
         assert (s.schedule, s.max_lag_seconds, s.retries, s.dbt_bin) == ("@hourly", 300, 3, "dbt")
+        assert s.prune_after_days == 7
 
     def test_overrides(self):
         s = load_settings({"ELT_DAG_SCHEDULE": "none", "ELT_MAX_LAG_BYTES": "off", "ELT_DBT_VENV": "/v"})
         assert s.schedule is None and s.max_lag_bytes is None and s.dbt_bin == "/v/bin/dbt"
+        assert load_settings({"ELT_PRUNE_AFTER_DAYS": "off"}).prune_after_days is None
+        assert load_settings({"ELT_PRUNE_AFTER_DAYS": "30"}).prune_after_days == 30
 
     def test_bad_value_names_the_variable(self):
         with pytest.raises(ValueError, match="ELT_MAX_LAG_SECONDS='soon' is not a number"):

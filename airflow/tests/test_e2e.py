@@ -7,7 +7,9 @@ destination, the replicator (as elt_replicator), the API and dbt (from $ELT_DBT_
    the API, waits for the job and then builds;
 3. a table in error whose resync fails (the replication role lost SELECT on it): the run
    fails in `wait_for_resync`, with the job's error in the log, no retry, and no dbt task
-   runs, so the marts are not rebuilt from a broken replica and the Asset is not updated.
+   runs, so the marts are not rebuilt from a broken replica and the Asset is not updated;
+4. `elt_maintenance_dag`: the prune job it asks the API for is run by the replicator and
+   removes only the row soft-deleted long ago; the dbt docs are generated.
 
 The stack comes from airflow/tests/stack.ts (npx tsx); skipped when dbt is not installed.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import psycopg2
@@ -129,17 +132,24 @@ def test_3_unrepairable_table_fails_in_wait_for_resync(stack, env, airflow_db):
     assert "permission denied for table orders" in result.output
 
 
-def test_4_maintenance_prunes_and_generates_docs(stack, env, airflow_db, tmp_path):
-    # Two staging rows soft-deleted (as with ELT_DELETE_MODE=soft): one long ago, one just now.
+def test_4_maintenance_prunes_through_the_replicator_and_generates_docs(stack, env, airflow_db, tmp_path):
+    # Two reviews deleted at the source; the replicator (soft-delete mode) keeps both, marked
+    # deleted. One is made to look deleted long ago.
     url = stack["destinationUrl"]
-    [(old_id,), (new_id,)] = sql(url, "SELECT review_id FROM staging.reviews ORDER BY review_id LIMIT 2")
-    sql(url, "UPDATE staging.reviews SET _deleted = true, _synced_at = now() - interval '30 days' WHERE review_id = %s", (old_id,))
-    sql(url, "UPDATE staging.reviews SET _deleted = true WHERE review_id = %s", (new_id,))
+    [(old_id,), (new_id,)] = sql(stack["sourceUrl"], "DELETE FROM reviews WHERE review_id IN (SELECT review_id FROM reviews ORDER BY review_id LIMIT 2) RETURNING review_id")
+    deadline = time.monotonic() + 60
+    while sql(url, "SELECT count(*) FROM staging.reviews WHERE _deleted AND review_id IN (%s, %s)", (old_id, new_id)) != [(2,)]:
+        assert time.monotonic() < deadline, "the replicator did not apply the two deletes"
+        time.sleep(0.2)
+    sql(url, "UPDATE staging.reviews SET _synced_at = now() - interval '30 days' WHERE review_id = %s", (old_id,))
     docs = tmp_path / "docs"
     result = run_dag_test(airflow_db, "elt_maintenance_dag", {**env, "ELT_DBT_DOCS_TARGET_PATH": str(docs), "ELT_PRUNE_AFTER_DAYS": "7"})
     assert result.returncode == 0, result.output[-8000:]
-    assert result.states["prune_soft_deleted"] == "success" and result.states["dbt_docs_generate"] == "success"
+    assert result.states["request_prune"] == result.states["wait_for_prune"] == result.states["dbt_docs_generate"] == "success"
     assert result.states["dbt_full_refresh"] in ("success", "skipped")  # weekly: depends on today
-    # Only the old one is pruned.
+    # Only the old one is pruned, by the replicator (the job says so), not by Airflow.
     assert sql(url, "SELECT review_id FROM staging.reviews WHERE review_id IN (%s, %s) ORDER BY 1", (old_id, new_id)) == [(new_id,)]
+    [(requested_by, rows, tables)] = sql(url, "SELECT requested_by, rows_pruned, tables FROM elt.prune_jobs WHERE requested_by LIKE 'airflow %%'")
+    assert requested_by.startswith("airflow elt_maintenance_dag") and rows == 1 and tables == {"public.reviews": 1}
+    assert "prune job" in result.output and "1 rows deleted before" in result.output
     assert (docs / "catalog.json").exists() and (docs / "manifest.json").exists()

@@ -15,6 +15,7 @@ import { dbPlugin } from './plugins/db.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { openapiPlugin } from './plugins/openapi.js';
 import { healthRoutes } from './routes/health.js';
+import { pruneRoutes } from './routes/prune/index.js';
 import { resyncRoutes } from './routes/resync/index.js';
 import { statusRoutes } from './routes/status.js';
 import { tablesRoutes } from './routes/tables/index.js';
@@ -130,5 +131,6 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await app.register(statusRoutes, { slot: options.slot, heartbeatMaxAgeS, readsNeedToken });
   await app.register(tablesRoutes, { slot: options.slot, readsNeedToken });
   await app.register(resyncRoutes, { slot: options.slot, readsNeedToken });
+  await app.register(pruneRoutes, { slot: options.slot, readsNeedToken });
   return app;
 }

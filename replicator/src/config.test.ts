@@ -12,11 +12,26 @@ describe('loadConfig', () => {
       targetSchema: 'staging',
       metricsPort: 9464,
       deleteMode: 'hard',
+      softDeleteRetention: null,
+      pruneInterval: 3_600,
     });
   });
 
+  it('reads the soft-delete retention and the prune interval as seconds', () => {
+    const config = loadConfig({ ...urls, ELT_DELETE_MODE: 'soft', ELT_SOFT_DELETE_RETENTION: '30d' }, { 'prune-interval': '15m' });
+    expect(config).toMatchObject({ softDeleteRetention: 2_592_000, pruneInterval: 900 });
+    expect(loadConfig({ ...urls, ELT_DELETE_MODE: 'soft', ELT_SOFT_DELETE_RETENTION: 'off' }).softDeleteRetention).toBeNull();
+  });
+
   it('shows the schema\'s defaults in help, as text', () => {
-    expect(settingDefaults()).toMatchObject({ slot: 'elt_slot', sourceSchemas: 'public', metricsPort: '9464', replicaIdentityFull: 'false' });
+    expect(settingDefaults()).toMatchObject({
+      slot: 'elt_slot',
+      sourceSchemas: 'public',
+      metricsPort: '9464',
+      replicaIdentityFull: 'false',
+      softDeleteRetention: 'off',
+      pruneInterval: '1h',
+    });
     expect(settingDefaults()).not.toHaveProperty('sourceUrl');
   });
 
@@ -33,6 +48,9 @@ describe('loadConfig', () => {
     [{ ...urls, ELT_METRICS_PORT: '70000' }, /ELT_METRICS_PORT \(--metrics-port\) must be a port number/],
     [{ ...urls, ELT_METRICS_PORT: 'abc' }, /ELT_METRICS_PORT \(--metrics-port\) must be a whole number|expected number/],
     [{ ...urls, ELT_DELETE_MODE: 'maybe' }, /ELT_DELETE_MODE \(--delete-mode\) must be hard or soft/],
+    [{ ...urls, ELT_DELETE_MODE: 'soft', ELT_SOFT_DELETE_RETENTION: '30 days' }, /ELT_SOFT_DELETE_RETENTION \(--soft-delete-retention\) must be a duration of at least 1s like 30d/],
+    [{ ...urls, ELT_SOFT_DELETE_RETENTION: '30d' }, /ELT_SOFT_DELETE_RETENTION \(--soft-delete-retention\) needs ELT_DELETE_MODE=soft/],
+    [{ ...urls, ELT_PRUNE_INTERVAL: '0s' }, /ELT_PRUNE_INTERVAL \(--prune-interval\) must be a duration of at least 1s/],
   ])('names the bad setting in one sentence: %j', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

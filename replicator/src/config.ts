@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { formatDuration, parseDuration } from './prune/duration.js';
 
 /** A libpq URL setting (shared with the API's configuration). */
 export const postgresUrl = z
@@ -17,6 +18,20 @@ export const postgresUrl = z
 /** Replication slot names: lower-case letters, digits and underscores, at most 63. */
 const slotName = z.string().regex(/^[a-z0-9_]{1,63}$/, 'must be 1-63 lower-case letters, digits or underscores');
 const identifier = z.string().min(1, 'must not be empty').max(63, 'must be at most 63 characters');
+
+/** Seconds in a duration (`30d`, `12h`, `90m`, `45s`) of at least `min`; otherwise an issue, saying what is accepted. */
+function durationSeconds(text: string, min: number, ctx: z.RefinementCtx, also = ''): number {
+  const seconds = parseDuration(text);
+  if (seconds !== null && seconds >= min) return seconds;
+  ctx.addIssue({ code: 'custom', message: `must be a duration of at least ${formatDuration(min)} like 30d, 12h, 90m or 45s${also}` });
+  return z.NEVER;
+}
+
+const duration = (min: number) => z.string().transform((text, ctx): number => durationSeconds(text, min, ctx));
+
+/** A duration, or `off` (null). */
+const durationOrOff = (min: number) =>
+  z.string().transform((text, ctx): number | null => (text.trim().toLowerCase() === 'off' ? null : durationSeconds(text, min, ctx, ', or off')));
 
 const positiveInt = (max: number) => z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
 
@@ -44,6 +59,14 @@ export const configSchema = z.object({
     .transform((value) => value === 'true'),
   /** Tables copied in parallel during the snapshot. */
   snapshotJobs: positiveInt(64).default(2),
+  /** Soft-deleted rows older than this many seconds are pruned by the replicator; null: kept forever. */
+  softDeleteRetention: durationOrOff(1).default(null),
+  /** How often, in seconds, the replicator looks for soft-deleted rows past the retention. */
+  pruneInterval: duration(1).default(3_600),
+}).superRefine((config, ctx) => {
+  if (config.softDeleteRetention !== null && config.deleteMode !== 'soft') {
+    ctx.addIssue({ code: 'custom', path: ['softDeleteRetention'], message: 'needs ELT_DELETE_MODE=soft (only soft-delete mode keeps deleted rows)' });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -70,6 +93,13 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   batchMaxRows: { env: 'ELT_BATCH_MAX_ROWS', flag: 'batch-max-rows', arg: 'n', help: 'rows per destination transaction at most' },
   batchMaxMs: { env: 'ELT_BATCH_MAX_MS', flag: 'batch-max-ms', arg: 'ms', help: 'a destination transaction commits after this long' },
   snapshotJobs: { env: 'ELT_SNAPSHOT_JOBS', flag: 'snapshot-jobs', arg: 'n', help: 'tables copied in parallel during the snapshot' },
+  softDeleteRetention: {
+    env: 'ELT_SOFT_DELETE_RETENTION',
+    flag: 'soft-delete-retention',
+    arg: 'duration',
+    help: 'soft-delete mode: prune rows deleted longer ago than this (30d, 12h…; off keeps them)',
+  },
+  pruneInterval: { env: 'ELT_PRUNE_INTERVAL', flag: 'prune-interval', arg: 'duration', help: 'how often to look for soft-deleted rows past the retention' },
   replicaIdentityFull: {
     env: 'ELT_REPLICA_IDENTITY_FULL',
     flag: 'replica-identity-full',
@@ -85,7 +115,8 @@ export function settingDefaults(): Partial<Record<keyof Config, string>> {
   for (const key of Object.keys(SETTINGS) as Array<keyof Config>) {
     if (key === 'sourceUrl' || key === 'destinationUrl') continue;
     const value = parsed[key];
-    out[key] = Array.isArray(value) ? value.join(',') : String(value);
+    if (key === 'softDeleteRetention' || key === 'pruneInterval') out[key] = value === null ? 'off' : formatDuration(value as number);
+    else out[key] = Array.isArray(value) ? value.join(',') : String(value);
   }
   return out;
 }

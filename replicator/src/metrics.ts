@@ -81,6 +81,18 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly prunedRows = new Counter({
+    name: 'elt_soft_deleted_rows_pruned_total',
+    help: 'Soft-deleted rows removed from the replica after their retention (or by a prune job), by table.',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+  readonly pruneJobs = new Counter({
+    name: 'elt_prune_jobs_total',
+    help: 'Prune passes over soft-deleted rows finished, by outcome (succeeded, failed).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly slotActive = new Gauge({
     name: 'elt_slot_active',
     help: '1 when a walsender is reading the replication slot (pg_replication_slots.active), else 0.',
@@ -115,6 +127,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
     // Counters an alert watches with increase() start at zero, so the first failure shows.
     for (const outcome of ['succeeded', 'failed', 'cancelled']) this.resyncJobs.inc({ outcome }, 0);
+    for (const outcome of ['succeeded', 'failed']) this.pruneJobs.inc({ outcome }, 0);
   }
 
   static readonly TABLE_STATES = ['snapshotting', 'streaming', 'resyncing', 'error', 'excluded'] as const;

@@ -4,7 +4,7 @@ Where they come from, first match wins:
 
 - API: the Airflow connection `elt_api` (HTTP; host and port, or a full URL in host;
   the bearer token as its password), else ELT_API_URL and ELT_API_TOKEN.
-- Destination (for dbt and pruning): the Airflow connection `elt_destination`
+- Destination (for dbt): the Airflow connection `elt_destination`
   (Postgres), else ELT_DBT_HOST/PORT/USER/PASSWORD/DBNAME as they are, else ELT_DESTINATION_URL.
 
 Connections never hold anything at parse time: these functions run inside tasks only.
@@ -103,6 +103,14 @@ class EltApi:
 
     def job(self, job_id: int) -> dict[str, Any]:
         return self._request("GET", f"/v1/resync/{int(job_id)}")
+
+    def request_prune(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not self.token:
+            raise ApiError("POST /v1/prune needs a token: set the password of the elt_api connection or ELT_API_TOKEN.")
+        return self._request("POST", "/v1/prune", body)
+
+    def prune_job(self, job_id: int) -> dict[str, Any]:
+        return self._request("GET", f"/v1/prune/{int(job_id)}")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The decisions the elt DAGs take, as pure functions of what the API returned.
 
 No I/O here: every function takes the parsed JSON of an API answer (GET /v1/status,
-GET /v1/tables, GET /v1/resync/{id}) or a dbt artifact and returns a value. The tasks in
+GET /v1/tables, GET /v1/resync/{id}, GET /v1/prune/{id}) or a dbt artifact and returns a value. The tasks in
 elt_dag.py only fetch, call these and act, so the branching is tested without a server.
 """
 
@@ -226,34 +226,16 @@ def is_full_refresh_day(day: dt.date | dt.datetime, weekday: int) -> bool:
     return day.weekday() == weekday
 
 
-def quote_ident(name: str) -> str:
-    """A PostgreSQL identifier, quoted (the one way identifiers reach SQL in these DAGs)."""
-    if "\0" in name:
-        raise ValueError(f"identifier {name!r} contains a NUL character")
-    return '"' + name.replace('"', '""') + '"'
-
-
-def prune_sql(schema: str, table: str, batch_rows: int) -> str:
-    """One batch of removing soft-deleted rows older than %(days)s days (days as a parameter)."""
-    qualified = f"{quote_ident(schema)}.{quote_ident(table)}"
-    return (
-        f"DELETE FROM {qualified} WHERE ctid = ANY (ARRAY(SELECT ctid FROM {qualified} "
-        f"WHERE _deleted AND _synced_at < now() - make_interval(days => %(days)s) LIMIT {int(batch_rows)}))"
-    )
-
-
-def prunable_tables(columns: Sequence[tuple[str, str, str]], skip_states: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(schema, table) of replicated tables that have both `_deleted` and `_synced_at`.
-
-    `columns` are (schema, table, column) rows of the staging schema; the replicator's own
-    work tables (`_elt_*`) and tables in `skip_states` (target `schema.table` -> state, e.g.
-    a table being resynced) are left alone.
-    """
-    have: dict[tuple[str, str], set[str]] = {}
-    for schema, table, column in columns:
-        have.setdefault((schema, table), set()).add(column)
-    return sorted(
-        key
-        for key, cols in have.items()
-        if {"_deleted", "_synced_at"} <= cols and not key[1].startswith("_elt_") and f"{key[0]}.{key[1]}" not in skip_states
+def prune_verdict(job: JsonObject) -> JobVerdict:
+    """Is the prune job (GET /v1/prune/{id}) finished, did it succeed, and one sentence saying so."""
+    state = job.get("state")
+    job_id = job.get("id")
+    if state not in ("succeeded", "failed"):
+        return JobVerdict(False, False, f"prune job {job_id} is {state}")
+    if state == "failed":
+        return JobVerdict(True, False, f"prune job {job_id} failed: {job.get('error') or 'no error message'}")
+    tables = job.get("tables") or {}
+    detail = ", ".join(f"{name}: {rows}" for name, rows in sorted(tables.items())) or "none"
+    return JobVerdict(
+        True, True, f"prune job {job_id} succeeded: {job.get('rows_pruned', 0)} rows deleted before {job.get('cutoff')} removed ({detail})"
     )

@@ -36,6 +36,10 @@ def _number(env: dict[str, str], name: str, default: float, *, minimum: float = 
     return value
 
 
+def _whole_or_none(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
 def _schedule(env: dict[str, str], name: str, default: str) -> str | None:
     value = _text(env, name, default)
     return None if value.lower() in {"none", "manual", "off"} else value
@@ -69,8 +73,8 @@ class Settings:
     dbt_artifacts_dir: str
     dbt_pool: str
     # Maintenance.
-    prune_after_days: int
-    prune_batch_rows: int
+    #: None (`off`): the maintenance DAG asks for no pruning (ELT_SOFT_DELETE_RETENTION may do it).
+    prune_after_days: int | None
     full_refresh_weekday: str
 
 
@@ -102,7 +106,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         dbt_target=env.get("ELT_DBT_TARGET", "").strip() or None,
         dbt_artifacts_dir=_text(env, "ELT_DBT_ARTIFACTS_DIR", str(Path(tempfile.gettempdir()) / "elt-dbt")),
         dbt_pool=_text(env, "ELT_DBT_POOL", "default_pool"),
-        prune_after_days=int(_number(env, "ELT_PRUNE_AFTER_DAYS", 7, minimum=1)),  # type: ignore[arg-type]
-        prune_batch_rows=int(_number(env, "ELT_PRUNE_BATCH_ROWS", 10_000, minimum=1)),  # type: ignore[arg-type]
+        prune_after_days=_whole_or_none(_number(env, "ELT_PRUNE_AFTER_DAYS", 7, minimum=1, allow_none=True)),
         full_refresh_weekday=_text(env, "ELT_FULL_REFRESH_WEEKDAY", "sunday"),
     )

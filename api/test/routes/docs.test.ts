@@ -13,6 +13,8 @@ const ROUTES: Record<string, string[]> = {
   '/v1/tables/{table}': ['get'],
   '/v1/resync': ['get', 'post'],
   '/v1/resync/{id}': ['delete', 'get'],
+  '/v1/prune': ['get', 'post'],
+  '/v1/prune/{id}': ['get'],
 };
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 

@@ -6,7 +6,9 @@
  * the last source transaction it holds; what may be confirmed to the source is decided by
  * ./ack-policy.ts alone. The collaborators: the applier (the destination transaction), the
  * resync mirror and boundary tasks (./resync-mirror.ts, ./apply-hooks.ts), the heartbeat
- * (./heartbeat.ts) and a timer that commits a batch that is due while the source is quiet.
+ * (./heartbeat.ts), the pruner of old soft-deleted rows (../prune/pruner.ts, which takes turns
+ * with the apply on the apply connection) and a timer that commits a batch that is due while
+ * the source is quiet.
  */
 import type pg from 'pg';
 import type { Config } from '../config.js';
@@ -14,6 +16,7 @@ import { TableFailure, tableFailureReason } from '../failures.js';
 import type { Logger } from '../log.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { errorKind, type Metrics } from '../metrics.js';
+import { Pruner } from '../prune/pruner.js';
 import { TableRegistry, type TargetTable } from '../schema/mapping.js';
 import type { SchemaContext } from '../schema/schema-changes.js';
 import type { PgoutputMessage } from '../source/pgoutput.js';
@@ -31,7 +34,10 @@ const CHUNK_MAX_ROWS = 5_000;
 const REPLY_REQUEST_INTERVAL_MS = 1_000;
 
 /** What an apply session needs of the configuration. */
-export type ApplyOptions = Pick<Config, 'slot' | 'sourceUrl' | 'publication' | 'sourceSchemas' | 'targetSchema' | 'deleteMode' | 'batchMaxRows' | 'batchMaxMs'>;
+export type ApplyOptions = Pick<
+  Config,
+  'slot' | 'sourceUrl' | 'publication' | 'sourceSchemas' | 'targetSchema' | 'deleteMode' | 'batchMaxRows' | 'batchMaxMs' | 'softDeleteRetention' | 'pruneInterval'
+>;
 
 export interface StreamConnections {
   /** Apply connection: holds the open destination transaction. */
@@ -81,6 +87,8 @@ export class ApplySession {
   readonly #stream: SlotStream;
   readonly #queue = new SerialQueue();
   readonly #caughtUp: CaughtUpRecorder;
+  readonly #pruner: Pruner;
+  #pruneTurnQueued = false;
   readonly #schemaContext: SchemaContext;
   /** Relations outside ELT_SOURCE_SCHEMAS (a publication FOR ALL TABLES): warned about once, then ignored. */
   readonly #outside = new Set<number>();
@@ -101,6 +109,7 @@ export class ApplySession {
     this.#mirror = new ResyncMirror(lc, this.#registry, hooks);
     this.#stream = new SlotStream(lc, { url: options.sourceUrl, slot: options.slot, publication: options.publication, startLsn });
     this.#caughtUp = new CaughtUpRecorder(lc, db.control, options.slot, startLsn);
+    this.#pruner = new Pruner(lc, options, input.metrics);
     this.#serverWalEnd = startLsn;
     this.#schemaContext = {
       lc,
@@ -112,9 +121,10 @@ export class ApplySession {
     };
   }
 
-  /** Load which tables are stopped (their changes are skipped). */
+  /** Load which tables are stopped (their changes are skipped); restart unfinished prune passes and listen for new ones. */
   async prepare(): Promise<void> {
     await this.input.hooks.stopped.load(this.input.db.control, this.input.options.slot);
+    await this.#pruner.listen(this.input.db.control);
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -128,7 +138,10 @@ export class ApplySession {
       source: this.input.db.source,
       caughtUp: this.#caughtUp,
       position: () => ({ serverWalEnd: this.#serverWalEnd, caughtUp: this.#policy.caughtUp, oldestPendingCommitTime: this.#applier.oldestPendingCommitTime }),
-      extra: this.input.onHeartbeat && (() => this.input.onHeartbeat!({ ...this.#schemaContext, control: this.input.db.control })),
+      extra: async () => {
+        await this.#pruner.poll(this.input.db.control);
+        await this.input.onHeartbeat?.({ ...this.#schemaContext, control: this.input.db.control });
+      },
     });
     const onAbort = () => void this.#stream.stop();
     signal.addEventListener('abort', onAbort);
@@ -214,9 +227,13 @@ export class ApplySession {
     await this.#caughtUp.record(confirm);
   }
 
-  /** The commit timer: commit a due batch, run due boundary tasks, or ask an idle source where it is. */
+  /** The commit timer: give the pruner its turn, commit a due batch, run due boundary tasks, or ask an idle source where it is. */
   #tick(): void {
     const { hooks } = this.input;
+    if (!this.#policy.inTransaction && !this.#pruneTurnQueued && this.#pruner.due) {
+      this.#pruneTurnQueued = true;
+      this.#queue.run(() => this.#pruneTurn()).catch((error: unknown) => this.#fail(error));
+    }
     const received = this.#policy.received;
     if (!this.#policy.inTransaction && hooks.hasWaitingTasks(received) && Date.now() - this.#lastReplyRequest >= REPLY_REQUEST_INTERVAL_MS) {
       // A task waits for a later stream position: an idle source sends none by itself.
@@ -230,10 +247,23 @@ export class ApplySession {
         if (hooks.hasDueTasks(this.#policy.received)) await this.#runBoundaryTasks();
         else if (this.#batchDue()) await this.#commitNow();
       })
-      .catch((error: unknown) => {
-        this.#failure ??= error;
-        void this.#stream.stop();
-      });
+      .catch((error: unknown) => this.#fail(error));
+  }
+
+  /** One bounded chunk of pruning, between source transactions, after committing what is open. */
+  async #pruneTurn(): Promise<void> {
+    try {
+      if (this.#policy.inTransaction) return;
+      if (this.#applier.hasOpenTransaction) await this.#commitNow();
+      await this.#pruner.step(this.input.db.apply);
+    } finally {
+      this.#pruneTurnQueued = false;
+    }
+  }
+
+  #fail(error: unknown): void {
+    this.#failure ??= error;
+    void this.#stream.stop();
   }
 
   #batchDue(): boolean {

@@ -14,6 +14,9 @@ export const CONTROL_SCHEMA = 'elt';
 /** The channel the API notifies after queueing a resync job (payload: the job id). */
 export const RESYNC_CHANNEL = 'elt_resync';
 
+/** The channel the API notifies after queueing a prune job (payload: the job id). */
+export const PRUNE_CHANNEL = 'elt_prune';
+
 export interface ReplicationState {
   phase: 'snapshotting' | 'streaming';
   snapshotLsn: Lsn | null;
