@@ -35,7 +35,7 @@ describe('columns and tables by identity', () => {
   let pair: ClusterPair;
   let replicator: ReplicatorProcess;
 
-  const settled = () => waitForSettled(pair.sourceUrl, pair.destinationUrl);
+  const settled = () => waitForSettled(pair.sourceUrl, pair.destinationUrl, replicator);
   /** The tables among `tables` whose replica differs from the source. */
   const differing = async (...tables: string[]) => (await compareReplica(pair.sourceUrl, pair.destinationUrl)).filter((d) => tables.includes(d.table));
   const tableState = async (table: string) =>
@@ -118,13 +118,13 @@ describe('columns and tables by identity', () => {
   it('stops only the table whose change the replica refuses, with the reason, and the others go on', async () => {
     await query(pair.destinationUrl, 'CREATE VIEW public.viewed_c AS SELECT c FROM staging.viewed');
     await query(pair.sourceUrl, 'ALTER TABLE viewed ALTER COLUMN c TYPE int USING length(c); UPDATE viewed SET c = 100 WHERE id = 1; INSERT INTO bystander VALUES (2, 2)');
-    await waitForApplied(pair.sourceUrl, pair.destinationUrl);
+    await waitForApplied(pair.sourceUrl, pair.destinationUrl, replicator);
     const viewed = await tableState('viewed');
     expect(viewed?.state).toBe('error');
     expect(viewed?.last_error).toMatch(/viewed.*view/s);
     expect(await differing('bystander')).toEqual([]);
     await query(pair.sourceUrl, 'INSERT INTO bystander VALUES (3, 3)');
-    await waitForApplied(pair.sourceUrl, pair.destinationUrl);
+    await waitForApplied(pair.sourceUrl, pair.destinationUrl, replicator);
     expect(await differing('bystander')).toEqual([]);
     expect((await tableState('bystander'))?.state).toBe('streaming');
   });

@@ -61,9 +61,9 @@ describe('randomized migrations while streaming', () => {
         replicator = startElt(['replicate'], env);
       }
       // A resync of a table renamed or dropped while it copied fails; the comparison says whether one was needed.
-      await waitForApplied(pair.sourceUrl, pair.destinationUrl);
+      await waitForApplied(pair.sourceUrl, pair.destinationUrl, replicator);
       await waitForResyncs(pair.destinationUrl, { failedOk: true });
-      await waitForApplied(pair.sourceUrl, pair.destinationUrl);
+      await waitForApplied(pair.sourceUrl, pair.destinationUrl, replicator);
       const stopped = await query<{ table: string; reason: string | null }>(pair.destinationUrl, "SELECT source_table AS table, last_error AS reason FROM elt.tables WHERE state = 'error'");
       for (const t of stopped) expect(t.reason, `step ${step} (${done.join('; ')}): ${t.table} stopped without a reason`).toBeTruthy();
       const differences = await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: stopped.map((t) => t.table) }).catch((error: Error) => {
