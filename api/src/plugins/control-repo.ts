@@ -13,9 +13,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Pool, PoolClient } from 'pg';
 import { RUNNING_PERCENT_MAX } from '../../../replicator/src/progress/meter.js';
 import { RESYNC_CHANNEL } from '../../../replicator/src/state/control.js';
+import { readJob, readJobs, readJobTables, readReadiness, readState, readTables, type JobRow } from '../../../replicator/src/state/read-model.js';
 import { conflict, notFound } from '../errors.js';
 import type { TableResponse } from '../schemas/tables.js';
-import type { ResyncJob, ResyncJobSummary, ResyncJobTable } from '../schemas/resync.js';
+import type { ResyncJob, ResyncJobSummary } from '../schemas/resync.js';
 import type { StatusResponse } from '../schemas/status.js';
 import { tableStates, type jobStates } from '../schemas/common.js';
 import { globalPlugin } from './global-plugin.js';
@@ -28,11 +29,6 @@ declare module 'fastify' {
 
 type JobState = (typeof jobStates)[number];
 type TableState = (typeof tableStates)[number];
-
-/** A timestamptz column as ISO 8601 in UTC with microseconds, whatever the session's TimeZone and type parsers. */
-function iso(column: string, alias = column.replace(/^.*\./, '')): string {
-  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${alias}`;
-}
 
 /** What /ready needs to decide. */
 export interface Readiness {
@@ -47,46 +43,6 @@ export type QueueRequest = { tables: string[]; requestedBy: string } | { all: tr
 
 export type CancelOutcome = 'cancelled' | 'cancel_requested';
 
-const TABLE_COLUMNS = `
-  t.source_schema || '.' || t.source_table AS table, t.source_schema, t.source_table,
-  t.target_schema || '.' || t.target_table AS target, t.state,
-  t.rows_estimated::float8 AS rows_estimated, t.rows_copied::float8 AS rows_copied,
-  ${iso('t.snapshot_started_at')}, ${iso('t.snapshot_done_at')},
-  t.inserts::float8 AS inserts, t.updates::float8 AS updates, t.deletes::float8 AS deletes, t.truncates::float8 AS truncates,
-  t.last_change_lsn::text AS last_change_lsn, ${iso('t.last_change_at')}, t.last_error, ${iso('t.last_error_at')},
-  (SELECT min(a.job_id)::float8 FROM elt.resync_job_tables a
-   WHERE a.slot_name = t.slot_name AND a.source_schema = t.source_schema AND a.source_table = t.source_table
-     AND a.state IN ('queued', 'running')) AS active_resync_job_id`;
-
-const JOB_COLUMNS = `
-  j.id::float8 AS id, j.slot_name AS slot, j.state, ${iso('j.requested_at')}, j.requested_by, ${iso('j.started_at')},
-  ${iso('j.finished_at')}, j.cancel_requested, j.error,
-  coalesce(p.tables_total, 0)::float8 AS tables_total, coalesce(p.tables_done, 0)::float8 AS tables_done,
-  coalesce(p.rows_copied, 0)::float8 AS rows_copied, p.rows_estimated::float8 AS rows_estimated`;
-
-const JOB_PROGRESS = `
-  LEFT JOIN LATERAL (
-    SELECT count(*) AS tables_total, count(*) FILTER (WHERE jt.state = 'succeeded') AS tables_done,
-      sum(jt.rows_copied) AS rows_copied, sum(jt.rows_estimated) AS rows_estimated
-    FROM elt.resync_job_tables jt WHERE jt.job_id = j.id
-  ) p ON true`;
-
-interface JobRow {
-  id: number;
-  slot: string;
-  state: JobState;
-  requested_at: string;
-  requested_by: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-  cancel_requested: boolean;
-  error: string | null;
-  tables_total: number;
-  tables_done: number;
-  rows_copied: number;
-  rows_estimated: number | null;
-}
-
 /**
  * rows_copied of rows_estimated in percent, one decimal; 100 once done; null without an
  * estimate. Until done it stays at most 99.9: an estimate that fell short is no end.
@@ -97,11 +53,13 @@ export function progressPercent(state: JobState, rowsCopied: number, rowsEstimat
   return Math.min(RUNNING_PERCENT_MAX, Math.round((rowsCopied / rowsEstimated) * 1000) / 10);
 }
 
+/** A job as the API shows it (its state is one the control schema's CHECK allows). */
 function toSummary(row: JobRow): ResyncJobSummary {
+  const state = row.state as JobState;
   return {
     id: row.id,
     slot: row.slot,
-    state: row.state,
+    state,
     requested_at: row.requested_at,
     requested_by: row.requested_by,
     started_at: row.started_at,
@@ -113,7 +71,7 @@ function toSummary(row: JobRow): ResyncJobSummary {
       tables_done: row.tables_done,
       rows_copied: row.rows_copied,
       rows_estimated: row.rows_estimated,
-      percent: progressPercent(row.state, row.rows_copied, row.rows_estimated),
+      percent: progressPercent(state, row.rows_copied, row.rows_estimated),
     },
   };
 }
@@ -131,67 +89,34 @@ export class ControlRepository {
 
   /** The replicator's last word about this slot, or null when it never wrote one. */
   async readiness(): Promise<Readiness | null> {
-    const { rows } = await this.pool.query<{ phase: string; status: string; wal_status: string | null; last_error: string | null; age: number | null }>(
-      `SELECT phase, status, wal_status, last_error, extract(epoch FROM now() - heartbeat_at)::float8 AS age
-       FROM elt.replication_state WHERE slot_name = $1`,
-      [this.slot],
-    );
-    const row = rows[0];
+    const row = await readReadiness(this.pool, this.slot);
     if (!row) return null;
     return { phase: row.phase, status: row.status, walStatus: row.wal_status, lastError: row.last_error, heartbeatAgeSeconds: row.age };
   }
 
-  /**
-   * The status of the slot, read in one statement (one snapshot of elt.*). The source-side
-   * figures (source WAL position, confirmed LSN, lag, retained WAL) are the ones the last
-   * heartbeat recorded together; lag in bytes is computed from that same pair and never
-   * negative. The applied LSN is live (written with every apply transaction), so the source
-   * position shown is at least the applied LSN: the source has certainly reached it.
-   */
+  /** The status of the slot (state/read-model.ts readState: one statement, one snapshot of elt.*). */
   async status(heartbeatMaxAgeS: number): Promise<StatusResponse | null> {
-    const { rows } = await this.pool.query<Omit<StatusResponse, 'tables' | 'heartbeat_fresh'> & { by_state: Partial<Record<TableState, number>> }>(
-      `SELECT s.slot_name AS slot, s.phase, s.status, s.host, s.pid, ${iso('s.started_at')}, ${iso('s.heartbeat_at')},
-         round(greatest(extract(epoch FROM now() - s.heartbeat_at), 0)::numeric, 3)::float8 AS heartbeat_age_seconds,
-         s.applied_lsn::text AS applied_lsn, ${iso('s.applied_commit_at')}, ${iso('s.applied_at')}, s.received_lsn::text AS received_lsn,
-         s.confirmed_lsn::text AS confirmed_lsn,
-         (CASE WHEN s.applied_lsn > s.source_wal_lsn THEN s.applied_lsn ELSE s.source_wal_lsn END)::text AS source_wal_lsn,
-         greatest(pg_wal_lsn_diff(s.source_wal_lsn, s.confirmed_lsn), 0)::float8 AS lag_bytes,
-         round(greatest(s.lag_seconds, 0)::numeric, 3)::float8 AS lag_seconds,
-         s.retained_wal_bytes::float8 AS retained_wal_bytes, s.slot_active, s.wal_status, s.last_error, ${iso('s.last_error_at')},
-         (SELECT coalesce(json_object_agg(c.state, c.n), '{}') FROM
-           (SELECT t.state, count(*)::int AS n FROM elt.tables t WHERE t.slot_name = s.slot_name GROUP BY t.state) c) AS by_state
-       FROM elt.replication_state s WHERE s.slot_name = $1`,
-      [this.slot],
-    );
-    const row = rows[0];
+    const row = await readState(this.pool, this.slot);
     if (!row) return null;
     const { by_state: counted, ...state } = row;
     const byState = Object.fromEntries(tableStates.map((name) => [name, counted[name] ?? 0])) as Record<TableState, number>;
     const age = state.heartbeat_age_seconds;
     return {
       ...state,
+      phase: state.phase as StatusResponse['phase'],
       heartbeat_fresh: age !== null && age <= heartbeatMaxAgeS,
       tables: { total: Object.values(byState).reduce((sum, n) => sum + n, 0), by_state: byState },
     };
   }
 
   async listTables(state?: TableState): Promise<TableResponse[]> {
-    const { rows } = await this.pool.query<TableResponse>(
-      `SELECT ${TABLE_COLUMNS} FROM elt.tables t
-       WHERE t.slot_name = $1 AND ($2::text IS NULL OR t.state = $2) ORDER BY t.source_schema, t.source_table`,
-      [this.slot, state ?? null],
-    );
-    return rows;
+    return (await readTables(this.pool, this.slot, { state })) as TableResponse[];
   }
 
   /** One table by its `schema.table` name, or null when it is not in the catalog. */
   async getTable(name: string): Promise<TableResponse | null> {
-    const { rows } = await this.pool.query<TableResponse>(
-      `SELECT ${TABLE_COLUMNS} FROM elt.tables t
-       WHERE t.slot_name = $1 AND t.source_schema || '.' || t.source_table = $2 ORDER BY t.source_schema LIMIT 1`,
-      [this.slot, name],
-    );
-    return rows[0] ?? null;
+    const [row] = await readTables(this.pool, this.slot, { name });
+    return (row as TableResponse | undefined) ?? null;
   }
 
   /**
@@ -252,31 +177,17 @@ export class ControlRepository {
   }
 
   async listJobs(limit: number, state?: JobState): Promise<ResyncJobSummary[]> {
-    const { rows } = await this.pool.query<JobRow>(
-      `SELECT ${JOB_COLUMNS} FROM elt.resync_jobs j ${JOB_PROGRESS}
-       WHERE j.slot_name = $1 AND ($2::text IS NULL OR j.state = $2) ORDER BY j.id DESC LIMIT $3`,
-      [this.slot, state ?? null, limit],
-    );
-    return rows.map(toSummary);
+    return (await readJobs(this.pool, this.slot, limit, state)).map(toSummary);
   }
 
   /** One job with its tables, or null when this slot has no job with that id. */
   async getJob(id: string | number): Promise<ResyncJob | null> {
-    const { rows } = await this.pool.query<JobRow>(
-      `SELECT ${JOB_COLUMNS} FROM elt.resync_jobs j ${JOB_PROGRESS} WHERE j.id = $1::bigint AND j.slot_name = $2`,
-      [String(id), this.slot],
-    );
-    const row = rows[0];
+    const row = await readJob(this.pool, this.slot, id);
     if (!row) return null;
-    const { rows: tables } = await this.pool.query<Omit<ResyncJobTable, 'percent'>>(
-      `SELECT source_schema || '.' || source_table AS table, state, rows_copied::float8 AS rows_copied,
-         rows_estimated::float8 AS rows_estimated, ${iso('started_at')}, ${iso('finished_at')}, error
-       FROM elt.resync_job_tables WHERE job_id = $1::bigint ORDER BY source_schema, source_table`,
-      [String(id)],
-    );
+    const tables = await readJobTables(this.pool, id);
     return {
       ...toSummary(row),
-      tables: tables.map((t) => ({ ...t, percent: progressPercent(t.state, t.rows_copied, t.rows_estimated) })),
+      tables: tables.map((t) => ({ ...t, state: t.state as JobState, percent: progressPercent(t.state as JobState, t.rows_copied, t.rows_estimated) })),
     };
   }
 

@@ -1,24 +1,15 @@
 /**
- * What `elt status` (and the API) report: the slot as the source sees it, the apply
- * position as the destination records it, and each table's state.
+ * What `elt status` reports: the slot as the source sees it now, and the replication state and
+ * tables as the destination records them, read through the same read model as the API
+ * (./read-model.ts), so both show the same figures.
  */
 import type pg from 'pg';
 import { formatLsn, parseLsn } from '../lsn.js';
 import { inspectSlot } from '../source/slot.js';
+import { readState, readTables, type StateRow, type TableRow } from './read-model.js';
 
-export interface TableStatus {
-  table: string;
-  target: string;
-  state: string;
-  rows_copied: number;
-  inserts: number;
-  updates: number;
-  deletes: number;
-  truncates: number;
-  last_change_lsn: string | null;
-  last_change_at: string | null;
-  last_error: string | null;
-}
+/** A table as `elt status` shows it: the same row the API's /v1/tables gives. */
+export type TableStatus = TableRow;
 
 export interface ReplicationStatus {
   slot: string;
@@ -44,16 +35,6 @@ export function roundSeconds(seconds: number | null): number | null {
   return seconds === null ? null : Math.max(0, Math.round(seconds * 1000) / 1000);
 }
 
-interface StateRow {
-  phase: string;
-  status: string;
-  applied_lsn: string | null;
-  lag_seconds: number | null;
-  applied_commit_at: Date | null;
-  heartbeat_at: Date | null;
-  last_error: string | null;
-}
-
 /**
  * Read the destination's state for the slot (one REPEATABLE READ read-only transaction, so
  * the state row and the tables belong to one moment), then the slot on the source. The
@@ -61,27 +42,13 @@ interface StateRow {
  */
 export async function readStatus(source: pg.Client | null, dest: pg.Client, slot: string): Promise<ReplicationStatus> {
   await dest.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  let state: StateRow | undefined;
+  let state: StateRow | null = null;
   let tables: TableStatus[] = [];
   try {
     const hasControl = (await dest.query("SELECT to_regclass('elt.replication_state') IS NOT NULL AS ok")).rows[0]?.ok as boolean;
     if (hasControl) {
-      state = (
-        await dest.query<StateRow>(
-          `SELECT phase, status, applied_lsn::text, lag_seconds, applied_commit_at, heartbeat_at, last_error
-           FROM elt.replication_state WHERE slot_name = $1`,
-          [slot],
-        )
-      ).rows[0];
-      tables = (
-        await dest.query<TableStatus>(
-          `SELECT format('%s.%s', source_schema, source_table) AS table, format('%s.%s', target_schema, target_table) AS target,
-             state, rows_copied::float8 AS rows_copied, inserts::float8 AS inserts, updates::float8 AS updates,
-             deletes::float8 AS deletes, truncates::float8 AS truncates, last_change_lsn::text, last_change_at, last_error
-           FROM elt.tables WHERE slot_name = $1 ORDER BY 1`,
-          [slot],
-        )
-      ).rows;
+      state = await readState(dest, slot);
+      tables = await readTables(dest, slot);
     }
   } finally {
     await dest.query('COMMIT');
@@ -103,8 +70,8 @@ export async function readStatus(source: pg.Client | null, dest: pg.Client, slot
     lag_bytes: info && caughtUpTo !== null ? Math.max(0, Number(info.currentWalLsn - caughtUpTo)) : null,
     lag_seconds: roundSeconds(state?.lag_seconds ?? null),
     retained_wal_bytes: info?.retainedWalBytes ?? null,
-    applied_commit_at: state?.applied_commit_at ? new Date(state.applied_commit_at).toISOString() : null,
-    heartbeat_at: state?.heartbeat_at ? new Date(state.heartbeat_at).toISOString() : null,
+    applied_commit_at: state?.applied_commit_at ?? null,
+    heartbeat_at: state?.heartbeat_at ?? null,
     last_error: state?.last_error ?? null,
     tables,
   };
