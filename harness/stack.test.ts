@@ -20,7 +20,8 @@ describe('make up', () => {
   let stateDir: string;
 
   afterAll(async () => {
-    if (env) await run('make', ['-s', 'down'], { cwd: REPO_ROOT, env }).catch(() => {});
+    // Cleanup after the test's own outcome: a stack that did not start has nothing to stop.
+    if (env) await run('make', ['-s', 'down'], { cwd: REPO_ROOT, env }).catch(() => undefined);
     if (stateDir) await rm(stateDir, { recursive: true, force: true });
   });
 

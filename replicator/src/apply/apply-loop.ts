@@ -52,7 +52,8 @@ class SerialQueue {
 
   run<T>(work: () => Promise<T>): Promise<T> {
     const result = this.#tail.then(work);
-    this.#tail = result.catch(() => {});
+    // The caller of run() gets the work's error through `result`; the queue only waits for it to settle.
+    this.#tail = result.catch(() => undefined);
     return result;
   }
 }

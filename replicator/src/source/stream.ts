@@ -233,7 +233,7 @@ export class SlotStream {
     this.#wake?.();
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
-    await this.#service.stop().catch(() => {});
+    await this.#service.stop().catch(() => undefined); // stopping: the stream's own outcome is what to report
     this.#service.removeAllListeners();
   }
 }
