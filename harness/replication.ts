@@ -65,8 +65,8 @@ export function startElt(args: string[], env: Record<string, string>): Replicato
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const chunks: string[] = [];
-  child.stdout!.on('data', (c: Buffer) => chunks.push(c.toString()));
-  child.stderr!.on('data', (c: Buffer) => chunks.push(c.toString()));
+  child.stdout.on('data', (c: Buffer) => chunks.push(c.toString()));
+  child.stderr.on('data', (c: Buffer) => chunks.push(c.toString()));
   const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);
   return {
     child,
@@ -106,6 +106,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | false | 
       if (error instanceof StopWaiting) throw error;
       lastError = error;
     }
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an error (or whatever was thrown), as String() shows it
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

@@ -242,7 +242,7 @@ export async function streamChanges(
         record(message.relationId, change);
         return;
       }
-      case 'truncate':
+      case 'truncate': {
         if (skipping) return;
         const tables: TargetTable[] = [];
         for (const id of message.relationIds) {
@@ -252,6 +252,7 @@ export async function streamChanges(
         await applier.truncate(tables, commitLsn);
         for (const id of message.relationIds) record(id, { op: 'truncate', lsn: commitLsn });
         return;
+      }
       case 'type':
       case 'origin':
       case 'message':
@@ -309,7 +310,7 @@ export async function streamChanges(
     await watchPartitions({ ...schemaContext, control: db.control });
   };
   const heartbeatSafely = () => beat().catch((error: Error) => lc.warn({ err: error }, 'could not record heartbeat'));
-  const heartbeat = setInterval(heartbeatSafely, HEARTBEAT_INTERVAL_MS);
+  const heartbeat = setInterval(() => void heartbeatSafely(), HEARTBEAT_INTERVAL_MS);
   void heartbeatSafely();
 
   const onAbort = () => void stream.stop();
@@ -321,7 +322,8 @@ export async function streamChanges(
       onMessage: (message) => queue.run(() => handle(message)),
       onKeepalive: (walEnd) => queue.run(() => onKeepalive(walEnd)),
     });
-    if (failure) throw failure;
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what a handler failed with, as it came
+    if (failure !== null) throw failure;
     // Stopped on request: commit what is complete so a restart has less to redo.
     if (!inTransaction && applier.hasOpenTransaction) await queue.run(commitNow);
   } finally {
