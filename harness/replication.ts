@@ -106,8 +106,11 @@ export async function waitFor<T>(what: string, check: () => Promise<T | false | 
       if (error instanceof StopWaiting) throw error;
       lastError = error;
     }
-    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an error (or whatever was thrown), as String() shows it
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    if (Date.now() > deadline) {
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an error (or whatever was thrown), as String() shows it
+      const reason = lastError ? `: ${String(lastError)}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${reason}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
