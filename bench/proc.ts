@@ -20,7 +20,7 @@ export async function killAll(graceMs = 5_000): Promise<void> {
   const running = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
   for (const child of running) child.kill('SIGTERM');
   const deadline = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
-  await Promise.race([Promise.all(running.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : null))), deadline]);
+  await Promise.race([Promise.all(running.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : Promise.resolve()))), deadline]);
   for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 

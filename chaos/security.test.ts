@@ -325,7 +325,7 @@ describe(`the replication role ${REPLICATOR_ROLE} holds only what it needs`, () 
 
   async function tryAll(url: string, statements: string[]): Promise<{ refused: number; allowed: string[] }> {
     const client = new pg.Client({ connectionString: url });
-    client.on('error', () => {});
+    client.on('error', () => undefined); // the statements' own rejections are what this counts
     await client.connect();
     let refused = 0;
     const allowed: string[] = [];

@@ -146,8 +146,8 @@ describe('server faults', () => {
     await query(pair.sourceUrl, "UPDATE accounts SET balance = balance + 1 WHERE id <= 1000; INSERT INTO audit (what) VALUES ('before restart')");
     await pair.source.restart();
     await query(pair.sourceUrl, "UPDATE accounts SET balance = balance + 1 WHERE id > 199000; INSERT INTO audit (what) VALUES ('after restart')");
-    await waitForCatchUp(pair, replicator!);
-    await expectReplicaEqual(pair, replicator!);
+    await waitForCatchUp(pair, replicator);
+    await expectReplicaEqual(pair, replicator);
     expect(replicator.child.exitCode).toBeNull();
     expect(replicator.output()).toMatch(/replication attempt failed; retrying/);
   });
@@ -193,8 +193,8 @@ describe('server faults', () => {
     }, 60_000);
     replicator = startElt(['replicate'], env());
     await waitFor('the full resync', async () => /the replication slot is gone or lost its WAL/.test(replicator!.output()) && /snapshot complete/.test(replicator!.output()), 120_000);
-    await waitForCatchUp(pair, replicator!);
-    await expectReplicaEqual(pair, replicator!);
+    await waitForCatchUp(pair, replicator);
+    await expectReplicaEqual(pair, replicator);
   });
 
   it('stops only the table whose change the destination refuses (an injected constraint); a resync brings it back once the constraint is gone', async () => {

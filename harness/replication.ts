@@ -70,8 +70,8 @@ export function startEltCommand(file: string, args: string[], env: Record<string
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const chunks: string[] = [];
-  child.stdout!.on('data', (c: Buffer) => chunks.push(c.toString()));
-  child.stderr!.on('data', (c: Buffer) => chunks.push(c.toString()));
+  child.stdout.on('data', (c: Buffer) => chunks.push(c.toString()));
+  child.stderr.on('data', (c: Buffer) => chunks.push(c.toString()));
   const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);
   return {
     child,
@@ -111,7 +111,11 @@ export async function waitFor<T>(what: string, check: () => Promise<T | false | 
       if (error instanceof StopWaiting) throw error;
       lastError = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    if (Date.now() > deadline) {
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an error (or whatever was thrown), as String() shows it
+      const reason = lastError ? `: ${String(lastError)}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${reason}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

@@ -121,8 +121,8 @@ export async function startPrometheus(options: { configFile: string; dataDir: st
   const listen = `127.0.0.1:${options.port}`;
   const child = spawn(prometheus, prometheusArgs({ configFile: options.configFile, dataDir: options.dataDir, listen }), { stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: string[] = [];
-  child.stdout!.on('data', (c: Buffer) => chunks.push(c.toString()));
-  child.stderr!.on('data', (c: Buffer) => chunks.push(c.toString()));
+  child.stdout.on('data', (c: Buffer) => chunks.push(c.toString()));
+  child.stderr.on('data', (c: Buffer) => chunks.push(c.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://${listen}`;
   const stop = async () => {
@@ -150,8 +150,8 @@ export async function runPromtool(args: string[], cwd = MONITORING_DIR): Promise
   const { promtool } = prometheusBinaries();
   const child = spawn(promtool, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: string[] = [];
-  child.stdout!.on('data', (c: Buffer) => chunks.push(c.toString()));
-  child.stderr!.on('data', (c: Buffer) => chunks.push(c.toString()));
+  child.stdout.on('data', (c: Buffer) => chunks.push(c.toString()));
+  child.stderr.on('data', (c: Buffer) => chunks.push(c.toString()));
   const code = await new Promise<number>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (c) => resolve(c ?? 1));

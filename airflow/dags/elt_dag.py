@@ -20,7 +20,6 @@ ELT_API_TOKEN and ELT_DESTINATION_URL.
 
 from __future__ import annotations
 
-
 import pendulum
 from airflow.sdk import Param, PokeReturnValue, TriggerRule, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException

@@ -97,7 +97,8 @@ def elt_maintenance_dag():
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def is_full_refresh_day() -> bool:
-        from elt_common.decisions import is_full_refresh_day as decide, parse_weekday
+        from elt_common.decisions import is_full_refresh_day as decide
+        from elt_common.decisions import parse_weekday
 
         ctx = get_current_context()
         day = ctx.get("data_interval_end") or ctx.get("logical_date") or pendulum.now("UTC")

@@ -11,8 +11,6 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
 from conftest import REPO_ROOT, run_dag_test
 
 STATUS = {"slot": "elt_slot", "phase": "streaming", "status": "streaming", "heartbeat_fresh": True, "heartbeat_age_seconds": 1.0, "lag_seconds": 0.5, "lag_bytes": 0, "wal_status": "reserved"}

@@ -31,7 +31,7 @@ export async function startDestination(name: string): Promise<Destination> {
     await client.end();
   }
   const pool = new pg.Pool({ connectionString: url, max: 4 });
-  pool.on('error', () => {});
+  pool.on('error', () => undefined); // an idle client's error: the next query reports it
   const close = async () => {
     await pool.end();
     await cluster.destroy();

@@ -29,10 +29,10 @@ export async function runSteady(ctx: BenchContext, run: DatasetRun, load: Steady
     heartbeat,
   );
   heartbeat.start();
-  let loadStart = 0;
-  let loadEnd = 0;
-  let tps = 0;
-  let label = '';
+  let loadStart: number;
+  let loadEnd: number;
+  let tps: number;
+  let label: string;
   try {
     await new Promise((resolve) => setTimeout(resolve, WARM_UP_MS));
     const seconds = ctx.options.steadySeconds;

@@ -31,9 +31,9 @@
 
         )
 
-        select orders.order_id
-        from {{ ref('stg_orders') }} as orders
-        where orders.synced_at <= (select synced_at from fence)
-            and orders.order_id not in (select order_id from changed_since)
+        select settled_orders.order_id
+        from {{ ref('stg_orders') }} as settled_orders
+        where settled_orders.synced_at <= (select synced_at from fence)
+            and settled_orders.order_id not in (select order_id from changed_since)
     )
 {%- endmacro %}

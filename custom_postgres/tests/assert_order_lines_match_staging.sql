@@ -32,9 +32,11 @@ missing as (
     -- only lines the build could have seen (see covers_all_keys' fence_column)
     select 'missing from fct_order_items' as problem, order_id, line_no
     from staged
-    where synced_at <= (select max(synced_at) from {{ ref('fct_order_items') }})
+    where synced_at <= (
+        select max(built_lines.synced_at) as built_until from {{ ref('fct_order_items') }} as built_lines
+    )
     except
-    select 'missing from fct_order_items', order_id, line_no from built
+    select 'missing from fct_order_items' as problem, order_id, line_no from built
 
 ),
 
@@ -42,7 +44,7 @@ left_behind as (
 
     select 'left behind in fct_order_items' as problem, order_id, line_no from built
     except
-    select 'left behind in fct_order_items', order_id, line_no from staged
+    select 'left behind in fct_order_items' as problem, order_id, line_no from staged
 
 )
 

@@ -185,7 +185,7 @@ describe('Prometheus scraping the replicator under the demo workload', () => {
   });
 
   afterAll(async () => {
-    await workload?.stop().catch(() => {});
+    await workload?.stop().catch(() => undefined); // cleanup: the test has its outcome already
     if (api && api.exitCode === null) {
       api.kill('SIGTERM');
       await once(api, 'exit');

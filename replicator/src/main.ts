@@ -101,7 +101,7 @@ async function teardown(flags: Flags, options: { dropTarget: boolean; yes: boole
     const plan = await planTeardown(source, dest, config, options.dropTarget);
     process.stdout.write(formatPlan(plan));
     if (actions(plan).length === 0) {
-      await executeTeardown(source, dest, plan, () => {});
+      await executeTeardown(source, dest, plan, () => undefined); // nothing to drop, nothing to say
       return EXIT.ok;
     }
     if (!(await confirmed(options.yes))) {

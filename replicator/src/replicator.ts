@@ -128,7 +128,8 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, progr
       await resyncs;
     }
   } finally {
-    for (const close of closers.reverse()) await close().catch(() => {});
+    // Closing connections on the way out: the run's own outcome is what to report.
+    for (const close of closers.reverse()) await close().catch(() => undefined);
   }
 }
 

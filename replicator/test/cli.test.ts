@@ -186,7 +186,7 @@ describe('elt command line', () => {
       const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: REPO_ROOT, env: { ...process.env, ...env, ELT_LOG_LEVEL: 'info' }, stdio: ['pipe', 'pipe', 'pipe'] });
       let output = '';
       let answered = false;
-      child.stdin.on('error', () => {}); // `script` may be gone by the time the pipe closes
+      child.stdin.on('error', () => undefined); // `script` may be gone by the time the pipe closes
       child.stdout.on('data', (c: Buffer) => {
         output += c.toString();
         if (!answered && output.includes('Type yes to drop them: ')) {

@@ -41,9 +41,9 @@ describe('randomized migrations while streaming', () => {
     console.log(`randomized migrations: seed ${SEED}, ${STEPS} steps (ELT_MIGRATION_SEED=${SEED} replays it)`);
     // One session, so that a step's operations can share a transaction.
     const session = new pg.Client({ connectionString: pair.sourceUrl });
-    session.on('error', () => {});
+    session.on('error', () => undefined); // unhandled, it would end the worker; the query that meets it rejects
     await session.connect();
-    onTestFinished(() => session.end().catch(() => {}));
+    onTestFinished(() => session.end().catch(() => undefined)); // closing: nothing is lost if it fails
     const migrations = new Migrations(seededRandom(SEED), async (sql) => (await session.query(sql) as unknown as pg.QueryResult).rows ?? []);
     await migrations.createTables();
     replicator = startElt(['replicate'], env);

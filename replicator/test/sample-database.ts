@@ -87,6 +87,7 @@ export class WriteLoop {
   async waitForMore(n: number): Promise<void> {
     const target = this.#rounds + n;
     await waitFor(`${n} more rounds of writes`, async () => {
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an error, as String() shows it
       if (this.#error) throw new Error(`the writes failed: ${String(this.#error)}`);
       return this.#rounds >= target;
     });
@@ -96,6 +97,7 @@ export class WriteLoop {
   async stop(): Promise<void> {
     this.#stopping = true;
     await this.#done;
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an error, as String() shows it
     if (this.#error) throw new Error(`the writes failed in round ${this.#rounds + 1}: ${String(this.#error)}`);
   }
 
@@ -106,7 +108,7 @@ export class WriteLoop {
         await client.query(`BEGIN; ${tx}; COMMIT;`);
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
-        throw new Error(`round ${round}: ${(error as Error).message} in\n${tx}`);
+        throw new Error(`round ${round}: ${(error as Error).message} in\n${tx}`, { cause: error });
       }
     }
     this.#rounds = round;

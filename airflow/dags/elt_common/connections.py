@@ -49,7 +49,7 @@ class EltApi:
     timeout: float = 15.0
 
     @classmethod
-    def resolve(cls, conn_id: str) -> "EltApi":
+    def resolve(cls, conn_id: str) -> EltApi:
         conn = _lookup_connection(conn_id)
         if conn is not None and conn.host:
             host = conn.host.rstrip("/")

@@ -8,8 +8,9 @@ elt_dag.py only fetch, call these and act, so the branching is tested without a 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 #: GET /v1/status `wal_status` when the source removed WAL the slot still needed.
 SLOT_LOST = "lost"

@@ -108,7 +108,7 @@ describe('OpenAPI document', () => {
   it('with reads behind the token, the document says so on GET routes too', async () => {
     const closed = await testApp(await deadDatabaseUrl(), { readsNeedToken: true });
     try {
-      const closedDoc = (await closed.inject('/openapi.json')).json() as OpenAPIV3.Document;
+      const closedDoc = (await closed.inject('/openapi.json')).json<OpenAPIV3.Document>();
       expect(closedDoc.paths['/v1/status']?.get?.security).toEqual([{ bearerAuth: [] }]);
       expect(closedDoc.paths['/health']?.get?.security).toBeUndefined();
     } finally {

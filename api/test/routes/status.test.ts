@@ -82,7 +82,7 @@ describe('status and tables', () => {
   it('GET /v1/tables lists the slot\'s tables with state, rows and last change', async () => {
     const res = await app.inject('/v1/tables');
     expect(res.statusCode).toBe(200);
-    const { slot, tables } = res.json() as { slot: string; tables: Array<Record<string, unknown>> };
+    const { slot, tables } = res.json<{ slot: string; tables: Array<Record<string, unknown>> }>();
     expect(slot).toBe(SLOT);
     expect(tables.map((t) => t.table)).toEqual(['public.audit_log', 'public.customers', 'public.orders', 'public.payments', 'sales.line items']);
     expect(tables.find((t) => t.table === 'public.payments')).toMatchObject({

@@ -78,7 +78,7 @@ order_item_facts as (
         on order_items.order_id = orders.order_id
 
     {% if is_incremental() %}
-    where order_items.order_id in (select order_id from changed_orders)
+    where order_items.order_id in (select changed_orders.order_id from changed_orders)
     {% endif %}
 
 )

@@ -177,7 +177,9 @@ export class Applier {
   }
 
   async rollback(): Promise<void> {
-    if (this.#txOpen) await this.db.query('ROLLBACK').catch(() => {});
+    // Rolling back after a failure, which is the error to report: a failed ROLLBACK means the connection is gone,
+    // and the transaction with it.
+    if (this.#txOpen) await this.db.query('ROLLBACK').catch(() => undefined);
     this.#chunks.clear();
     this.#reset();
   }

@@ -16,7 +16,7 @@ test.each([
   [250n, 100n, true],
 ])('at stream position %s a task waiting for %s is due: %s', (position, notBefore, due) => {
   const hooks = new ApplyHooks();
-  void hooks.atBoundary(async () => {}, notBefore);
+  void hooks.atBoundary(async () => undefined, notBefore);
   expect(hooks.hasDueTasks(position)).toBe(due);
   expect(hooks.hasWaitingTasks(position)).toBe(!due);
 });

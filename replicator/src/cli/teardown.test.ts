@@ -43,6 +43,6 @@ describe('teardown plan', () => {
   it('says when there is nothing to drop', () => {
     const empty = plan({ slot: { name: 'elt_slot', exists: false, retainedWalBytes: null, mayDrop: true }, publication: { name: 'elt_pub', exists: false, owner: null, mayDrop: false, usedBy: [] }, state: { exists: false } });
     expect(actions(empty)).toEqual([]);
-    expect(formatPlan(empty)).toMatch(/^elt teardown has nothing to drop\.\nand leave alone:\n  replication slot elt_slot: there is none/);
+    expect(formatPlan(empty)).toMatch(/^elt teardown has nothing to drop\.\nand leave alone:\n {2}replication slot elt_slot: there is none/);
   });
 });

@@ -203,7 +203,7 @@ export async function executeTeardown(source: ClientBase, dest: ClientBase, plan
       if (todo.has('state')) say(`deleted elt's state for slot ${plan.slot.name}`);
       if (todo.has('target')) say(`dropped schema ${plan.target!.name}`);
     } catch (error) {
-      await dest.query('ROLLBACK').catch(() => {});
+      await dest.query('ROLLBACK').catch(() => undefined); // the error below is the one to report
       const what = [todo.has('state') ? `elt's state for slot ${plan.slot.name}` : null, todo.has('target') ? `schema ${plan.target!.name}` : null].filter(Boolean).join(' and ');
       left.push({ what: `${what} on the destination: ${(error as Error).message}`, fix: 'run elt teardown again as a role that may change them' });
     }

@@ -31,6 +31,7 @@ import { connectDestination, sourceClientConfig } from '../source/source-db.js';
 import { identityKeyIndexes, type TargetTable } from '../schema/mapping.js';
 import { ident, literal, qualified } from '../sql.js';
 import { decodeDelta, type ApplyHooks } from '../apply/apply-hooks.js';
+import { progressTick } from './copy-progress.js';
 import { swapSql } from './swap-sql.js';
 import { ensureReplicaTable } from '../schema/ensure-replica-table.js';
 import { readIdentitiesAtSnapshot } from '../schema/snapshot-identity.js';
@@ -118,8 +119,12 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
     return rows;
   } finally {
     hooks.unmirror(schema, table);
-    if (!swapped) await dest.query(`DROP TABLE IF EXISTS ${shadow}`).catch(() => {});
-    await dest.end().catch(() => {});
+    // The resync's own error is the one to report; a shadow that cannot be dropped is logged (it stays behind).
+    if (!swapped)
+      await dest.query(`DROP TABLE IF EXISTS ${shadow}`).catch((error: unknown) => {
+        lc.warn({ err: error, table: shadow, job: jobId }, 'resync: could not drop the shadow table; drop it by hand');
+      });
+    await dest.end().catch(() => undefined); // closing: nothing is lost if it fails
   }
 }
 
@@ -130,7 +135,7 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
  */
 async function streamCaughtUp(source: pg.Client, hooks: ApplyHooks): Promise<void> {
   const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
-  await hooks.atBoundary(async () => {}, lastRecordEnd(parseLsn(rows[0]!.lsn)));
+  await hooks.atBoundary(async () => undefined, lastRecordEnd(parseLsn(rows[0]!.lsn)));
 }
 
 /** The table as pgoutput describes it (columns in attribute order, the identity key), with destination types. */
@@ -174,7 +179,8 @@ async function tableShape(source: pg.Client, dest: pg.Client, targetSchema: stri
 async function copyAtSnapshot(input: TableResyncInput, dest: pg.Client, snapshotName: string, kind: string, shadow: string, columns: string[]): Promise<number> {
   const source = new pg.Client(sourceClientConfig(input.config.sourceUrl, 'elt-resync-copy'));
   await source.connect();
-  source.on('error', () => {});
+  // The copy's own query rejects with the error; the event must not crash the process as unhandled.
+  source.on('error', () => undefined);
   const list = columns.map(ident).join(', ');
   const from = `${kind === 'p' ? '' : 'ONLY '}${qualified(input.schema, input.table)}`;
   let rows = 0;
@@ -190,15 +196,14 @@ async function copyAtSnapshot(input: TableResyncInput, dest: pg.Client, snapshot
     },
   });
   const progress = setInterval(() => {
-    void (async () => {
-      if (Date.now() - lastReport < PROGRESS_INTERVAL_MS) return;
-      lastReport = Date.now();
-      await input.onProgress(rows);
-      if (await input.cancelled()) {
-        cancelled = true;
-        counter.destroy(new ResyncCancelled('the resync was cancelled'));
-      }
-    })().catch(() => {});
+    if (Date.now() - lastReport < PROGRESS_INTERVAL_MS) return;
+    lastReport = Date.now();
+    // progressTick never rejects: it logs what fails and still checks for a cancellation.
+    void progressTick(input.lc, rows, { report: (n) => input.onProgress(n), cancelled: () => input.cancelled() }).then((stop) => {
+      if (!stop) return;
+      cancelled = true;
+      counter.destroy(new ResyncCancelled('the resync was cancelled'));
+    });
   }, PROGRESS_INTERVAL_MS);
   try {
     await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -212,12 +217,13 @@ async function copyAtSnapshot(input: TableResyncInput, dest: pg.Client, snapshot
     await dest.query('COMMIT');
     await source.query('COMMIT');
   } catch (error) {
-    await dest.query('ROLLBACK').catch(() => {});
+    // The copy's error is the one to report; a failed ROLLBACK only means the connection is gone.
+    await dest.query('ROLLBACK').catch(() => undefined);
     if (cancelled) throw new ResyncCancelled('the resync was cancelled');
     throw error;
   } finally {
     clearInterval(progress);
-    await source.end().catch(() => {});
+    await source.end().catch(() => undefined); // closing: nothing is lost if it fails
   }
   await input.onProgress(rows);
   return rows;

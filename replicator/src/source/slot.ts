@@ -119,7 +119,7 @@ export async function createSlotWithSnapshot(
       [Symbol.asyncDispose]: release,
     };
   } catch (error) {
-    await client.end().catch(() => {});
+    await client.end().catch(() => undefined); // the error below is the one to report
     if ((error as { code?: string }).code === '42710') {
       throw new AlreadyRunningError(`The replication slot ${slot} already exists.`, 'Run elt teardown to drop it, or choose another ELT_SLOT.', { cause: error });
     }

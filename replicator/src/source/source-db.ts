@@ -49,6 +49,7 @@ export async function connectDestination(url: string, applicationName = 'elt'): 
   } catch (error) {
     throw connectionError('destination', url, error);
   }
-  client.on('error', () => {});
+  // Unhandled, the event would end the process; the query that meets the error rejects and reports it.
+  client.on('error', () => undefined);
   return client;
 }

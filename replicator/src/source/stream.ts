@@ -139,7 +139,7 @@ export class SlotStream {
         () => this.#fail(new Error('the source ended the replication stream')),
         (error: unknown) => this.#fail(error),
       );
-    let failure: unknown = null;
+    let failure: unknown;
     try {
       await this.#handleQueue(handlers);
       failure = this.#stopped ? null : this.#failure;
@@ -147,7 +147,8 @@ export class SlotStream {
       await this.stop();
       await subscription;
     }
-    if (failure) throw failure;
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the stream failed with, as it came
+    if (failure !== null) throw failure;
   }
 
   async #handleQueue(handlers: StreamHandlers): Promise<void> {
@@ -235,7 +236,7 @@ export class SlotStream {
     this.#wake?.();
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
-    await this.#service.stop().catch(() => {});
+    await this.#service.stop().catch(() => undefined); // stopping: the stream's own outcome is what to report
     this.#service.removeAllListeners();
   }
 }
