@@ -120,7 +120,8 @@ export class HeartbeatReader {
       const seen = await this.read().catch(() => -1);
       if (seen >= seq) return now;
       if (!isAlive()) throw new Error(`${this.label} stopped before applying heartbeat ${seq} (it shows ${seen})`);
-      if (now > deadline) throw new Error(`${this.label} did not apply heartbeat ${seq} within ${timeoutMs / 1000} s (it shows ${seen})`);
+      if (now > deadline)
+        throw new Error(`${this.label} did not apply heartbeat ${seq} within ${timeoutMs / 1000} s (it shows ${seen})`);
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
   }

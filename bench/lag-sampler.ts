@@ -70,7 +70,9 @@ export class LagSampler {
     ]);
     const bySlot = new Map(slots.rows.map((r) => [r.slot_name, Math.max(0, Number(r.lag ?? 0))]));
     this.targets.forEach((target, i) => {
-      this.#samples.get(target.label)!.push({ t, bytes: bySlot.get(target.slot) ?? Number.NaN, seconds: this.heartbeat.lagSeconds(seqs[i]!, t) });
+      this.#samples
+        .get(target.label)!
+        .push({ t, bytes: bySlot.get(target.slot) ?? Number.NaN, seconds: this.heartbeat.lagSeconds(seqs[i]!, t) });
     });
   }
 

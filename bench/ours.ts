@@ -50,10 +50,19 @@ export function startOurs(options: OursOptions): Ours {
     ELT_LOG_LEVEL: 'info',
   };
   // The flags it runs with everywhere (heap cap), plus a CPU profile when asked for.
-  const nodeFlags = [...ELT_NODE_FLAGS, ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [])];
+  const nodeFlags = [
+    ...ELT_NODE_FLAGS,
+    ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []),
+  ];
   const bin = options.eltBin ?? ELT_BIN;
   const startedAt = Date.now();
-  const child = track(spawn(process.execPath, [...nodeFlags, bin, 'replicate'], { cwd: dirname(dirname(bin)), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(
+    spawn(process.execPath, [...nodeFlags, bin, 'replicate'], {
+      cwd: dirname(dirname(bin)),
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   const chunks: string[] = [];
   child.stdout!.on('data', (c: Buffer) => chunks.push(c.toString()));
   child.stderr!.on('data', (c: Buffer) => chunks.push(c.toString()));
@@ -82,7 +91,11 @@ export async function waitSnapshotDone(ours: Ours, timeoutMs: number): Promise<n
     `the replicator's snapshot of ${ours.options.dataset.name}`,
     async () => {
       if (!ours.alive()) throw new Error(`the replicator exited during the snapshot:\n${outputTail(ours)}`);
-      const rows = await query<{ phase: string }>(ours.options.destinationUrl, 'SELECT phase FROM elt.replication_state WHERE slot_name = $1', [ours.options.slot]).catch(() => []);
+      const rows = await query<{ phase: string }>(
+        ours.options.destinationUrl,
+        'SELECT phase FROM elt.replication_state WHERE slot_name = $1',
+        [ours.options.slot],
+      ).catch(() => []);
       return rows[0]?.phase === 'streaming';
     },
     timeoutMs,

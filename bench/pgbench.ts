@@ -21,9 +21,20 @@ export interface PgbenchLoad {
 
 export async function runPgbench(url: string, load: PgbenchLoad): Promise<PgbenchResult> {
   const threads = Math.min(load.clients, availableParallelism());
-  const length = load.seconds !== undefined ? ['-T', String(load.seconds)] : ['-t', String(load.transactionsPerClient ?? 1000)];
+  const length =
+    load.seconds !== undefined ? ['-T', String(load.seconds)] : ['-t', String(load.transactionsPerClient ?? 1000)];
   // -n: no VACUUM/TRUNCATE of pgbench_history first (a TRUNCATE would be replicated too).
-  const { stdout, seconds } = await runCommand('pgbench', ['-n', '-M', 'prepared', '-c', String(load.clients), '-j', String(threads), ...length, url]);
+  const { stdout, seconds } = await runCommand('pgbench', [
+    '-n',
+    '-M',
+    'prepared',
+    '-c',
+    String(load.clients),
+    '-j',
+    String(threads),
+    ...length,
+    url,
+  ]);
   const transactions = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? Number.NaN);
   const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? Number.NaN);
   const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);

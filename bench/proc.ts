@@ -20,7 +20,12 @@ export async function killAll(graceMs = 5_000): Promise<void> {
   const running = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
   for (const child of running) child.kill('SIGTERM');
   const deadline = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
-  await Promise.race([Promise.all(running.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : Promise.resolve()))), deadline]);
+  await Promise.race([
+    Promise.all(
+      running.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : Promise.resolve())),
+    ),
+    deadline,
+  ]);
   for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
@@ -31,10 +36,16 @@ export interface RunResult {
 }
 
 /** Run a command to completion (with `input` on its stdin); a non-zero exit rejects with its stderr. */
-export async function runCommand(command: string, args: string[], options: SpawnOptions & { input?: string } = {}): Promise<RunResult> {
+export async function runCommand(
+  command: string,
+  args: string[],
+  options: SpawnOptions & { input?: string } = {},
+): Promise<RunResult> {
   const started = performance.now();
   const { input, ...spawnOptions } = options;
-  const child = track(spawn(command, args, { ...spawnOptions, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] }));
+  const child = track(
+    spawn(command, args, { ...spawnOptions, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] }),
+  );
   if (input !== undefined) child.stdin!.end(input);
   const out: Buffer[] = [];
   const err: Buffer[] = [];
@@ -43,7 +54,8 @@ export async function runCommand(command: string, args: string[], options: Spawn
   const [code, signal] = (await once(child, 'close')) as [number | null, string | null];
   const stdout = Buffer.concat(out).toString();
   const stderr = Buffer.concat(err).toString();
-  if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code ?? signal}: ${stderr.trim().slice(-2000)}`);
+  if (code !== 0)
+    throw new Error(`${command} ${args.join(' ')} exited with ${code ?? signal}: ${stderr.trim().slice(-2000)}`);
   return { stdout, stderr, seconds: (performance.now() - started) / 1000 };
 }
 

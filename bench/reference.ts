@@ -23,9 +23,18 @@ const DUMP_FLAGS = ['--no-owner', '--no-privileges', '--no-publications', '--no-
 /** `pg_dump | psql` into a new database `db` on `destination`; resolves with the pipeline's seconds. */
 export async function dumpPipePsql(sourceUrl: string, destination: PgCluster, db: string): Promise<number> {
   await destination.psql(`CREATE DATABASE ${ident(db)}`);
-  const { seconds } = await runCommand('bash', ['-o', 'pipefail', '-c', `pg_dump ${DUMP_FLAGS.join(' ')} -d "$SRC" | psql -X -q -v ON_ERROR_STOP=1 -d "$DST" >/dev/null`], {
-    env: { ...process.env, SRC: sourceUrl, DST: destination.url(db) },
-  });
+  const { seconds } = await runCommand(
+    'bash',
+    [
+      '-o',
+      'pipefail',
+      '-c',
+      `pg_dump ${DUMP_FLAGS.join(' ')} -d "$SRC" | psql -X -q -v ON_ERROR_STOP=1 -d "$DST" >/dev/null`,
+    ],
+    {
+      env: { ...process.env, SRC: sourceUrl, DST: destination.url(db) },
+    },
+  );
   return seconds;
 }
 
@@ -33,12 +42,36 @@ export async function dumpPipePsql(sourceUrl: string, destination: PgCluster, db
  * `pg_dump -Fd -j N -Z 0` then `pg_restore -j N` into a new database; resolves with both
  * steps' seconds. Uncompressed: on a local copy gzip only costs CPU the other methods do not spend.
  */
-export async function dumpRestoreParallel(sourceUrl: string, destination: PgCluster, db: string, jobs: number): Promise<number> {
+export async function dumpRestoreParallel(
+  sourceUrl: string,
+  destination: PgCluster,
+  db: string,
+  jobs: number,
+): Promise<number> {
   await destination.psql(`CREATE DATABASE ${ident(db)}`);
   const dir = await mkdtemp(join(tmpdir(), 'elt-bench-dump-'));
   try {
-    const dump = await runCommand('pg_dump', [...DUMP_FLAGS, '-Fd', '-Z', '0', '-j', String(jobs), '-f', join(dir, 'd'), '-d', sourceUrl]);
-    const restore = await runCommand('pg_restore', ['--no-owner', '--no-privileges', '-j', String(jobs), '-d', destination.url(db), join(dir, 'd')]);
+    const dump = await runCommand('pg_dump', [
+      ...DUMP_FLAGS,
+      '-Fd',
+      '-Z',
+      '0',
+      '-j',
+      String(jobs),
+      '-f',
+      join(dir, 'd'),
+      '-d',
+      sourceUrl,
+    ]);
+    const restore = await runCommand('pg_restore', [
+      '--no-owner',
+      '--no-privileges',
+      '-j',
+      String(jobs),
+      '-d',
+      destination.url(db),
+      join(dir, 'd'),
+    ]);
     return dump.seconds + restore.seconds;
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -59,9 +92,18 @@ export interface NativeSubscription {
 /** A subscriber database with the source's schema and no rows, ready for CREATE SUBSCRIPTION. */
 export async function prepareSubscriber(sourceUrl: string, destination: PgCluster, db: string): Promise<string> {
   await destination.psql(`CREATE DATABASE ${ident(db)}`);
-  await runCommand('bash', ['-o', 'pipefail', '-c', `pg_dump --schema-only ${DUMP_FLAGS.join(' ')} -d "$SRC" | psql -X -q -v ON_ERROR_STOP=1 -d "$DST" >/dev/null`], {
-    env: { ...process.env, SRC: sourceUrl, DST: destination.url(db) },
-  });
+  await runCommand(
+    'bash',
+    [
+      '-o',
+      'pipefail',
+      '-c',
+      `pg_dump --schema-only ${DUMP_FLAGS.join(' ')} -d "$SRC" | psql -X -q -v ON_ERROR_STOP=1 -d "$DST" >/dev/null`,
+    ],
+    {
+      env: { ...process.env, SRC: sourceUrl, DST: destination.url(db) },
+    },
+  );
   return destination.url(db);
 }
 

@@ -45,20 +45,35 @@ function triple(d: Distribution, scale: number, digits: number): string {
 export function renderMarkdown(results: BenchResults): string {
   const { machine, options } = results;
   const out: string[] = [];
-  out.push(`## elt bench, ${results.startedAt.slice(0, 10)} (${options.quick ? 'quick' : 'full'} run, scale ${options.scale})`);
+  out.push(
+    `## elt bench, ${results.startedAt.slice(0, 10)} (${options.quick ? 'quick' : 'full'} run, scale ${options.scale})`,
+  );
   out.push('');
   out.push(
     `${machine.cpus} × ${machine.cpuModel}, ${(machine.memoryBytes / 1024 ** 3).toFixed(0)} GB RAM; ${machine.postgres} (fsync on, three fresh clusters: source, elt destination, native destination); Node ${machine.node}. ` +
       `Command: \`${results.command}\`.`,
   );
-  for (const d of results.datasets) out.push(`- dataset ${d.name}: ${int(d.rows)} rows, ${num(d.bytes / MB, 0)} MB (tables, TOAST and indexes on the source)`);
+  for (const d of results.datasets)
+    out.push(
+      `- dataset ${d.name}: ${int(d.rows)} rows, ${num(d.bytes / MB, 0)} MB (tables, TOAST and indexes on the source)`,
+    );
 
   if (results.snapshot.length) {
     out.push('', '### 1. Snapshot (initial copy)', '');
     out.push(
       table(
         ['dataset', 'method', 'seconds', 'MB/s', 'rows/s', 'speed vs pg_dump | psql', 'check'],
-        results.snapshot.map((r) => [r.dataset, r.method, ...figures(r.check, [num(r.seconds), num(r.mbPerSecond, 1), int(r.rowsPerSecond), r.speedVsDumpPsql === null ? '–' : `${num(r.speedVsDumpPsql)}×`]), checkCell(r.check)]),
+        results.snapshot.map((r) => [
+          r.dataset,
+          r.method,
+          ...figures(r.check, [
+            num(r.seconds),
+            num(r.mbPerSecond, 1),
+            int(r.rowsPerSecond),
+            r.speedVsDumpPsql === null ? '–' : `${num(r.speedVsDumpPsql)}×`,
+          ]),
+          checkCell(r.check),
+        ]),
       ),
     );
   }
@@ -66,11 +81,26 @@ export function renderMarkdown(results: BenchResults): string {
     out.push('', '### 2. Steady streaming (lag sampled every 200 ms while the load runs)', '');
     out.push(
       table(
-        ['load', 'system', 'source tps', 'lag p50 / p99 / max (s)', 'lag p50 / p99 / max (kB)', 'catch-up after load (s)', 'kept up', 'check'],
+        [
+          'load',
+          'system',
+          'source tps',
+          'lag p50 / p99 / max (s)',
+          'lag p50 / p99 / max (kB)',
+          'catch-up after load (s)',
+          'kept up',
+          'check',
+        ],
         results.steady.map((r) => [
           r.load,
           r.system,
-          ...figures(r.check, [int(r.tps), triple(r.lagSeconds, 1, 2), triple(r.lagBytes, 1024, 0), num(r.catchUpSeconds), r.keptUp ? 'yes' : 'no']),
+          ...figures(r.check, [
+            int(r.tps),
+            triple(r.lagSeconds, 1, 2),
+            triple(r.lagBytes, 1024, 0),
+            num(r.catchUpSeconds),
+            r.keptUp ? 'yes' : 'no',
+          ]),
           checkCell(r.check),
         ]),
       ),
@@ -80,8 +110,26 @@ export function renderMarkdown(results: BenchResults): string {
     out.push('', '### 3. Backlog drain (consumer stopped during the load, then started alone)', '');
     out.push(
       table(
-        ['system', 'changes', 'seconds', 'changes/s', 'speed vs native', 'start-up before the slot was active (s)', 'check'],
-        results.backlog.map((r) => [r.system, int(r.changes), ...figures(r.check, [num(r.seconds), int(r.changesPerSecond), `${num(r.speedVsNative)}×`, num(r.startupSeconds)]), checkCell(r.check)]),
+        [
+          'system',
+          'changes',
+          'seconds',
+          'changes/s',
+          'speed vs native',
+          'start-up before the slot was active (s)',
+          'check',
+        ],
+        results.backlog.map((r) => [
+          r.system,
+          int(r.changes),
+          ...figures(r.check, [
+            num(r.seconds),
+            int(r.changesPerSecond),
+            `${num(r.speedVsNative)}×`,
+            num(r.startupSeconds),
+          ]),
+          checkCell(r.check),
+        ]),
       ),
     );
   }
@@ -89,11 +137,24 @@ export function renderMarkdown(results: BenchResults): string {
     out.push('', '### 4. Big transaction (one UPDATE of every pgbench_accounts row, one consumer attached)', '');
     out.push(
       table(
-        ['system', 'rows', 'source UPDATE + COMMIT (s)', 'commit → applied (s)', 'time vs native', 'peak RSS (MB)', 'check'],
+        [
+          'system',
+          'rows',
+          'source UPDATE + COMMIT (s)',
+          'commit → applied (s)',
+          'time vs native',
+          'peak RSS (MB)',
+          'check',
+        ],
         results.bigTransaction.map((r) => [
           r.system,
           int(r.rows),
-          ...figures(r.check, [num(r.sourceSeconds), num(r.commitToAppliedSeconds), `${num(r.timeVsNative)}×`, r.peakRssBytes === null ? '–' : num(r.peakRssBytes / MB, 0)]),
+          ...figures(r.check, [
+            num(r.sourceSeconds),
+            num(r.commitToAppliedSeconds),
+            `${num(r.timeVsNative)}×`,
+            r.peakRssBytes === null ? '–' : num(r.peakRssBytes / MB, 0),
+          ]),
           checkCell(r.check),
         ]),
       ),
@@ -120,7 +181,8 @@ export function renderMarkdown(results: BenchResults): string {
 function rounded(value: unknown): unknown {
   if (typeof value === 'number') return round(value, 4);
   if (Array.isArray(value)) return value.map(rounded);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rounded(v)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rounded(v)]));
   return value;
 }
 

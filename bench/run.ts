@@ -27,13 +27,20 @@ import { dropSlotIfExists } from './slots.js';
 
 const options = parseOptions(process.argv.slice(2));
 const began = Date.now();
-const log = (message: string) => process.stdout.write(`[${((Date.now() - began) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
+const log = (message: string) =>
+  process.stdout.write(`[${((Date.now() - began) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
 
 const results: BenchResults = {
   startedAt: new Date(began).toISOString(),
   finishedAt: '',
   command: `npx tsx bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
-  machine: { cpus: availableParallelism(), cpuModel: cpus()[0]?.model.trim() ?? 'unknown', memoryBytes: totalmem(), postgres: '', node: process.versions.node },
+  machine: {
+    cpus: availableParallelism(),
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    memoryBytes: totalmem(),
+    postgres: '',
+    node: process.versions.node,
+  },
   options: { ...options, only: [...options.only] },
   datasets: [],
   snapshot: [],
@@ -74,7 +81,8 @@ async function teardown(run: DatasetRun): Promise<void> {
 let cleaning: Promise<void> | null = null;
 function cleanUp(): Promise<void> {
   cleaning ??= (async () => {
-    for (const run of runs) await Promise.allSettled([run.heartbeat.close(), run.oursReader.close(), run.nativeReader.close()]);
+    for (const run of runs)
+      await Promise.allSettled([run.heartbeat.close(), run.oursReader.close(), run.nativeReader.close()]);
     await killAll();
     if (clusters) await destroyClusters(clusters);
   })();
@@ -92,7 +100,9 @@ async function main(): Promise<number> {
     options.profileDir = resolve(options.profileDir);
     await mkdir(options.profileDir, { recursive: true });
   }
-  log(`elt bench (${options.quick ? 'quick' : 'full'}): scale ${options.scale}, ${options.steadySeconds} s of load, backlog ${options.backlogChanges} changes; logs in ${logDir}`);
+  log(
+    `elt bench (${options.quick ? 'quick' : 'full'}): scale ${options.scale}, ${options.steadySeconds} s of load, backlog ${options.backlogChanges} changes; logs in ${logDir}`,
+  );
   try {
     clusters = await startClusters();
     const ctx: BenchContext = { options, clusters, logDir, log };
@@ -100,19 +110,26 @@ async function main(): Promise<number> {
     const wantDemo = options.only.has('snapshot') || options.only.has('steady');
     log(`loading datasets (pgbench${wantDemo ? ' and demo' : ''}, scale ${options.scale}) ...`);
     const source = clusters.source;
-    const [demo, pgbench] = await Promise.all([wantDemo ? loadDemo(source, options.scale) : null, loadPgbench(source, options.scale)]);
+    const [demo, pgbench] = await Promise.all([
+      wantDemo ? loadDemo(source, options.scale) : null,
+      loadPgbench(source, options.scale),
+    ]);
     const datasets = [demo, pgbench].filter((d): d is Dataset => d !== null);
     results.datasets = datasets;
     for (const d of datasets) log(`  ${d.name}: ${d.rows} rows, ${(d.bytes / 1024 / 1024).toFixed(0)} MB`);
 
     for (const dataset of datasets) {
-      const snapshot = await scenario(`snapshot ${dataset.name}`, () => runSnapshot(ctx, dataset, options.only.has('snapshot')));
+      const snapshot = await scenario(`snapshot ${dataset.name}`, () =>
+        runSnapshot(ctx, dataset, options.only.has('snapshot')),
+      );
       if (!snapshot) continue;
       if (options.only.has('snapshot')) results.snapshot.push(...snapshot.rows);
       const run = snapshot.run;
       runs.push(run);
       if (options.only.has('steady')) {
-        const rows = await scenario(`steady ${dataset.name}`, () => runSteady(ctx, run, dataset.name === 'pgbench' ? 'pgbench' : 'demo'));
+        const rows = await scenario(`steady ${dataset.name}`, () =>
+          runSteady(ctx, run, dataset.name === 'pgbench' ? 'pgbench' : 'demo'),
+        );
         if (rows) results.steady.push(...rows);
       }
       if (dataset.name === 'pgbench' && options.only.has('backlog')) {
@@ -126,7 +143,10 @@ async function main(): Promise<number> {
       await teardown(run);
     }
   } catch (error) {
-    results.errors.push({ scenario: 'setup', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    results.errors.push({
+      scenario: 'setup',
+      message: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
     log(`FAILED: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
     log('cleaning up ...');
@@ -137,7 +157,9 @@ async function main(): Promise<number> {
   process.stdout.write('\n' + markdown);
   const files = await writeResults(results, markdown, resolve(REPO_ROOT, options.resultsDir));
   log(`wrote ${files.join(', ')} (total ${((Date.now() - began) / 1000).toFixed(0)} s)`);
-  const failedChecks = [...results.snapshot, ...results.steady, ...results.backlog, ...results.bigTransaction].filter((r) => !r.check.ok);
+  const failedChecks = [...results.snapshot, ...results.steady, ...results.backlog, ...results.bigTransaction].filter(
+    (r) => !r.check.ok,
+  );
   return results.errors.length > 0 || failedChecks.length > 0 ? 1 : 0;
 }
 

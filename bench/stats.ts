@@ -16,7 +16,12 @@ export function percentile(values: number[], p: number): number {
 }
 
 export function distribution(values: number[]): Distribution {
-  return { p50: percentile(values, 50), p99: percentile(values, 99), max: values.length ? Math.max(...values) : Number.NaN, samples: values.length };
+  return {
+    p50: percentile(values, 50),
+    p99: percentile(values, 99),
+    max: values.length ? Math.max(...values) : Number.NaN,
+    samples: values.length,
+  };
 }
 
 /** Round to `digits` significant decimals for JSON output. */

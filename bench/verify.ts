@@ -25,7 +25,12 @@ export interface CopyCheck {
   differences: TableCheck[];
 }
 
-async function tableSum(client: pg.Client, schema: string, table: string, columns: string[]): Promise<{ rows: number; sum: string } | null> {
+async function tableSum(
+  client: pg.Client,
+  schema: string,
+  table: string,
+  columns: string[],
+): Promise<{ rows: number; sum: string } | null> {
   const exists = await client.query('SELECT to_regclass($1) IS NOT NULL AS ok', [qualified(schema, table)]);
   if (!exists.rows[0]?.ok) return null;
   const list = columns.map(ident).join(', ');
@@ -52,7 +57,10 @@ export async function checkCopy(sourceUrl: string, destinationUrl: string, targe
     let rows = 0;
     for (const table of tables) {
       const columns = await sourceColumns(sourceUrl, 'public', table);
-      const [s, r] = await Promise.all([tableSum(source, 'public', table, columns), tableSum(replica, targetSchema, table, columns)]);
+      const [s, r] = await Promise.all([
+        tableSum(source, 'public', table, columns),
+        tableSum(replica, targetSchema, table, columns),
+      ]);
       rows += s!.rows;
       if (!r || r.rows !== s!.rows || r.sum !== s!.sum) differences.push({ table, source: s!, replica: r });
     }
@@ -66,12 +74,19 @@ export async function checkCopy(sourceUrl: string, destinationUrl: string, targe
 export function describeCheck(check: CopyCheck): string {
   if (check.ok) return `ok (${check.tables} tables, ${check.rows} rows)`;
   return check.differences
-    .map((d) => `${d.table}: source ${d.source.rows} rows, replica ${d.replica ? `${d.replica.rows} rows${d.replica.rows === d.source.rows ? ' (checksum differs)' : ''}` : 'missing'}`)
+    .map(
+      (d) =>
+        `${d.table}: source ${d.source.rows} rows, replica ${d.replica ? `${d.replica.rows} rows${d.replica.rows === d.source.rows ? ' (checksum differs)' : ''}` : 'missing'}`,
+    )
     .join('; ');
 }
 
 /** Check a copy and describe it in one line; never throws (an error is a failed check). */
-export async function verifyCopy(sourceUrl: string, destinationUrl: string, targetSchema: string): Promise<{ ok: boolean; detail: string }> {
+export async function verifyCopy(
+  sourceUrl: string,
+  destinationUrl: string,
+  targetSchema: string,
+): Promise<{ ok: boolean; detail: string }> {
   try {
     const check = await checkCopy(sourceUrl, destinationUrl, targetSchema);
     return { ok: check.ok, detail: describeCheck(check) };

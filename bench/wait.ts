@@ -1,6 +1,11 @@
 /** Polling with a deadline. Unlike the harness's waitFor, an error thrown by `check` ends the wait at once. */
 
-export async function poll<T>(what: string, check: () => Promise<T | false | null | undefined>, timeoutMs: number, intervalMs = 50): Promise<T> {
+export async function poll<T>(
+  what: string,
+  check: () => Promise<T | false | null | undefined>,
+  timeoutMs: number,
+  intervalMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const result = await check();

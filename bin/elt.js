@@ -5,6 +5,7 @@
 // - an installed package (npm pack; it holds no .ts sources): the JavaScript that
 //   `npm run build` compiled into dist/, with plain node.
 import { existsSync } from 'node:fs';
+import { URL } from 'node:url';
 
 const source = new URL('../replicator/src/main.ts', import.meta.url);
 if (existsSync(source)) {

@@ -48,10 +48,15 @@ export async function startApiProcess(destinationUrl: string, env: Record<string
   const url = `http://127.0.0.1:${port}`;
   const alive = () => child.child.exitCode === null && child.child.signalCode === null;
   try {
-    await waitFor('elt api to answer /health', async () => {
-      if (!alive()) throw new Error(`elt api exited: ${child.output()}`);
-      return (await fetch(`${url}/health`)).ok;
-    }, 60_000, 100);
+    await waitFor(
+      'elt api to answer /health',
+      async () => {
+        if (!alive()) throw new Error(`elt api exited: ${child.output()}`);
+        return (await fetch(`${url}/health`)).ok;
+      },
+      60_000,
+      100,
+    );
   } catch (error) {
     await child.kill('SIGKILL');
     throw error;
@@ -62,7 +67,8 @@ export async function startApiProcess(destinationUrl: string, env: Record<string
     pid: child.child.pid!,
     output: child.output,
     alive,
-    rssBytes: () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.child.pid}/status`, 'utf8'))![1]) * 1024,
+    rssBytes: () =>
+      Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.child.pid}/status`, 'utf8'))![1]) * 1024,
     stop: () => child.kill('SIGTERM'),
   };
 }
@@ -89,7 +95,11 @@ export const ERROR_CODE_OF_STATUS: Record<number, string> = {
  * The answer is a 4xx among `statuses`, as JSON, exactly {"error": {"code", "message"}},
  * with the code that goes with its status and a one-sentence message.
  */
-export function expectApiError(response: RawResponse, statuses: number | readonly number[], label: string): { code: string; message: string } {
+export function expectApiError(
+  response: RawResponse,
+  statuses: number | readonly number[],
+  label: string,
+): { code: string; message: string } {
   const allowed = typeof statuses === 'number' ? [statuses] : statuses;
   const what = `${label}: ${response.status} ${response.text.slice(0, 300)}`;
   expect(allowed, what).toContain(response.status);

@@ -37,7 +37,11 @@ export function requestBytes(port: number, request: RawRequest): Buffer {
   if (body !== undefined && request.contentLength !== false && !has('content-length') && !has('transfer-encoding')) {
     headers.push(['Content-Length', String(body.length)]);
   }
-  const parts: Buffer[] = [Buffer.from(`${request.method ?? 'GET'} `), Buffer.from(request.path), Buffer.from(' HTTP/1.1\r\n')];
+  const parts: Buffer[] = [
+    Buffer.from(`${request.method ?? 'GET'} `),
+    Buffer.from(request.path),
+    Buffer.from(' HTTP/1.1\r\n'),
+  ];
   for (const [name, value] of headers) parts.push(Buffer.from(`${name}: `), Buffer.from(value), Buffer.from('\r\n'));
   parts.push(Buffer.from('\r\n'));
   if (body) parts.push(body);
@@ -102,8 +106,14 @@ export async function rawRequest(port: number, request: RawRequest | Buffer): Pr
     for (;;) {
       const response = parseResponse(Buffer.concat(chunks), closed);
       if (response) return response;
-      if (closed) throw new Error(`connection closed without a complete response${failure ? ` (${String(failure)})` : ''}: ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))}`);
-      if (Date.now() > deadline) throw new Error(`no complete response within ${RAW_TIMEOUT_MS} ms: ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))}`);
+      if (closed)
+        throw new Error(
+          `connection closed without a complete response${failure ? ` (${String(failure)})` : ''}: ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))}`,
+        );
+      if (Date.now() > deadline)
+        throw new Error(
+          `no complete response within ${RAW_TIMEOUT_MS} ms: ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   } finally {

@@ -32,16 +32,33 @@ const REPORT = JSON.stringify({
       nodes: ['node_modules/esbuild'],
       fixAvailable: { name: 'vitest', version: '3.0.5', isSemVerMajor: true },
     },
-    vite: { name: 'vite', severity: 'moderate', isDirect: false, via: ['esbuild'], effects: ['vitest'], range: '0.11.0 - 6.1.6', nodes: ['node_modules/vite'], fixAvailable: true },
+    vite: {
+      name: 'vite',
+      severity: 'moderate',
+      isDirect: false,
+      via: ['esbuild'],
+      effects: ['vitest'],
+      range: '0.11.0 - 6.1.6',
+      nodes: ['node_modules/vite'],
+      fixAvailable: true,
+    },
   },
   metadata: {
     vulnerabilities: { info: 0, low: 0, moderate: 2, high: 0, critical: 0, total: 2 },
     dependencies: { prod: 107, dev: 72, optional: 60, peer: 0, peerOptional: 0, total: 178 },
   },
 });
-const CLEAN = JSON.stringify({ auditReportVersion: 2, vulnerabilities: {}, metadata: { vulnerabilities: { total: 0 }, dependencies: { prod: 107, dev: 72, total: 178 } } });
+const CLEAN = JSON.stringify({
+  auditReportVersion: 2,
+  vulnerabilities: {},
+  metadata: { vulnerabilities: { total: 0 }, dependencies: { prod: 107, dev: 72, total: 178 } },
+});
 /** What this workplace's registry answers: the bulk advisory endpoint refuses POST. */
-const REFUSED = JSON.stringify({ message: '405 Method Not Allowed - POST https://registry.npmjs.org/-/npm/v1/security/advisories/bulk', statusCode: 405, error: { summary: '', detail: '' } });
+const REFUSED = JSON.stringify({
+  message: '405 Method Not Allowed - POST https://registry.npmjs.org/-/npm/v1/security/advisories/bulk',
+  statusCode: 405,
+  error: { summary: '', detail: '' },
+});
 
 const EXPLAINED: Explanation = {
   source: 'npm',
@@ -63,17 +80,30 @@ describe('parseNpmAudit', () => {
         id: 'GHSA-67mh-4wv8-2f99',
         where: 'dev',
         severity: 'moderate',
-        detail: 'esbuild enables any website to send any requests to the development server and read the response (<=0.24.2)',
+        detail:
+          'esbuild enables any website to send any requests to the development server and read the response (<=0.24.2)',
         fix: 'vitest@3.0.5 (semver-major)',
       },
     ]);
   });
 
   it('a clean report ran and found nothing; a refusal is "could not run", never clean', () => {
-    expect(parseNpmAudit({ code: 0, stdout: CLEAN, stderr: '' }, true)).toMatchObject({ check: { status: 'ran' }, findings: [] });
-    const refused = parseNpmAudit({ code: 1, stdout: REFUSED, stderr: 'npm error audit endpoint returned an error' }, true);
-    expect(refused.check).toMatchObject({ name: 'npm audit --omit=dev', status: 'unavailable', note: expect.stringContaining('405 Method Not Allowed') });
-    expect(parseNpmAudit({ code: null, stdout: '', stderr: '', error: 'spawn npm ENOENT' }, false).check.status).toBe('unavailable');
+    expect(parseNpmAudit({ code: 0, stdout: CLEAN, stderr: '' }, true)).toMatchObject({
+      check: { status: 'ran' },
+      findings: [],
+    });
+    const refused = parseNpmAudit(
+      { code: 1, stdout: REFUSED, stderr: 'npm error audit endpoint returned an error' },
+      true,
+    );
+    expect(refused.check).toMatchObject({
+      name: 'npm audit --omit=dev',
+      status: 'unavailable',
+      note: expect.stringContaining('405 Method Not Allowed'),
+    });
+    expect(parseNpmAudit({ code: null, stdout: '', stderr: '', error: 'spawn npm ENOENT' }, false).check.status).toBe(
+      'unavailable',
+    );
   });
 });
 
@@ -81,7 +111,12 @@ describe('parsePipCheck', () => {
   it('one finding per broken requirement; none when pip says so; null when it did not run', () => {
     expect(parsePipCheck({ code: 0, stdout: 'No broken requirements found.\n', stderr: '' }, 'dbt')).toEqual([]);
     const broken = parsePipCheck(
-      { code: 1, stdout: 'apache-airflow 3.0.2 has requirement sqlalchemy<2.0,>=1.4.49, but you have sqlalchemy 2.0.41.\nFoo-Bar 1.0 requires baz, which is not installed.\n', stderr: '' },
+      {
+        code: 1,
+        stdout:
+          'apache-airflow 3.0.2 has requirement sqlalchemy<2.0,>=1.4.49, but you have sqlalchemy 2.0.41.\nFoo-Bar 1.0 requires baz, which is not installed.\n',
+        stderr: '',
+      },
       'airflow',
     );
     expect(broken?.map((f) => [f.package, f.where])).toEqual([

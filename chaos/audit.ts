@@ -77,13 +77,23 @@ export interface Run {
 
 function run(file: string, args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(file, args, { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024, timeout: COMMAND_TIMEOUT_MS }, (error, stdout, stderr) => {
-      if (!error) return resolve({ code: 0, stdout, stderr });
-      // A number is the exit code; anything else (ENOENT, a timeout) means it did not run.
-      const code: unknown = (error as { code?: unknown }).code;
-      if (typeof code === 'number') return resolve({ code, stdout, stderr });
-      resolve({ code: null, stdout, stderr, error: error.killed ? `timed out after ${COMMAND_TIMEOUT_MS} ms` : error.message });
-    });
+    execFile(
+      file,
+      args,
+      { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024, timeout: COMMAND_TIMEOUT_MS },
+      (error, stdout, stderr) => {
+        if (!error) return resolve({ code: 0, stdout, stderr });
+        // A number is the exit code; anything else (ENOENT, a timeout) means it did not run.
+        const code: unknown = (error as { code?: unknown }).code;
+        if (typeof code === 'number') return resolve({ code, stdout, stderr });
+        resolve({
+          code: null,
+          stdout,
+          stderr,
+          error: error.killed ? `timed out after ${COMMAND_TIMEOUT_MS} ms` : error.message,
+        });
+      },
+    );
   });
 }
 
@@ -107,10 +117,18 @@ const npmAuditSchema = z.object({
       name: z.string(),
       severity: z.string(),
       via: z.array(npmVia),
-      fixAvailable: z.union([z.boolean(), z.object({ name: z.string(), version: z.string(), isSemVerMajor: z.boolean().optional() })]).optional(),
+      fixAvailable: z
+        .union([
+          z.boolean(),
+          z.object({ name: z.string(), version: z.string(), isSemVerMajor: z.boolean().optional() }),
+        ])
+        .optional(),
     }),
   ),
-  metadata: z.object({ dependencies: z.record(z.string(), z.number()).optional() }).passthrough().optional(),
+  metadata: z
+    .object({ dependencies: z.record(z.string(), z.number()).optional() })
+    .passthrough()
+    .optional(),
 });
 
 /** `npm audit --json` [--omit=dev]: advisories by package, or why it could not run. */
@@ -125,7 +143,10 @@ export function parseNpmAudit(result: Run, omitDev: boolean): { check: CheckResu
   try {
     json = JSON.parse(result.stdout);
   } catch {
-    return { check: { name, status: 'unavailable', note: `npm printed no JSON: ${result.error ?? firstLine(result.stderr)}` }, findings: [] };
+    return {
+      check: { name, status: 'unavailable', note: `npm printed no JSON: ${result.error ?? firstLine(result.stderr)}` },
+      findings: [],
+    };
   }
   const parsed = npmAuditSchema.safeParse(json);
   if (!parsed.success) {
@@ -145,7 +166,12 @@ export function parseNpmAudit(result: Run, omitDev: boolean): { check: CheckResu
         where: omitDev ? 'prod' : 'dev',
         severity: via.severity,
         detail: `${via.title} (${via.range})`.trim(),
-        fix: fix === undefined || fix === false ? 'no fix available' : fix === true ? 'npm audit fix' : `${fix.name}@${fix.version}${fix.isSemVerMajor ? ' (semver-major)' : ''}`,
+        fix:
+          fix === undefined || fix === false
+            ? 'no fix available'
+            : fix === true
+              ? 'npm audit fix'
+              : `${fix.name}@${fix.version}${fix.isSemVerMajor ? ' (semver-major)' : ''}`,
       });
     }
   }
@@ -166,7 +192,13 @@ export function virtualenvs(): { name: string; path: string; makeTarget: string 
   const venvs = [
     { name: 'dbt', path: dbtVenv(), makeTarget: 'make dbt-deps' },
     { name: 'airflow', path: airflowVenv(), makeTarget: 'make airflow-deps' },
-    { name: 'hadolint', path: process.env.ELT_HADOLINT ? join(process.env.ELT_HADOLINT, '..', '..') : join(cacheDir(), 'venv-hadolint-2.15.1'), makeTarget: 'make test-node (it installs hadolint)' },
+    {
+      name: 'hadolint',
+      path: process.env.ELT_HADOLINT
+        ? join(process.env.ELT_HADOLINT, '..', '..')
+        : join(cacheDir(), 'venv-hadolint-2.15.1'),
+      makeTarget: 'make test-node (it installs hadolint)',
+    },
   ];
   if (existsSync(join(REPO_ROOT, 'chaos', 'requirements-schemathesis.txt'))) {
     venvs.push({ name: 'schemathesis', path: schemathesisVenv(), makeTarget: 'make chaos-deps' });
@@ -175,25 +207,44 @@ export function virtualenvs(): { name: string; path: string; makeTarget: string 
 }
 
 /** `pip check` in one virtualenv: each broken requirement is a finding. */
-async function pipCheck(venv: { name: string; path: string; makeTarget: string }): Promise<{ check: CheckResult; findings: Finding[] }> {
+async function pipCheck(venv: {
+  name: string;
+  path: string;
+  makeTarget: string;
+}): Promise<{ check: CheckResult; findings: Finding[] }> {
   const name = `pip check (${venv.name})`;
   const python = join(venv.path, 'bin', 'python');
   if (!existsSync(python)) {
-    return { check: { name, status: 'unavailable', note: `no virtualenv at ${venv.path}: run ${venv.makeTarget}` }, findings: [] };
+    return {
+      check: { name, status: 'unavailable', note: `no virtualenv at ${venv.path}: run ${venv.makeTarget}` },
+      findings: [],
+    };
   }
   const result = await run(python, ['-m', 'pip', 'check', '--disable-pip-version-check']);
   const findings = parsePipCheck(result, venv.name);
   if (findings === null) {
-    return { check: { name, status: 'unavailable', note: `pip check did not run: ${result.error ?? `exit ${result.code}, ${firstLine(result.stderr)}`}` }, findings: [] };
+    return {
+      check: {
+        name,
+        status: 'unavailable',
+        note: `pip check did not run: ${result.error ?? `exit ${result.code}, ${firstLine(result.stderr)}`}`,
+      },
+      findings: [],
+    };
   }
-  const count = (await run(python, ['-m', 'pip', 'list', '--format=freeze', '--disable-pip-version-check'])).stdout.split('\n').filter(Boolean).length;
+  const count = (await run(python, ['-m', 'pip', 'list', '--format=freeze', '--disable-pip-version-check'])).stdout
+    .split('\n')
+    .filter(Boolean).length;
   return { check: { name, status: 'ran', note: `${count} packages in ${venv.path}` }, findings };
 }
 
 /** The broken requirements `pip check` printed, one finding a line; null if it did not run. */
 export function parsePipCheck(result: Run, venv: string): Finding[] | null {
   if (result.code === null) return null;
-  const lines = result.stdout.split('\n').map((l) => l.trim()).filter((l) => l && !/^No broken requirements found/.test(l));
+  const lines = result.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^No broken requirements found/.test(l));
   if (result.code !== 0 && lines.length === 0) return null;
   return lines.map((line): Finding => ({
     source: 'pip',
@@ -219,7 +270,8 @@ export function loadExplanations(path = EXPLAINED_FILE): Explanation[] {
 }
 
 export function explains(explanation: Explanation, finding: Finding): boolean {
-  if (explanation.source !== finding.source || explanation.package.toLowerCase() !== finding.package.toLowerCase()) return false;
+  if (explanation.source !== finding.source || explanation.package.toLowerCase() !== finding.package.toLowerCase())
+    return false;
   if (explanation.where !== undefined && explanation.where !== finding.where) return false;
   return finding.source === 'npm' ? explanation.id === finding.id : finding.detail.includes(explanation.id);
 }
@@ -227,8 +279,12 @@ export function explains(explanation: Explanation, finding: Finding): boolean {
 /** Match findings with explanations and decide the exit code. */
 export function judge(checks: CheckResult[], findings: Finding[], explanations: Explanation[]): AuditReport {
   // A production advisory is also in the whole tree's report: keep it once, as prod.
-  const prodKeys = new Set(findings.filter((f) => f.source === 'npm' && f.where === 'prod').map((f) => `${f.package} ${f.id}`));
-  const unique = findings.filter((f) => !(f.source === 'npm' && f.where === 'dev' && prodKeys.has(`${f.package} ${f.id}`)));
+  const prodKeys = new Set(
+    findings.filter((f) => f.source === 'npm' && f.where === 'prod').map((f) => `${f.package} ${f.id}`),
+  );
+  const unique = findings.filter(
+    (f) => !(f.source === 'npm' && f.where === 'dev' && prodKeys.has(`${f.package} ${f.id}`)),
+  );
   const judged = unique.map((f) => ({ ...f, explanation: explanations.find((e) => explains(e, f)) ?? null }));
   const stale = explanations.filter((e) => !unique.some((f) => explains(e, f)));
   const unexplained = judged.filter((f) => f.explanation === null).length;
@@ -237,17 +293,34 @@ export function judge(checks: CheckResult[], findings: Finding[], explanations: 
 }
 
 function firstLine(text: string): string {
-  return text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
+  return (
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l !== '') ?? ''
+  );
 }
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function formatReport(report: AuditReport): string {
   const out: string[] = [];
-  out.push(table([['check', 'result', 'note'], ...report.checks.map((c) => [c.name, c.status === 'ran' ? 'ran' : 'COULD NOT RUN', c.note])]));
+  out.push(
+    table([
+      ['check', 'result', 'note'],
+      ...report.checks.map((c) => [c.name, c.status === 'ran' ? 'ran' : 'COULD NOT RUN', c.note]),
+    ]),
+  );
   out.push('');
   if (report.findings.length === 0) {
     out.push('findings: none from the checks that ran');
@@ -256,11 +329,22 @@ export function formatReport(report: AuditReport): string {
     out.push(
       table([
         ['source', 'where', 'package', 'advisory / problem', 'severity', 'fix', 'status'],
-        ...report.findings.map((f) => [f.source, f.where, f.package, cut(f.source === 'npm' ? `${f.id} ${f.detail}` : f.detail, 70), f.severity, cut(f.fix, 30), f.explanation ? 'explained' : 'UNEXPLAINED']),
+        ...report.findings.map((f) => [
+          f.source,
+          f.where,
+          f.package,
+          cut(f.source === 'npm' ? `${f.id} ${f.detail}` : f.detail, 70),
+          f.severity,
+          cut(f.fix, 30),
+          f.explanation ? 'explained' : 'UNEXPLAINED',
+        ]),
       ]),
     );
   }
-  for (const e of report.stale) out.push(`stale explanation (no such finding any more; remove it from chaos/audit-explained.json): ${e.source} ${e.package} ${e.id}`);
+  for (const e of report.stale)
+    out.push(
+      `stale explanation (no such finding any more; remove it from chaos/audit-explained.json): ${e.source} ${e.package} ${e.id}`,
+    );
   const unexplained = report.findings.filter((f) => !f.explanation).length;
   out.push('');
   out.push(
@@ -268,7 +352,12 @@ export function formatReport(report: AuditReport): string {
       ? `audit clean: every check ran; ${report.findings.length} finding(s), all explained in chaos/AUDIT.md.`
       : report.exitCode === 1
         ? `audit FAILED: ${unexplained} unexplained finding(s). Upgrade the package, or review it and add it to chaos/audit-explained.json and chaos/AUDIT.md.`
-        : `audit INCOMPLETE: ${report.checks.filter((c) => c.status !== 'ran').map((c) => c.name).join(', ')} could not run, so their result is unknown (see the notes above); no unexplained finding in the rest.`,
+        : `audit INCOMPLETE: ${report.checks
+            .filter((c) => c.status !== 'ran')
+            .map((c) => c.name)
+            .join(
+              ', ',
+            )} could not run, so their result is unknown (see the notes above); no unexplained finding in the rest.`,
   );
   return out.join('\n');
 }
@@ -293,12 +382,18 @@ async function main(): Promise<number> {
   }
   process.stdout.write(`${formatReport(report)}\n\n`);
   const count = (pred: (f: AuditReport['findings'][number]) => boolean) => report.findings.filter(pred).length;
-  recordFigure({ fault: 'audit', measure: 'checks run / could not run', value: `${report.checks.filter((c) => c.status === 'ran').length} / ${report.checks.filter((c) => c.status !== 'ran').length}` });
+  recordFigure({
+    fault: 'audit',
+    measure: 'checks run / could not run',
+    value: `${report.checks.filter((c) => c.status === 'ran').length} / ${report.checks.filter((c) => c.status !== 'ran').length}`,
+  });
   const npmRan = report.checks.some((c) => c.name.startsWith('npm') && c.status === 'ran');
   recordFigure({
     fault: 'audit',
     measure: 'npm advisories (prod / dev only)',
-    value: npmRan ? `${count((f) => f.source === 'npm' && f.where === 'prod')} / ${count((f) => f.source === 'npm' && f.where === 'dev')}` : 'unknown (npm audit could not run)',
+    value: npmRan
+      ? `${count((f) => f.source === 'npm' && f.where === 'prod')} / ${count((f) => f.source === 'npm' && f.where === 'dev')}`
+      : 'unknown (npm audit could not run)',
   });
   recordFigure({ fault: 'audit', measure: 'pip check problems', value: count((f) => f.source === 'pip') });
   recordFigure({ fault: 'audit', measure: 'unexplained findings', value: count((f) => f.explanation === null) });

@@ -16,7 +16,20 @@
  * has no key). The number of kills and the worst catch-up are recorded as figures.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caughtUpTo, expectReplicaEqual, outputTail, query, startElt, startPair, StopWaiting, waitFor, waitForCatchUp, walInsertLsn, type ClusterPair, type ReplicatorProcess } from '../harness/replication.js';
+import {
+  caughtUpTo,
+  expectReplicaEqual,
+  outputTail,
+  query,
+  startElt,
+  startPair,
+  StopWaiting,
+  waitFor,
+  waitForCatchUp,
+  walInsertLsn,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../harness/replication.js';
 import { initDemoSource } from '../source_db_init/init.js';
 import { createRng, type Rng } from '../source_db_init/prng.js';
 import { startWorkload, type Workload } from '../source_db_init/workload.js';
@@ -81,7 +94,11 @@ describe('kill -9, again and again, under the demo workload', () => {
   const randomMs = (min: number, max: number) => min + Math.floor(rng.next() * (max - min));
 
   async function phase(): Promise<string> {
-    const rows = await query<{ phase: string }>(pair.destinationUrl, 'SELECT phase FROM elt.replication_state WHERE slot_name = $1', [SLOT]).catch(() => []);
+    const rows = await query<{ phase: string }>(
+      pair.destinationUrl,
+      'SELECT phase FROM elt.replication_state WHERE slot_name = $1',
+      [SLOT],
+    ).catch(() => []);
     return rows[0]?.phase ?? 'none';
   }
 
@@ -111,10 +128,14 @@ describe('kill -9, again and again, under the demo workload', () => {
   }
 
   async function waitUntilStreaming(process: ReplicatorProcess): Promise<void> {
-    await waitFor('the replicator to stream', async () => {
-      if (process.child.exitCode !== null) throw new StopWaiting(`elt exited: ${process.output()}`);
-      return process.output().includes(STREAMING);
-    }, 180_000);
+    await waitFor(
+      'the replicator to stream',
+      async () => {
+        if (process.child.exitCode !== null) throw new StopWaiting(`elt exited: ${process.output()}`);
+        return process.output().includes(STREAMING);
+      },
+      180_000,
+    );
   }
 
   async function killNow(): Promise<string> {
@@ -126,15 +147,22 @@ describe('kill -9, again and again, under the demo workload', () => {
 
   /** Wait for `condition` while checking that the replicator is still alive. */
   async function during(what: string, condition: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-    await waitFor(what, async () => {
-      if (replicator!.child.exitCode !== null) throw new StopWaiting(`elt exited: ${replicator!.output()}`);
-      return condition();
-    }, timeoutMs, 20).catch(async (error: Error) => {
+    await waitFor(
+      what,
+      async () => {
+        if (replicator!.child.exitCode !== null) throw new StopWaiting(`elt exited: ${replicator!.output()}`);
+        return condition();
+      },
+      timeoutMs,
+      20,
+    ).catch(async (error: Error) => {
       const sessions = await query(
         pair.destinationUrl,
         "SELECT application_name, state, wait_event_type, wait_event, now() - xact_start AS in_tx, left(query, 120) AS query FROM pg_stat_activity WHERE application_name LIKE 'elt%'",
       ).catch((e: Error) => e.message);
-      throw new Error(`${error.message}\n${lastCatchUp}\ndestination sessions: ${JSON.stringify(sessions)}\n${outputTail(replicator!)}`);
+      throw new Error(
+        `${error.message}\n${lastCatchUp}\ndestination sessions: ${JSON.stringify(sessions)}\n${outputTail(replicator!)}`,
+      );
     });
   }
 
@@ -157,11 +185,26 @@ describe('kill -9, again and again, under the demo workload', () => {
     if (!first) {
       // Force a full copy: with the replicator down, the slot disappears (as when it loses its WAL).
       await replicator!.kill('SIGKILL');
-      await waitFor('the slot to be released', async () => (await query<{ active: boolean }>(pair.sourceUrl, 'SELECT active FROM pg_replication_slots WHERE slot_name = $1', [SLOT]))[0]?.active === false);
+      await waitFor(
+        'the slot to be released',
+        async () =>
+          (
+            await query<{ active: boolean }>(
+              pair.sourceUrl,
+              'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+              [SLOT],
+            )
+          )[0]?.active === false,
+      );
       await query(pair.sourceUrl, 'SELECT pg_drop_replication_slot($1)', [SLOT]);
       start();
     }
-    await during('the snapshot to start', async () => (await phase()) === 'snapshotting' && replicator!.output().includes('"msg":"created slot; copying the snapshot"'));
+    await during(
+      'the snapshot to start',
+      async () =>
+        (await phase()) === 'snapshotting' &&
+        replicator!.output().includes('"msg":"created slot; copying the snapshot"'),
+    );
     await sleep(randomMs(0, 1_500));
     return killNow();
   }
@@ -176,7 +219,15 @@ describe('kill -9, again and again, under the demo workload', () => {
     await query(pair.sourceUrl, "UPDATE public.ledger SET n = n + 1, note = 'bulk ' || (n + 1)");
     const committed = await walInsertLsn(pair.sourceUrl);
     // Kill once the transaction is on its way in, at a random point before it is all applied.
-    await during('the large transaction to be on the wire', async () => (await query<{ ok: boolean }>(pair.sourceUrl, 'SELECT sent_lsn > $1::pg_lsn AS ok FROM pg_stat_replication', [before]))[0]?.ok === true);
+    await during(
+      'the large transaction to be on the wire',
+      async () =>
+        (
+          await query<{ ok: boolean }>(pair.sourceUrl, 'SELECT sent_lsn > $1::pg_lsn AS ok FROM pg_stat_replication', [
+            before,
+          ])
+        )[0]?.ok === true,
+    );
     await sleep(randomMs(0, 800));
     expect(await applied(committed)).toBe(false);
     return killNow();
@@ -192,66 +243,111 @@ describe('kill -9, again and again, under the demo workload', () => {
     );
     await query(pair.destinationUrl, "SELECT pg_notify('elt_resync', $1)", [job!.id]);
     await during('the resync to copy', async () => {
-      const rows = await query<{ copying: boolean }>(pair.destinationUrl, "SELECT bool_or(state = 'running') AS copying FROM elt.resync_job_tables WHERE job_id = $1", [job!.id]);
+      const rows = await query<{ copying: boolean }>(
+        pair.destinationUrl,
+        "SELECT bool_or(state = 'running') AS copying FROM elt.resync_job_tables WHERE job_id = $1",
+        [job!.id],
+      );
       return rows[0]?.copying === true;
     });
     await sleep(randomMs(0, 600));
-    const [state] = await query<{ state: string }>(pair.destinationUrl, 'SELECT state FROM elt.resync_jobs WHERE id = $1', [job!.id]);
+    const [state] = await query<{ state: string }>(
+      pair.destinationUrl,
+      'SELECT state FROM elt.resync_jobs WHERE id = $1',
+      [job!.id],
+    );
     expect(state!.state).toBe('running');
     const killedIn = await killNow();
     resyncJobs.push(job!.id);
     return killedIn;
   }
 
-  it('converges after every one of at least 25 kill -9s, with nothing lost or doubled', async () => {
-    const kills: Kill[] = [];
-    resumeWorkload();
+  it(
+    'converges after every one of at least 25 kill -9s, with nothing lost or doubled',
+    async () => {
+      const kills: Kill[] = [];
+      resumeWorkload();
 
-    // The first start is killed during its snapshot; later snapshots come from a dropped slot.
-    start();
-    await restartAndCheck('snapshot', await killDuringSnapshot(true), kills);
-    const rest: KillKind[] = [];
-    for (const [kind, count] of Object.entries(PLAN) as [KillKind, number][]) for (let i = kind === 'snapshot' ? 1 : 0; i < count; i++) rest.push(kind);
-    // Interleave the kinds in a seeded order.
-    for (let i = rest.length - 1; i > 0; i--) {
-      const j = Math.floor(rng.next() * (i + 1));
-      [rest[i], rest[j]] = [rest[j]!, rest[i]!];
-    }
-    for (const kind of rest) {
-      const killedIn =
-        kind === 'snapshot' ? await killDuringSnapshot(false)
-        : kind === 'streaming' ? await killWhileStreaming()
-        : kind === 'large transaction' ? await killDuringLargeTransaction()
-        : await killDuringResync();
-      await restartAndCheck(kind, killedIn, kills);
-    }
+      // The first start is killed during its snapshot; later snapshots come from a dropped slot.
+      start();
+      await restartAndCheck('snapshot', await killDuringSnapshot(true), kills);
+      const rest: KillKind[] = [];
+      for (const [kind, count] of Object.entries(PLAN) as [KillKind, number][])
+        for (let i = kind === 'snapshot' ? 1 : 0; i < count; i++) rest.push(kind);
+      // Interleave the kinds in a seeded order.
+      for (let i = rest.length - 1; i > 0; i--) {
+        const j = Math.floor(rng.next() * (i + 1));
+        [rest[i], rest[j]] = [rest[j]!, rest[i]!];
+      }
+      for (const kind of rest) {
+        const killedIn =
+          kind === 'snapshot'
+            ? await killDuringSnapshot(false)
+            : kind === 'streaming'
+              ? await killWhileStreaming()
+              : kind === 'large transaction'
+                ? await killDuringLargeTransaction()
+                : await killDuringResync();
+        await restartAndCheck(kind, killedIn, kills);
+      }
 
-    // The killed resyncs were picked up again and finished.
-    await during('the interrupted resync jobs to finish', async () => {
-      const rows = await query<{ open: number }>(pair.destinationUrl, "SELECT count(*)::int AS open FROM elt.resync_jobs WHERE state IN ('queued', 'running')");
-      return rows[0]!.open === 0;
-    });
-    const jobs = await query<{ id: string; state: string }>(pair.destinationUrl, 'SELECT id::text, state FROM elt.resync_jobs WHERE id = ANY($1::bigint[]) ORDER BY id', [resyncJobs]);
-    expect(jobs.map((j) => j.state)).toEqual(resyncJobs.map(() => 'succeeded'));
-    await pauseWorkload();
-    await waitForCatchUp(pair, replicator!, { slot: SLOT });
-    await expectReplicaEqual(pair, replicator!);
+      // The killed resyncs were picked up again and finished.
+      await during('the interrupted resync jobs to finish', async () => {
+        const rows = await query<{ open: number }>(
+          pair.destinationUrl,
+          "SELECT count(*)::int AS open FROM elt.resync_jobs WHERE state IN ('queued', 'running')",
+        );
+        return rows[0]!.open === 0;
+      });
+      const jobs = await query<{ id: string; state: string }>(
+        pair.destinationUrl,
+        'SELECT id::text, state FROM elt.resync_jobs WHERE id = ANY($1::bigint[]) ORDER BY id',
+        [resyncJobs],
+      );
+      expect(jobs.map((j) => j.state)).toEqual(resyncJobs.map(() => 'succeeded'));
+      await pauseWorkload();
+      await waitForCatchUp(pair, replicator!, { slot: SLOT });
+      await expectReplicaEqual(pair, replicator!);
 
-    // Each kill landed where it was meant to.
-    const expectedPhase: Record<KillKind, string> = { snapshot: 'snapshotting', streaming: 'streaming', 'large transaction': 'streaming', resync: 'streaming' };
-    expect(kills.filter((k) => k.phase !== expectedPhase[k.kind])).toEqual([]);
-    expect(kills.length).toBeGreaterThanOrEqual(25);
+      // Each kill landed where it was meant to.
+      const expectedPhase: Record<KillKind, string> = {
+        snapshot: 'snapshotting',
+        streaming: 'streaming',
+        'large transaction': 'streaming',
+        resync: 'streaming',
+      };
+      expect(kills.filter((k) => k.phase !== expectedPhase[k.kind])).toEqual([]);
+      expect(kills.length).toBeGreaterThanOrEqual(25);
 
-    const worst = kills.reduce((a, b) => (b.catchUpMs > a.catchUpMs ? b : a));
-    const sorted = kills.map((k) => k.catchUpMs).sort((a, b) => a - b);
-    for (const kind of Object.keys(PLAN) as KillKind[]) {
-      const of = kills.filter((k) => k.kind === kind);
-      recordFigure({ fault: `kill -9 during ${kind}`, measure: 'kills, worst catch-up', value: `${of.length}, ${(Math.max(...of.map((k) => k.catchUpMs)) / 1000).toFixed(1)} s` });
-    }
-    recordFigure({ fault: 'kill -9 (all)', measure: 'kills', value: kills.length });
-    recordFigure({ fault: 'kill -9 (all)', measure: 'median catch-up', value: (sorted[Math.floor(sorted.length / 2)]! / 1000).toFixed(1), unit: 's' });
-    recordFigure({ fault: 'kill -9 (all)', measure: 'worst catch-up', value: `${(worst.catchUpMs / 1000).toFixed(1)} s (during ${worst.kind})` });
-    recordFigure({ fault: 'kill -9 (all)', measure: 'workload transactions committed meanwhile', value: workloadTransactions });
-    recordFigure({ fault: 'kill -9 (all)', measure: 'tables that differed after a restart', value: 0 });
-  }, TEST_TIMEOUT_MS);
+      const worst = kills.reduce((a, b) => (b.catchUpMs > a.catchUpMs ? b : a));
+      const sorted = kills.map((k) => k.catchUpMs).sort((a, b) => a - b);
+      for (const kind of Object.keys(PLAN) as KillKind[]) {
+        const of = kills.filter((k) => k.kind === kind);
+        recordFigure({
+          fault: `kill -9 during ${kind}`,
+          measure: 'kills, worst catch-up',
+          value: `${of.length}, ${(Math.max(...of.map((k) => k.catchUpMs)) / 1000).toFixed(1)} s`,
+        });
+      }
+      recordFigure({ fault: 'kill -9 (all)', measure: 'kills', value: kills.length });
+      recordFigure({
+        fault: 'kill -9 (all)',
+        measure: 'median catch-up',
+        value: (sorted[Math.floor(sorted.length / 2)]! / 1000).toFixed(1),
+        unit: 's',
+      });
+      recordFigure({
+        fault: 'kill -9 (all)',
+        measure: 'worst catch-up',
+        value: `${(worst.catchUpMs / 1000).toFixed(1)} s (during ${worst.kind})`,
+      });
+      recordFigure({
+        fault: 'kill -9 (all)',
+        measure: 'workload transactions committed meanwhile',
+        value: workloadTransactions,
+      });
+      recordFigure({ fault: 'kill -9 (all)', measure: 'tables that differed after a restart', value: 0 });
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -16,7 +16,9 @@ export function schemathesisCli(): string {
   const venv = schemathesisVenv();
   const cli = join(venv, 'bin', 'schemathesis');
   if (!existsSync(join(venv, '.installed')) || !existsSync(cli)) {
-    throw new Error(`schemathesis is not installed in ${venv}: run make chaos-deps (it builds that virtualenv from chaos/requirements-schemathesis.txt).`);
+    throw new Error(
+      `schemathesis is not installed in ${venv}: run make chaos-deps (it builds that virtualenv from chaos/requirements-schemathesis.txt).`,
+    );
   }
   return cli;
 }

@@ -64,7 +64,9 @@ describe('tokenMatches', () => {
   it('every candidate, whatever its length, reaches the same comparison of equal-length buffers', () => {
     for (const [, candidate] of CANDIDATES) tokenMatches(candidate, expected);
     expect(spy).toHaveBeenCalledTimes(CANDIDATES.length);
-    expect(new Set(spy.mock.calls.map(([a, b]) => `${(a as Buffer).length}/${(b as Buffer).length}`))).toEqual(new Set(['32/32']));
+    expect(new Set(spy.mock.calls.map(([a, b]) => `${(a as Buffer).length}/${(b as Buffer).length}`))).toEqual(
+      new Set(['32/32']),
+    );
   });
 
   it('relies on timingSafeEqual, which refuses buffers of unequal length (so the digest is what equalises them)', () => {
@@ -81,11 +83,16 @@ describe('tokenMatches', () => {
     // Any other comparison that touches the token or a digest only asks whether one is set.
     const touchesToken = /\b(token|expected|expectedDigest|given)\b|match\[1\]/;
     const compares = /===|!==|[^=!<>]==[^=]|!=[^=]|\.equals\(|\.compare\(|localeCompare|\.startsWith\(|\.includes\(/;
-    const comparisons = code.split('\n').filter((line) => touchesToken.test(line) && compares.test(line)).map((line) => line.trim());
+    const comparisons = code
+      .split('\n')
+      .filter((line) => touchesToken.test(line) && compares.test(line))
+      .map((line) => line.trim());
     expect(comparisons.length).toBeGreaterThan(0);
     for (const line of comparisons) {
       expect(line).not.toMatch(/\.equals\(|\.compare\(|localeCompare|\.startsWith\(|\.includes\(/);
-      const rightSides = [...line.matchAll(/(?:===|!==|(?<![=!<>])==(?!=)|(?<![=!])!=(?!=))\s*([\w.]+)/g)].map((m) => m[1]);
+      const rightSides = [...line.matchAll(/(?:===|!==|(?<![=!<>])==(?!=)|(?<![=!])!=(?!=))\s*([\w.]+)/g)].map(
+        (m) => m[1],
+      );
       expect(rightSides.length, line).toBeGreaterThan(0);
       for (const side of rightSides) expect(['undefined', 'null'], line).toContain(side);
     }
@@ -97,7 +104,13 @@ describe('the auth hook of the app', () => {
 
   beforeAll(async () => {
     // Nothing listens there: a request that passes the hook gets 503 from the database plugin.
-    app = await buildApp({ database: `postgres://nobody@127.0.0.1:${await freePort()}/none`, token: TOKEN, slot: 'elt_slot', readsNeedToken: true, logger: false });
+    app = await buildApp({
+      database: `postgres://nobody@127.0.0.1:${await freePort()}/none`,
+      token: TOKEN,
+      slot: 'elt_slot',
+      readsNeedToken: true,
+      logger: false,
+    });
     await app.ready();
   });
   afterAll(async () => {
@@ -117,7 +130,11 @@ describe('the auth hook of the app', () => {
   ];
 
   it.each(headers)('%s: %s → %i after %i constant-time comparison(s)', async (_what, authorization, status, calls) => {
-    const response = await app.inject({ method: 'GET', url: '/v1/status', headers: authorization === undefined ? {} : { authorization } });
+    const response = await app.inject({
+      method: 'GET',
+      url: '/v1/status',
+      headers: authorization === undefined ? {} : { authorization },
+    });
     expect(response.statusCode).toBe(status);
     expect(spy).toHaveBeenCalledTimes(calls);
     expect(response.body).not.toContain(TOKEN.slice(3, 12));

@@ -23,7 +23,18 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type PgCluster } from '../harness/pg-cluster.js';
-import { expectReplicaEqual, query, runElt, startElt, startPair, waitFor, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../harness/replication.js';
+import {
+  expectReplicaEqual,
+  query,
+  runElt,
+  startElt,
+  startPair,
+  waitFor,
+  waitForCatchUp,
+  waitForStreaming,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../harness/replication.js';
 import { DEMO_TABLES } from '../source_db_init/generate.js';
 import { initDemoSource, PUBLICATION_NAME, REPLICATOR_ROLE } from '../source_db_init/init.js';
 import { recordFigure } from './figures.js';
@@ -73,7 +84,10 @@ function urlFor(cluster: PgCluster, database: string, user: string, password: st
 /** Put scram-sha-256 lines for `users` first in pg_hba.conf: from now on their password is checked. */
 async function requirePasswords(cluster: PgCluster, users: string[]): Promise<void> {
   const path = join(cluster.dataDir, 'pg_hba.conf');
-  const lines = users.flatMap((user) => [`host all ${user} 127.0.0.1/32 scram-sha-256`, `host replication ${user} 127.0.0.1/32 scram-sha-256`]);
+  const lines = users.flatMap((user) => [
+    `host all ${user} 127.0.0.1/32 scram-sha-256`,
+    `host replication ${user} 127.0.0.1/32 scram-sha-256`,
+  ]);
   await writeFile(path, `${lines.join('\n')}\n${await readFile(path, 'utf8')}`);
   await cluster.psql('SELECT pg_reload_conf()');
 }
@@ -97,8 +111,13 @@ beforeAll(async () => {
   pair = await startPair();
   await initDemoSource(pair.sourceUrl, { scale: 0.02, replicatorPassword: SOURCE_PASSWORD });
   // A table of our own whose every value carries the marker (text key, so keys do too).
-  await query(pair.sourceUrl, `CREATE TABLE public.vault (k text PRIMARY KEY, v text NOT NULL, n int NOT NULL DEFAULT 0); GRANT SELECT ON public.vault TO ${REPLICATOR_ROLE}`);
-  await pair.destination.psql(`CREATE ROLE ${DEST_ROLE} LOGIN SUPERUSER PASSWORD '${DEST_PASSWORD.replaceAll("'", "''")}'`);
+  await query(
+    pair.sourceUrl,
+    `CREATE TABLE public.vault (k text PRIMARY KEY, v text NOT NULL, n int NOT NULL DEFAULT 0); GRANT SELECT ON public.vault TO ${REPLICATOR_ROLE}`,
+  );
+  await pair.destination.psql(
+    `CREATE ROLE ${DEST_ROLE} LOGIN SUPERUSER PASSWORD '${DEST_PASSWORD.replaceAll("'", "''")}'`,
+  );
   await requirePasswords(pair.source, [REPLICATOR_ROLE]);
   await requirePasswords(pair.destination, [DEST_ROLE]);
   roleUrl = urlFor(pair.source, 'shop', REPLICATOR_ROLE, SOURCE_PASSWORD);
@@ -112,14 +131,22 @@ afterAll(async () => {
 
 describe(`the replication role ${REPLICATOR_ROLE} holds only what it needs`, () => {
   it('logs in only with its password', async () => {
-    await expect(query(urlFor(pair.source, 'shop', REPLICATOR_ROLE, WRONG_PASSWORD), 'SELECT 1')).rejects.toMatchObject({ code: '28P01' });
+    await expect(query(urlFor(pair.source, 'shop', REPLICATOR_ROLE, WRONG_PASSWORD), 'SELECT 1')).rejects.toMatchObject(
+      { code: '28P01' },
+    );
     await expect(query(roleUrl, 'SELECT current_user AS u')).resolves.toEqual([{ u: REPLICATOR_ROLE }]);
   });
 
   it('every privilege on every object is what PUBLIC has, plus SELECT on the tables and sequences of public', async () => {
     const role = REPLICATOR_ROLE;
     // Each row: one object, one privilege, whether the role has it and whether PUBLIC has it.
-    const rows = await query<{ object: string; kind: string; privilege: string; role_has: boolean; public_has: boolean }>(
+    const rows = await query<{
+      object: string;
+      kind: string;
+      privilege: string;
+      role_has: boolean;
+      public_has: boolean;
+    }>(
       pair.sourceUrl,
       `WITH relations AS (
          SELECT c.oid, format('%I.%I', n.nspname, c.relname) AS object, n.nspname, c.relkind
@@ -168,7 +195,9 @@ describe(`the replication role ${REPLICATOR_ROLE} holds only what it needs`, () 
        SELECT * FROM checks`,
       [role],
     );
-    const beyondPublic = rows.filter((r) => r.role_has && !r.public_has).map((r) => `${r.kind} ${r.object}: ${r.privilege}`);
+    const beyondPublic = rows
+      .filter((r) => r.role_has && !r.public_has)
+      .map((r) => `${r.kind} ${r.object}: ${r.privilege}`);
 
     // What roles.sql grants and pg_dump needs: SELECT on every table and sequence in public.
     const needed = await query<{ line: string }>(
@@ -187,23 +216,53 @@ describe(`the replication role ${REPLICATOR_ROLE} holds only what it needs`, () 
     expect(withheld.filter((r) => r.kind === 'function').length).toBeGreaterThan(40);
     expect(withheld.filter((r) => r.kind === 'function' && r.role_has)).toEqual([]);
     expect(withheld.filter((r) => r.kind === 'catalog relation' && r.role_has)).toEqual([]);
-    for (const fn of ['pg_read_file(text)', 'pg_ls_dir(text)', 'lo_import(text)', 'lo_export(oid,text)', 'pg_reload_conf()', 'pg_switch_wal()']) {
-      expect(rows.find((r) => r.kind === 'function' && r.object === fn), fn).toMatchObject({ role_has: false });
+    for (const fn of [
+      'pg_read_file(text)',
+      'pg_ls_dir(text)',
+      'lo_import(text)',
+      'lo_export(oid,text)',
+      'pg_reload_conf()',
+      'pg_switch_wal()',
+    ]) {
+      expect(
+        rows.find((r) => r.kind === 'function' && r.object === fn),
+        fn,
+      ).toMatchObject({ role_has: false });
     }
-    expect(rows.find((r) => r.object === 'pg_catalog.pg_authid' && r.privilege === 'SELECT')).toMatchObject({ role_has: false });
+    expect(rows.find((r) => r.object === 'pg_catalog.pg_authid' && r.privilege === 'SELECT')).toMatchObject({
+      role_has: false,
+    });
     // No write, create or nextval of any kind anywhere, whoever else may have one.
-    const writes = new Set(['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'CREATE', 'ALTER SYSTEM']);
+    const writes = new Set([
+      'INSERT',
+      'UPDATE',
+      'DELETE',
+      'TRUNCATE',
+      'REFERENCES',
+      'TRIGGER',
+      'CREATE',
+      'ALTER SYSTEM',
+    ]);
     const usageIsWrite = new Set(['sequence', 'foreign-data wrapper', 'foreign server']);
     // (PUBLIC may UPDATE pg_settings: that is SET, which the parameter privileges above govern.)
     const anyWrite = rows.filter(
-      (r) => r.role_has && r.object !== 'pg_catalog.pg_settings' && (writes.has(r.privilege) || (r.privilege === 'USAGE' && usageIsWrite.has(r.kind))),
+      (r) =>
+        r.role_has &&
+        r.object !== 'pg_catalog.pg_settings' &&
+        (writes.has(r.privilege) || (r.privilege === 'USAGE' && usageIsWrite.has(r.kind))),
     );
     expect(anyWrite.map((r) => `${r.kind} ${r.object}: ${r.privilege}`)).toEqual([]);
 
     // What PUBLIC gives everybody (reported, not granted by us): connect to and make temp tables in databases.
-    const fromPublic = rows.filter((r) => r.role_has && r.public_has && r.kind === 'database').map((r) => `${r.object}: ${r.privilege}`);
+    const fromPublic = rows
+      .filter((r) => r.role_has && r.public_has && r.kind === 'database')
+      .map((r) => `${r.object}: ${r.privilege}`);
     recordFigure({ fault: FIGURE, measure: 'privileges compared (object × privilege)', value: rows.length });
-    recordFigure({ fault: FIGURE, measure: 'privileges beyond PUBLIC (all SELECT on public tables/sequences)', value: beyondPublic.length });
+    recordFigure({
+      fault: FIGURE,
+      measure: 'privileges beyond PUBLIC (all SELECT on public tables/sequences)',
+      value: beyondPublic.length,
+    });
     recordFigure({ fault: FIGURE, measure: 'database privileges from PUBLIC defaults', value: fromPublic.join(', ') });
   });
 
@@ -214,8 +273,21 @@ describe(`the replication role ${REPLICATOR_ROLE} holds only what it needs`, () 
       `SELECT rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, rolbypassrls, current_setting('is_superuser') AS is_superuser
        FROM pg_roles WHERE rolname = current_user`,
     );
-    expect(self).toEqual({ rolsuper: false, rolinherit: true, rolcreaterole: false, rolcreatedb: false, rolcanlogin: true, rolreplication: true, rolbypassrls: false, is_superuser: 'off' });
-    const memberOf = await query<{ rolname: string }>(pair.sourceUrl, `SELECT rolname FROM pg_roles WHERE pg_has_role($1, oid, 'MEMBER') AND rolname <> $1`, [REPLICATOR_ROLE]);
+    expect(self).toEqual({
+      rolsuper: false,
+      rolinherit: true,
+      rolcreaterole: false,
+      rolcreatedb: false,
+      rolcanlogin: true,
+      rolreplication: true,
+      rolbypassrls: false,
+      is_superuser: 'off',
+    });
+    const memberOf = await query<{ rolname: string }>(
+      pair.sourceUrl,
+      `SELECT rolname FROM pg_roles WHERE pg_has_role($1, oid, 'MEMBER') AND rolname <> $1`,
+      [REPLICATOR_ROLE],
+    );
     expect(memberOf).toEqual([]);
     // pg_shdepend covers every database and the shared catalogs: 'o' would be an object it owns.
     const dependencies = await query<{ catalog: string; deptype: string; database: string | null }>(
@@ -225,8 +297,14 @@ describe(`the replication role ${REPLICATOR_ROLE} holds only what it needs`, () 
       [REPLICATOR_ROLE],
     );
     expect(dependencies.filter((d) => d.deptype !== 'a')).toEqual([]);
-    expect(new Set(dependencies.map((d) => `${d.database} ${d.catalog}`))).toEqual(new Set(['shop pg_class', 'shop pg_namespace', 'shop pg_default_acl']));
-    const [publication] = await query<{ owner: string }>(pair.sourceUrl, `SELECT pubowner::regrole::text AS owner FROM pg_publication WHERE pubname = $1`, [PUBLICATION_NAME]);
+    expect(new Set(dependencies.map((d) => `${d.database} ${d.catalog}`))).toEqual(
+      new Set(['shop pg_class', 'shop pg_namespace', 'shop pg_default_acl']),
+    );
+    const [publication] = await query<{ owner: string }>(
+      pair.sourceUrl,
+      `SELECT pubowner::regrole::text AS owner FROM pg_publication WHERE pubname = $1`,
+      [PUBLICATION_NAME],
+    );
     expect(publication?.owner).not.toBe(REPLICATOR_ROLE);
   });
 
@@ -365,7 +443,11 @@ describe(`the replication role ${REPLICATOR_ROLE} holds only what it needs`, () 
       // The superuser's session survived the attempts to end it, and no row changed.
       expect((await superuser.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
       expect(await query(pair.sourceUrl, `SELECT count(*) AS n FROM customers`)).toEqual(before);
-      recordFigure({ fault: FIGURE, measure: 'statements refused (plain + replication connection)', value: plain.refused + replication.refused });
+      recordFigure({
+        fault: FIGURE,
+        measure: 'statements refused (plain + replication connection)',
+        value: plain.refused + replication.refused,
+      });
     } finally {
       await superuser.end();
     }
@@ -384,9 +466,16 @@ describe(`the replication role ${REPLICATOR_ROLE} holds only what it needs`, () 
       await client.end();
     }
     expect(notices.join('\n')).toMatch(/no privileges were granted for "customers"/);
-    expect(notices.join('\n')).toMatch(/permission denied to vacuum "customers"|skipping "customers" --- only table or database owner can vacuum it/);
-    expect(notices.join('\n')).toMatch(/permission denied to analyze "customers"|skipping "customers" --- only table or database owner can analyze it/);
-    const [after] = await query<{ granted: boolean }>(pair.sourceUrl, `SELECT has_table_privilege('public', 'customers', 'INSERT') OR has_table_privilege('public', 'customers', 'SELECT') AS granted`);
+    expect(notices.join('\n')).toMatch(
+      /permission denied to vacuum "customers"|skipping "customers" --- only table or database owner can vacuum it/,
+    );
+    expect(notices.join('\n')).toMatch(
+      /permission denied to analyze "customers"|skipping "customers" --- only table or database owner can analyze it/,
+    );
+    const [after] = await query<{ granted: boolean }>(
+      pair.sourceUrl,
+      `SELECT has_table_privilege('public', 'customers', 'INSERT') OR has_table_privilege('public', 'customers', 'SELECT') AS granted`,
+    );
     expect(after?.granted).toBe(false);
   });
 
@@ -394,8 +483,11 @@ describe(`the replication role ${REPLICATOR_ROLE} holds only what it needs`, () 
     const superuser = new pg.Client({ connectionString: pair.sourceUrl });
     await superuser.connect();
     try {
-      const pid = (await superuser.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid /* ${MARKER} */`)).rows[0]!.pid;
-      const [seen] = await query<{ query: string }>(roleUrl, 'SELECT query FROM pg_stat_activity WHERE pid = $1', [pid]);
+      const pid = (await superuser.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid /* ${MARKER} */`)).rows[0]!
+        .pid;
+      const [seen] = await query<{ query: string }>(roleUrl, 'SELECT query FROM pg_stat_activity WHERE pid = $1', [
+        pid,
+      ]);
       expect(seen?.query).toBe('<insufficient privilege>');
     } finally {
       await superuser.end();
@@ -413,14 +505,20 @@ describe(`the replication role ${REPLICATOR_ROLE} holds only what it needs`, () 
   it('REPLICATION itself reaches past the grants: it drops any slot and base-backs up the whole cluster', async () => {
     await query(pair.sourceUrl, `SELECT pg_create_logical_replication_slot('other_consumer', 'pgoutput')`);
     await query(roleUrl, `SELECT pg_drop_replication_slot('other_consumer')`);
-    expect(await query(pair.sourceUrl, `SELECT 1 FROM pg_replication_slots WHERE slot_name = 'other_consumer'`)).toEqual([]);
+    expect(
+      await query(pair.sourceUrl, `SELECT 1 FROM pg_replication_slots WHERE slot_name = 'other_consumer'`),
+    ).toEqual([]);
 
     const conninfo = `host=127.0.0.1 port=${pair.source.port} dbname=shop user=${REPLICATOR_ROLE} replication=database`;
     const sawPasswordHashes = await new Promise<boolean>((resolve, reject) => {
-      const psql = spawn('psql', ['-X', '-q', '-d', conninfo, '-c', "BASE_BACKUP (LABEL 'elt security probe', CHECKPOINT 'fast')"], {
-        env: { ...process.env, PGPASSWORD: SOURCE_PASSWORD },
-        stdio: ['ignore', 'pipe', 'ignore'],
-      });
+      const psql = spawn(
+        'psql',
+        ['-X', '-q', '-d', conninfo, '-c', "BASE_BACKUP (LABEL 'elt security probe', CHECKPOINT 'fast')"],
+        {
+          env: { ...process.env, PGPASSWORD: SOURCE_PASSWORD },
+          stdio: ['ignore', 'pipe', 'ignore'],
+        },
+      );
       let tail = '';
       let found = false;
       psql.stdout.on('data', (chunk: Buffer) => {
@@ -467,9 +565,15 @@ describe('logs, at the default info level', () => {
     // The refused table stops alone (state error, with the reason); the others are copied and stream.
     const failed = track('replicator (failed snapshot)', startElt(['replicate'], env));
     await waitForStreaming(pair.destinationUrl, failed, SLOT, 180_000);
-    const [vault] = await query<{ state: string; last_error: string }>(pair.destinationUrl, "SELECT state, last_error FROM elt.tables WHERE source_table = 'vault'");
+    const [vault] = await query<{ state: string; last_error: string }>(
+      pair.destinationUrl,
+      "SELECT state, last_error FROM elt.tables WHERE source_table = 'vault'",
+    );
     await failed.kill();
-    await pair.destination.psql('DROP EVENT TRIGGER elt_security_probe; DROP FUNCTION public.elt_security_probe()', 'analytics');
+    await pair.destination.psql(
+      'DROP EVENT TRIGGER elt_security_probe; DROP FUNCTION public.elt_security_probe()',
+      'analytics',
+    );
     const output = failed.output();
     logLines += lineCount(output);
     expect(vault?.state).toBe('error');
@@ -507,9 +611,22 @@ describe('logs, at the default info level', () => {
 
   it('an apply error on a row (a CHECK on the replica) is logged without the row, and recovers', async () => {
     const from = replicator.output().length;
-    await query(pair.destinationUrl, `ALTER TABLE staging.vault ADD CONSTRAINT elt_security_probe CHECK (v NOT LIKE '%poison%') NOT VALID`);
+    await query(
+      pair.destinationUrl,
+      `ALTER TABLE staging.vault ADD CONSTRAINT elt_security_probe CHECK (v NOT LIKE '%poison%') NOT VALID`,
+    );
     await query(pair.sourceUrl, `INSERT INTO vault VALUES ('${MARKER}-k-poison-2', '${MARKER}-poison-stream', 3)`);
-    await waitFor('the table to stop', async () => (await query<{ state: string }>(pair.destinationUrl, "SELECT state FROM elt.tables WHERE source_table = 'vault'"))[0]?.state === 'error', 60_000);
+    await waitFor(
+      'the table to stop',
+      async () =>
+        (
+          await query<{ state: string }>(
+            pair.destinationUrl,
+            "SELECT state FROM elt.tables WHERE source_table = 'vault'",
+          )
+        )[0]?.state === 'error',
+      60_000,
+    );
     await query(pair.destinationUrl, `ALTER TABLE staging.vault DROP CONSTRAINT elt_security_probe`);
     await waitForResync(pair.destinationUrl, await queueResync(pair.destinationUrl, ['public.vault'], SLOT));
     await waitForCatchUp(pair, replicator, { slot: SLOT });
@@ -518,7 +635,10 @@ describe('logs, at the default info level', () => {
     expect(output).toMatch(/elt_security_probe/);
     expect(leaks(output, { ...SECRETS, ...ROW_DATA })).toEqual([]);
     // What the replicator records for `elt status` and the API carries no row either.
-    const [vault] = await query<{ last_error: string | null }>(pair.destinationUrl, "SELECT last_error FROM elt.tables WHERE source_table = 'vault'");
+    const [vault] = await query<{ last_error: string | null }>(
+      pair.destinationUrl,
+      "SELECT last_error FROM elt.tables WHERE source_table = 'vault'",
+    );
     expect(vault?.last_error).toMatch(/elt_security_probe/);
     expect(vault?.last_error).not.toContain(MARKER);
   });
@@ -526,7 +646,15 @@ describe('logs, at the default info level', () => {
   it('the API (elt api) logs no token and no password, whatever the Authorization header holds', async () => {
     const replicatorFrom = replicator.output().length;
     const port = await freePort();
-    const api = track('api', startElt(['api'], { ELT_DESTINATION_URL: destUrl, ELT_API_TOKEN: TOKEN, ELT_API_PORT: String(port), ELT_API_READS_NEED_TOKEN: 'true' }));
+    const api = track(
+      'api',
+      startElt(['api'], {
+        ELT_DESTINATION_URL: destUrl,
+        ELT_API_TOKEN: TOKEN,
+        ELT_API_PORT: String(port),
+        ELT_API_READS_NEED_TOKEN: 'true',
+      }),
+    );
     const base = `http://127.0.0.1:${port}`;
     await waitFor('the API to listen', async () => {
       if (api.child.exitCode !== null) throw new Error(`elt api exited: ${api.output()}`);
@@ -553,7 +681,11 @@ describe('logs, at the default info level', () => {
       expect(read.status, `GET ${what}`).toBe(status);
       const body = await read.text();
       expect(leaks(body, { ...SECRETS, ...ROW_DATA }), `GET ${what}`).toEqual([]);
-      const write = await fetch(`${base}/v1/resync`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ tables: ['public.nonexistent'] }) });
+      const write = await fetch(`${base}/v1/resync`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ tables: ['public.nonexistent'] }),
+      });
       expect(write.status, `POST ${what}`).toBe(status === 200 ? 404 : status);
     }
     // A resync of the marked table, through the replicator: its copy is logged, its rows are not.
@@ -564,11 +696,17 @@ describe('logs, at the default info level', () => {
     });
     expect(queued.status).toBe(202);
     const { id } = (await queued.json()) as { id: number };
-    await waitFor('the resync of vault to succeed', async () => {
-      const job = (await (await fetch(`${base}/v1/resync/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { state: string };
-      if (job.state === 'failed') throw new Error(`resync failed: ${JSON.stringify(job)}`);
-      return job.state === 'succeeded';
-    }, 120_000);
+    await waitFor(
+      'the resync of vault to succeed',
+      async () => {
+        const job = (await (
+          await fetch(`${base}/v1/resync/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } })
+        ).json()) as { state: string };
+        if (job.state === 'failed') throw new Error(`resync failed: ${JSON.stringify(job)}`);
+        return job.state === 'succeeded';
+      },
+      120_000,
+    );
     for (const path of ['/v1/status', '/v1/tables', '/v1/resync']) {
       const body = await (await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
       expect(leaks(body, { ...SECRETS, ...ROW_DATA }), path).toEqual([]);
@@ -588,23 +726,42 @@ describe('logs, at the default info level', () => {
 
   it('a resync that fails on a row: neither the log nor what the API shows of the job carries the row', async () => {
     // The shadow table of a resync is made LIKE the replica INCLUDING ALL, so it gets the CHECK as well.
-    await query(pair.destinationUrl, `ALTER TABLE staging.vault ADD CONSTRAINT elt_security_probe CHECK (v NOT LIKE '%poison%') NOT VALID`);
+    await query(
+      pair.destinationUrl,
+      `ALTER TABLE staging.vault ADD CONSTRAINT elt_security_probe CHECK (v NOT LIKE '%poison%') NOT VALID`,
+    );
     const from = replicator.output().length;
     const port = await freePort();
-    const api = track('api (failed resync)', startElt(['api'], { ELT_DESTINATION_URL: destUrl, ELT_API_TOKEN: TOKEN, ELT_API_PORT: String(port) }));
+    const api = track(
+      'api (failed resync)',
+      startElt(['api'], { ELT_DESTINATION_URL: destUrl, ELT_API_TOKEN: TOKEN, ELT_API_PORT: String(port) }),
+    );
     const base = `http://127.0.0.1:${port}`;
     const auth = { authorization: `Bearer ${TOKEN}` };
     try {
       await waitFor('the API to listen', async () => (await fetch(`${base}/health`)).ok);
-      const queued = await fetch(`${base}/v1/resync`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ tables: ['public.vault'] }) });
+      const queued = await fetch(`${base}/v1/resync`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ tables: ['public.vault'] }),
+      });
       expect(queued.status).toBe(202);
       const { id } = (await queued.json()) as { id: number };
-      const job = await waitFor('the resync of vault to fail', async () => {
-        const body = await (await fetch(`${base}/v1/resync/${id}`, { headers: auth })).text();
-        return (JSON.parse(body) as { state: string }).state === 'failed' ? body : null;
-      }, 120_000);
+      const job = await waitFor(
+        'the resync of vault to fail',
+        async () => {
+          const body = await (await fetch(`${base}/v1/resync/${id}`, { headers: auth })).text();
+          return (JSON.parse(body) as { state: string }).state === 'failed' ? body : null;
+        },
+        120_000,
+      );
       expect(job).toMatch(/elt_security_probe/);
-      const shown = [job, ...(await Promise.all(['/v1/tables', '/v1/status'].map(async (path) => (await fetch(`${base}${path}`, { headers: auth })).text())))];
+      const shown = [
+        job,
+        ...(await Promise.all(
+          ['/v1/tables', '/v1/status'].map(async (path) => (await fetch(`${base}${path}`, { headers: auth })).text()),
+        )),
+      ];
       expect(leaks(shown.join('\n'), { ...SECRETS, ...ROW_DATA })).toEqual([]);
     } finally {
       await query(pair.destinationUrl, `ALTER TABLE staging.vault DROP CONSTRAINT IF EXISTS elt_security_probe`);
@@ -618,16 +775,31 @@ describe('logs, at the default info level', () => {
   it('an API whose destination is down, or whose token is badly formed, prints neither password nor token', async () => {
     const port = await freePort();
     const deadDest = `postgres://${DEST_ROLE}:${encodeURIComponent(DEST_PASSWORD)}@127.0.0.1:${await freePort()}/analytics`;
-    const api = track('api (destination down)', startElt(['api'], { ELT_DESTINATION_URL: deadDest, ELT_API_TOKEN: TOKEN, ELT_API_PORT: String(port) }));
+    const api = track(
+      'api (destination down)',
+      startElt(['api'], { ELT_DESTINATION_URL: deadDest, ELT_API_TOKEN: TOKEN, ELT_API_PORT: String(port) }),
+    );
     const base = `http://127.0.0.1:${port}`;
     await waitFor('the API to listen', async () => (await fetch(`${base}/health`)).ok);
     expect((await fetch(`${base}/v1/status`)).status).toBe(503);
-    expect((await fetch(`${base}/v1/resync`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: '{"all": true}' })).status).toBe(503);
+    expect(
+      (
+        await fetch(`${base}/v1/resync`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: '{"all": true}',
+        })
+      ).status,
+    ).toBe(503);
     expect(await api.kill('SIGTERM')).toBe(0);
     expect(api.output()).toContain('destination unreachable for now');
     expect(leaks(api.output(), SECRETS)).toEqual([]);
 
-    const badToken = await runElt(['api'], { ELT_DESTINATION_URL: destUrl, ELT_API_TOKEN: `${TOKEN} with spaces`, ELT_API_PORT: '0' });
+    const badToken = await runElt(['api'], {
+      ELT_DESTINATION_URL: destUrl,
+      ELT_API_TOKEN: `${TOKEN} with spaces`,
+      ELT_API_PORT: '0',
+    });
     outputs.push({ what: 'api (bad token)', output: () => badToken.output });
     expect(badToken.code).toBe(2);
     expect(badToken.output).toContain('ELT_API_TOKEN must be printable ASCII without spaces');
@@ -642,7 +814,10 @@ describe('logs, at the default info level', () => {
       {
         what: 'status, destination down',
         args: ['status'],
-        env: { ...env, ELT_DESTINATION_URL: `postgres://${DEST_ROLE}:${encodeURIComponent(DEST_PASSWORD)}@127.0.0.1:${deadPort}/analytics` },
+        env: {
+          ...env,
+          ELT_DESTINATION_URL: `postgres://${DEST_ROLE}:${encodeURIComponent(DEST_PASSWORD)}@127.0.0.1:${deadPort}/analytics`,
+        },
         code: 1,
         says: new RegExp(`Cannot reach the destination database at 127\\.0\\.0\\.1:${deadPort}/analytics`),
       },
@@ -663,7 +838,10 @@ describe('logs, at the default info level', () => {
       {
         what: 'replicate, source down',
         args: ['replicate'],
-        env: { ...env, ELT_SOURCE_URL: `postgres://${REPLICATOR_ROLE}:${encodeURIComponent(SOURCE_PASSWORD)}@127.0.0.1:${deadPort}/shop` },
+        env: {
+          ...env,
+          ELT_SOURCE_URL: `postgres://${REPLICATOR_ROLE}:${encodeURIComponent(SOURCE_PASSWORD)}@127.0.0.1:${deadPort}/shop`,
+        },
         code: 1,
         says: /Cannot reach the source database/,
       },
@@ -677,7 +855,10 @@ describe('logs, at the default info level', () => {
       {
         what: 'replicate, unparseable URL with a password',
         args: ['replicate'],
-        env: { ...env, ELT_SOURCE_URL: `postgres://${REPLICATOR_ROLE}:${encodeURIComponent(SOURCE_PASSWORD)}@127.0.0.1:port/shop` },
+        env: {
+          ...env,
+          ELT_SOURCE_URL: `postgres://${REPLICATOR_ROLE}:${encodeURIComponent(SOURCE_PASSWORD)}@127.0.0.1:port/shop`,
+        },
         code: 2,
         says: /ELT_SOURCE_URL \(--source-url\) must be a PostgreSQL URL/,
       },
@@ -702,10 +883,16 @@ describe('logs, at the default info level', () => {
   it('nothing any process printed holds a password or a token', async () => {
     await replicator.kill('SIGTERM');
     const all = outputs.map(({ what, output }) => leaks(output(), SECRETS).map((leak) => `${what}: ${leak}`)).flat();
-    const rowLeaks = outputs.map(({ what, output }) => leaks(output(), ROW_DATA).map((leak) => `${what}: ${leak}`)).flat();
+    const rowLeaks = outputs
+      .map(({ what, output }) => leaks(output(), ROW_DATA).map((leak) => `${what}: ${leak}`))
+      .flat();
     const scanned = outputs.reduce((sum, { output }) => sum + lineCount(output()), 0);
     logLines = Math.max(logLines, scanned);
-    recordFigure({ fault: FIGURE, measure: 'log and output lines scanned for secrets and row values', value: logLines });
+    recordFigure({
+      fault: FIGURE,
+      measure: 'log and output lines scanned for secrets and row values',
+      value: logLines,
+    });
     recordFigure({ fault: FIGURE, measure: 'processes whose output was scanned', value: outputs.length });
     expect(all).toEqual([]);
     // Row values are asserted by the tests above, each on its own path; here they are counted.
@@ -714,7 +901,10 @@ describe('logs, at the default info level', () => {
       // ELT_SECURITY_DUMP=dir keeps every process's output, to read a leak in full.
       await mkdir(process.env.ELT_SECURITY_DUMP, { recursive: true });
       for (const [i, { what, output }] of outputs.entries()) {
-        await writeFile(join(process.env.ELT_SECURITY_DUMP, `${String(i).padStart(2, '0')}-${what.replace(/[^a-z0-9]+/gi, '-')}.log`), output());
+        await writeFile(
+          join(process.env.ELT_SECURITY_DUMP, `${String(i).padStart(2, '0')}-${what.replace(/[^a-z0-9]+/gi, '-')}.log`),
+          output(),
+        );
       }
     }
   });

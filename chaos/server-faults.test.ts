@@ -14,7 +14,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLUSTER_USER, freePort } from '../harness/pg-cluster.js';
-import { expectReplicaEqual, query, slotConfirmed, startElt, startPair, waitFor, waitForCatchUp, waitForStreaming, walInsertLsn, type ClusterPair, type ReplicatorProcess } from '../harness/replication.js';
+import {
+  expectReplicaEqual,
+  query,
+  slotConfirmed,
+  startElt,
+  startPair,
+  waitFor,
+  waitForCatchUp,
+  waitForStreaming,
+  walInsertLsn,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../harness/replication.js';
 import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
 import { queueResync, waitForResync } from '../replicator/test/queue-resync.js';
 import { recordFigure } from './figures.js';
@@ -40,7 +52,9 @@ function canMountTmpfs(): boolean {
     execFileSync('umount', [probe]);
     return true;
   } catch {
-    console.warn('[chaos] cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN): the full-tablespace fault does not run');
+    console.warn(
+      '[chaos] cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN): the full-tablespace fault does not run',
+    );
     return false;
   } finally {
     rmSync(probe, { recursive: true });
@@ -57,7 +71,9 @@ describe('server faults', () => {
   beforeEach(async () => {
     // The slot may keep more WAL than the largest transaction here (200,000 updated rows, about 60 MB):
     // a slow apply must never cost the slot. Only the slot-loss case lowers the limit, inside it.
-    pair = await startPair({ settings: { max_slot_wal_keep_size: '512MB', wal_keep_size: 0, max_wal_size: '64MB', min_wal_size: '32MB' } });
+    pair = await startPair({
+      settings: { max_slot_wal_keep_size: '512MB', wal_keep_size: 0, max_wal_size: '64MB', min_wal_size: '32MB' },
+    });
     await query(pair.sourceUrl, SCHEMA);
   });
 
@@ -72,7 +88,11 @@ describe('server faults', () => {
     }
   });
 
-  const env = (extra: Record<string, string> = {}) => ({ ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl, ...extra });
+  const env = (extra: Record<string, string> = {}) => ({
+    ELT_SOURCE_URL: pair.sourceUrl,
+    ELT_DESTINATION_URL: pair.destinationUrl,
+    ...extra,
+  });
   const sourceLsn = () => walInsertLsn(pair.sourceUrl);
   /** The source still keeps the transaction that ends at `lsn` as long as this is false. */
   const confirmed = (lsn: string) => slotConfirmed(pair.sourceUrl, 'elt_slot', lsn);
@@ -98,11 +118,19 @@ describe('server faults', () => {
    */
   async function largeTransactionInFlight(): Promise<string> {
     const before = await sourceLsn();
-    await query(pair.sourceUrl, "BEGIN; UPDATE accounts SET balance = balance * 2, note = 'doubled'; INSERT INTO audit (what) VALUES ('doubled'); COMMIT;");
+    await query(
+      pair.sourceUrl,
+      "BEGIN; UPDATE accounts SET balance = balance * 2, note = 'doubled'; INSERT INTO audit (what) VALUES ('doubled'); COMMIT;",
+    );
     const committed = await sourceLsn();
     await waitFor(
       'the big transaction to be on the wire',
-      async () => (await query<{ ok: boolean }>(pair.sourceUrl, 'SELECT sent_lsn > $1::pg_lsn AS ok FROM pg_stat_replication', [before]))[0]?.ok,
+      async () =>
+        (
+          await query<{ ok: boolean }>(pair.sourceUrl, 'SELECT sent_lsn > $1::pg_lsn AS ok FROM pg_stat_replication', [
+            before,
+          ])
+        )[0]?.ok,
       30_000,
       10,
     );
@@ -113,7 +141,10 @@ describe('server faults', () => {
   async function expectDoubledEverywhere(): Promise<void> {
     await waitForCatchUp(pair, replicator!);
     await expectReplicaEqual(pair, replicator!);
-    const [doubled] = await query<{ n: string }>(pair.destinationUrl, "SELECT count(*) AS n FROM staging.accounts WHERE note = 'doubled' AND balance = 200");
+    const [doubled] = await query<{ n: string }>(
+      pair.destinationUrl,
+      "SELECT count(*) AS n FROM staging.accounts WHERE note = 'doubled' AND balance = 200",
+    );
     expect(doubled!.n).toBe('200000');
     expect(replicator!.child.exitCode).toBeNull();
   }
@@ -124,28 +155,50 @@ describe('server faults', () => {
    * keeps it (the slot's confirmed position stays before its commit).
    */
   async function expectRefusedAndRetried(committed: string, reason: RegExp): Promise<void> {
-    await waitFor('two failed apply attempts', async () => failedAttempts() >= 2, 60_000).catch(async (error: Error) => {
-      const sizes = await query(pair.destinationUrl, "SELECT application_name, state, wait_event_type, wait_event, left(query, 200) AS query FROM pg_stat_activity WHERE datname = current_database()").catch((e: Error) => e.message);
-      throw new Error(`${error.message}\n${JSON.stringify(sizes)}\n${replicator!.output().slice(-3000)}`);
-    });
+    await waitFor('two failed apply attempts', async () => failedAttempts() >= 2, 60_000).catch(
+      async (error: Error) => {
+        const sizes = await query(
+          pair.destinationUrl,
+          'SELECT application_name, state, wait_event_type, wait_event, left(query, 200) AS query FROM pg_stat_activity WHERE datname = current_database()',
+        ).catch((e: Error) => e.message);
+        throw new Error(`${error.message}\n${JSON.stringify(sizes)}\n${replicator!.output().slice(-3000)}`);
+      },
+    );
     expect(replicator!.child.exitCode).toBeNull();
     expect(await confirmed(committed)).toBe(false);
     // Each new attempt says 'streaming' until the refused transaction fails it again: wait for the error, not one reading.
-    const state = await waitFor('elt.replication_state to show the error', async () => {
-      const [row] = await query<{ status: string; last_error: string | null }>(pair.destinationUrl, "SELECT status, last_error FROM elt.replication_state WHERE slot_name = 'elt_slot'");
-      return row?.status === 'error' ? row : null;
-    }, 60_000, 20);
+    const state = await waitFor(
+      'elt.replication_state to show the error',
+      async () => {
+        const [row] = await query<{ status: string; last_error: string | null }>(
+          pair.destinationUrl,
+          "SELECT status, last_error FROM elt.replication_state WHERE slot_name = 'elt_slot'",
+        );
+        return row?.status === 'error' ? row : null;
+      },
+      60_000,
+      20,
+    );
     expect(state.last_error).toMatch(reason);
-    const [applied] = await query<{ n: string }>(pair.destinationUrl, "SELECT count(*) AS n FROM staging.accounts WHERE note <> 'initial'");
+    const [applied] = await query<{ n: string }>(
+      pair.destinationUrl,
+      "SELECT count(*) AS n FROM staging.accounts WHERE note <> 'initial'",
+    );
     expect(applied!.n).toBe('0');
   }
 
   it('survives a restart of the source while streaming', async () => {
     replicator = startElt(['replicate'], env());
     await waitForStreaming(pair.destinationUrl, replicator);
-    await query(pair.sourceUrl, "UPDATE accounts SET balance = balance + 1 WHERE id <= 1000; INSERT INTO audit (what) VALUES ('before restart')");
+    await query(
+      pair.sourceUrl,
+      "UPDATE accounts SET balance = balance + 1 WHERE id <= 1000; INSERT INTO audit (what) VALUES ('before restart')",
+    );
     await pair.source.restart();
-    await query(pair.sourceUrl, "UPDATE accounts SET balance = balance + 1 WHERE id > 199000; INSERT INTO audit (what) VALUES ('after restart')");
+    await query(
+      pair.sourceUrl,
+      "UPDATE accounts SET balance = balance + 1 WHERE id > 199000; INSERT INTO audit (what) VALUES ('after restart')",
+    );
     await waitForCatchUp(pair, replicator);
     await expectReplicaEqual(pair, replicator);
     expect(replicator.child.exitCode).toBeNull();
@@ -157,7 +210,18 @@ describe('server faults', () => {
     await waitForStreaming(pair.destinationUrl, replicator);
     await largeTransactionInFlight();
     // Wait until the apply connection is at work on it, then crash the server under it.
-    await waitFor('the apply to be busy', async () => (await query<{ n: number }>(pair.destinationUrl, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'elt-apply' AND state <> 'idle'"))[0]!.n > 0, 30_000, 10);
+    await waitFor(
+      'the apply to be busy',
+      async () =>
+        (
+          await query<{ n: number }>(
+            pair.destinationUrl,
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'elt-apply' AND state <> 'idle'",
+          )
+        )[0]!.n > 0,
+      30_000,
+      10,
+    );
     await pair.destination.crash();
     await pair.destination.start();
     await query(pair.sourceUrl, "INSERT INTO audit (what) VALUES ('after the crash')");
@@ -185,14 +249,30 @@ describe('server faults', () => {
     await query(pair.sourceUrl, "ALTER SYSTEM SET max_slot_wal_keep_size = '32MB'");
     await query(pair.sourceUrl, 'SELECT pg_reload_conf()');
     await query(pair.sourceUrl, "INSERT INTO audit (what) SELECT repeat('w', 200) FROM generate_series(1, 400000)");
-    await query(pair.sourceUrl, "DELETE FROM accounts WHERE id % 2 = 0; CHECKPOINT; SELECT pg_switch_wal(); CHECKPOINT;");
-    await waitFor('the slot to lose its WAL', async () => {
-      await query(pair.sourceUrl, 'CHECKPOINT');
-      const [slot] = await query<{ wal_status: string }>(pair.sourceUrl, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'elt_slot'");
-      return slot?.wal_status === 'lost';
-    }, 60_000);
+    await query(
+      pair.sourceUrl,
+      'DELETE FROM accounts WHERE id % 2 = 0; CHECKPOINT; SELECT pg_switch_wal(); CHECKPOINT;',
+    );
+    await waitFor(
+      'the slot to lose its WAL',
+      async () => {
+        await query(pair.sourceUrl, 'CHECKPOINT');
+        const [slot] = await query<{ wal_status: string }>(
+          pair.sourceUrl,
+          "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'elt_slot'",
+        );
+        return slot?.wal_status === 'lost';
+      },
+      60_000,
+    );
     replicator = startElt(['replicate'], env());
-    await waitFor('the full resync', async () => /the replication slot is gone or lost its WAL/.test(replicator!.output()) && /snapshot complete/.test(replicator!.output()), 120_000);
+    await waitFor(
+      'the full resync',
+      async () =>
+        /the replication slot is gone or lost its WAL/.test(replicator!.output()) &&
+        /snapshot complete/.test(replicator!.output()),
+      120_000,
+    );
     await waitForCatchUp(pair, replicator);
     await expectReplicaEqual(pair, replicator);
   });
@@ -201,7 +281,10 @@ describe('server faults', () => {
     const metrics = await startWithMetrics();
     await waitForStreaming(pair.destinationUrl, replicator!);
     // Someone adds a rule to the replica that the source's data breaks.
-    await query(pair.destinationUrl, 'ALTER TABLE staging.accounts ADD CONSTRAINT chaos_small_balance CHECK (balance < 150) NOT VALID');
+    await query(
+      pair.destinationUrl,
+      'ALTER TABLE staging.accounts ADD CONSTRAINT chaos_small_balance CHECK (balance < 150) NOT VALID',
+    );
     await largeTransactionInFlight();
     await query(pair.sourceUrl, "INSERT INTO audit (what) VALUES ('after the refused transaction')");
     // The other table of the same transaction, and what follows, are applied and confirmed: nothing is retried.
@@ -209,18 +292,31 @@ describe('server faults', () => {
     await expectReplicaEqual(pair, replicator!, { except: ['accounts'] });
     expect(failedAttempts()).toBe(0);
     expect(await errorsOfKind(metrics, 'sqlstate_23514')).toBe(1);
-    const [accounts] = await query<{ state: string; last_error: string }>(pair.destinationUrl, "SELECT state, last_error FROM elt.tables WHERE source_table = 'accounts'");
+    const [accounts] = await query<{ state: string; last_error: string }>(
+      pair.destinationUrl,
+      "SELECT state, last_error FROM elt.tables WHERE source_table = 'accounts'",
+    );
     expect(accounts!.state).toBe('error');
     expect(accounts!.last_error).toMatch(/chaos_small_balance/);
-    const [applied] = await query<{ n: string }>(pair.destinationUrl, "SELECT count(*) AS n FROM staging.accounts WHERE note <> 'initial'");
+    const [applied] = await query<{ n: string }>(
+      pair.destinationUrl,
+      "SELECT count(*) AS n FROM staging.accounts WHERE note <> 'initial'",
+    );
     expect(applied!.n).toBe('0');
 
     await query(pair.destinationUrl, 'ALTER TABLE staging.accounts DROP CONSTRAINT chaos_small_balance');
     await waitForResync(pair.destinationUrl, await queueResync(pair.destinationUrl, ['public.accounts']));
     await expectDoubledEverywhere();
-    const [after] = await query<{ state: string }>(pair.destinationUrl, "SELECT state FROM elt.tables WHERE source_table = 'accounts'");
+    const [after] = await query<{ state: string }>(
+      pair.destinationUrl,
+      "SELECT state FROM elt.tables WHERE source_table = 'accounts'",
+    );
     expect(after!.state).toBe('streaming');
-    recordFigure({ fault: 'destination refuses a write (injected CHECK constraint)', measure: 'failed attempts, tables stopped, rows lost after the resync', value: '0, 1 of 2, 0' });
+    recordFigure({
+      fault: 'destination refuses a write (injected CHECK constraint)',
+      measure: 'failed attempts, tables stopped, rows lost after the resync',
+      value: '0, 1 of 2, 0',
+    });
   });
 
   it.runIf(canMount)('retries while the destination tablespace is full and catches up once there is room', async () => {
@@ -232,7 +328,10 @@ describe('server faults', () => {
     await query(pair.destinationUrl, 'ALTER DATABASE analytics SET default_tablespace = small');
     const metrics = await startWithMetrics();
     await waitForStreaming(pair.destinationUrl, replicator!);
-    const [where] = await query<{ spc: string }>(pair.destinationUrl, "SELECT t.spcname AS spc FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace WHERE c.oid = 'staging.accounts'::regclass");
+    const [where] = await query<{ spc: string }>(
+      pair.destinationUrl,
+      "SELECT t.spcname AS spc FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace WHERE c.oid = 'staging.accounts'::regclass",
+    );
     expect(where!.spc).toBe('small');
 
     const committed = await largeTransactionInFlight();
@@ -243,6 +342,10 @@ describe('server faults', () => {
     // The operator makes room.
     execFileSync('mount', ['-o', 'remount,size=400m', mountPoint]);
     await expectDoubledEverywhere();
-    recordFigure({ fault: 'destination tablespace full (30 MB tmpfs)', measure: 'failed attempts before the fix, rows lost', value: `${attempts}, 0` });
+    recordFigure({
+      fault: 'destination tablespace full (30 MB tmpfs)',
+      measure: 'failed attempts before the fix, rows lost',
+      value: `${attempts}, 0`,
+    });
   });
 });

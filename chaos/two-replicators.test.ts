@@ -6,7 +6,16 @@
  * replica equals the source.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectReplicaEqual, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../harness/replication.js';
+import {
+  expectReplicaEqual,
+  query,
+  startElt,
+  startPair,
+  waitFor,
+  waitForCatchUp,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../harness/replication.js';
 import { recordFigure } from './figures.js';
 
 const STREAMING = '"msg":"streaming changes"';
@@ -17,7 +26,10 @@ describe('two replicators on one slot', () => {
 
   beforeAll(async () => {
     pair = await startPair();
-    await query(pair.sourceUrl, "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 50000) i");
+    await query(
+      pair.sourceUrl,
+      "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 50000) i",
+    );
     await query(pair.destinationUrl, 'CREATE DATABASE other_analytics');
   });
 
@@ -29,20 +41,35 @@ describe('two replicators on one slot', () => {
   it('three started at once: exactly one runs, the others refuse in one sentence', async () => {
     const env = { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl };
     replicators = [startElt(['replicate'], env), startElt(['replicate'], env), startElt(['replicate'], env)];
-    await waitFor('all but one to give up', async () => replicators.filter((r) => r.child.exitCode !== null).length === 2, 90_000);
-    const [running, ...refused] = [...replicators].sort((a, b) => Number(a.child.exitCode !== null) - Number(b.child.exitCode !== null));
+    await waitFor(
+      'all but one to give up',
+      async () => replicators.filter((r) => r.child.exitCode !== null).length === 2,
+      90_000,
+    );
+    const [running, ...refused] = [...replicators].sort(
+      (a, b) => Number(a.child.exitCode !== null) - Number(b.child.exitCode !== null),
+    );
     for (const r of refused) {
       expect(await r.exited, r.output()).toBe(3);
-      expect(r.output()).toMatch(/Another replicator is already running for slot elt_slot \(destination backend pid \d+, from [^)]+\)\.\n\s+Only one replicator may write for a slot/);
+      expect(r.output()).toMatch(
+        /Another replicator is already running for slot elt_slot \(destination backend pid \d+, from [^)]+\)\.\n\s+Only one replicator may write for a slot/,
+      );
       expect(r.output()).not.toMatch(/\n\s+at /);
     }
     await waitFor('the one left to stream', async () => running!.output().includes(STREAMING), 90_000);
 
-    await query(pair.sourceUrl, "UPDATE items SET name = name || ' (renamed)' WHERE id % 3 = 0; DELETE FROM items WHERE id % 7 = 0");
+    await query(
+      pair.sourceUrl,
+      "UPDATE items SET name = name || ' (renamed)' WHERE id % 3 = 0; DELETE FROM items WHERE id % 7 = 0",
+    );
     await waitForCatchUp(pair, running!);
     await expectReplicaEqual(pair, running!);
     expect(running!.child.exitCode).toBeNull();
-    recordFigure({ fault: 'three replicators started at once on one slot', measure: 'running, refused (exit 3)', value: `1, ${refused.length}` });
+    recordFigure({
+      fault: 'three replicators started at once on one slot',
+      measure: 'running, refused (exit 3)',
+      value: `1, ${refused.length}`,
+    });
   });
 
   it('one for another destination on the same source slot is refused by the source', async () => {
@@ -51,9 +78,14 @@ describe('two replicators on one slot', () => {
     const intruder = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: other.toString() });
     replicators.push(intruder);
     expect(await intruder.exited, intruder.output()).toBe(3);
-    expect(intruder.output()).toMatch(/The replication slot elt_slot is in use by another connection \(source backend pid \d+\)\.\n\s+Another replicator is streaming from this slot/);
+    expect(intruder.output()).toMatch(
+      /The replication slot elt_slot is in use by another connection \(source backend pid \d+\)\.\n\s+Another replicator is streaming from this slot/,
+    );
     // It wrote nothing into its own destination but its control schema, and the slot is untouched.
-    const staging = await query<{ n: number }>(other.toString(), "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'staging'");
+    const staging = await query<{ n: number }>(
+      other.toString(),
+      "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'staging'",
+    );
     expect(staging[0]!.n).toBe(0);
     await query(pair.sourceUrl, "INSERT INTO items VALUES (100001, 'after the intruder')");
     // The one that ran since the first case.
@@ -61,6 +93,10 @@ describe('two replicators on one slot', () => {
     expect(running, replicators.map((r) => r.output()).join('\n---\n')).toBeDefined();
     await waitForCatchUp(pair, running!);
     await expectReplicaEqual(pair, running!);
-    recordFigure({ fault: 'a replicator for another destination on the same slot', measure: 'refused (exit 3), rows written', value: 'yes, 0' });
+    recordFigure({
+      fault: 'a replicator for another destination on the same slot',
+      measure: 'refused (exit 3), rows written',
+      value: 'yes, 0',
+    });
   });
 });

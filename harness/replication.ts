@@ -28,7 +28,9 @@ export interface ClusterPair extends AsyncDisposable {
   destinationUrl: string;
 }
 
-export async function startPair(options: { sourceDb?: string; destinationDb?: string; settings?: Record<string, string | number> } = {}): Promise<ClusterPair> {
+export async function startPair(
+  options: { sourceDb?: string; destinationDb?: string; settings?: Record<string, string | number> } = {},
+): Promise<ClusterPair> {
   const sourceDb = options.sourceDb ?? 'shop';
   const destinationDb = options.destinationDb ?? 'analytics';
   const [source, destination] = await Promise.all([
@@ -63,7 +65,12 @@ export function startElt(args: string[], env: Record<string, string>): Replicato
 }
 
 /** Start an `elt` command (this checkout's or an installed one) as a child process, as startElt does. */
-export function startEltCommand(file: string, args: string[], env: Record<string, string>, cwd: string): ReplicatorProcess {
+export function startEltCommand(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+): ReplicatorProcess {
   const child = spawn(file, args, {
     cwd,
     env: { ...process.env, ELT_METRICS_PORT: '0', ELT_LOG_LEVEL: 'info', ...env },
@@ -85,7 +92,10 @@ export function startEltCommand(file: string, args: string[], env: Record<string
 }
 
 /** Run `elt <args>` to completion. */
-export async function runElt(args: string[], env: Record<string, string>): Promise<{ code: number | string; output: string }> {
+export async function runElt(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | string; output: string }> {
   const process = startElt(args, env);
   const code = await process.exited;
   return { code, output: process.output() };
@@ -100,7 +110,12 @@ export class StopWaiting extends Error {
  * Poll `check` until it returns a truthy value. Other errors count as "not yet" (a server that
  * is restarting); the last one is shown on a timeout.
  */
-export async function waitFor<T>(what: string, check: () => Promise<T | false | null | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | false | null | undefined>,
+  timeoutMs = 60_000,
+  intervalMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown = null;
   for (;;) {
@@ -120,7 +135,11 @@ export async function waitFor<T>(what: string, check: () => Promise<T | false | 
   }
 }
 
-export async function query<T extends pg.QueryResultRow = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+export async function query<T extends pg.QueryResultRow = Record<string, unknown>>(
+  url: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const client = new pg.Client({ connectionString: url, options: '-c timezone=UTC -c extra_float_digits=3' });
   await client.connect();
   try {
@@ -140,7 +159,13 @@ export interface TableFingerprint {
  * Row count and checksum of a table's source columns (the replica's metadata columns are
  * left out), in a stable order, so that source and replica compare exactly.
  */
-export async function fingerprint(url: string, schema: string, table: string, columns: string[], where = 'true'): Promise<TableFingerprint> {
+export async function fingerprint(
+  url: string,
+  schema: string,
+  table: string,
+  columns: string[],
+  where = 'true',
+): Promise<TableFingerprint> {
   const list = columns.map((c) => `"${c}"`).join(', ');
   const rows = await query<{ n: string; checksum: string | null }>(
     url,
@@ -193,7 +218,8 @@ export async function compareReplica(
       fingerprint(sourceUrl, sourceSchema, table, columns),
       fingerprint(destinationUrl, targetSchema, table, columns, options.softDeleted ? 'NOT _deleted' : 'true'),
     ]);
-    if (source.rows !== replica.rows || source.checksum !== replica.checksum) differences.push({ table, source, replica });
+    if (source.rows !== replica.rows || source.checksum !== replica.checksum)
+      differences.push({ table, source, replica });
   }
   return differences;
 }
@@ -202,12 +228,22 @@ export async function compareReplica(
  * The replicator has finished its snapshot and streams (elt.replication_state says so);
  * fails at once, with its output, if the process exits first.
  */
-export async function waitForStreaming(destinationUrl: string, replicator: ReplicatorProcess, slot = 'elt_slot', timeoutMs = 120_000): Promise<void> {
+export async function waitForStreaming(
+  destinationUrl: string,
+  replicator: ReplicatorProcess,
+  slot = 'elt_slot',
+  timeoutMs = 120_000,
+): Promise<void> {
   await waitFor(
     `slot ${slot} to stream`,
     async () => {
-      if (replicator.child.exitCode !== null || replicator.child.signalCode !== null) throw new StopWaiting(`elt exited: ${replicator.output()}`);
-      const rows = await query<{ phase: string }>(destinationUrl, 'SELECT phase FROM elt.replication_state WHERE slot_name = $1', [slot]).catch(() => []);
+      if (replicator.child.exitCode !== null || replicator.child.signalCode !== null)
+        throw new StopWaiting(`elt exited: ${replicator.output()}`);
+      const rows = await query<{ phase: string }>(
+        destinationUrl,
+        'SELECT phase FROM elt.replication_state WHERE slot_name = $1',
+        [slot],
+      ).catch(() => []);
       return rows[0]?.phase === 'streaming';
     },
     timeoutMs,
@@ -229,7 +265,11 @@ export async function walInsertLsn(sourceUrl: string): Promise<string> {
  * source still keeps a transaction. Throws when there is no such slot.
  */
 export async function slotConfirmed(sourceUrl: string, slot: string, lsn: string): Promise<boolean> {
-  const rows = await query<{ ok: boolean }>(sourceUrl, 'SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, lsn]);
+  const rows = await query<{ ok: boolean }>(
+    sourceUrl,
+    'SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1',
+    [slot, lsn],
+  );
   if (rows.length === 0) throw new Error(`the source has no slot ${slot}`);
   return rows[0]!.ok === true;
 }
@@ -249,7 +289,12 @@ export interface CatchUp {
  * online, table by table). The slot alone is not enough: after a lost slot the replicator makes a new one of the same name, which confirms
  * while the new snapshot is still being copied.
  */
-export async function caughtUpTo(sourceUrl: string, destinationUrl: string, slot: string, lsn: string): Promise<CatchUp> {
+export async function caughtUpTo(
+  sourceUrl: string,
+  destinationUrl: string,
+  slot: string,
+  lsn: string,
+): Promise<CatchUp> {
   const [source] = await query<{ active: boolean; confirmed: string | null; ok: boolean | null }>(
     sourceUrl,
     'SELECT active, confirmed_flush_lsn::text AS confirmed, confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1',
@@ -269,7 +314,12 @@ export async function caughtUpTo(sourceUrl: string, destinationUrl: string, slot
     [slot],
   ).catch((error: Error) => [{ tables: [`unreadable (${error.message})`] }]);
   const ok =
-    source?.active === true && source.ok === true && replica?.phase === 'streaming' && replica.status === 'streaming' && replica.ok === true && !copying?.tables;
+    source?.active === true &&
+    source.ok === true &&
+    replica?.phase === 'streaming' &&
+    replica.status === 'streaming' &&
+    replica.ok === true &&
+    !copying?.tables;
   const state =
     `target ${lsn}; source slot ${slot}: ${source ? `${source.active ? 'active' : 'inactive'}, confirmed ${source.confirmed ?? '-'}` : 'missing'}; ` +
     `destination: ${replica ? `phase ${replica.phase}, status ${replica.status}, applied ${replica.applied ?? '-'}` : 'no replication_state row'}` +
@@ -324,5 +374,7 @@ export async function expectReplicaEqual(
 ): Promise<void> {
   const differences = await compareReplica(pair.sourceUrl, pair.destinationUrl, options);
   if (differences.length === 0) return;
-  throw new Error(`the replica differs from the source${options.what ? ` (${options.what})` : ''}:\n${JSON.stringify(differences, null, 2)}\n${outputTail(replicator)}`);
+  throw new Error(
+    `the replica differs from the source${options.what ? ` (${options.what})` : ''}:\n${JSON.stringify(differences, null, 2)}\n${outputTail(replicator)}`,
+  );
 }

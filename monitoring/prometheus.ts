@@ -35,7 +35,9 @@ export interface PrometheusBinaries {
  * in /usr/bin (Debian's prometheus package), /usr/local/bin or the PATH. Throws one sentence saying what to install.
  */
 export function prometheusBinaries(): PrometheusBinaries {
-  const dirs = process.env.ELT_PROMETHEUS_BIN ? [process.env.ELT_PROMETHEUS_BIN] : ['/usr/bin', '/usr/local/bin', ...(process.env.PATH ?? '').split(':').filter(Boolean)];
+  const dirs = process.env.ELT_PROMETHEUS_BIN
+    ? [process.env.ELT_PROMETHEUS_BIN]
+    : ['/usr/bin', '/usr/local/bin', ...(process.env.PATH ?? '').split(':').filter(Boolean)];
   const find = (name: string) => dirs.map((d) => join(d, name)).find((path) => existsSync(path));
   const prometheus = find('prometheus');
   const promtool = find('promtool');
@@ -79,7 +81,11 @@ export async function renderLocalConfig(options: LocalConfigOptions): Promise<st
     config.global.evaluation_interval = options.interval;
   }
   config.rule_files = config.rule_files.map((file) => join(MONITORING_DIR, file));
-  const targets: Record<string, string> = { [REPLICATOR_JOB]: options.replicator, [API_JOB]: options.api, prometheus: options.self };
+  const targets: Record<string, string> = {
+    [REPLICATOR_JOB]: options.replicator,
+    [API_JOB]: options.api,
+    prometheus: options.self,
+  };
   for (const job of config.scrape_configs) {
     const target = targets[job.job_name];
     if (!target) throw new Error(`prometheus.local.yml has a job ${job.job_name} that renderLocalConfig does not know`);
@@ -96,7 +102,12 @@ export interface PrometheusConfig {
 }
 
 /** The command line of a Prometheus server (for a foreground child or a detached `make up` process). */
-export function prometheusArgs(options: { configFile: string; dataDir: string; listen: string; retention?: string }): string[] {
+export function prometheusArgs(options: {
+  configFile: string;
+  dataDir: string;
+  listen: string;
+  retention?: string;
+}): string[] {
   return [
     `--config.file=${options.configFile}`,
     `--storage.tsdb.path=${options.dataDir}`,
@@ -116,10 +127,18 @@ export interface RunningPrometheus extends AsyncDisposable {
 }
 
 /** Start a Prometheus server and wait until it is ready (/-/ready). */
-export async function startPrometheus(options: { configFile: string; dataDir: string; port: number }): Promise<RunningPrometheus> {
+export async function startPrometheus(options: {
+  configFile: string;
+  dataDir: string;
+  port: number;
+}): Promise<RunningPrometheus> {
   const { prometheus } = prometheusBinaries();
   const listen = `127.0.0.1:${options.port}`;
-  const child = spawn(prometheus, prometheusArgs({ configFile: options.configFile, dataDir: options.dataDir, listen }), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    prometheus,
+    prometheusArgs({ configFile: options.configFile, dataDir: options.dataDir, listen }),
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const chunks: string[] = [];
   child.stdout.on('data', (c: Buffer) => chunks.push(c.toString()));
   child.stderr.on('data', (c: Buffer) => chunks.push(c.toString()));
@@ -134,7 +153,10 @@ export async function startPrometheus(options: { configFile: string; dataDir: st
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`prometheus exited with code ${child.exitCode}: ${chunks.join('')}`);
-    const ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > deadline) {
       await stop();

@@ -96,7 +96,12 @@ export interface PanelQuery {
 /** The PromQL of every target of every panel. */
 export function dashboardQueries(dashboard: Dashboard): PanelQuery[] {
   return allPanels(dashboard).flatMap((panel) =>
-    (panel.targets ?? []).map((target) => ({ panelId: panel.id, panel: panel.title ?? '(untitled)', refId: target.refId ?? '?', expr: target.expr ?? '' })),
+    (panel.targets ?? []).map((target) => ({
+      panelId: panel.id,
+      panel: panel.title ?? '(untitled)',
+      refId: target.refId ?? '?',
+      expr: target.expr ?? '',
+    })),
   );
 }
 
@@ -126,7 +131,12 @@ export function substituteVariables(text: string, values: Record<string, string>
 
 // ------------------------------------------------------------------ PromQL scanning
 
-type Token = { kind: 'ident' | 'number' | 'string' | 'op' | 'open' | 'close' | 'other'; text: string; start: number; end: number };
+type Token = {
+  kind: 'ident' | 'number' | 'string' | 'op' | 'open' | 'close' | 'other';
+  text: string;
+  start: number;
+  end: number;
+};
 
 const OPERATORS = ['==', '!=', '>=', '<=', '=~', '!~', '>', '<', '+', '-', '*', '/', '%', '^', '=', ','];
 
@@ -161,7 +171,8 @@ function tokenize(expr: string): Token[] {
     }
     if (/[0-9.]/.test(c)) {
       // Numbers, and durations such as 5m or 1h30m (inside [...]).
-      while (i < expr.length && /[0-9a-zA-Z._+]/.test(expr[i]!) && !(expr[i] === '+' && !/[eE]/.test(expr[i - 1]!))) i++;
+      while (i < expr.length && /[0-9a-zA-Z._+]/.test(expr[i]!) && !(expr[i] === '+' && !/[eE]/.test(expr[i - 1]!)))
+        i++;
       tokens.push({ kind: 'number', text: expr.slice(start, i), start, end: i });
       continue;
     }
@@ -182,7 +193,24 @@ function tokenize(expr: string): Token[] {
   return tokens;
 }
 
-const KEYWORDS = new Set(['and', 'or', 'unless', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset', 'atan2', 'inf', 'nan', 'Inf', 'NaN']);
+const KEYWORDS = new Set([
+  'and',
+  'or',
+  'unless',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'offset',
+  'atan2',
+  'inf',
+  'nan',
+  'Inf',
+  'NaN',
+]);
 const LABEL_LIST_OPENERS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);
 
 /**
@@ -197,7 +225,9 @@ export function metricNames(expr: string): string[] {
     const t = tokens[i]!;
     if (t.kind === 'open') {
       const previous = tokens[i - 1];
-      stack.push(t.text === '(' && previous?.kind === 'ident' && LABEL_LIST_OPENERS.has(previous.text) ? 'labels' : t.text);
+      stack.push(
+        t.text === '(' && previous?.kind === 'ident' && LABEL_LIST_OPENERS.has(previous.text) ? 'labels' : t.text,
+      );
       continue;
     }
     if (t.kind === 'close') {

@@ -55,18 +55,38 @@ export function explainError(url: string, error: unknown): DemoError {
   const e = error as { code?: string; message?: string };
   const where = describeUrl(url);
   if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || e.code === 'ETIMEDOUT') {
-    return new DemoError(`Cannot reach the source database at ${where} (${e.code}).`, 'Start the server or fix the host and port in --url.', { cause: error });
+    return new DemoError(
+      `Cannot reach the source database at ${where} (${e.code}).`,
+      'Start the server or fix the host and port in --url.',
+      { cause: error },
+    );
   }
   if (e.code === '28P01' || e.code === '28000') {
-    return new DemoError(`Cannot log in to the source database at ${where}: ${e.message}.`, 'Fix the user and password in --url.', { cause: error });
+    return new DemoError(
+      `Cannot log in to the source database at ${where}: ${e.message}.`,
+      'Fix the user and password in --url.',
+      { cause: error },
+    );
   }
   if (e.code === '3D000') {
-    return new DemoError(`The source database at ${where} does not exist.`, 'Create it first (createdb) or fix the database name in --url.', { cause: error });
+    return new DemoError(
+      `The source database at ${where} does not exist.`,
+      'Create it first (createdb) or fix the database name in --url.',
+      { cause: error },
+    );
   }
   if (e.code === '42501') {
-    return new DemoError(`Permission denied on ${where}: ${e.message}.`, 'Run this as a superuser (or the database owner).', { cause: error });
+    return new DemoError(
+      `Permission denied on ${where}: ${e.message}.`,
+      'Run this as a superuser (or the database owner).',
+      { cause: error },
+    );
   }
-  return new DemoError(`Failed on ${where}: ${e.message ?? String(error)}`, 'The failed transaction was rolled back; fix the cause and run again.', { cause: error });
+  return new DemoError(
+    `Failed on ${where}: ${e.message ?? String(error)}`,
+    'The failed transaction was rolled back; fix the cause and run again.',
+    { cause: error },
+  );
 }
 
 /** True when `moduleUrl` (import.meta.url) is the file node was started with. */

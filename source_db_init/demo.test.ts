@@ -20,7 +20,9 @@ beforeAll(async () => {
   cluster = await startCluster({ name: 'source-demo' });
   for (const database of ['demo_a', 'demo_b', 'demo_workload']) {
     await cluster.psql(`create database ${database}`);
-    loaded[database] = (await initDemoSource(cluster.url(database), { scale: SCALE, replicatorPassword: PASSWORD })).rows;
+    loaded[database] = (
+      await initDemoSource(cluster.url(database), { scale: SCALE, replicatorPassword: PASSWORD })
+    ).rows;
   }
 });
 
@@ -90,8 +92,11 @@ describe('generated demo data', () => {
   });
 
   it('sets identity sequences past the generated ids', async () => {
-    const next = await scalar(`insert into customers (external_id, email, first_name, last_name)
-                               values (gen_random_uuid(), 'probe@example.com', 'P', 'Robe') returning customer_id`, 'demo_workload');
+    const next = await scalar(
+      `insert into customers (external_id, email, first_name, last_name)
+                               values (gen_random_uuid(), 'probe@example.com', 'P', 'Robe') returning customer_id`,
+      'demo_workload',
+    );
     expect(Number(next)).toBe((loaded.demo_workload?.customers ?? 0) + 1);
     await scalar(`delete from customers where customer_id = ${Number(next)}`, 'demo_workload');
   });
@@ -99,12 +104,18 @@ describe('generated demo data', () => {
 
 describe('init', () => {
   it('refuses a database that already holds the demo tables', async () => {
-    await expect(initDemoSource(cluster.url('demo_a'), { scale: SCALE, replicatorPassword: PASSWORD })).rejects.toThrow(/already holds the demo tables/);
+    await expect(initDemoSource(cluster.url('demo_a'), { scale: SCALE, replicatorPassword: PASSWORD })).rejects.toThrow(
+      /already holds the demo tables/,
+    );
   });
 
   it('with force keeps the data and runs roles.sql again', async () => {
     const before = await checksum('orders', 'demo_a');
-    const outcome = await initDemoSource(cluster.url('demo_a'), { scale: SCALE, replicatorPassword: PASSWORD, force: true });
+    const outcome = await initDemoSource(cluster.url('demo_a'), {
+      scale: SCALE,
+      replicatorPassword: PASSWORD,
+      force: true,
+    });
     expect(outcome.rows).toBeNull();
     expect(await checksum('orders', 'demo_a')).toBe(before);
     expect(await scalar(`select count(*) from pg_publication where pubname = '${PUBLICATION_NAME}'`)).toBe('1');
@@ -128,8 +139,15 @@ describe(`the ${REPLICATOR_ROLE} role and the ${PUBLICATION_NAME} publication`, 
         await expect(client.query(`select * from ${table} limit 1`), table).resolves.toBeDefined();
       }
       for (const table of DEMO_TABLES) {
-        for (const sql of [`insert into ${table} default values`, `update ${table} set ${nullableColumn(table)} = null`, `delete from ${table}`]) {
-          await expect(client.query(sql), sql).rejects.toMatchObject({ code: '42501', message: expect.stringMatching(/permission denied/) });
+        for (const sql of [
+          `insert into ${table} default values`,
+          `update ${table} set ${nullableColumn(table)} = null`,
+          `delete from ${table}`,
+        ]) {
+          await expect(client.query(sql), sql).rejects.toMatchObject({
+            code: '42501',
+            message: expect.stringMatching(/permission denied/),
+          });
         }
       }
     } finally {
@@ -138,7 +156,11 @@ describe(`the ${REPLICATOR_ROLE} role and the ${PUBLICATION_NAME} publication`, 
   });
 
   it('publishes every demo table, partitions through their root', async () => {
-    const published = (await scalar(`select string_agg(tablename, ',' order by tablename) from pg_publication_tables where pubname = '${PUBLICATION_NAME}'`)).split(',');
+    const published = (
+      await scalar(
+        `select string_agg(tablename, ',' order by tablename) from pg_publication_tables where pubname = '${PUBLICATION_NAME}'`,
+      )
+    ).split(',');
     expect(published).toEqual([...DEMO_TABLES].sort());
     expect(await scalar(`select pubviaroot from pg_publication where pubname = '${PUBLICATION_NAME}'`)).toBe('t');
   });
@@ -152,17 +174,28 @@ describe('workload', () => {
   it('commits inserts, updates and deletes without errors', async () => {
     // A count of transactions, not a time: on a loaded machine fewer commit per second (the rate is bench/'s to measure).
     const workload = startWorkload({ url: cluster.url('demo_workload'), ratePerSecond: 40, seed: 42 });
-    await waitFor('the workload to commit 120 transactions', async () => workload.stats.transactions >= 120 || workload.stats.errors > 0, 120_000, 50);
+    await waitFor(
+      'the workload to commit 120 transactions',
+      async () => workload.stats.transactions >= 120 || workload.stats.errors > 0,
+      120_000,
+      50,
+    );
     const stats = await workload.stop();
 
     expect(stats.errors).toBe(0);
     expect(stats.transactions).toBeGreaterThanOrEqual(120);
-    const total = (kind: 'inserts' | 'updates' | 'deletes') => Object.values(stats.tables).reduce((sum, table) => sum + table[kind], 0);
+    const total = (kind: 'inserts' | 'updates' | 'deletes') =>
+      Object.values(stats.tables).reduce((sum, table) => sum + table[kind], 0);
     expect(total('inserts')).toBeGreaterThan(0);
     expect(total('updates')).toBeGreaterThan(0);
     expect(total('deletes')).toBeGreaterThan(0);
     expect(stats.tables.orders.inserts).toBeGreaterThan(0);
-    const newOrders = Number(await scalar(`select count(*) from orders where order_id > ${loaded.demo_workload?.orders ?? 0}`, 'demo_workload'));
+    const newOrders = Number(
+      await scalar(
+        `select count(*) from orders where order_id > ${loaded.demo_workload?.orders ?? 0}`,
+        'demo_workload',
+      ),
+    );
     expect(newOrders).toBeGreaterThan(0);
     expect(newOrders).toBeLessThanOrEqual(stats.tables.orders.inserts);
   });

@@ -21,7 +21,16 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { ClientBase } from 'pg';
 import { z } from 'zod';
-import { DemoError, explainError, isMainModule, parseFlags, runCli, scaleSchema, sourceUrlFrom, sourceUrlSchema } from './cli.js';
+import {
+  DemoError,
+  explainError,
+  isMainModule,
+  parseFlags,
+  runCli,
+  scaleSchema,
+  sourceUrlFrom,
+  sourceUrlSchema,
+} from './cli.js';
 
 /** The demo tables in foreign-key order (parents first). */
 export const DEMO_TABLES = [
@@ -619,7 +628,11 @@ const flagsSchema = z.object({ url: sourceUrlSchema, scale: scaleSchema });
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { url: { type: 'string' }, scale: { type: 'string', default: '1' }, help: { type: 'boolean', default: false } },
+    options: {
+      url: { type: 'string' },
+      scale: { type: 'string', default: '1' },
+      help: { type: 'boolean', default: false },
+    },
   });
   if (values.help) {
     process.stdout.write(USAGE + '\n');
@@ -634,10 +647,18 @@ async function main(): Promise<void> {
   } catch (error) {
     const e = error as { code?: string };
     if (e.code === '42P01') {
-      throw new DemoError('The demo tables do not exist on that database.', 'Run init.ts (or psql -f source_db_init/schema.sql) first.', { cause: error });
+      throw new DemoError(
+        'The demo tables do not exist on that database.',
+        'Run init.ts (or psql -f source_db_init/schema.sql) first.',
+        { cause: error },
+      );
     }
     if (e.code === '23505') {
-      throw new DemoError('The demo tables already hold rows.', 'Generate into a fresh database (or truncate the demo tables first).', { cause: error });
+      throw new DemoError(
+        'The demo tables already hold rows.',
+        'Generate into a fresh database (or truncate the demo tables first).',
+        { cause: error },
+      );
     }
     throw explainError(flags.url, error);
   }

@@ -15,7 +15,17 @@ import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
 import type { ClientBase } from 'pg';
 import { z } from 'zod';
-import { DemoError, describeUrl, explainError, isMainModule, parseFlags, runCli, scaleSchema, sourceUrlFrom, sourceUrlSchema } from './cli.js';
+import {
+  DemoError,
+  describeUrl,
+  explainError,
+  isMainModule,
+  parseFlags,
+  runCli,
+  scaleSchema,
+  sourceUrlFrom,
+  sourceUrlSchema,
+} from './cli.js';
 import { DEMO_TABLES, analyzeDemoTables, loadDemoData, type DemoRowCounts } from './generate.js';
 
 const run = promisify(execFile);
@@ -109,12 +119,20 @@ async function runRolesSql(url: string, password: string): Promise<void> {
   } catch (error) {
     const e = error as { code?: string | number; stderr?: string; message: string };
     if (e.code === 'ENOENT') {
-      throw new DemoError('psql was not found on PATH; roles.sql runs through it.', 'Install the PostgreSQL client (postgresql-client) or add it to PATH.', { cause: error });
+      throw new DemoError(
+        'psql was not found on PATH; roles.sql runs through it.',
+        'Install the PostgreSQL client (postgresql-client) or add it to PATH.',
+        { cause: error },
+      );
     }
     const detail = (e.stderr ?? e.message).trim().split('\n').slice(-3).join(' ');
-    throw new DemoError(`roles.sql failed on ${describeUrl(url)}: ${detail}`, 'Fix the cause and run init again with --force (schema and data are kept).', {
-      cause: error,
-    });
+    throw new DemoError(
+      `roles.sql failed on ${describeUrl(url)}: ${detail}`,
+      'Fix the cause and run init again with --force (schema and data are kept).',
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -161,9 +179,15 @@ async function main(): Promise<void> {
   });
   const started = performance.now();
   try {
-    const { rows } = await initDemoSource(flags.url, { scale: flags.scale, replicatorPassword: flags.password, force: flags.force });
+    const { rows } = await initDemoSource(flags.url, {
+      scale: flags.scale,
+      replicatorPassword: flags.password,
+      force: flags.force,
+    });
     const seconds = Math.round(performance.now() - started) / 1000;
-    const summary = rows ? { loaded: true, scale: flags.scale, seconds, rows } : { loaded: false, reason: 'demo tables already present (--force)', seconds };
+    const summary = rows
+      ? { loaded: true, scale: flags.scale, seconds, rows }
+      : { loaded: false, reason: 'demo tables already present (--force)', seconds };
     process.stdout.write(JSON.stringify({ ...summary, role: REPLICATOR_ROLE, publication: PUBLICATION_NAME }) + '\n');
   } catch (error) {
     throw explainError(flags.url, error);

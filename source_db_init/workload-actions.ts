@@ -28,7 +28,12 @@ export interface ActionContext {
   /** Read (or lock) inside the transaction. */
   query<R extends QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
   /** Write inside the transaction and count the rows it touched as `kind` on `table`. */
-  write<R extends QueryResultRow>(table: DemoTable, kind: WriteKind, sql: string, params?: unknown[]): Promise<QueryResult<R>>;
+  write<R extends QueryResultRow>(
+    table: DemoTable,
+    kind: WriteKind,
+    sql: string,
+    params?: unknown[],
+  ): Promise<QueryResult<R>>;
 }
 
 export type Action = (ctx: ActionContext) => Promise<boolean>;
@@ -78,15 +83,38 @@ export const ACTIONS: Readonly<Record<ActionName, Action>> = {
   update_event: updateEvent,
 };
 
-const FIRST_NAMES = ['Anna', 'José', 'Zoë', 'Łukasz', 'Søren', 'Aiko', 'Chloé', 'Mehmet', 'Ngozi', 'Siobhán', '陽翔', "D'Arcy"];
+const FIRST_NAMES = [
+  'Anna',
+  'José',
+  'Zoë',
+  'Łukasz',
+  'Søren',
+  'Aiko',
+  'Chloé',
+  'Mehmet',
+  'Ngozi',
+  'Siobhán',
+  '陽翔',
+  "D'Arcy",
+];
 const LAST_NAMES = ['Müller', 'García', "O'Brien", 'Nakamura', 'Smith', 'Dubois', 'van der Berg', '山田', 'Şahin'];
-const ORDER_NOTES = [null, null, null, null, 'Leave at the door\tplease', 'Ring twice\nthen wait', 'Invoice: C:\\shop\\inv.pdf', 'Say "hi" 👋', ''];
+const ORDER_NOTES = [
+  null,
+  null,
+  null,
+  null,
+  'Leave at the door\tplease',
+  'Ring twice\nthen wait',
+  'Invoice: C:\\shop\\inv.pdf',
+  'Say "hi" 👋',
+  '',
+];
 const REVIEW_SENTENCES = [
   'Arrived quickly and well packed.',
   'The colour is a little darker than in the photos — still très chic.',
   'After a month of daily use: no scratches, no wobble.',
   '日本語の説明書が付いていて助かりました。',
-  "It's \"fine\", I guess 🤷",
+  'It\'s "fine", I guess 🤷',
   'Specs:\twidth\theight',
   'Manual at C:\\Manuals\\setup.pdf',
 ];
@@ -106,7 +134,12 @@ async function placeOrder(ctx: ActionContext): Promise<boolean> {
     [wanted],
   );
   if (products.length === 0) return false;
-  const lines = products.map((product, index) => ({ lineNo: index + 1, productId: product.product_id, price: product.price, quantity: rng.chance(0.05) ? rng.int(5, 12) : rng.int(1, 3) }));
+  const lines = products.map((product, index) => ({
+    lineNo: index + 1,
+    productId: product.product_id,
+    price: product.price,
+    quantity: rng.chance(0.05) ? rng.int(5, 12) : rng.int(1, 3),
+  }));
   const currency = rng.pick(['EUR', 'EUR', 'EUR', 'EUR', 'USD', 'GBP', 'CHF']);
   const { rows: addresses } = await ctx.query<{ address_id: string }>(
     `select address_id from addresses where customer_id = $1 order by kind desc, address_id limit 1`,
@@ -131,7 +164,14 @@ async function placeOrder(ctx: ActionContext): Promise<boolean> {
             subtotal + shipping_fee + tax, $6::text
      from priced
      returning order_id, total`,
-    [lines.map((l) => l.quantity), lines.map((l) => l.price), customerId, addresses[0]?.address_id ?? null, currency, rng.pick(ORDER_NOTES)],
+    [
+      lines.map((l) => l.quantity),
+      lines.map((l) => l.price),
+      customerId,
+      addresses[0]?.address_id ?? null,
+      currency,
+      rng.pick(ORDER_NOTES),
+    ],
   );
   const order = orders[0];
   if (!order) throw new Error('insert into orders returned no row');
@@ -143,7 +183,14 @@ async function placeOrder(ctx: ActionContext): Promise<boolean> {
     `insert into order_items (order_id, line_no, product_id, quantity, unit_price, gift_message)
      select $1::bigint, line_no, product_id, quantity, price, $6::text
      from unnest($2::smallint[], $3::integer[], $4::integer[], $5::numeric[]) as l (line_no, product_id, quantity, price)`,
-    [order.order_id, lines.map((l) => l.lineNo), lines.map((l) => l.productId), lines.map((l) => l.quantity), lines.map((l) => l.price), rng.chance(0.1) ? 'Alles Gute! 🎂\n— A.' : null],
+    [
+      order.order_id,
+      lines.map((l) => l.lineNo),
+      lines.map((l) => l.productId),
+      lines.map((l) => l.quantity),
+      lines.map((l) => l.price),
+      rng.chance(0.1) ? 'Alles Gute! 🎂\n— A.' : null,
+    ],
   );
 
   const method = rng.pick(['card', 'card', 'card', 'paypal', 'bank_transfer', 'voucher']);
@@ -160,7 +207,13 @@ async function placeOrder(ctx: ActionContext): Promise<boolean> {
       method,
       method === 'voucher' ? null : `pi_${rng.hex(24)}`,
       method === 'card' ? String(rng.int(0, 9999)).padStart(4, '0') : null,
-      rng.chance(0.5) ? JSON.stringify({ attempt: 1, '3ds': { version: '2.2.0', challenged: rng.chance(0.3) }, risk: { score: rng.int(0, 9999) / 100 } }) : null,
+      rng.chance(0.5)
+        ? JSON.stringify({
+            attempt: 1,
+            '3ds': { version: '2.2.0', challenged: rng.chance(0.3) },
+            risk: { score: rng.int(0, 9999) / 100 },
+          })
+        : null,
     ],
   );
 
@@ -176,7 +229,11 @@ async function placeOrder(ctx: ActionContext): Promise<boolean> {
       [line.productId, line.quantity],
     );
   }
-  await insertEvent(ctx, 'order_placed', customerId, order.order_id, { total: order.total, currency, lines: lines.length });
+  await insertEvent(ctx, 'order_placed', customerId, order.order_id, {
+    total: order.total,
+    currency,
+    lines: lines.length,
+  });
   return true;
 }
 
@@ -187,8 +244,18 @@ async function advanceOrder(ctx: ActionContext): Promise<boolean> {
   if (!order) return false;
   switch (order.status) {
     case 'pending': {
-      await ctx.write('orders', 'updates', `update orders set status = 'paid', paid_at = now(), updated_at = now() where order_id = $1`, [order.order_id]);
-      const captured = await ctx.write('payments', 'updates', `update payments set status = 'captured' where order_id = $1 and status = 'authorized'`, [order.order_id]);
+      await ctx.write(
+        'orders',
+        'updates',
+        `update orders set status = 'paid', paid_at = now(), updated_at = now() where order_id = $1`,
+        [order.order_id],
+      );
+      const captured = await ctx.write(
+        'payments',
+        'updates',
+        `update payments set status = 'captured' where order_id = $1 and status = 'authorized'`,
+        [order.order_id],
+      );
       if (captured.rowCount === 0) {
         await ctx.write(
           'payments',
@@ -201,14 +268,34 @@ async function advanceOrder(ctx: ActionContext): Promise<boolean> {
       break;
     }
     case 'paid':
-      await ctx.write('orders', 'updates', `update orders set status = 'shipped', shipped_at = now(), updated_at = now() where order_id = $1`, [order.order_id]);
+      await ctx.write(
+        'orders',
+        'updates',
+        `update orders set status = 'shipped', shipped_at = now(), updated_at = now() where order_id = $1`,
+        [order.order_id],
+      );
       break;
     case 'shipped':
-      await ctx.write('orders', 'updates', `update orders set status = 'delivered', delivered_at = now(), updated_at = now() where order_id = $1`, [order.order_id]);
+      await ctx.write(
+        'orders',
+        'updates',
+        `update orders set status = 'delivered', delivered_at = now(), updated_at = now() where order_id = $1`,
+        [order.order_id],
+      );
       break;
     case 'delivered':
-      await ctx.write('orders', 'updates', `update orders set status = 'refunded', updated_at = now() where order_id = $1`, [order.order_id]);
-      await ctx.write('payments', 'updates', `update payments set status = 'refunded' where order_id = $1 and status = 'captured'`, [order.order_id]);
+      await ctx.write(
+        'orders',
+        'updates',
+        `update orders set status = 'refunded', updated_at = now() where order_id = $1`,
+        [order.order_id],
+      );
+      await ctx.write(
+        'payments',
+        'updates',
+        `update payments set status = 'refunded' where order_id = $1 and status = 'captured'`,
+        [order.order_id],
+      );
       break;
     default:
       return false;
@@ -221,7 +308,12 @@ async function advanceOrder(ctx: ActionContext): Promise<boolean> {
 async function cancelOrder(ctx: ActionContext): Promise<boolean> {
   const order = await lockNearestOrder(ctx, ['pending', 'paid']);
   if (!order) return false;
-  await ctx.write('orders', 'updates', `update orders set status = 'cancelled', cancelled_at = now(), updated_at = now() where order_id = $1`, [order.order_id]);
+  await ctx.write(
+    'orders',
+    'updates',
+    `update orders set status = 'cancelled', cancelled_at = now(), updated_at = now() where order_id = $1`,
+    [order.order_id],
+  );
   await ctx.write(
     'payments',
     'updates',
@@ -241,7 +333,9 @@ async function cancelOrder(ctx: ActionContext): Promise<boolean> {
       [item.product_id, item.quantity],
     );
   }
-  await insertEvent(ctx, 'order_cancelled', order.customer_id, order.order_id, { reason: ctx.rng.pick(['customer request', 'payment failed', 'out of stock']) });
+  await insertEvent(ctx, 'order_cancelled', order.customer_id, order.order_id, {
+    reason: ctx.rng.pick(['customer request', 'payment failed', 'out of stock']),
+  });
   return true;
 }
 
@@ -249,7 +343,9 @@ async function cancelOrder(ctx: ActionContext): Promise<boolean> {
 async function deleteCancelledOrder(ctx: ActionContext): Promise<boolean> {
   const order = await lockNearestOrder(ctx, ['cancelled']);
   if (!order) return false;
-  await ctx.write('reviews', 'updates', `update reviews set order_id = null, updated_at = now() where order_id = $1`, [order.order_id]);
+  await ctx.write('reviews', 'updates', `update reviews set order_id = null, updated_at = now() where order_id = $1`, [
+    order.order_id,
+  ]);
   await ctx.write('payments', 'deletes', `delete from payments where order_id = $1`, [order.order_id]);
   await ctx.write('order_items', 'deletes', `delete from order_items where order_id = $1`, [order.order_id]);
   await ctx.write('orders', 'deletes', `delete from orders where order_id = $1`, [order.order_id]);
@@ -271,7 +367,14 @@ async function newCustomer(ctx: ActionContext): Promise<boolean> {
     `insert into customers (external_id, email, first_name, last_name, phone, marketing_opt_in, tags, preferences)
      values (gen_random_uuid(), 'new.' || substr(md5(gen_random_uuid()::text), 1, 12) || '@example.com', $1, $2, $3, $4, $5, $6)
      returning customer_id`,
-    [first, last, rng.chance(0.5) ? `+33 6 ${rng.int(10000000, 99999999)}` : null, rng.chance(0.4), rng.chance(0.3) ? ['new', null] : [], JSON.stringify({ locale: rng.pick(['fr-FR', 'ja-JP', 'de-DE']), signup: { source: 'workload' } })],
+    [
+      first,
+      last,
+      rng.chance(0.5) ? `+33 6 ${rng.int(10000000, 99999999)}` : null,
+      rng.chance(0.4),
+      rng.chance(0.3) ? ['new', null] : [],
+      JSON.stringify({ locale: rng.pick(['fr-FR', 'ja-JP', 'de-DE']), signup: { source: 'workload' } }),
+    ],
   );
   const customerId = rows[0]?.customer_id;
   if (!customerId) throw new Error('insert into customers returned no row');
@@ -283,10 +386,20 @@ async function newCustomer(ctx: ActionContext): Promise<boolean> {
       'inserts',
       `insert into addresses (customer_id, kind, line1, line2, city, postal_code, country_code, is_default)
        values ($1, $2, $3, $4, $5, $6, $7, true)`,
-      [customerId, kind, `${rng.int(1, 200)} ${rng.pick(['Rue de Rivoli', 'Königsallee', '銀座'])}`, rng.chance(0.3) ? 'Bâtiment "B"' : null, rng.pick(['Paris', 'Düsseldorf', '東京']), String(rng.int(10000, 99999)), rng.pick(['FR', 'DE', 'JP'])],
+      [
+        customerId,
+        kind,
+        `${rng.int(1, 200)} ${rng.pick(['Rue de Rivoli', 'Königsallee', '銀座'])}`,
+        rng.chance(0.3) ? 'Bâtiment "B"' : null,
+        rng.pick(['Paris', 'Düsseldorf', '東京']),
+        String(rng.int(10000, 99999)),
+        rng.pick(['FR', 'DE', 'JP']),
+      ],
     );
   }
-  await insertEvent(ctx, 'signup', customerId, null, { referrer: rng.chance(0.5) ? 'https://example.com/?q=café' : null });
+  await insertEvent(ctx, 'signup', customerId, null, {
+    referrer: rng.chance(0.5) ? 'https://example.com/?q=café' : null,
+  });
   return true;
 }
 
@@ -342,7 +455,14 @@ async function postReview(ctx: ActionContext): Promise<boolean> {
     `insert into reviews (product_id, customer_id, rating, title, body, language)
      values ($1, $2, $3, $4, $5, $6)
      returning review_id`,
-    [productId, customerId, rng.int(1, 5), rng.chance(0.2) ? null : rng.pick(['Love it ❤️', 'Bof…', 'As "advertised"']), reviewBody(rng, rng.chance(1 / 6)), rng.pick(['en', 'fr', 'ja', null])],
+    [
+      productId,
+      customerId,
+      rng.int(1, 5),
+      rng.chance(0.2) ? null : rng.pick(['Love it ❤️', 'Bof…', 'As "advertised"']),
+      reviewBody(rng, rng.chance(1 / 6)),
+      rng.pick(['en', 'fr', 'ja', null]),
+    ],
   );
   ctx.bounds.reviews = Math.max(ctx.bounds.reviews, Number(rows[0]?.review_id ?? 0));
   return true;
@@ -368,7 +488,11 @@ async function appendEvents(ctx: ActionContext): Promise<boolean> {
   const customerId = rng.chance(0.3) ? null : await nearestCustomer(ctx);
   const types = Array.from({ length: count }, () => rng.pick(['page_view', 'page_view', 'search', 'add_to_cart']));
   const payloads = types.map((type) =>
-    JSON.stringify(type === 'search' ? { query: rng.pick(['café', '日本', 'tab\there', 'back\\slash', '🎉']), results: rng.int(0, 99) } : { path: `/products/${rng.int(1, 1000)}`, utm: { source: null } }),
+    JSON.stringify(
+      type === 'search'
+        ? { query: rng.pick(['café', '日本', 'tab\there', 'back\\slash', '🎉']), results: rng.int(0, 99) }
+        : { path: `/products/${rng.int(1, 1000)}`, utm: { source: null } },
+    ),
   );
   await ctx.write(
     'events',
@@ -397,7 +521,13 @@ async function updateEvent(ctx: ActionContext): Promise<boolean> {
 // helpers
 // ---------------------------------------------------------------------------------------
 
-async function insertEvent(ctx: ActionContext, type: string, customerId: string | null, orderId: string | null, payload: object): Promise<void> {
+async function insertEvent(
+  ctx: ActionContext,
+  type: string,
+  customerId: string | null,
+  orderId: string | null,
+  payload: object,
+): Promise<void> {
   await ctx.write(
     'events',
     'inserts',

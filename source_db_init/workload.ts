@@ -15,11 +15,28 @@ import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import { pino, type Logger } from 'pino';
 import { z } from 'zod';
-import { DemoError, describeUrl, explainError, isMainModule, parseFlags, runCli, sourceUrlFrom, sourceUrlSchema } from './cli.js';
+import {
+  DemoError,
+  describeUrl,
+  explainError,
+  isMainModule,
+  parseFlags,
+  runCli,
+  sourceUrlFrom,
+  sourceUrlSchema,
+} from './cli.js';
 import { DEMO_TABLES, type DemoTable } from './generate.js';
 import { existingDemoTables } from './init.js';
 import { createRng, type Rng } from './prng.js';
-import { ACTIONS, ACTION_NAMES, ACTION_WEIGHTS, type ActionContext, type ActionName, type IdBounds, type WriteKind } from './workload-actions.js';
+import {
+  ACTIONS,
+  ACTION_NAMES,
+  ACTION_WEIGHTS,
+  type ActionContext,
+  type ActionName,
+  type IdBounds,
+  type WriteKind,
+} from './workload-actions.js';
 
 /** SQLSTATEs worth a retry: serialization_failure, deadlock_detected. */
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
@@ -92,10 +109,15 @@ class WorkloadRunner implements Workload {
 
   constructor(options: WorkloadOptions) {
     this.#connections = Math.min(4, Math.max(2, options.connections ?? DEFAULT_CONNECTIONS));
-    this.#intervalMs = options.ratePerSecond > 0 && Number.isFinite(options.ratePerSecond) ? 1000 / options.ratePerSecond : 0;
+    this.#intervalMs =
+      options.ratePerSecond > 0 && Number.isFinite(options.ratePerSecond) ? 1000 / options.ratePerSecond : 0;
     this.#rng = createRng(options.seed ?? 1);
     this.#logger = options.logger;
-    this.#pool = new pg.Pool({ connectionString: options.url, max: this.#connections, application_name: 'elt-demo-workload' });
+    this.#pool = new pg.Pool({
+      connectionString: options.url,
+      max: this.#connections,
+      application_name: 'elt-demo-workload',
+    });
     // An idle connection that dies (server restart) must not crash the process.
     this.#pool.on('error', (error) => this.#logger?.warn({ err: error }, 'workload: idle connection lost'));
     this.#running = this.#run();
@@ -138,7 +160,9 @@ class WorkloadRunner implements Workload {
       while (this.#inflight.size >= this.#connections) await Promise.race(this.#inflight);
       const action = this.#rng.weighted(ACTION_WEIGHTS);
       const seed = this.#rng.uint32();
-      const transaction: Promise<void> = this.#runTransaction(action, seed).finally(() => this.#inflight.delete(transaction));
+      const transaction: Promise<void> = this.#runTransaction(action, seed).finally(() =>
+        this.#inflight.delete(transaction),
+      );
       this.#inflight.add(transaction);
     }
     await Promise.allSettled(this.#inflight);
@@ -148,7 +172,12 @@ class WorkloadRunner implements Workload {
   async #loadBounds(): Promise<void> {
     while (!this.#stopping) {
       try {
-        const { rows } = await this.#pool.query<{ customers: number; products: number; orders: number; reviews: number }>(
+        const { rows } = await this.#pool.query<{
+          customers: number;
+          products: number;
+          orders: number;
+          reviews: number;
+        }>(
           `select (select coalesce(max(customer_id), 0) from customers)::float8 as customers,
                   (select coalesce(max(product_id), 0) from products)::float8 as products,
                   (select coalesce(max(order_id), 0) from orders)::float8 as orders,
@@ -213,7 +242,12 @@ class WorkloadRunner implements Workload {
       rng,
       bounds: this.#bounds,
       query: <R extends QueryResultRow>(sql: string, params: unknown[] = []) => client.query<R>(sql, params),
-      write: async <R extends QueryResultRow>(table: DemoTable, kind: WriteKind, sql: string, params: unknown[] = []) => {
+      write: async <R extends QueryResultRow>(
+        table: DemoTable,
+        kind: WriteKind,
+        sql: string,
+        params: unknown[] = [],
+      ) => {
         const result = await client.query<R>(sql, params);
         writes.push([table, kind, result.rowCount ?? 0]);
         return result;
@@ -234,7 +268,10 @@ function emptyCounters(): Omit<WorkloadStats, 'startedAt' | 'elapsedMs'> {
     errors: 0,
     retries: 0,
     actions: Object.fromEntries(ACTION_NAMES.map((name) => [name, 0])) as Record<ActionName, number>,
-    tables: Object.fromEntries(DEMO_TABLES.map((table) => [table, { inserts: 0, updates: 0, deletes: 0 }])) as Record<DemoTable, TableWrites>,
+    tables: Object.fromEntries(DEMO_TABLES.map((table) => [table, { inserts: 0, updates: 0, deletes: 0 }])) as Record<
+      DemoTable,
+      TableWrites
+    >,
   };
 }
 
@@ -259,10 +296,19 @@ const REPORT_INTERVAL_MS = 5_000;
 
 const flagsSchema = z.object({
   url: sourceUrlSchema,
-  rate: z.coerce.number({ error: '--rate must be a number of transactions per second.' }).min(0, { error: '--rate must be 0 or more.' }),
-  duration: z.coerce.number({ error: '--duration must be a number of seconds.' }).positive({ error: '--duration must be greater than 0.' }).optional(),
+  rate: z.coerce
+    .number({ error: '--rate must be a number of transactions per second.' })
+    .min(0, { error: '--rate must be 0 or more.' }),
+  duration: z.coerce
+    .number({ error: '--duration must be a number of seconds.' })
+    .positive({ error: '--duration must be greater than 0.' })
+    .optional(),
   seed: z.coerce.number().int({ error: '--seed must be an integer.' }),
-  connections: z.coerce.number().int().min(2, { error: '--connections must be 2, 3 or 4.' }).max(4, { error: '--connections must be 2, 3 or 4.' }),
+  connections: z.coerce
+    .number()
+    .int()
+    .min(2, { error: '--connections must be 2, 3 or 4.' })
+    .max(4, { error: '--connections must be 2, 3 or 4.' }),
 });
 
 async function main(): Promise<void> {
@@ -284,8 +330,15 @@ async function main(): Promise<void> {
   await requireDemoTables(flags.url);
 
   const logger = pino({ name: 'elt-demo-workload', level: process.env.ELT_LOG_LEVEL ?? 'info' }, pino.destination(2));
-  const workload = startWorkload({ url: flags.url, ratePerSecond: flags.rate, seed: flags.seed, connections: flags.connections, logger });
-  const print = (stats: WorkloadStats, final: boolean) => process.stdout.write(JSON.stringify({ final, ...stats }) + '\n');
+  const workload = startWorkload({
+    url: flags.url,
+    ratePerSecond: flags.rate,
+    seed: flags.seed,
+    connections: flags.connections,
+    logger,
+  });
+  const print = (stats: WorkloadStats, final: boolean) =>
+    process.stdout.write(JSON.stringify({ final, ...stats }) + '\n');
   const reporter = setInterval(() => print(workload.stats, false), REPORT_INTERVAL_MS);
 
   await new Promise<void>((resolve) => {
@@ -304,7 +357,10 @@ async function requireDemoTables(url: string): Promise<void> {
     await client.connect();
     const existing = await existingDemoTables(client);
     if (existing.length < DEMO_TABLES.length) {
-      throw new DemoError(`The database at ${describeUrl(url)} does not hold the demo tables.`, 'Run source_db_init/init.ts against it first.');
+      throw new DemoError(
+        `The database at ${describeUrl(url)} does not hold the demo tables.`,
+        'Run source_db_init/init.ts against it first.',
+      );
     }
   } catch (error) {
     throw explainError(url, error);

@@ -42,7 +42,10 @@ SETTINGS = load_settings()
     on_failure_callback=on_dag_failure,
     params={
         "max_lag_seconds": Param(
-            SETTINGS.max_lag_seconds, type="number", minimum=0, description="dbt waits until the replica is at most this far behind"
+            SETTINGS.max_lag_seconds,
+            type="number",
+            minimum=0,
+            description="dbt waits until the replica is at most this far behind",
         ),
     },
     default_args=default_task_args(SETTINGS),
@@ -66,7 +69,9 @@ def elt_dag():
                 raise AirflowFailException(str(error)) from error
             print(f"not yet: {error}")
             return PokeReturnValue(is_done=False)
-        verdict = lag_verdict(status, float((params or {}).get("max_lag_seconds", SETTINGS.max_lag_seconds)), SETTINGS.max_lag_bytes)
+        verdict = lag_verdict(
+            status, float((params or {}).get("max_lag_seconds", SETTINGS.max_lag_seconds)), SETTINGS.max_lag_bytes
+        )
         print(("done: " if verdict.done else "not yet: ") + verdict.reason)
         return PokeReturnValue(is_done=verdict.done, xcom_value=status)
 
@@ -96,7 +101,11 @@ def elt_dag():
             plan = plan_repair(api.status(), api.tables())
             body = plan.request_body(requested_by=f"airflow {ctx['dag'].dag_id} {ctx['run_id']}")
             if body is None:
-                print(f"waiting for resync jobs already queued: {list(plan.existing_jobs)}" if plan.existing_jobs else "nothing to repair any more")
+                print(
+                    f"waiting for resync jobs already queued: {list(plan.existing_jobs)}"
+                    if plan.existing_jobs
+                    else "nothing to repair any more"
+                )
                 return list(plan.existing_jobs)
             try:
                 job = api.request_resync(body)
@@ -137,7 +146,9 @@ def elt_dag():
             return PokeReturnValue(is_done=False)
         broken = tables_still_broken(api.tables())
         if broken:
-            raise AirflowFailException(f"resync job(s) {job_ids} succeeded but tables are still in error: {', '.join(broken)}")
+            raise AirflowFailException(
+                f"resync job(s) {job_ids} succeeded but tables are still in error: {', '.join(broken)}"
+            )
         return PokeReturnValue(is_done=True, xcom_value=job_ids)
 
     def dbt_task(task_id: str, args: tuple[str, ...], **kwargs):
@@ -162,7 +173,9 @@ def elt_dag():
     branch = check_replica(status)
     jobs = request_resync()
     repaired = wait_for_resync(jobs)
-    freshness = dbt_task("dbt_source_freshness", ("source", "freshness"), trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+    freshness = dbt_task(
+        "dbt_source_freshness", ("source", "freshness"), trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS
+    )
 
     branch >> [jobs, freshness]
     repaired >> freshness

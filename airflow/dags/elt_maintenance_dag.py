@@ -62,7 +62,9 @@ def elt_maintenance_dag():
         from elt_common.connections import ApiError, EltApi
 
         if SETTINGS.prune_after_days is None:
-            print("ELT_PRUNE_AFTER_DAYS=off: no prune job requested (the replicator's ELT_SOFT_DELETE_RETENTION may prune)")
+            print(
+                "ELT_PRUNE_AFTER_DAYS=off: no prune job requested (the replicator's ELT_SOFT_DELETE_RETENTION may prune)"
+            )
             return None
         ctx = get_current_context()
         body = {"older_than": f"{SETTINGS.prune_after_days}d", "requested_by": f"airflow {DAG_ID} {ctx['run_id']}"}
@@ -104,7 +106,9 @@ def elt_maintenance_dag():
         day = ctx.get("data_interval_end") or ctx.get("logical_date") or pendulum.now("UTC")
         weekday = parse_weekday(SETTINGS.full_refresh_weekday)
         refresh = decide(day, weekday)
-        print(f"{day:%A %Y-%m-%d}: {'full refresh' if refresh else 'no full refresh'} (weekly on {SETTINGS.full_refresh_weekday})")
+        print(
+            f"{day:%A %Y-%m-%d}: {'full refresh' if refresh else 'no full refresh'} (weekly on {SETTINGS.full_refresh_weekday})"
+        )
         return refresh
 
     @task.bash(pool=SETTINGS.dbt_pool, outlets=[MARTS_ASSET])
@@ -113,7 +117,11 @@ def elt_maintenance_dag():
 
     @task.bash(pool=SETTINGS.dbt_pool, trigger_rule=TriggerRule.NONE_FAILED)
     def dbt_docs_generate() -> str:
-        return _dbt_command("dbt_docs_generate", ("docs", "generate"), target_path=os.environ.get("ELT_DBT_DOCS_TARGET_PATH") or os.path.join(SETTINGS.dbt_project_dir, "target"))
+        return _dbt_command(
+            "dbt_docs_generate",
+            ("docs", "generate"),
+            target_path=os.environ.get("ELT_DBT_DOCS_TARGET_PATH") or os.path.join(SETTINGS.dbt_project_dir, "target"),
+        )
 
     pruned = wait_for_prune(request_prune())
     refresh = dbt_full_refresh()

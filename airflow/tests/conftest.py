@@ -72,8 +72,14 @@ def run_dag_test(db: Path, dag_id: str, env: dict[str, str], timeout: float = 90
         timeout=timeout,
     )
     with sqlite3.connect(db) as conn:
-        row = conn.execute("SELECT run_id FROM dag_run WHERE dag_id = ? AND id > ? ORDER BY id DESC LIMIT 1", (dag_id, before)).fetchone()
+        row = conn.execute(
+            "SELECT run_id FROM dag_run WHERE dag_id = ? AND id > ? ORDER BY id DESC LIMIT 1", (dag_id, before)
+        ).fetchone()
         assert row, f"airflow dags test created no run:\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}"
-        rows = conn.execute("SELECT task_id, state, try_number FROM task_instance WHERE dag_id = ? AND run_id = ?", (dag_id, row[0])).fetchall()
+        rows = conn.execute(
+            "SELECT task_id, state, try_number FROM task_instance WHERE dag_id = ? AND run_id = ?", (dag_id, row[0])
+        ).fetchall()
         events = conn.execute("SELECT count(*) FROM asset_event").fetchone()[0] - events_before
-    return DagTestRun(proc.returncode, proc.stdout + proc.stderr, {r[0]: r[1] for r in rows}, {r[0]: r[2] for r in rows}, events)
+    return DagTestRun(
+        proc.returncode, proc.stdout + proc.stderr, {r[0]: r[1] for r in rows}, {r[0]: r[2] for r in rows}, events
+    )

@@ -43,7 +43,11 @@ async function main(): Promise<void> {
     const source = new URL(pair.sourceUrl);
     source.username = 'elt_replicator';
     source.password = REPLICATOR_PASSWORD;
-    const replicator = startElt(['replicate'], { ELT_SOURCE_URL: source.toString(), ELT_DESTINATION_URL: pair.destinationUrl, ELT_DELETE_MODE: 'soft' });
+    const replicator = startElt(['replicate'], {
+      ELT_SOURCE_URL: source.toString(),
+      ELT_DESTINATION_URL: pair.destinationUrl,
+      ELT_DELETE_MODE: 'soft',
+    });
     const replicatorLog = join(tmpdir(), `elt-airflow-e2e-replicator-${process.pid}.log`);
     cleanups.push(async () => {
       writeFileSync(replicatorLog, replicator.output());
@@ -53,18 +57,31 @@ async function main(): Promise<void> {
       'the replicator to stream',
       async () => {
         if (replicator.child.exitCode !== null) throw new Error(`elt replicate exited:\n${replicator.output()}`);
-        const rows = await query<{ phase: string }>(pair.destinationUrl, "SELECT phase FROM elt.replication_state WHERE slot_name = 'elt_slot'").catch(() => []);
+        const rows = await query<{ phase: string }>(
+          pair.destinationUrl,
+          "SELECT phase FROM elt.replication_state WHERE slot_name = 'elt_slot'",
+        ).catch(() => []);
         return rows[0]?.phase === 'streaming';
       },
       300_000,
     );
-    const api = await startApi(loadApiConfig({ ELT_DESTINATION_URL: pair.destinationUrl, ELT_API_PORT: '0', ELT_API_TOKEN: API_TOKEN }));
+    const api = await startApi(
+      loadApiConfig({ ELT_DESTINATION_URL: pair.destinationUrl, ELT_API_PORT: '0', ELT_API_TOKEN: API_TOKEN }),
+    );
     cleanups.push(() => api.close());
     process.stdout.write(
-      JSON.stringify({ sourceUrl: pair.sourceUrl, destinationUrl: pair.destinationUrl, apiUrl: api.url, apiToken: API_TOKEN, replicatorLog }) + '\n',
+      JSON.stringify({
+        sourceUrl: pair.sourceUrl,
+        destinationUrl: pair.destinationUrl,
+        apiUrl: api.url,
+        apiToken: API_TOKEN,
+        replicatorLog,
+      }) + '\n',
     );
   } catch (error) {
-    process.stderr.write(`stack failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `stack failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     await stop(1);
   }
 }

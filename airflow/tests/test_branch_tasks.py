@@ -13,7 +13,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from conftest import REPO_ROOT, run_dag_test
 
-STATUS = {"slot": "elt_slot", "phase": "streaming", "status": "streaming", "heartbeat_fresh": True, "heartbeat_age_seconds": 1.0, "lag_seconds": 0.5, "lag_bytes": 0, "wal_status": "reserved"}
+STATUS = {
+    "slot": "elt_slot",
+    "phase": "streaming",
+    "status": "streaming",
+    "heartbeat_fresh": True,
+    "heartbeat_age_seconds": 1.0,
+    "lag_seconds": 0.5,
+    "lag_bytes": 0,
+    "wal_status": "reserved",
+}
 
 
 class ScriptedApi:
@@ -35,8 +44,17 @@ class ScriptedApi:
                     t["state"], t["active_resync_job_id"] = "streaming", None
         failed = state == "failed"
         return {
-            "id": 1, "slot": "elt_slot", "state": state, "error": self.job_error if failed else None,
-            "progress": {"tables_total": 1, "tables_done": int(state == "succeeded"), "rows_copied": 10, "rows_estimated": 10, "percent": 100.0},
+            "id": 1,
+            "slot": "elt_slot",
+            "state": state,
+            "error": self.job_error if failed else None,
+            "progress": {
+                "tables_total": 1,
+                "tables_done": int(state == "succeeded"),
+                "rows_copied": 10,
+                "rows_estimated": 10,
+                "percent": 100.0,
+            },
             "tables": [{"table": "public.orders", "state": state, "error": self.job_error if failed else None}],
         }
 
@@ -99,7 +117,12 @@ def run(airflow_db, api: ScriptedApi, tmp_path):
 
 
 def orders(state: str) -> dict:
-    return {"table": "public.orders", "state": state, "last_error": "boom" if state == "error" else None, "active_resync_job_id": None}
+    return {
+        "table": "public.orders",
+        "state": state,
+        "last_error": "boom" if state == "error" else None,
+        "active_resync_job_id": None,
+    }
 
 
 DBT = ("dbt_source_freshness", "dbt_build_staging", "dbt_build_marts", "dbt_test_reconciliation")

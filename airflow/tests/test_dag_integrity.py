@@ -57,7 +57,13 @@ def test_elt_dag_schedule_default_hourly(dagbag):
 
 def test_maintenance_dag_shape(dagbag):
     dag = dagbag.dags["elt_maintenance_dag"]
-    assert set(dag.task_ids) == {"request_prune", "wait_for_prune", "is_full_refresh_day", "dbt_full_refresh", "dbt_docs_generate"}
+    assert set(dag.task_ids) == {
+        "request_prune",
+        "wait_for_prune",
+        "is_full_refresh_day",
+        "dbt_full_refresh",
+        "dbt_docs_generate",
+    }
     down = {t.task_id: set(t.downstream_task_ids) for t in dag.tasks}
     assert down == {
         "request_prune": {"wait_for_prune"},

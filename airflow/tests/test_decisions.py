@@ -20,7 +20,16 @@ from elt_common.decisions import (
 )
 from elt_common.settings import load_settings
 
-STREAMING = {"slot": "elt_slot", "phase": "streaming", "status": "streaming", "heartbeat_fresh": True, "heartbeat_age_seconds": 1.0, "lag_seconds": 2.0, "lag_bytes": 100.0, "wal_status": "reserved"}
+STREAMING = {
+    "slot": "elt_slot",
+    "phase": "streaming",
+    "status": "streaming",
+    "heartbeat_fresh": True,
+    "heartbeat_age_seconds": 1.0,
+    "lag_seconds": 2.0,
+    "lag_bytes": 100.0,
+    "wal_status": "reserved",
+}
 
 
 def table(name: str, state: str = "streaming", error: str | None = None, job: int | None = None) -> dict:
@@ -47,7 +56,9 @@ class TestLag:
         assert not lag_verdict({**STREAMING, "phase": "snapshotting"}, 300).done
 
     def test_stale_heartbeat_waits_even_with_zero_lag(self):
-        v = lag_verdict({**STREAMING, "heartbeat_fresh": False, "heartbeat_age_seconds": 900.0, "lag_seconds": 0.0}, 300)
+        v = lag_verdict(
+            {**STREAMING, "heartbeat_fresh": False, "heartbeat_age_seconds": 900.0, "lag_seconds": 0.0}, 300
+        )
         assert not v.done and "900 s ago" in v.reason
 
     def test_no_lag_reported_waits(self):
@@ -64,7 +75,9 @@ class TestPlanRepair:
         assert not plan.needed and plan.request_body("x") is None
 
     def test_tables_in_error_are_resynced(self):
-        plan = plan_repair(STREAMING, [table("public.orders", "error", "boom"), table("public.customers"), table("public.a", "error")])
+        plan = plan_repair(
+            STREAMING, [table("public.orders", "error", "boom"), table("public.customers"), table("public.a", "error")]
+        )
         assert plan.needed
         assert plan.tables == ("public.a", "public.orders")
         assert plan.request_body("airflow") == {"tables": ["public.a", "public.orders"], "requested_by": "airflow"}
@@ -80,13 +93,22 @@ class TestPlanRepair:
         assert plan.resync_all and plan.request_body("x") == {"all": True, "requested_by": "x"}
 
     def test_lost_slot_with_active_job_names_the_rest(self):
-        plan = plan_repair({**STREAMING, "wal_status": "lost"}, [table("public.orders", job=4), table("public.customers")])
+        plan = plan_repair(
+            {**STREAMING, "wal_status": "lost"}, [table("public.orders", job=4), table("public.customers")]
+        )
         assert not plan.resync_all and plan.tables == ("public.customers",) and plan.existing_jobs == (4,)
 
 
 class TestJobs:
     def job(self, state: str, **extra) -> dict:
-        return {"id": 5, "state": state, "error": None, "progress": {"tables_total": 1, "tables_done": 0, "rows_copied": 10, "percent": 50.0}, "tables": [], **extra}
+        return {
+            "id": 5,
+            "state": state,
+            "error": None,
+            "progress": {"tables_total": 1, "tables_done": 0, "rows_copied": 10, "percent": 50.0},
+            "tables": [],
+            **extra,
+        }
 
     @pytest.mark.parametrize("state", ["queued", "running"])
     def test_unfinished(self, state):
@@ -98,7 +120,13 @@ class TestJobs:
         assert v.finished and v.succeeded
 
     def test_failed_names_table_and_error(self):
-        v = job_verdict(self.job("failed", error="public.orders: denied", tables=[{"table": "public.orders", "state": "failed", "error": "permission denied for table orders"}]))
+        v = job_verdict(
+            self.job(
+                "failed",
+                error="public.orders: denied",
+                tables=[{"table": "public.orders", "state": "failed", "error": "permission denied for table orders"}],
+            )
+        )
         assert v.finished and not v.succeeded
         assert v.message == "resync job 5 failed: public.orders: permission denied for table orders"
 
@@ -113,19 +141,39 @@ class TestJobs:
 
 
 def test_dbt_results_summaries():
-    results = {"results": [
-        {"unique_id": "model.elt.a", "status": "success"},
-        {"unique_id": "test.elt.t1", "status": "fail", "message": "Got 3 results, configured to fail if != 0\nmore"},
-        {"unique_id": "model.elt.b", "status": "error", "message": "relation does not exist"},
-        {"unique_id": "model.elt.c", "status": "skipped"},
-    ]}
+    results = {
+        "results": [
+            {"unique_id": "model.elt.a", "status": "success"},
+            {
+                "unique_id": "test.elt.t1",
+                "status": "fail",
+                "message": "Got 3 results, configured to fail if != 0\nmore",
+            },
+            {"unique_id": "model.elt.b", "status": "error", "message": "relation does not exist"},
+            {"unique_id": "model.elt.c", "status": "skipped"},
+        ]
+    }
     assert dbt_counts(results) == {"error": 1, "fail": 1, "skipped": 1, "success": 1}
-    assert dbt_failures(results) == ["test.elt.t1: fail (Got 3 results, configured to fail if != 0)", "model.elt.b: error (relation does not exist)"]
+    assert dbt_failures(results) == [
+        "test.elt.t1: fail (Got 3 results, configured to fail if != 0)",
+        "model.elt.b: error (relation does not exist)",
+    ]
 
 
 def test_failure_summary_names_task_try_and_cause():
-    text = failure_summary(dag_id="elt_dag", run_id="r1", task_id="wait_for_resync", try_number=1, max_tries=4, error=RuntimeError("job 3 failed"), details=["next: look"])
-    assert text.splitlines() == ["ELT FAILURE dag=elt_dag run=r1 task=wait_for_resync (try 1 of 4): RuntimeError: job 3 failed", "  - next: look"]
+    text = failure_summary(
+        dag_id="elt_dag",
+        run_id="r1",
+        task_id="wait_for_resync",
+        try_number=1,
+        max_tries=4,
+        error=RuntimeError("job 3 failed"),
+        details=["next: look"],
+    )
+    assert text.splitlines() == [
+        "ELT FAILURE dag=elt_dag run=r1 task=wait_for_resync (try 1 of 4): RuntimeError: job 3 failed",
+        "  - next: look",
+    ]
 
 
 class TestMaintenance:
@@ -143,10 +191,19 @@ class TestMaintenance:
         assert (v.finished, v.succeeded, v.message) == (False, False, "prune job 4 is running")
 
     def test_prune_job_succeeded(self):
-        job = {"id": 4, "state": "succeeded", "rows_pruned": 12, "cutoff": "2026-01-01T00:00:00.000000Z", "tables": {"public.orders": 10, "public.a": 2}}
+        job = {
+            "id": 4,
+            "state": "succeeded",
+            "rows_pruned": 12,
+            "cutoff": "2026-01-01T00:00:00.000000Z",
+            "tables": {"public.orders": 10, "public.a": 2},
+        }
         v = prune_verdict(job)
         assert (v.finished, v.succeeded) == (True, True)
-        assert v.message == "prune job 4 succeeded: 12 rows deleted before 2026-01-01T00:00:00.000000Z removed (public.a: 2, public.orders: 10)"
+        assert (
+            v.message
+            == "prune job 4 succeeded: 12 rows deleted before 2026-01-01T00:00:00.000000Z removed (public.a: 2, public.orders: 10)"
+        )
 
     def test_prune_job_failed(self):
         v = prune_verdict({"id": 5, "state": "failed", "error": "canceling statement due to lock timeout"})

@@ -38,9 +38,17 @@ def dbt_venv() -> Path | None:
 @pytest.fixture(scope="module")
 def stack():
     # Not a skip: without dbt this test cannot prove anything, so it fails and says why.
-    assert dbt_venv() is not None, "ELT_DBT_VENV with bin/dbt is not set: run through `make test-airflow` (it installs dbt)"
+    assert dbt_venv() is not None, (
+        "ELT_DBT_VENV with bin/dbt is not set: run through `make test-airflow` (it installs dbt)"
+    )
     proc = subprocess.Popen(
-        ["npx", "tsx", str(REPO_ROOT / "airflow" / "tests" / "stack.ts"), "--scale", os.environ.get("ELT_AIRFLOW_E2E_SCALE", "0.05")],
+        [
+            "npx",
+            "tsx",
+            str(REPO_ROOT / "airflow" / "tests" / "stack.ts"),
+            "--scale",
+            os.environ.get("ELT_AIRFLOW_E2E_SCALE", "0.05"),
+        ],
         cwd=REPO_ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -71,7 +79,9 @@ def env(stack, tmp_path) -> dict[str, str]:
     return {
         # Connections as a deployment would give them: the API as an Airflow connection
         # (token = password), the destination as an environment URL.
-        "AIRFLOW_CONN_ELT_API": json.dumps({"conn_type": "http", "host": stack["apiUrl"], "password": stack["apiToken"]}),
+        "AIRFLOW_CONN_ELT_API": json.dumps(
+            {"conn_type": "http", "host": stack["apiUrl"], "password": stack["apiToken"]}
+        ),
         "ELT_DESTINATION_URL": stack["destinationUrl"],
         "ELT_DBT_VENV": str(dbt_venv()),
         "ELT_DBT_ARTIFACTS_DIR": str(tmp_path / "dbt"),
@@ -84,7 +94,11 @@ def env(stack, tmp_path) -> dict[str, str]:
 
 
 def set_error(stack, table: str, message: str) -> None:
-    sql(stack["destinationUrl"], "UPDATE elt.tables SET state = 'error', last_error = %s WHERE source_schema = 'public' AND source_table = %s", (message, table))
+    sql(
+        stack["destinationUrl"],
+        "UPDATE elt.tables SET state = 'error', last_error = %s WHERE source_schema = 'public' AND source_table = %s",
+        (message, table),
+    )
 
 
 def api_table(stack, table: str) -> dict:
@@ -100,7 +114,9 @@ def test_1_healthy_replica_builds_the_marts(stack, env, airflow_db):
     assert result.states["request_resync"] == result.states["wait_for_resync"] == "skipped"
     assert all(result.states[t] == "success" for t in DBT), result.states
     assert result.asset_events == 1
-    [(staged, built)] = sql(stack["destinationUrl"], "SELECT (SELECT count(*) FROM staging.orders), (SELECT count(*) FROM marts.fct_orders)")
+    [(staged, built)] = sql(
+        stack["destinationUrl"], "SELECT (SELECT count(*) FROM staging.orders), (SELECT count(*) FROM marts.fct_orders)"
+    )
     assert staged > 0 and built == staged
 
 
@@ -123,7 +139,12 @@ def test_3_unrepairable_table_fails_in_wait_for_resync(stack, env, airflow_db):
     finally:
         sql(stack["sourceUrl"], "GRANT SELECT ON public.orders TO elt_replicator")
     assert result.returncode != 0
-    assert result.states["wait_for_replication"] == result.states["check_replica"] == result.states["request_resync"] == "success"
+    assert (
+        result.states["wait_for_replication"]
+        == result.states["check_replica"]
+        == result.states["request_resync"]
+        == "success"
+    )
     assert result.states["wait_for_resync"] == "failed"
     assert result.tries["wait_for_resync"] == 1  # a failed job is final: failing again later would not help
     assert all(result.states[t] == "upstream_failed" for t in DBT), result.states
@@ -136,20 +157,36 @@ def test_4_maintenance_prunes_through_the_replicator_and_generates_docs(stack, e
     # Two reviews deleted at the source; the replicator (soft-delete mode) keeps both, marked
     # deleted. One is made to look deleted long ago.
     url = stack["destinationUrl"]
-    [(old_id,), (new_id,)] = sql(stack["sourceUrl"], "DELETE FROM reviews WHERE review_id IN (SELECT review_id FROM reviews ORDER BY review_id LIMIT 2) RETURNING review_id")
+    [(old_id,), (new_id,)] = sql(
+        stack["sourceUrl"],
+        "DELETE FROM reviews WHERE review_id IN (SELECT review_id FROM reviews ORDER BY review_id LIMIT 2) RETURNING review_id",
+    )
     deadline = time.monotonic() + 60
-    while sql(url, "SELECT count(*) FROM staging.reviews WHERE _deleted AND review_id IN (%s, %s)", (old_id, new_id)) != [(2,)]:
+    while sql(
+        url, "SELECT count(*) FROM staging.reviews WHERE _deleted AND review_id IN (%s, %s)", (old_id, new_id)
+    ) != [(2,)]:
         assert time.monotonic() < deadline, "the replicator did not apply the two deletes"
         time.sleep(0.2)
     sql(url, "UPDATE staging.reviews SET _synced_at = now() - interval '30 days' WHERE review_id = %s", (old_id,))
     docs = tmp_path / "docs"
-    result = run_dag_test(airflow_db, "elt_maintenance_dag", {**env, "ELT_DBT_DOCS_TARGET_PATH": str(docs), "ELT_PRUNE_AFTER_DAYS": "7"})
+    result = run_dag_test(
+        airflow_db, "elt_maintenance_dag", {**env, "ELT_DBT_DOCS_TARGET_PATH": str(docs), "ELT_PRUNE_AFTER_DAYS": "7"}
+    )
     assert result.returncode == 0, result.output[-8000:]
-    assert result.states["request_prune"] == result.states["wait_for_prune"] == result.states["dbt_docs_generate"] == "success"
+    assert (
+        result.states["request_prune"]
+        == result.states["wait_for_prune"]
+        == result.states["dbt_docs_generate"]
+        == "success"
+    )
     assert result.states["dbt_full_refresh"] in ("success", "skipped")  # weekly: depends on today
     # Only the old one is pruned, by the replicator (the job says so), not by Airflow.
-    assert sql(url, "SELECT review_id FROM staging.reviews WHERE review_id IN (%s, %s) ORDER BY 1", (old_id, new_id)) == [(new_id,)]
-    [(requested_by, rows, tables)] = sql(url, "SELECT requested_by, rows_pruned, tables FROM elt.prune_jobs WHERE requested_by LIKE 'airflow %%'")
+    assert sql(
+        url, "SELECT review_id FROM staging.reviews WHERE review_id IN (%s, %s) ORDER BY 1", (old_id, new_id)
+    ) == [(new_id,)]
+    [(requested_by, rows, tables)] = sql(
+        url, "SELECT requested_by, rows_pruned, tables FROM elt.prune_jobs WHERE requested_by LIKE 'airflow %%'"
+    )
     assert requested_by.startswith("airflow elt_maintenance_dag") and rows == 1 and tables == {"public.reviews": 1}
     assert "prune job" in result.output and "1 rows deleted before" in result.output
     assert (docs / "catalog.json").exists() and (docs / "manifest.json").exists()

@@ -5,7 +5,12 @@
  * see every route) → own plugins and decorators (db, control repository, metrics, auth
  * hook) → error and 404 handlers → routes.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyServerOptions,
+} from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { ApiError, clientErrorResponse, errorBody, toApiError } from './errors.js';
@@ -120,11 +125,19 @@ export async function buildApp(options: AppOptions): Promise<App> {
     const allowed = METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
     if (allowed.length === 0) return;
     void reply.header('allow', allowed.join(', '));
-    throw new ApiError(405, 'method_not_allowed', `${request.method} is not allowed on ${path.slice(0, 200)}: use ${allowed.join(', ')}.`);
+    throw new ApiError(
+      405,
+      'method_not_allowed',
+      `${request.method} is not allowed on ${path.slice(0, 200)}: use ${allowed.join(', ')}.`,
+    );
   });
   app.setNotFoundHandler(async (request) => {
     const path = (request.url.split('?')[0] ?? '').slice(0, 200);
-    throw new ApiError(404, 'not_found', `No route ${request.method} ${path}: the routes are listed at /docs and /openapi.json.`);
+    throw new ApiError(
+      404,
+      'not_found',
+      `No route ${request.method} ${path}: the routes are listed at /docs and /openapi.json.`,
+    );
   });
 
   await app.register(healthRoutes, { slot: options.slot, heartbeatMaxAgeS });

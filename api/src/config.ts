@@ -18,21 +18,40 @@ const flag = z
 
 export const apiConfigSchema = z
   .object({
-    port: z.coerce.number('must be a port number').int('must be a whole number').min(0, 'must be a port number (0 picks a free one)').max(65535, 'must be a port number').default(5001),
+    port: z.coerce
+      .number('must be a port number')
+      .int('must be a whole number')
+      .min(0, 'must be a port number (0 picks a free one)')
+      .max(65535, 'must be a port number')
+      .default(5001),
     host: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
     destinationUrl: postgresUrl,
     token: z
       .string()
-      .min(MIN_TOKEN_LENGTH, `must be at least ${MIN_TOKEN_LENGTH} characters (generate one with: openssl rand -hex 32)`)
+      .min(
+        MIN_TOKEN_LENGTH,
+        `must be at least ${MIN_TOKEN_LENGTH} characters (generate one with: openssl rand -hex 32)`,
+      )
       .refine((value) => /^[\x21-\x7e]+$/.test(value), 'must be printable ASCII without spaces')
       .optional(),
-    slot: z.string().regex(/^[a-z0-9_]{1,63}$/, 'must be 1-63 lower-case letters, digits or underscores').default('elt_slot'),
+    slot: z
+      .string()
+      .regex(/^[a-z0-9_]{1,63}$/, 'must be 1-63 lower-case letters, digits or underscores')
+      .default('elt_slot'),
     readsNeedToken: flag.default(false),
-    heartbeatMaxAgeS: z.coerce.number('must be a number of seconds').positive('must be more than 0 seconds').max(86_400, 'must be at most 86400 seconds').default(30),
+    heartbeatMaxAgeS: z.coerce
+      .number('must be a number of seconds')
+      .positive('must be more than 0 seconds')
+      .max(86_400, 'must be at most 86400 seconds')
+      .default(30),
   })
   .superRefine((config, ctx) => {
     if (config.readsNeedToken && !config.token) {
-      ctx.addIssue({ code: 'custom', path: ['readsNeedToken'], message: 'is true, so ELT_API_TOKEN must be set as well' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['readsNeedToken'],
+        message: 'is true, so ELT_API_TOKEN must be set as well',
+      });
     }
   });
 
@@ -61,6 +80,11 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
   }
   const parsed = apiConfigSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
-  const sentences = parsed.error.issues.map((issue) => `${API_SETTINGS[issue.path[0] as keyof ApiConfig]} ${issue.message}.`);
-  throw new ConfigError(`Invalid API configuration: ${sentences.join(' ')}`, 'Fix the settings named above and start the API again.');
+  const sentences = parsed.error.issues.map(
+    (issue) => `${API_SETTINGS[issue.path[0] as keyof ApiConfig]} ${issue.message}.`,
+  );
+  throw new ConfigError(
+    `Invalid API configuration: ${sentences.join(' ')}`,
+    'Fix the settings named above and start the API again.',
+  );
 }

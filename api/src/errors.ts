@@ -38,8 +38,18 @@ export const conflict = (message: string) => new ApiError(409, 'conflict', messa
 
 /** PostgreSQL SQLSTATEs (and Node socket errors) that mean "the database is not there". */
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[1-4]|3D000)/;
-const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
-const UNAVAILABLE_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection refused/i;
+const UNAVAILABLE_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection refused/i;
 
 interface ErrorFields {
   code?: unknown;
@@ -53,20 +63,48 @@ interface ErrorFields {
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const e = error as ErrorFields;
-  if (typeof e.code === 'string' && (UNAVAILABLE_ERRNO.has(e.code) || (/^[0-9A-Z]{5}$/.test(e.code) && UNAVAILABLE_SQLSTATE.test(e.code)))) return true;
+  if (
+    typeof e.code === 'string' &&
+    (UNAVAILABLE_ERRNO.has(e.code) || (/^[0-9A-Z]{5}$/.test(e.code) && UNAVAILABLE_SQLSTATE.test(e.code)))
+  )
+    return true;
   if (typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message)) return true;
   // AggregateError from a host that resolves to several addresses.
   return Array.isArray(e.errors) && e.errors.some(isDatabaseUnavailable);
 }
 
 const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode; message: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large', message: 'The request body is too large: requests to this API are small JSON documents.' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: 'Send the request body as application/json.' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'bad_request', message: 'The request body is empty: send a JSON object.' },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    status: 413,
+    code: 'payload_too_large',
+    message: 'The request body is too large: requests to this API are small JSON documents.',
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: 'unsupported_media_type',
+    message: 'Send the request body as application/json.',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    status: 400,
+    code: 'bad_request',
+    message: 'The request body is empty: send a JSON object.',
+  },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'bad_request', message: 'The request body is not valid JSON.' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'bad_request', message: 'The request body does not match its Content-Length.' },
-  FST_ERR_BAD_URL: { status: 400, code: 'bad_request', message: 'The URL is not valid: every %-escape in it must be UTF-8.' },
-  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'uri_too_long', message: 'A path segment is too long: table names are at most 300 characters.' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    status: 400,
+    code: 'bad_request',
+    message: 'The request body does not match its Content-Length.',
+  },
+  FST_ERR_BAD_URL: {
+    status: 400,
+    code: 'bad_request',
+    message: 'The URL is not valid: every %-escape in it must be UTF-8.',
+  },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    status: 414,
+    code: 'uri_too_long',
+    message: 'A path segment is too long: table names are at most 300 characters.',
+  },
 };
 
 /** The code of a 4xx that carries no code of its own. */
@@ -96,7 +134,12 @@ export function clientErrorResponse(error: NodeJS.ErrnoException): string | null
   if (error.code === 'ECONNRESET') return null;
   const [status, reason, code, message]: [number, string, ErrorCode, string] =
     error.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'Request Header Fields Too Large', 'headers_too_large', 'The request headers are too large: keep them under 16 KB.']
+      ? [
+          431,
+          'Request Header Fields Too Large',
+          'headers_too_large',
+          'The request headers are too large: keep them under 16 KB.',
+        ]
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'Request Timeout', 'request_timeout', 'The request took too long to arrive.']
         : [400, 'Bad Request', 'bad_request', 'The request is not valid HTTP/1.1.'];
@@ -119,14 +162,26 @@ export function toApiError(error: unknown, requestId: string): ApiError {
     return new ApiError(400, 'bad_request', `Invalid ${where}: ${issues.join('; ')}.`, { cause: error });
   }
   if (isDatabaseUnavailable(error)) {
-    return new ApiError(503, 'database_unavailable', 'The destination database is unreachable; retry once it is back (check ELT_DESTINATION_URL and the server).', { cause: error });
+    return new ApiError(
+      503,
+      'database_unavailable',
+      'The destination database is unreachable; retry once it is back (check ELT_DESTINATION_URL and the server).',
+      { cause: error },
+    );
   }
   const e = (typeof error === 'object' && error !== null ? error : {}) as ErrorFields;
   if (e.code === '42P01' || e.code === '3F000') {
-    return new ApiError(503, 'database_unavailable', 'The destination has no elt control schema yet: start the replicator (elt replicate) first.', { cause: error });
+    return new ApiError(
+      503,
+      'database_unavailable',
+      'The destination has no elt control schema yet: start the replicator (elt replicate) first.',
+      { cause: error },
+    );
   }
   if (e.code === '23505' && e.constraint === 'resync_job_tables_one_active') {
-    return conflict('A resync of one of these tables is already queued or running: wait for it, or cancel it with DELETE /v1/resync/{id}.');
+    return conflict(
+      'A resync of one of these tables is already queued or running: wait for it, or cancel it with DELETE /v1/resync/{id}.',
+    );
   }
   if (typeof e.code === 'string' && e.code in FASTIFY_CODES) {
     const known = FASTIFY_CODES[e.code]!;

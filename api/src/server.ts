@@ -52,18 +52,36 @@ export async function startApi(config: ApiConfig, deps: StartApiDeps = {}): Prom
     await app.close();
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
-      const why = e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EACCES' ? 'permission denied' : 'no such local address';
-      throw new ConfigError(`Cannot listen on ${config.host}:${config.port}: ${why}.`, 'Set ELT_API_PORT (and ELT_API_HOST) to a free port on this machine.', { cause: error });
+      const why =
+        e.code === 'EADDRINUSE'
+          ? 'the port is in use'
+          : e.code === 'EACCES'
+            ? 'permission denied'
+            : 'no such local address';
+      throw new ConfigError(
+        `Cannot listen on ${config.host}:${config.port}: ${why}.`,
+        'Set ELT_API_PORT (and ELT_API_HOST) to a free port on this machine.',
+        { cause: error },
+      );
     }
     throw error;
   }
   app.log.info(
-    { url: address, slot: config.slot, destination: describeUrl(config.destinationUrl), tokenSet: config.token !== undefined, readsNeedToken: config.readsNeedToken },
+    {
+      url: address,
+      slot: config.slot,
+      destination: describeUrl(config.destinationUrl),
+      tokenSet: config.token !== undefined,
+      readsNeedToken: config.readsNeedToken,
+    },
     'elt api listening',
   );
   if (config.token === undefined) app.log.warn('ELT_API_TOKEN is not set: the API refuses every resync request (403)');
   await app.controlRepo.ping().catch((error: Error) => {
-    app.log.warn({ destination: describeUrl(config.destinationUrl), error: error.message }, 'destination unreachable for now: requests answer 503 until it is back');
+    app.log.warn(
+      { destination: describeUrl(config.destinationUrl), error: error.message },
+      'destination unreachable for now: requests answer 503 until it is back',
+    );
   });
   return {
     url: address,
@@ -81,12 +99,15 @@ export async function runApi(env: NodeJS.ProcessEnv = process.env): Promise<numb
   const logger = createLogger('elt-api');
   const api = await startApi(config, { logger });
   return new Promise<number>((resolve) => {
-    closeWithGrace({ delay: 10_000, logger: { error: (message: unknown) => logger.error({ err: message }, 'forced stop') } }, async ({ signal, err }) => {
-      if (err) logger.error({ err }, 'stopping after an unexpected error');
-      else logger.info({ signal }, 'stopping');
-      await api.close();
-      resolve(err ? 1 : 0);
-    });
+    closeWithGrace(
+      { delay: 10_000, logger: { error: (message: unknown) => logger.error({ err: message }, 'forced stop') } },
+      async ({ signal, err }) => {
+        if (err) logger.error({ err }, 'stopping after an unexpected error');
+        else logger.info({ signal }, 'stopping');
+        await api.close();
+        resolve(err ? 1 : 0);
+      },
+    );
   });
 }
 
@@ -95,7 +116,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     (code) => process.exit(code),
     (error: unknown) => {
       if (error instanceof EltError) process.stderr.write(`elt api: ${error.message}\n         ${error.hint}\n`);
-      else process.stderr.write(`elt api: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      else
+        process.stderr.write(`elt api: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
       process.exit(error instanceof ConfigError ? 2 : 1);
     },
   );

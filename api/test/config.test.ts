@@ -28,8 +28,18 @@ describe('loadApiConfig', () => {
       ELT_API_READS_NEED_TOKEN: 'TRUE',
       ELT_API_HEARTBEAT_MAX_AGE_S: '12.5',
     });
-    expect(config).toEqual({ port: 8080, host: '0.0.0.0', destinationUrl: URL_, token: 'a'.repeat(32), slot: 'my_slot', readsNeedToken: true, heartbeatMaxAgeS: 12.5 });
-    expect(loadApiConfig({ ELT_DESTINATION_URL: URL_, ELT_API_READS_NEED_TOKEN: 'no', ELT_API_TOKEN: '' }).readsNeedToken).toBe(false);
+    expect(config).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+      destinationUrl: URL_,
+      token: 'a'.repeat(32),
+      slot: 'my_slot',
+      readsNeedToken: true,
+      heartbeatMaxAgeS: 12.5,
+    });
+    expect(
+      loadApiConfig({ ELT_DESTINATION_URL: URL_, ELT_API_READS_NEED_TOKEN: 'no', ELT_API_TOKEN: '' }).readsNeedToken,
+    ).toBe(false);
   });
 
   it.each([
@@ -38,11 +48,23 @@ describe('loadApiConfig', () => {
     [{ ELT_DESTINATION_URL: URL_, ELT_API_PORT: '70000' }, 'ELT_API_PORT must be a port number.'],
     [{ ELT_DESTINATION_URL: URL_, ELT_API_PORT: 'http' }, 'ELT_API_PORT must be a port number.'],
     [{ ELT_DESTINATION_URL: URL_, ELT_API_TOKEN: 'short' }, 'ELT_API_TOKEN must be at least 16 characters'],
-    [{ ELT_DESTINATION_URL: URL_, ELT_API_TOKEN: 'has a space in the token' }, 'ELT_API_TOKEN must be printable ASCII without spaces.'],
+    [
+      { ELT_DESTINATION_URL: URL_, ELT_API_TOKEN: 'has a space in the token' },
+      'ELT_API_TOKEN must be printable ASCII without spaces.',
+    ],
     [{ ELT_DESTINATION_URL: URL_, ELT_SLOT: 'Bad-Slot' }, 'ELT_SLOT must be 1-63 lower-case letters'],
-    [{ ELT_DESTINATION_URL: URL_, ELT_API_READS_NEED_TOKEN: 'maybe' }, 'ELT_API_READS_NEED_TOKEN must be true or false.'],
-    [{ ELT_DESTINATION_URL: URL_, ELT_API_READS_NEED_TOKEN: 'true' }, 'ELT_API_READS_NEED_TOKEN is true, so ELT_API_TOKEN must be set as well.'],
-    [{ ELT_DESTINATION_URL: URL_, ELT_API_HEARTBEAT_MAX_AGE_S: '0' }, 'ELT_API_HEARTBEAT_MAX_AGE_S must be more than 0 seconds.'],
+    [
+      { ELT_DESTINATION_URL: URL_, ELT_API_READS_NEED_TOKEN: 'maybe' },
+      'ELT_API_READS_NEED_TOKEN must be true or false.',
+    ],
+    [
+      { ELT_DESTINATION_URL: URL_, ELT_API_READS_NEED_TOKEN: 'true' },
+      'ELT_API_READS_NEED_TOKEN is true, so ELT_API_TOKEN must be set as well.',
+    ],
+    [
+      { ELT_DESTINATION_URL: URL_, ELT_API_HEARTBEAT_MAX_AGE_S: '0' },
+      'ELT_API_HEARTBEAT_MAX_AGE_S must be more than 0 seconds.',
+    ],
   ])('%j is refused: %s', (env, sentence) => {
     expect(() => loadApiConfig(env)).toThrow(ConfigError);
     expect(() => loadApiConfig(env)).toThrow(sentence);

@@ -56,7 +56,14 @@ export interface Fixture {
 export const TABLES: Fixture[] = [
   { schema: 'public', table: 'customers', state: 'streaming', rowsEstimated: 500, rowsCopied: 500 },
   { schema: 'public', table: 'orders', state: 'streaming', rowsEstimated: 1000, rowsCopied: 1000 },
-  { schema: 'public', table: 'payments', state: 'error', rowsEstimated: null, rowsCopied: 10, lastError: 'relation staging.payments: column "amount" is of type numeric' },
+  {
+    schema: 'public',
+    table: 'payments',
+    state: 'error',
+    rowsEstimated: null,
+    rowsCopied: 10,
+    lastError: 'relation staging.payments: column "amount" is of type numeric',
+  },
   { schema: 'public', table: 'audit_log', state: 'excluded' },
   { schema: 'sales', table: 'line items', state: 'snapshotting', rowsEstimated: 200, rowsCopied: 50 },
 ];
@@ -67,7 +74,9 @@ export const TABLES: Fixture[] = [
  * too, to show that every answer is about one slot only.
  */
 export async function seed(pool: pg.Pool, slot = SLOT): Promise<void> {
-  await pool.query('TRUNCATE elt.resync_delta, elt.resync_job_tables, elt.resync_jobs, elt.table_columns, elt.tables, elt.replication_state RESTART IDENTITY');
+  await pool.query(
+    'TRUNCATE elt.resync_delta, elt.resync_job_tables, elt.resync_jobs, elt.table_columns, elt.tables, elt.replication_state RESTART IDENTITY',
+  );
   for (const s of [slot, 'other_slot']) {
     await pool.query(
       `INSERT INTO elt.replication_state (slot_name, phase, snapshot_lsn, applied_lsn, applied_commit_at, applied_at, received_lsn,

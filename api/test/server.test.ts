@@ -57,7 +57,9 @@ describe('the API server', () => {
   });
 
   it('startApi listens, answers over HTTP, rides out a destination outage, and closes', async () => {
-    const api: RunningApi = await startApi(loadApiConfig({ ELT_DESTINATION_URL: dest.url, ELT_API_PORT: '0', ELT_API_TOKEN: TOKEN }));
+    const api: RunningApi = await startApi(
+      loadApiConfig({ ELT_DESTINATION_URL: dest.url, ELT_API_PORT: '0', ELT_API_TOKEN: TOKEN }),
+    );
     try {
       expect(api.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect((await fetch(`${api.url}/health`)).status).toBe(200);
@@ -74,12 +76,16 @@ describe('the API server', () => {
       await dest.cluster.stop();
       const down = await fetch(`${api.url}/v1/status`);
       expect(down.status).toBe(503);
-      expect(await down.json()).toEqual({ error: { code: 'database_unavailable', message: expect.stringContaining('unreachable') } });
+      expect(await down.json()).toEqual({
+        error: { code: 'database_unavailable', message: expect.stringContaining('unreachable') },
+      });
       expect((await fetch(`${api.url}/ready`)).status).toBe(503);
       expect((await fetch(`${api.url}/health`)).status).toBe(200);
 
       await dest.cluster.start();
-      await waitFor('the API to see the destination again', async () => ((await fetch(`${api.url}/v1/status`)).status === 200 ? true : undefined));
+      await waitFor('the API to see the destination again', async () =>
+        (await fetch(`${api.url}/v1/status`)).status === 200 ? true : undefined,
+      );
       const job = await fetch(`${api.url}/v1/resync/${((await queued.json()) as { id: number }).id}`);
       expect(job.status).toBe(200);
     } finally {
@@ -89,10 +95,14 @@ describe('the API server', () => {
   });
 
   it('a port in use is a ConfigError naming ELT_API_PORT', async () => {
-    const first = await startApi(loadApiConfig({ ELT_DESTINATION_URL: dest.url, ELT_API_PORT: '0' }), { processMetrics: false });
+    const first = await startApi(loadApiConfig({ ELT_DESTINATION_URL: dest.url, ELT_API_PORT: '0' }), {
+      processMetrics: false,
+    });
     try {
       const port = new URL(first.url).port;
-      const second = startApi(loadApiConfig({ ELT_DESTINATION_URL: dest.url, ELT_API_PORT: port }), { processMetrics: false });
+      const second = startApi(loadApiConfig({ ELT_DESTINATION_URL: dest.url, ELT_API_PORT: port }), {
+        processMetrics: false,
+      });
       await expect(second).rejects.toThrow(ConfigError);
       await expect(second).rejects.toThrow(/port is in use/);
     } finally {
@@ -112,7 +122,14 @@ describe('the API server', () => {
         body: JSON.stringify({ tables: ['public.customers'], requested_by: 'server test' }),
       });
       expect(res.status).toBe(202);
-      expect((await fetch(`${base}/v1/resync`, { method: 'POST', headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(403);
+      expect(
+        (
+          await fetch(`${base}/v1/resync`, {
+            method: 'POST',
+            headers: { authorization: 'Bearer wrong-token-0123456789' },
+          })
+        ).status,
+      ).toBe(403);
     } finally {
       proc.kill('SIGTERM');
     }

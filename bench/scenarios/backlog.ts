@@ -13,7 +13,6 @@ import { setSubscriptionEnabled } from '../reference.js';
 import { waitSlotActive } from '../slots.js';
 import { verifyCopy } from '../verify.js';
 
-
 export async function runBacklog(ctx: BenchContext, run: DatasetRun): Promise<BacklogRow[]> {
   if (!run.ours) throw new Error('the replicator is not running');
   await stopOurs(run.ours);
@@ -39,16 +38,39 @@ export async function runBacklog(ctx: BenchContext, run: DatasetRun): Promise<Ba
   const nativeActive = await waitSlotActive(run.dataset.sourceUrl, run.native.name, true);
   const nativeDone = await run.nativeReader.waitFor(marker, ctx.options.applyTimeoutSeconds * 1000);
 
-  const row = (system: 'elt' | 'native', startedAt: number, activeAt: number, doneAt: number, check: BacklogRow['check']): BacklogRow => {
+  const row = (
+    system: 'elt' | 'native',
+    startedAt: number,
+    activeAt: number,
+    doneAt: number,
+    check: BacklogRow['check'],
+  ): BacklogRow => {
     const seconds = Math.max(0.001, (doneAt - activeAt) / 1000);
-    return { system, changes, seconds, changesPerSecond: changes / seconds, startupSeconds: (activeAt - startedAt) / 1000, speedVsNative: null, check };
+    return {
+      system,
+      changes,
+      seconds,
+      changesPerSecond: changes / seconds,
+      startupSeconds: (activeAt - startedAt) / 1000,
+      speedVsNative: null,
+      check,
+    };
   };
   const rows = [
     row('elt', ours.startedAt, oursActive, oursDone, await verifyCopy(run.dataset.sourceUrl, run.oursUrl, 'staging')),
-    row('native', enabledAt, nativeActive, nativeDone, await verifyCopy(run.dataset.sourceUrl, run.native.destinationUrl, 'public')),
+    row(
+      'native',
+      enabledAt,
+      nativeActive,
+      nativeDone,
+      await verifyCopy(run.dataset.sourceUrl, run.native.destinationUrl, 'public'),
+    ),
   ];
   const native = rows[1]!;
   for (const r of rows) r.speedVsNative = r.changesPerSecond / native.changesPerSecond;
-  for (const r of rows) ctx.log(`  ${r.system}: ${r.seconds.toFixed(2)} s, ${r.changesPerSecond.toFixed(0)} changes/s (startup ${r.startupSeconds.toFixed(2)} s), check ${r.check.detail}`);
+  for (const r of rows)
+    ctx.log(
+      `  ${r.system}: ${r.seconds.toFixed(2)} s, ${r.changesPerSecond.toFixed(0)} changes/s (startup ${r.startupSeconds.toFixed(2)} s), check ${r.check.detail}`,
+    );
   return rows;
 }

@@ -74,10 +74,12 @@ export async function runBigTransaction(ctx: BenchContext, run: DatasetRun): Pro
   const peak = await watchPeakMemory(ours.pid);
   const first = await bigUpdate(run);
   ctx.log(`  UPDATE of ${first.rows} rows committed after ${first.sourceSeconds.toFixed(1)} s`);
-  const oursApplied = await run.oursReader.waitFor(first.seq, limitMs, () => ours.alive()).catch((error: Error) => {
-    ctx.log(`  elt: ${error.message}`);
-    return null;
-  });
+  const oursApplied = await run.oursReader
+    .waitFor(first.seq, limitMs, () => ours.alive())
+    .catch((error: Error) => {
+      ctx.log(`  elt: ${error.message}`);
+      return null;
+    });
   const peakRss = await peak();
   await stopOurs(ours);
   run.ours = null;
@@ -128,7 +130,9 @@ export async function runBigTransaction(ctx: BenchContext, run: DatasetRun): Pro
     },
   ];
   for (const r of rows) {
-    ctx.log(`  ${r.system}: ${r.commitToAppliedSeconds.toFixed(2)} s commit-to-applied${r.peakRssBytes ? `, peak RSS ${mb(r.peakRssBytes)}` : ''}, check ${r.check.detail}`);
+    ctx.log(
+      `  ${r.system}: ${r.commitToAppliedSeconds.toFixed(2)} s commit-to-applied${r.peakRssBytes ? `, peak RSS ${mb(r.peakRssBytes)}` : ''}, check ${r.check.detail}`,
+    );
   }
   return rows;
 }

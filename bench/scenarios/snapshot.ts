@@ -16,16 +16,33 @@ import type { BenchContext, DatasetRun, SnapshotRow, System } from '../context.j
 import type { Dataset } from '../datasets.js';
 import { Heartbeat, HeartbeatReader } from '../heartbeat.js';
 import { reportedSnapshotSeconds, startOurs, waitSnapshotDone, type OursOptions } from '../ours.js';
-import { createSubscription, dropDatabase, dumpPipePsql, dumpRestoreParallel, prepareSubscriber, type NativeSubscription } from '../reference.js';
+import {
+  createSubscription,
+  dropDatabase,
+  dumpPipePsql,
+  dumpRestoreParallel,
+  prepareSubscriber,
+  type NativeSubscription,
+} from '../reference.js';
 import { verifyCopy } from '../verify.js';
 
 const MB = 1024 * 1024;
 const SNAPSHOT_TIMEOUT_MS = 30 * 60_000;
 
-export async function runSnapshot(ctx: BenchContext, dataset: Dataset, withReferences: boolean): Promise<{ rows: SnapshotRow[]; run: DatasetRun }> {
+export async function runSnapshot(
+  ctx: BenchContext,
+  dataset: Dataset,
+  withReferences: boolean,
+): Promise<{ rows: SnapshotRow[]; run: DatasetRun }> {
   const { elt, native } = ctx.clusters;
   const rows: SnapshotRow[] = [];
-  const row = (system: System, method: string, seconds: number, check: SnapshotRow['check'], note?: string): SnapshotRow => {
+  const row = (
+    system: System,
+    method: string,
+    seconds: number,
+    check: SnapshotRow['check'],
+    note?: string,
+  ): SnapshotRow => {
     const r: SnapshotRow = {
       dataset: dataset.name,
       method,
@@ -53,7 +70,12 @@ export async function runSnapshot(ctx: BenchContext, dataset: Dataset, withRefer
     const dirDb = `restore_${dataset.db}`;
     const jobs = ctx.options.jobs;
     const parallel = await dumpRestoreParallel(dataset.sourceUrl, elt, dirDb, jobs);
-    row('pg_dump -Fd | pg_restore', `pg_dump -Fd -Z0 -j ${jobs} + pg_restore -j ${jobs}`, parallel, await verifyCopy(dataset.sourceUrl, elt.url(dirDb), 'public'));
+    row(
+      'pg_dump -Fd | pg_restore',
+      `pg_dump -Fd -Z0 -j ${jobs} + pg_restore -j ${jobs}`,
+      parallel,
+      await verifyCopy(dataset.sourceUrl, elt.url(dirDb), 'public'),
+    );
     await dropDatabase(elt, dirDb);
   }
 
@@ -91,7 +113,13 @@ export async function runSnapshot(ctx: BenchContext, dataset: Dataset, withRefer
   };
   await createSubscription(sub, SNAPSHOT_TIMEOUT_MS);
   const nativeSeconds = (performance.now() - started) / 1000;
-  row('native', 'native subscription (copy_data)', nativeSeconds, await verifyCopy(dataset.sourceUrl, sub.destinationUrl, 'public'), 'schema-only dump + CREATE SUBSCRIPTION until every table is ready');
+  row(
+    'native',
+    'native subscription (copy_data)',
+    nativeSeconds,
+    await verifyCopy(dataset.sourceUrl, sub.destinationUrl, 'public'),
+    'schema-only dump + CREATE SUBSCRIPTION until every table is ready',
+  );
 
   const baseline = rows.find((r) => r.system === 'pg_dump | psql');
   if (baseline) for (const r of rows) r.speedVsDumpPsql = baseline.seconds / r.seconds;

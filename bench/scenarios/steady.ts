@@ -69,7 +69,16 @@ export async function runSteady(ctx: BenchContext, run: DatasetRun, load: Steady
     const lag = sampler.summary(system, loadStart, loadEnd);
     const catchUpSeconds = Math.max(0, (seenAt - loadEnd) / 1000);
     const check = await verifyCopy(run.dataset.sourceUrl, url, schema);
-    rows.push({ load: label, system, tps, lagBytes: lag.bytes, lagSeconds: lag.seconds, catchUpSeconds, keptUp: catchUpSeconds < KEPT_UP_SECONDS, check });
+    rows.push({
+      load: label,
+      system,
+      tps,
+      lagBytes: lag.bytes,
+      lagSeconds: lag.seconds,
+      catchUpSeconds,
+      keptUp: catchUpSeconds < KEPT_UP_SECONDS,
+      check,
+    });
     ctx.log(
       `  ${system}: ${tps.toFixed(0)} tps, lag p50/p99/max ${lag.seconds.p50.toFixed(2)}/${lag.seconds.p99.toFixed(2)}/${lag.seconds.max.toFixed(2)} s, ` +
         `${(lag.bytes.p99 / 1024).toFixed(0)} kB p99, catch-up ${catchUpSeconds.toFixed(2)} s, check ${check.detail}`,

@@ -38,8 +38,8 @@
         select 1
         from {{ upstream }} as upstream
         where
-        {%- for key in key_columns %}
-            {% if not loop.first %}and {% endif %}upstream.{{ key }} = fact.{{ key }}
-        {%- endfor %}
+    {%- for key in key_columns %}
+        {% if not loop.first %}and {% endif %}upstream.{{ key }} = fact.{{ key }}
+    {%- endfor %}
     )
 {%- endmacro %}

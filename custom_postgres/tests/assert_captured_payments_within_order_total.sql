@@ -35,5 +35,6 @@ select
 from orders
 inner join captured_per_order
     on orders.order_id = captured_per_order.order_id
-where captured_per_order.captured_amount > orders.total
+where
+    captured_per_order.captured_amount > orders.total
     and orders.order_id in {{ settled_order_ids() }}

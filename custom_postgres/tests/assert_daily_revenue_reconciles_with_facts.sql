@@ -63,7 +63,8 @@ select
 from daily
 full outer join facts
     on daily.currency = facts.currency
-where daily.currency is null
+where
+    daily.currency is null
     or facts.currency is null
     or daily.orders_placed <> facts.orders_placed
     or daily.net_revenue <> facts.net_revenue

@@ -22,7 +22,9 @@ staged as (
 
 built as (
 
-    select order_id, line_no
+    select
+        order_id,
+        line_no
     from {{ ref('fct_order_items') }}
 
 ),
@@ -30,21 +32,37 @@ built as (
 missing as (
 
     -- only lines the build could have seen (see covers_all_keys' fence_column)
-    select 'missing from fct_order_items' as problem, order_id, line_no
+    select
+        'missing from fct_order_items' as problem,
+        order_id,
+        line_no
     from staged
-    where synced_at <= (
-        select max(built_lines.synced_at) as built_until from {{ ref('fct_order_items') }} as built_lines
-    )
+    where
+        synced_at <= (
+            select max(built_lines.synced_at) as built_until from {{ ref('fct_order_items') }} as built_lines
+        )
     except
-    select 'missing from fct_order_items' as problem, order_id, line_no from built
+    select
+        'missing from fct_order_items' as problem,
+        order_id,
+        line_no
+    from built
 
 ),
 
 left_behind as (
 
-    select 'left behind in fct_order_items' as problem, order_id, line_no from built
+    select
+        'left behind in fct_order_items' as problem,
+        order_id,
+        line_no
+    from built
     except
-    select 'left behind in fct_order_items' as problem, order_id, line_no from staged
+    select
+        'left behind in fct_order_items' as problem,
+        order_id,
+        line_no
+    from staged
 
 )
 

@@ -38,5 +38,6 @@ select
 from orders
 left join line_totals
     on orders.order_id = line_totals.order_id
-where orders.subtotal <> coalesce(line_totals.sum_of_lines, 0)
+where
+    orders.subtotal <> coalesce(line_totals.sum_of_lines, 0)
     and orders.order_id in {{ settled_order_ids() }}

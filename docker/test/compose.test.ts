@@ -49,13 +49,17 @@ const oneShots = services.filter(([, s]) => s.restart === 'no').map(([name]) => 
 const SECRET_NAME = /(PASSWORD|SECRET|SECRET_KEY|FERNET_KEY|API_TOKEN)$/;
 
 /** Environment variables each program reads besides its config schema (replicator/src/log.ts). */
-const LOG_VARIABLES = [...readFileSync(join(REPO_ROOT, 'replicator/src/log.ts'), 'utf8').matchAll(/process\.env\.(ELT_[A-Z0-9_]+)/g)].map((m) => m[1]!);
+const LOG_VARIABLES = [
+  ...readFileSync(join(REPO_ROOT, 'replicator/src/log.ts'), 'utf8').matchAll(/process\.env\.(ELT_[A-Z0-9_]+)/g),
+].map((m) => m[1]!);
 
 /** Variables read with process.env.X anywhere in the given TypeScript files. */
 function envReadIn(...files: string[]): Set<string> {
   const names = new Set<string>();
   for (const file of files) {
-    for (const match of readFileSync(join(REPO_ROOT, file), 'utf8').matchAll(/process\.env(?:\.([A-Z_][A-Z0-9_]*)|\[['"]([A-Z_][A-Z0-9_]*)['"]\])/g)) {
+    for (const match of readFileSync(join(REPO_ROOT, file), 'utf8').matchAll(
+      /process\.env(?:\.([A-Z_][A-Z0-9_]*)|\[['"]([A-Z_][A-Z0-9_]*)['"]\])/g,
+    )) {
       names.add((match[1] ?? match[2])!);
     }
   }
@@ -63,7 +67,9 @@ function envReadIn(...files: string[]): Set<string> {
 }
 
 describe('docker-compose.yaml: the Compose Specification', () => {
-  const schema = JSON.parse(readFileSync(join(REPO_ROOT, 'docker/test/compose-spec.json'), 'utf8')) as { $schema: string };
+  const schema = JSON.parse(readFileSync(join(REPO_ROOT, 'docker/test/compose-spec.json'), 'utf8')) as {
+    $schema: string;
+  };
   // strict: false because the schema uses the annotation `deprecated`, which draft-07 lacks.
   const ajv = new Ajv({ allErrors: true, strict: false });
   // The schema names draft-07 by its https address; Ajv knows the meta-schema by http.
@@ -74,13 +80,17 @@ describe('docker-compose.yaml: the Compose Specification', () => {
   it('validates as written and after interpolation', () => {
     for (const document of [raw, compose]) {
       const ok = validate(document);
-      expect(ok ? [] : validate.errors?.map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`)).toEqual([]);
+      expect(
+        ok ? [] : validate.errors?.map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`),
+      ).toEqual([]);
     }
   });
 
   it('the vendored schema rejects what it should (it is really applied)', () => {
     expect(validate({ services: { x: { image: 'a', not_a_key: 1 } } })).toBe(false);
-    expect(validate({ services: { x: { image: 'a', depends_on: { y: { condition: 'service_ready' } } } } })).toBe(false);
+    expect(validate({ services: { x: { image: 'a', depends_on: { y: { condition: 'service_ready' } } } } })).toBe(
+      false,
+    );
   });
 
   it('is plain YAML with no duplicate keys', () => {
@@ -95,12 +105,15 @@ describe('docker-compose.yaml: files, ports, networks, start order', () => {
       if (s.build) {
         const build = typeof s.build === 'string' ? { context: s.build } : s.build;
         const context = join(REPO_ROOT, build.context ?? '.');
-        if (!existsSync(context) || !statSync(context).isDirectory()) missing.push(`${name}: build context ${build.context}`);
+        if (!existsSync(context) || !statSync(context).isDirectory())
+          missing.push(`${name}: build context ${build.context}`);
         const dockerfile = join(context, build.dockerfile ?? 'Dockerfile');
         if (!existsSync(dockerfile)) missing.push(`${name}: dockerfile ${build.dockerfile}`);
       }
       for (const bind of serviceMounts(s).binds) {
-        expect(isAbsolute(bind.source), `${name} mounts ${bind.source}: use a path relative to the repository`).toBe(false);
+        expect(isAbsolute(bind.source), `${name} mounts ${bind.source}: use a path relative to the repository`).toBe(
+          false,
+        );
         if (!existsSync(join(REPO_ROOT, bind.source))) missing.push(`${name}: bind mount ${bind.source}`);
       }
     }
@@ -119,7 +132,8 @@ describe('docker-compose.yaml: files, ports, networks, start order', () => {
 
   it('every published host port is unique, and the promised ones are there', () => {
     const published = services.flatMap(([name, s]) => publishedPorts(s).map((p) => ({ name, ...p })));
-    for (const p of published) expect(Number.isInteger(p.published) && Number.isInteger(p.target), `${p.name}: ${JSON.stringify(p)}`).toBe(true);
+    for (const p of published)
+      expect(Number.isInteger(p.published) && Number.isInteger(p.target), `${p.name}: ${JSON.stringify(p)}`).toBe(true);
     const hostPorts = published.map((p) => p.published);
     expect(new Set(hostPorts).size, `host ports: ${hostPorts.join(', ')}`).toBe(hostPorts.length);
     const byService = Object.fromEntries(published.map((p) => [p.name, `${p.published}:${p.target}`]));
@@ -168,7 +182,8 @@ describe('docker-compose.yaml: files, ports, networks, start order', () => {
       expect(Array.isArray(dependsOn), `${name}: depends_on needs conditions`).toBe(false);
       for (const [dependency, { condition }] of Object.entries(dependsOn as Record<string, { condition: string }>)) {
         const target = service(dependency);
-        if (oneShots.includes(dependency)) expect(condition, `${name} -> ${dependency}`).toBe('service_completed_successfully');
+        if (oneShots.includes(dependency))
+          expect(condition, `${name} -> ${dependency}`).toBe('service_completed_successfully');
         else {
           expect(condition, `${name} -> ${dependency}`).toBe('service_healthy');
           expect(target.healthcheck, `${dependency} has a healthcheck`).toBeDefined();
@@ -189,7 +204,8 @@ describe('docker-compose.yaml: files, ports, networks, start order', () => {
       order.push(name);
     };
     for (const [name] of services) visit(name, []);
-    const before = (a: string, b: string) => expect(order.indexOf(a), `${a} before ${b}`).toBeLessThan(order.indexOf(b));
+    const before = (a: string, b: string) =>
+      expect(order.indexOf(a), `${a} before ${b}`).toBeLessThan(order.indexOf(b));
     before('source_postgres', 'source-init');
     before('source-init', 'replicator');
     before('destination_postgres', 'replicator');
@@ -210,7 +226,10 @@ describe('docker-compose.yaml: files, ports, networks, start order', () => {
     for (const target of targets) {
       const host = target.split(':')[0]!;
       if (host === 'localhost') continue;
-      expect(serviceNetworks(service(host)).some((n) => prometheusNetworks.includes(n)), `prometheus reaches ${host}`).toBe(true);
+      expect(
+        serviceNetworks(service(host)).some((n) => prometheusNetworks.includes(n)),
+        `prometheus reaches ${host}`,
+      ).toBe(true);
     }
   });
 });
@@ -241,7 +260,10 @@ describe('docker-compose.yaml: variables and secrets', () => {
         if (SECRET_NAME.test(key)) expect(value, `${name} ${key}`).toMatch(/^\$\{[A-Z_]+(:[-?][^}]*)?\}$/);
         for (const url of value.match(/[a-z+]+:\/\/[^\s"']+/g) ?? []) {
           const credentials = /^[a-z+]+:\/\/([^/@]*)@/.exec(url)?.[1];
-          if (credentials?.includes(':')) expect(credentials.split(':').slice(1).join(':'), `${name} ${key}: password in ${url}`).toMatch(/^\$\{[A-Z_]+/);
+          if (credentials?.includes(':'))
+            expect(credentials.split(':').slice(1).join(':'), `${name} ${key}: password in ${url}`).toMatch(
+              /^\$\{[A-Z_]+/,
+            );
         }
       }
     }
@@ -249,7 +271,8 @@ describe('docker-compose.yaml: variables and secrets', () => {
 
   it('.env.example holds placeholders, not real secrets', () => {
     for (const [name, value] of envExample) {
-      if (SECRET_NAME.test(name) && name !== 'AIRFLOW_ADMIN_PASSWORD' && name !== 'AIRFLOW_FERNET_KEY') expect(value, name).toMatch(/^change-me/);
+      if (SECRET_NAME.test(name) && name !== 'AIRFLOW_ADMIN_PASSWORD' && name !== 'AIRFLOW_FERNET_KEY')
+        expect(value, name).toMatch(/^change-me/);
     }
     expect(envExample.get('AIRFLOW_FERNET_KEY')).toMatch(/^A+=$/);
     expect(Buffer.from(envExample.get('AIRFLOW_FERNET_KEY')!, 'base64url')).toHaveLength(32);
@@ -262,7 +285,12 @@ describe('docker-compose.yaml: each component gets settings its own schema accep
     const env = serviceEnvironment(service('replicator'));
     expect([...env.keys()].filter((key) => !known.has(key))).toEqual([]);
     const config = loadConfig(Object.fromEntries(env));
-    expect(config).toMatchObject({ slot: 'elt_slot', publication: PUBLICATION_NAME, targetSchema: 'staging', metricsPort: 9464 });
+    expect(config).toMatchObject({
+      slot: 'elt_slot',
+      publication: PUBLICATION_NAME,
+      targetSchema: 'staging',
+      metricsPort: 9464,
+    });
     expect(new URL(config.sourceUrl).username).toBe(REPLICATOR_ROLE);
     expect(new URL(config.sourceUrl).hostname).toBe('source_postgres');
     expect(new URL(config.destinationUrl).hostname).toBe('destination_postgres');
@@ -299,7 +327,9 @@ describe('docker-compose.yaml: each component gets settings its own schema accep
     for (const name of ['replicator', 'api']) {
       const url = new URL(serviceEnvironment(service(name)).get('ELT_DESTINATION_URL')!);
       expect(url.username, name).toBe(role);
-      expect(decodeURIComponent(url.password), name).toBe(serviceEnvironment(destination).get('ELT_DESTINATION_PASSWORD'));
+      expect(decodeURIComponent(url.password), name).toBe(
+        serviceEnvironment(destination).get('ELT_DESTINATION_PASSWORD'),
+      );
       expect(url.pathname, name).toBe(`/${serviceEnvironment(destination).get('POSTGRES_DB')}`);
     }
   });
@@ -307,12 +337,23 @@ describe('docker-compose.yaml: each component gets settings its own schema accep
   it('Airflow: the ELT_DBT_* variables are the ones custom_postgres/profiles.yml reads, pointing at the destination', () => {
     const profiles = readFileSync(join(REPO_ROOT, 'custom_postgres/profiles.yml'), 'utf8');
     const known = new Set([...profiles.matchAll(/env_var\('([A-Z0-9_]+)'/g)].map((m) => m[1]!));
-    for (const name of ['airflow-scheduler', 'airflow-triggerer', 'airflow-dag-processor', 'airflow-apiserver', 'airflow-init']) {
+    for (const name of [
+      'airflow-scheduler',
+      'airflow-triggerer',
+      'airflow-dag-processor',
+      'airflow-apiserver',
+      'airflow-init',
+    ]) {
       const env = serviceEnvironment(service(name));
       const dbt = [...env.keys()].filter((key) => key.startsWith('ELT_DBT_'));
-      expect(dbt.filter((key) => !known.has(key)), name).toEqual([]);
+      expect(
+        dbt.filter((key) => !known.has(key)),
+        name,
+      ).toEqual([]);
       expect(env.get('ELT_DBT_HOST'), name).toBe('destination_postgres');
-      expect(env.get('ELT_DBT_USER'), name).toBe(new URL(serviceEnvironment(service('api')).get('ELT_DESTINATION_URL')!).username);
+      expect(env.get('ELT_DBT_USER'), name).toBe(
+        new URL(serviceEnvironment(service('api')).get('ELT_DESTINATION_URL')!).username,
+      );
       expect(env.get('ELT_API_URL'), name).toBe(`http://api:${serviceEnvironment(service('api')).get('ELT_API_PORT')}`);
       for (const conn of [...env.keys()].filter((key) => key.startsWith('AIRFLOW_CONN_'))) {
         expect(() => JSON.parse(env.get(conn)!) as unknown, `${name} ${conn} is JSON`).not.toThrow();
@@ -321,7 +362,9 @@ describe('docker-compose.yaml: each component gets settings its own schema accep
       expect(env.get('AIRFLOW__DATABASE__SQL_ALCHEMY_CONN'), name).toMatch(/@airflow_postgres:5432\/airflow$/);
     }
     expect(serviceEnvironment(service('airflow-init')).get('_AIRFLOW_WWW_USER_USERNAME')).toBe('airflow');
-    expect(serviceEnvironment(service('airflow-init')).get('_AIRFLOW_WWW_USER_PASSWORD')).toBe(envExample.get('AIRFLOW_ADMIN_PASSWORD'));
+    expect(serviceEnvironment(service('airflow-init')).get('_AIRFLOW_WWW_USER_PASSWORD')).toBe(
+      envExample.get('AIRFLOW_ADMIN_PASSWORD'),
+    );
   });
 
   it('the source runs with wal_level=logical', () => {

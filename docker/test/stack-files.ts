@@ -75,34 +75,45 @@ const VARIABLE = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|([A-Za-
  * A missing required variable or a malformed reference throws.
  */
 export function interpolate(value: string, env: ReadonlyMap<string, string>, uses: VariableUse[] = []): string {
-  return value.replace(VARIABLE, (whole, braced?: string, operator?: string, argument?: string, bare?: string, dollar?: string, malformed?: string) => {
-    if (dollar) return '$';
-    if (malformed !== undefined) throw new Error(`Malformed variable reference ${whole} in ${JSON.stringify(value)}`);
-    const name = (braced ?? bare)!;
-    uses.push({ name, operator: operator ?? '', argument: argument ?? '' });
-    if (argument?.includes('$')) throw new Error(`Nested variables are not supported here: ${whole}`);
-    const set = env.get(name);
-    switch (operator) {
-      case undefined:
-        return set ?? '';
-      case ':-':
-        return set === undefined || set === '' ? argument! : set;
-      case '-':
-        return set === undefined ? argument! : set;
-      case ':?':
-        if (set === undefined || set === '') throw new Error(`Required variable ${name} is missing: ${argument}`);
-        return set;
-      case '?':
-        if (set === undefined) throw new Error(`Required variable ${name} is missing: ${argument}`);
-        return set;
-      case ':+':
-        return set === undefined || set === '' ? '' : argument!;
-      case '+':
-        return set === undefined ? '' : argument!;
-      default:
-        throw new Error(`Unknown operator ${operator} in ${whole}`);
-    }
-  });
+  return value.replace(
+    VARIABLE,
+    (
+      whole,
+      braced?: string,
+      operator?: string,
+      argument?: string,
+      bare?: string,
+      dollar?: string,
+      malformed?: string,
+    ) => {
+      if (dollar) return '$';
+      if (malformed !== undefined) throw new Error(`Malformed variable reference ${whole} in ${JSON.stringify(value)}`);
+      const name = (braced ?? bare)!;
+      uses.push({ name, operator: operator ?? '', argument: argument ?? '' });
+      if (argument?.includes('$')) throw new Error(`Nested variables are not supported here: ${whole}`);
+      const set = env.get(name);
+      switch (operator) {
+        case undefined:
+          return set ?? '';
+        case ':-':
+          return set === undefined || set === '' ? argument! : set;
+        case '-':
+          return set === undefined ? argument! : set;
+        case ':?':
+          if (set === undefined || set === '') throw new Error(`Required variable ${name} is missing: ${argument}`);
+          return set;
+        case '?':
+          if (set === undefined) throw new Error(`Required variable ${name} is missing: ${argument}`);
+          return set;
+        case ':+':
+          return set === undefined || set === '' ? '' : argument!;
+        case '+':
+          return set === undefined ? '' : argument!;
+        default:
+          throw new Error(`Unknown operator ${operator} in ${whole}`);
+      }
+    },
+  );
 }
 
 /** Interpolate every string value (not keys) of a parsed Compose file. */
@@ -110,7 +121,8 @@ export function interpolateAll<T>(node: T, env: ReadonlyMap<string, string>, use
   const walk = (value: unknown): unknown => {
     if (typeof value === 'string') return interpolate(value, env, uses);
     if (Array.isArray(value)) return value.map(walk);
-    if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
+    if (value !== null && typeof value === 'object')
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
     return value;
   };
   return walk(node) as T;
@@ -148,7 +160,9 @@ export function publishedPorts(service: ComposeService): PublishedPort[] {
     if (typeof port === 'object') {
       return { hostIp: '', published: Number(port.published), target: Number(port.target) };
     }
-    const parts = String(port).replace(/\/(tcp|udp)$/, '').split(':');
+    const parts = String(port)
+      .replace(/\/(tcp|udp)$/, '')
+      .split(':');
     if (parts.length === 3) return { hostIp: parts[0]!, published: Number(parts[1]), target: Number(parts[2]) };
     if (parts.length === 2) return { hostIp: '', published: Number(parts[0]), target: Number(parts[1]) };
     return { hostIp: '', published: Number.NaN, target: Number(parts[0]) };
@@ -261,7 +275,10 @@ export function readDockerignore(path: string): (relativePath: string) => boolea
     patterns.push({ negated, regex: patternRegex(line) });
   }
   return (relativePath: string) => {
-    const parts = relativePath.replace(/^\.?\//, '').replace(/\/+$/, '').split('/');
+    const parts = relativePath
+      .replace(/^\.?\//, '')
+      .replace(/\/+$/, '')
+      .split('/');
     const candidates = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
     let excluded = false;
     for (const { negated, regex } of patterns) {

@@ -7,10 +7,19 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { COMPOSE_CONFIG_FILE, DASHBOARD_FILE, DATASOURCES_FILE, type PrometheusConfig } from '../prometheus.js';
-import { GRAFANA_BUILTINS, allPanels, usedVariables, variableQuery, type Dashboard, type DatasourceRef } from '../queries.js';
+import {
+  GRAFANA_BUILTINS,
+  allPanels,
+  usedVariables,
+  variableQuery,
+  type Dashboard,
+  type DatasourceRef,
+} from '../queries.js';
 
 const dashboard = JSON.parse(await readFile(DASHBOARD_FILE, 'utf8')) as Dashboard;
-const provisioning = parse(await readFile(DATASOURCES_FILE, 'utf8')) as { datasources: { uid: string; type: string; name: string; url: string; jsonData?: { timeInterval?: string } }[] };
+const provisioning = parse(await readFile(DATASOURCES_FILE, 'utf8')) as {
+  datasources: { uid: string; type: string; name: string; url: string; jsonData?: { timeInterval?: string } }[];
+};
 const prometheusConfig = parse(await readFile(COMPOSE_CONFIG_FILE, 'utf8')) as PrometheusConfig;
 const PANEL_TYPES = new Set(['row', 'timeseries', 'stat', 'bargauge', 'gauge', 'table', 'text']);
 
@@ -41,7 +50,8 @@ describe('grafana/dashboards/elt.json', () => {
         expect(target.expr?.trim(), `panel ${panel.title} query ${target.refId}`).toBeTruthy();
       }
     }
-    for (const variable of variables.filter((v) => v.type === 'query')) expect(uidOf(variable.datasource), `variable ${variable.name}`).toBe(datasource.uid);
+    for (const variable of variables.filter((v) => v.type === 'query'))
+      expect(uidOf(variable.datasource), `variable ${variable.name}`).toBe(datasource.uid);
   });
 
   it('provisions the datasource with the scrape interval, so that $__rate_interval covers four scrapes', () => {
@@ -72,12 +82,17 @@ describe('grafana/dashboards/elt.json', () => {
       expect(variable.name).toMatch(/^[A-Za-z0-9_]+$/);
       expect(defined.has(variable.name), `variable ${variable.name} defined twice`).toBe(false);
       for (const used of usedVariables(variableQuery(variable))) {
-        if (!GRAFANA_BUILTINS.has(used)) expect(defined, `variable ${variable.name} uses $${used} before it is defined`).toContain(used);
+        if (!GRAFANA_BUILTINS.has(used))
+          expect(defined, `variable ${variable.name} uses $${used} before it is defined`).toContain(used);
       }
       defined.add(variable.name);
     }
     for (const panel of panels) {
-      const texts = [panel.title ?? '', panel.description ?? '', ...(panel.targets ?? []).flatMap((t) => [t.expr ?? '', t.legendFormat ?? ''])];
+      const texts = [
+        panel.title ?? '',
+        panel.description ?? '',
+        ...(panel.targets ?? []).flatMap((t) => [t.expr ?? '', t.legendFormat ?? '']),
+      ];
       for (const used of texts.flatMap(usedVariables)) {
         if (!GRAFANA_BUILTINS.has(used)) expect(defined, `panel ${panel.title} uses $${used}`).toContain(used);
       }
@@ -90,7 +105,8 @@ describe('grafana/dashboards/elt.json', () => {
       const g = panel.gridPos;
       expect(g, `panel ${panel.title} has no gridPos`).toBeDefined();
       const { x, y, w, h } = g!;
-      for (const v of [x, y, w, h]) expect(Number.isInteger(v) && v >= 0, `panel ${panel.title} gridPos ${JSON.stringify(g)}`).toBe(true);
+      for (const v of [x, y, w, h])
+        expect(Number.isInteger(v) && v >= 0, `panel ${panel.title} gridPos ${JSON.stringify(g)}`).toBe(true);
       expect(w >= 1 && h >= 1 && x + w <= 24, `panel ${panel.title} gridPos ${JSON.stringify(g)}`).toBe(true);
       for (const other of placed) {
         const overlap = x < other.x + other.w && other.x < x + w && y < other.y + other.h && other.y < y + h;

@@ -19,12 +19,34 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../harness/pg-cluster.js';
-import { REPO_ROOT, query, startElt, startPair, waitFor, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  REPO_ROOT,
+  query,
+  startElt,
+  startPair,
+  waitFor,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 import { initDemoSource } from '../../source_db_init/init.js';
 import { startWorkload, type Workload } from '../../source_db_init/workload.js';
-import { DASHBOARD_FILE, prometheusBinaries, renderLocalConfig, startPrometheus, type RunningPrometheus } from '../prometheus.js';
+import {
+  DASHBOARD_FILE,
+  prometheusBinaries,
+  renderLocalConfig,
+  startPrometheus,
+  type RunningPrometheus,
+} from '../prometheus.js';
 import { PROPOSED_METRICS, SITUATIONAL_METRICS } from '../proposed-metrics.js';
-import { alertProbes, dashboardQueries, declaredSampleNames, exposedSampleNames, metricNames, substituteVariables, type Dashboard } from '../queries.js';
+import {
+  alertProbes,
+  dashboardQueries,
+  declaredSampleNames,
+  exposedSampleNames,
+  metricNames,
+  substituteVariables,
+  type Dashboard,
+} from '../queries.js';
 
 const DEMO_SCALE = 0.05;
 const WORKLOAD_RATE = 30;
@@ -40,7 +62,12 @@ interface QueryResponse {
 }
 
 interface RulesResponse {
-  data: { groups: { name: string; rules: { type: string; name: string; query: string; health: string; lastError?: string; state?: string }[] }[] };
+  data: {
+    groups: {
+      name: string;
+      rules: { type: string; name: string; query: string; health: string; lastError?: string; state?: string }[];
+    }[];
+  };
 }
 
 describe('Prometheus scraping the replicator under the demo workload', () => {
@@ -91,7 +118,8 @@ describe('Prometheus scraping the replicator under the demo workload', () => {
   async function check(expr: string, names: Exposition): Promise<string | null> {
     const read = metricNames(expr);
     const undeclared = read.filter((name) => !names.declared.has(name) && !(name in PROPOSED_METRICS));
-    if (undeclared.length > 0) return `reads ${undeclared.join(', ')}, which nothing exports (nor is it in PROPOSED_METRICS)`;
+    if (undeclared.length > 0)
+      return `reads ${undeclared.join(', ')}, which nothing exports (nor is it in PROPOSED_METRICS)`;
     const r = await promQuery(expr);
     if (r.status !== 'success') return `${r.error}`;
     if ((r.data?.result.length ?? 0) > 0) return null;
@@ -125,7 +153,12 @@ describe('Prometheus scraping the replicator under the demo workload', () => {
     const configFile = join(dataDir, 'prometheus.yml');
     await writeFile(
       configFile,
-      await renderLocalConfig({ replicator: `127.0.0.1:${metricsPort}`, api: `127.0.0.1:${apiPort}`, self: `127.0.0.1:${prometheusPort}`, interval: '1s' }),
+      await renderLocalConfig({
+        replicator: `127.0.0.1:${metricsPort}`,
+        api: `127.0.0.1:${apiPort}`,
+        self: `127.0.0.1:${prometheusPort}`,
+        interval: '1s',
+      }),
     );
     prometheus = await startPrometheus({ configFile, dataDir: join(dataDir, 'data'), port: prometheusPort });
 
@@ -136,7 +169,13 @@ describe('Prometheus scraping the replicator under the demo workload', () => {
     });
     api = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'api', 'src', 'server.ts')], {
       cwd: REPO_ROOT,
-      env: { ...process.env, ELT_API_PORT: String(apiPort), ELT_API_HOST: '127.0.0.1', ELT_DESTINATION_URL: pair.destinationUrl, ELT_LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        ELT_API_PORT: String(apiPort),
+        ELT_API_HOST: '127.0.0.1',
+        ELT_DESTINATION_URL: pair.destinationUrl,
+        ELT_LOG_LEVEL: 'warn',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     api.stdout!.on('data', (c: Buffer) => (apiOutput += c.toString()));
@@ -144,14 +183,22 @@ describe('Prometheus scraping the replicator under the demo workload', () => {
 
     const streaming = async () => {
       if (replicator.child.exitCode !== null) throw new Error(`elt replicate exited: ${replicator.output()}`);
-      const rows = await query<{ phase: string }>(pair.destinationUrl, "SELECT phase FROM elt.replication_state WHERE slot_name = 'elt_slot'").catch(() => []);
+      const rows = await query<{ phase: string }>(
+        pair.destinationUrl,
+        "SELECT phase FROM elt.replication_state WHERE slot_name = 'elt_slot'",
+      ).catch(() => []);
       return rows[0]?.phase === 'streaming';
     };
     await waitFor('the replicator to finish its snapshot', streaming, 120_000).catch((error: Error) => {
       throw new Error(`${error.message}\n--- elt output ---\n${replicator.output()}`);
     });
     workload = startWorkload({ url: pair.sourceUrl, ratePerSecond: WORKLOAD_RATE });
-    await waitFor('Prometheus to see changes applied', () => hasData('rate(elt_applied_transactions_total[1m]) > 0'), 60_000, 500).catch(async (error: Error) => {
+    await waitFor(
+      'Prometheus to see changes applied',
+      () => hasData('rate(elt_applied_transactions_total[1m]) > 0'),
+      60_000,
+      500,
+    ).catch(async (error: Error) => {
       throw new Error(await diagnose(error));
     });
 
@@ -160,9 +207,28 @@ describe('Prometheus scraping the replicator under the demo workload', () => {
     await workload.stop();
     await pair.source.restart();
     workload = startWorkload({ url: pair.sourceUrl, ratePerSecond: WORKLOAD_RATE });
-    await waitFor('Prometheus to see the replicator error and reconnect', () => hasData('elt_errors_total and on () elt_reconnects_total > 0'), 90_000, 500)
-      .then(() => waitFor('the replicator to stream again', () => hasData('elt_replicator_state{state="streaming"} == 1'), 90_000, 500))
-      .then(() => waitFor('changes applied after the restart', () => hasData('increase(elt_applied_transactions_total[10s]) > 0'), 60_000, 500))
+    await waitFor(
+      'Prometheus to see the replicator error and reconnect',
+      () => hasData('elt_errors_total and on () elt_reconnects_total > 0'),
+      90_000,
+      500,
+    )
+      .then(() =>
+        waitFor(
+          'the replicator to stream again',
+          () => hasData('elt_replicator_state{state="streaming"} == 1'),
+          90_000,
+          500,
+        ),
+      )
+      .then(() =>
+        waitFor(
+          'changes applied after the restart',
+          () => hasData('increase(elt_applied_transactions_total[10s]) > 0'),
+          60_000,
+          500,
+        ),
+      )
       .catch(async (error: Error) => {
         throw new Error(await diagnose(error));
       });
@@ -175,13 +241,19 @@ describe('Prometheus scraping the replicator under the demo workload', () => {
     // Three more scrapes of every target after that (not three seconds: a loaded machine scrapes late), so the
     // windows of rate() and increase() hold samples from after the restart.
     const evaluatedAt = Date.now() / 1000;
-    await waitFor('three more scrapes of every target', async () => {
-      const r = await promQuery('min(timestamp(up))');
-      return Number(r.data?.result[0]?.value[1] ?? 0) >= evaluatedAt + 3;
-    }, 60_000, 250).catch(async (error: Error) => {
+    await waitFor(
+      'three more scrapes of every target',
+      async () => {
+        const r = await promQuery('min(timestamp(up))');
+        return Number(r.data?.result[0]?.value[1] ?? 0) >= evaluatedAt + 3;
+      },
+      60_000,
+      250,
+    ).catch(async (error: Error) => {
       throw new Error(await diagnose(error));
     });
-    if (process.env.ELT_MONITORING_SAMPLE) await writeFile(process.env.ELT_MONITORING_SAMPLE, await (await fetch(metricsUrl)).text());
+    if (process.env.ELT_MONITORING_SAMPLE)
+      await writeFile(process.env.ELT_MONITORING_SAMPLE, await (await fetch(metricsUrl)).text());
   });
 
   afterAll(async () => {
@@ -205,7 +277,10 @@ describe('Prometheus scraping the replicator under the demo workload', () => {
   it('keeps the lists of metrics without data honest', async () => {
     const names = await exposition();
     const proposedButExported = Object.keys(PROPOSED_METRICS).filter((name) => names.declared.has(name));
-    expect(proposedButExported, 'exported now: remove them from PROPOSED_METRICS in monitoring/proposed-metrics.ts').toEqual([]);
+    expect(
+      proposedButExported,
+      'exported now: remove them from PROPOSED_METRICS in monitoring/proposed-metrics.ts',
+    ).toEqual([]);
     const situationalButMissing = Object.keys(SITUATIONAL_METRICS).filter((name) => !names.declared.has(name));
     expect(situationalButMissing, 'not declared by the replicator: move them to PROPOSED_METRICS').toEqual([]);
   });

@@ -3,14 +3,31 @@
  * expression without its threshold) and Grafana template variables.
  */
 import { describe, expect, it } from 'vitest';
-import { alertProbes, declaredSampleNames, exposedSampleNames, metricNames, stripThreshold, substituteVariables, usedVariables } from '../queries.js';
+import {
+  alertProbes,
+  declaredSampleNames,
+  exposedSampleNames,
+  metricNames,
+  stripThreshold,
+  substituteVariables,
+  usedVariables,
+} from '../queries.js';
 
 describe('metricNames', () => {
   it.each([
     ['up{job="elt-replicator"} == 0 or absent(up{job="elt-replicator"})', ['up']],
-    ['sum by (table, operation) (rate(elt_applied_changes_total{job="x", table=~"$table"}[$__rate_interval]))', ['elt_applied_changes_total']],
-    ['histogram_quantile(0.99, sum by (le) (rate(elt_apply_batch_duration_seconds_bucket[5m])))', ['elt_apply_batch_duration_seconds_bucket']],
-    ['max by (instance) (a{state="snapshotting"}) == 1 unless on (instance) sum by (instance) (changes(b[30m])) > 0', ['a', 'b']],
+    [
+      'sum by (table, operation) (rate(elt_applied_changes_total{job="x", table=~"$table"}[$__rate_interval]))',
+      ['elt_applied_changes_total'],
+    ],
+    [
+      'histogram_quantile(0.99, sum by (le) (rate(elt_apply_batch_duration_seconds_bucket[5m])))',
+      ['elt_apply_batch_duration_seconds_bucket'],
+    ],
+    [
+      'max by (instance) (a{state="snapshotting"}) == 1 unless on (instance) sum by (instance) (changes(b[30m])) > 0',
+      ['a', 'b'],
+    ],
     ['clamp_max(x / clamp_min(y, 1), 1)', ['x', 'y']],
     ['rate(m{a="by (foo)"}[1m]) offset 5m', ['m']],
   ])('%s', (expr, names) => {
@@ -23,7 +40,10 @@ describe('alertProbes', () => {
     ['up{job="r"} == 0 or absent(up{job="r"})', ['up{job="r"}', 'up{job="r"}']],
     ['max by (instance) (lag) > 300', ['max by (instance) (lag)']],
     ['x > 5368709120', ['x']],
-    ['max by (i) (s{state="snap"}) == 1\nunless on (i)\nsum by (i) (changes(r[30m])) > 0', ['max by (i) (s{state="snap"})', 'sum by (i) (changes(r[30m]))']],
+    [
+      'max by (i) (s{state="snap"}) == 1\nunless on (i)\nsum by (i) (changes(r[30m])) > 0',
+      ['max by (i) (s{state="snap"})', 'sum by (i) (changes(r[30m]))'],
+    ],
     ['(a > bool 1) and on (x) group_left (y) b < -2', ['a', 'b']],
     ['absent_over_time(m{a="b"}[5m])', ['m{a="b"}']],
     ['a > b', ['a > b']],
@@ -38,7 +58,8 @@ describe('alertProbes', () => {
 });
 
 describe('template variables', () => {
-  const expr = 'rate(m{instance=~"$instance", table=~"${table}", t="[[table]]", f="${instance:regex}"}[$__rate_interval])';
+  const expr =
+    'rate(m{instance=~"$instance", table=~"${table}", t="[[table]]", f="${instance:regex}"}[$__rate_interval])';
 
   it('finds every form', () => {
     expect(usedVariables(expr).sort()).toEqual(['__rate_interval', 'instance', 'table']);

@@ -6,7 +6,14 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ALERTS_FILE, ALERTS_TEST_FILE, COMPOSE_CONFIG_FILE, LOCAL_CONFIG_FILE, runPromtool, type PrometheusConfig } from '../prometheus.js';
+import {
+  ALERTS_FILE,
+  ALERTS_TEST_FILE,
+  COMPOSE_CONFIG_FILE,
+  LOCAL_CONFIG_FILE,
+  runPromtool,
+  type PrometheusConfig,
+} from '../prometheus.js';
 
 interface AlertRule {
   alert: string;
@@ -64,7 +71,8 @@ describe('alerts.yml', () => {
   it('gives every alert a severity, a summary, a description and a runbook line', async () => {
     for (const rule of await alertRules()) {
       expect(['warning', 'critical'], rule.alert).toContain(rule.labels?.severity);
-      for (const key of ['summary', 'description', 'runbook']) expect(rule.annotations?.[key]?.trim().length ?? 0, `${rule.alert} ${key}`).toBeGreaterThan(10);
+      for (const key of ['summary', 'description', 'runbook'])
+        expect(rule.annotations?.[key]?.trim().length ?? 0, `${rule.alert} ${key}`).toBeGreaterThan(10);
     }
   });
 
@@ -73,8 +81,14 @@ describe('alerts.yml', () => {
     const cases = tests.flatMap((t) => t.alert_rule_test ?? []);
     for (const rule of await alertRules()) {
       const mine = cases.filter((c) => c.alertname === rule.alert);
-      expect(mine.some((c) => (c.exp_alerts ?? []).length > 0), `${rule.alert} has no case where it fires`).toBe(true);
-      expect(mine.some((c) => (c.exp_alerts ?? []).length === 0), `${rule.alert} has no case where it stays silent`).toBe(true);
+      expect(
+        mine.some((c) => (c.exp_alerts ?? []).length > 0),
+        `${rule.alert} has no case where it fires`,
+      ).toBe(true);
+      expect(
+        mine.some((c) => (c.exp_alerts ?? []).length === 0),
+        `${rule.alert} has no case where it stays silent`,
+      ).toBe(true);
     }
   });
 });
@@ -83,9 +97,13 @@ describe('prometheus.yml and prometheus.local.yml', () => {
   it('differ only in their targets', async () => {
     const compose = await yamlFile<PrometheusConfig>(COMPOSE_CONFIG_FILE);
     const local = await yamlFile<PrometheusConfig>(LOCAL_CONFIG_FILE);
-    const withoutTargets = (c: PrometheusConfig) => ({ ...c, scrape_configs: c.scrape_configs.map((j) => ({ ...j, static_configs: j.static_configs.map(() => 'targets') })) });
+    const withoutTargets = (c: PrometheusConfig) => ({
+      ...c,
+      scrape_configs: c.scrape_configs.map((j) => ({ ...j, static_configs: j.static_configs.map(() => 'targets') })),
+    });
     expect(withoutTargets(local)).toEqual(withoutTargets(compose));
-    const targets = (c: PrometheusConfig) => Object.fromEntries(c.scrape_configs.map((j) => [j.job_name, j.static_configs.flatMap((s) => s.targets)]));
+    const targets = (c: PrometheusConfig) =>
+      Object.fromEntries(c.scrape_configs.map((j) => [j.job_name, j.static_configs.flatMap((s) => s.targets)]));
     expect(targets(compose)).toMatchObject({ 'elt-replicator': ['replicator:9464'], 'elt-api': ['api:5001'] });
     expect(targets(local)).toMatchObject({ 'elt-replicator': ['127.0.0.1:9464'], 'elt-api': ['127.0.0.1:5001'] });
     expect(compose.rule_files).toEqual(['alerts.yml']);

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, settingDefaults } from './config.js';
 
-const urls = { ELT_SOURCE_URL: 'postgres://u:p@src:5433/shop', ELT_DESTINATION_URL: 'postgresql://u@dst:5434/analytics' };
+const urls = {
+  ELT_SOURCE_URL: 'postgres://u:p@src:5433/shop',
+  ELT_DESTINATION_URL: 'postgresql://u@dst:5434/analytics',
+};
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -18,12 +21,17 @@ describe('loadConfig', () => {
   });
 
   it('reads the soft-delete retention and the prune interval as seconds', () => {
-    const config = loadConfig({ ...urls, ELT_DELETE_MODE: 'soft', ELT_SOFT_DELETE_RETENTION: '30d' }, { 'prune-interval': '15m' });
+    const config = loadConfig(
+      { ...urls, ELT_DELETE_MODE: 'soft', ELT_SOFT_DELETE_RETENTION: '30d' },
+      { 'prune-interval': '15m' },
+    );
     expect(config).toMatchObject({ softDeleteRetention: 2_592_000, pruneInterval: 900 });
-    expect(loadConfig({ ...urls, ELT_DELETE_MODE: 'soft', ELT_SOFT_DELETE_RETENTION: 'off' }).softDeleteRetention).toBeNull();
+    expect(
+      loadConfig({ ...urls, ELT_DELETE_MODE: 'soft', ELT_SOFT_DELETE_RETENTION: 'off' }).softDeleteRetention,
+    ).toBeNull();
   });
 
-  it('shows the schema\'s defaults in help, as text', () => {
+  it("shows the schema's defaults in help, as text", () => {
     expect(settingDefaults()).toMatchObject({
       slot: 'elt_slot',
       sourceSchemas: 'public',
@@ -36,7 +44,10 @@ describe('loadConfig', () => {
   });
 
   it('lets flags override the environment', () => {
-    const config = loadConfig({ ...urls, ELT_SLOT: 'from_env' }, { slot: 'from_flag', 'source-schemas': 'public, sales' });
+    const config = loadConfig(
+      { ...urls, ELT_SLOT: 'from_env' },
+      { slot: 'from_flag', 'source-schemas': 'public, sales' },
+    );
     expect(config.slot).toBe('from_flag');
     expect(config.sourceSchemas).toEqual(['public', 'sales']);
   });
@@ -46,11 +57,23 @@ describe('loadConfig', () => {
     [{ ...urls, ELT_SOURCE_URL: 'mysql://x' }, /ELT_SOURCE_URL \(--source-url\) must be a PostgreSQL URL/],
     [{ ...urls, ELT_SLOT: 'Bad-Slot' }, /ELT_SLOT \(--slot\) must be 1-63 lower-case letters/],
     [{ ...urls, ELT_METRICS_PORT: '70000' }, /ELT_METRICS_PORT \(--metrics-port\) must be a port number/],
-    [{ ...urls, ELT_METRICS_PORT: 'abc' }, /ELT_METRICS_PORT \(--metrics-port\) must be a whole number|expected number/],
+    [
+      { ...urls, ELT_METRICS_PORT: 'abc' },
+      /ELT_METRICS_PORT \(--metrics-port\) must be a whole number|expected number/,
+    ],
     [{ ...urls, ELT_DELETE_MODE: 'maybe' }, /ELT_DELETE_MODE \(--delete-mode\) must be hard or soft/],
-    [{ ...urls, ELT_DELETE_MODE: 'soft', ELT_SOFT_DELETE_RETENTION: '30 days' }, /ELT_SOFT_DELETE_RETENTION \(--soft-delete-retention\) must be a duration of at least 1s like 30d/],
-    [{ ...urls, ELT_SOFT_DELETE_RETENTION: '30d' }, /ELT_SOFT_DELETE_RETENTION \(--soft-delete-retention\) needs ELT_DELETE_MODE=soft/],
-    [{ ...urls, ELT_PRUNE_INTERVAL: '0s' }, /ELT_PRUNE_INTERVAL \(--prune-interval\) must be a duration of at least 1s/],
+    [
+      { ...urls, ELT_DELETE_MODE: 'soft', ELT_SOFT_DELETE_RETENTION: '30 days' },
+      /ELT_SOFT_DELETE_RETENTION \(--soft-delete-retention\) must be a duration of at least 1s like 30d/,
+    ],
+    [
+      { ...urls, ELT_SOFT_DELETE_RETENTION: '30d' },
+      /ELT_SOFT_DELETE_RETENTION \(--soft-delete-retention\) needs ELT_DELETE_MODE=soft/,
+    ],
+    [
+      { ...urls, ELT_PRUNE_INTERVAL: '0s' },
+      /ELT_PRUNE_INTERVAL \(--prune-interval\) must be a duration of at least 1s/,
+    ],
   ])('names the bad setting in one sentence: %j', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

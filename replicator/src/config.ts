@@ -23,7 +23,10 @@ const identifier = z.string().min(1, 'must not be empty').max(63, 'must be at mo
 function durationSeconds(text: string, min: number, ctx: z.RefinementCtx, also = ''): number {
   const seconds = parseDuration(text);
   if (seconds !== null && seconds >= min) return seconds;
-  ctx.addIssue({ code: 'custom', message: `must be a duration of at least ${formatDuration(min)} like 30d, 12h, 90m or 45s${also}` });
+  ctx.addIssue({
+    code: 'custom',
+    message: `must be a duration of at least ${formatDuration(min)} like 30d, 12h, 90m or 45s${also}`,
+  });
   return z.NEVER;
 }
 
@@ -31,43 +34,64 @@ const duration = (min: number) => z.string().transform((text, ctx): number => du
 
 /** A duration, or `off` (null). */
 const durationOrOff = (min: number) =>
-  z.string().transform((text, ctx): number | null => (text.trim().toLowerCase() === 'off' ? null : durationSeconds(text, min, ctx, ', or off')));
-
-const positiveInt = (max: number) => z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
-
-export const configSchema = z.object({
-  sourceUrl: postgresUrl,
-  destinationUrl: postgresUrl,
-  slot: slotName.default('elt_slot'),
-  publication: identifier.default('elt_pub'),
-  sourceSchemas: z
+  z
     .string()
-    .default('public')
-    .transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean))
-    .pipe(z.array(identifier).min(1, 'must name at least one schema')),
-  targetSchema: identifier.default('staging'),
-  metricsPort: z.coerce.number().int('must be a whole number').min(0, 'must be 0 (off) or a port').max(65535, 'must be a port number').default(9464),
-  deleteMode: z.enum(['hard', 'soft'], { error: 'must be hard or soft' }).default('hard'),
-  /** At most this many rows per destination transaction (many small source transactions are grouped). */
-  batchMaxRows: positiveInt(1_000_000).default(20_000),
-  /** A destination transaction stays open at most this long before it commits. */
-  batchMaxMs: positiveInt(60_000).default(200),
-  /** Set REPLICA IDENTITY FULL on tables without a primary key before publishing them (the role must own them). */
-  replicaIdentityFull: z
-    .enum(['true', 'false'], { error: 'must be true or false' })
-    .default('false')
-    .transform((value) => value === 'true'),
-  /** Tables copied in parallel during the snapshot. */
-  snapshotJobs: positiveInt(64).default(2),
-  /** Soft-deleted rows older than this many seconds are pruned by the replicator; null: kept forever. */
-  softDeleteRetention: durationOrOff(1).default(null),
-  /** How often, in seconds, the replicator looks for soft-deleted rows past the retention. */
-  pruneInterval: duration(1).default(3_600),
-}).superRefine((config, ctx) => {
-  if (config.softDeleteRetention !== null && config.deleteMode !== 'soft') {
-    ctx.addIssue({ code: 'custom', path: ['softDeleteRetention'], message: 'needs ELT_DELETE_MODE=soft (only soft-delete mode keeps deleted rows)' });
-  }
-});
+    .transform((text, ctx): number | null =>
+      text.trim().toLowerCase() === 'off' ? null : durationSeconds(text, min, ctx, ', or off'),
+    );
+
+const positiveInt = (max: number) =>
+  z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
+
+export const configSchema = z
+  .object({
+    sourceUrl: postgresUrl,
+    destinationUrl: postgresUrl,
+    slot: slotName.default('elt_slot'),
+    publication: identifier.default('elt_pub'),
+    sourceSchemas: z
+      .string()
+      .default('public')
+      .transform((value) =>
+        value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(identifier).min(1, 'must name at least one schema')),
+    targetSchema: identifier.default('staging'),
+    metricsPort: z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(0, 'must be 0 (off) or a port')
+      .max(65535, 'must be a port number')
+      .default(9464),
+    deleteMode: z.enum(['hard', 'soft'], { error: 'must be hard or soft' }).default('hard'),
+    /** At most this many rows per destination transaction (many small source transactions are grouped). */
+    batchMaxRows: positiveInt(1_000_000).default(20_000),
+    /** A destination transaction stays open at most this long before it commits. */
+    batchMaxMs: positiveInt(60_000).default(200),
+    /** Set REPLICA IDENTITY FULL on tables without a primary key before publishing them (the role must own them). */
+    replicaIdentityFull: z
+      .enum(['true', 'false'], { error: 'must be true or false' })
+      .default('false')
+      .transform((value) => value === 'true'),
+    /** Tables copied in parallel during the snapshot. */
+    snapshotJobs: positiveInt(64).default(2),
+    /** Soft-deleted rows older than this many seconds are pruned by the replicator; null: kept forever. */
+    softDeleteRetention: durationOrOff(1).default(null),
+    /** How often, in seconds, the replicator looks for soft-deleted rows past the retention. */
+    pruneInterval: duration(1).default(3_600),
+  })
+  .superRefine((config, ctx) => {
+    if (config.softDeleteRetention !== null && config.deleteMode !== 'soft') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['softDeleteRetention'],
+        message: 'needs ELT_DELETE_MODE=soft (only soft-delete mode keeps deleted rows)',
+      });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 
@@ -82,24 +106,79 @@ export interface Setting {
 
 /** Environment variable and command-line flag for each setting. */
 export const SETTINGS: Record<keyof Config, Setting> = {
-  sourceUrl: { env: 'ELT_SOURCE_URL', flag: 'source-url', arg: 'url', help: 'the source (OLTP) database, wal_level=logical' },
-  destinationUrl: { env: 'ELT_DESTINATION_URL', flag: 'destination-url', arg: 'url', help: 'the destination (analytics) database' },
+  sourceUrl: {
+    env: 'ELT_SOURCE_URL',
+    flag: 'source-url',
+    arg: 'url',
+    help: 'the source (OLTP) database, wal_level=logical',
+  },
+  destinationUrl: {
+    env: 'ELT_DESTINATION_URL',
+    flag: 'destination-url',
+    arg: 'url',
+    help: 'the destination (analytics) database',
+  },
   slot: { env: 'ELT_SLOT', flag: 'slot', arg: 'name', help: 'logical replication slot on the source' },
-  publication: { env: 'ELT_PUBLICATION', flag: 'publication', arg: 'name', help: 'publication on the source (created if absent and allowed)' },
-  sourceSchemas: { env: 'ELT_SOURCE_SCHEMAS', flag: 'source-schemas', arg: 'list', help: 'comma-separated source schemas to replicate' },
-  targetSchema: { env: 'ELT_TARGET_SCHEMA', flag: 'target-schema', arg: 'name', help: 'destination schema that holds the replica tables' },
-  metricsPort: { env: 'ELT_METRICS_PORT', flag: 'metrics-port', arg: 'port', help: 'port of the Prometheus /metrics endpoint (0 = off)' },
-  deleteMode: { env: 'ELT_DELETE_MODE', flag: 'delete-mode', arg: 'hard|soft', help: 'soft keeps deleted rows with _deleted = true' },
-  batchMaxRows: { env: 'ELT_BATCH_MAX_ROWS', flag: 'batch-max-rows', arg: 'n', help: 'rows per destination transaction at most' },
-  batchMaxMs: { env: 'ELT_BATCH_MAX_MS', flag: 'batch-max-ms', arg: 'ms', help: 'a destination transaction commits after this long' },
-  snapshotJobs: { env: 'ELT_SNAPSHOT_JOBS', flag: 'snapshot-jobs', arg: 'n', help: 'tables copied in parallel during the snapshot' },
+  publication: {
+    env: 'ELT_PUBLICATION',
+    flag: 'publication',
+    arg: 'name',
+    help: 'publication on the source (created if absent and allowed)',
+  },
+  sourceSchemas: {
+    env: 'ELT_SOURCE_SCHEMAS',
+    flag: 'source-schemas',
+    arg: 'list',
+    help: 'comma-separated source schemas to replicate',
+  },
+  targetSchema: {
+    env: 'ELT_TARGET_SCHEMA',
+    flag: 'target-schema',
+    arg: 'name',
+    help: 'destination schema that holds the replica tables',
+  },
+  metricsPort: {
+    env: 'ELT_METRICS_PORT',
+    flag: 'metrics-port',
+    arg: 'port',
+    help: 'port of the Prometheus /metrics endpoint (0 = off)',
+  },
+  deleteMode: {
+    env: 'ELT_DELETE_MODE',
+    flag: 'delete-mode',
+    arg: 'hard|soft',
+    help: 'soft keeps deleted rows with _deleted = true',
+  },
+  batchMaxRows: {
+    env: 'ELT_BATCH_MAX_ROWS',
+    flag: 'batch-max-rows',
+    arg: 'n',
+    help: 'rows per destination transaction at most',
+  },
+  batchMaxMs: {
+    env: 'ELT_BATCH_MAX_MS',
+    flag: 'batch-max-ms',
+    arg: 'ms',
+    help: 'a destination transaction commits after this long',
+  },
+  snapshotJobs: {
+    env: 'ELT_SNAPSHOT_JOBS',
+    flag: 'snapshot-jobs',
+    arg: 'n',
+    help: 'tables copied in parallel during the snapshot',
+  },
   softDeleteRetention: {
     env: 'ELT_SOFT_DELETE_RETENTION',
     flag: 'soft-delete-retention',
     arg: 'duration',
     help: 'soft-delete mode: prune rows deleted longer ago than this (30d, 12h…; off keeps them)',
   },
-  pruneInterval: { env: 'ELT_PRUNE_INTERVAL', flag: 'prune-interval', arg: 'duration', help: 'how often to look for soft-deleted rows past the retention' },
+  pruneInterval: {
+    env: 'ELT_PRUNE_INTERVAL',
+    flag: 'prune-interval',
+    arg: 'duration',
+    help: 'how often to look for soft-deleted rows past the retention',
+  },
   replicaIdentityFull: {
     env: 'ELT_REPLICA_IDENTITY_FULL',
     flag: 'replica-identity-full',
@@ -115,7 +194,8 @@ export function settingDefaults(): Partial<Record<keyof Config, string>> {
   for (const key of Object.keys(SETTINGS) as Array<keyof Config>) {
     if (key === 'sourceUrl' || key === 'destinationUrl') continue;
     const value = parsed[key];
-    if (key === 'softDeleteRetention' || key === 'pruneInterval') out[key] = value === null ? 'off' : formatDuration(value as number);
+    if (key === 'softDeleteRetention' || key === 'pruneInterval')
+      out[key] = value === null ? 'off' : formatDuration(value as number);
     else out[key] = Array.isArray(value) ? value.join(',') : String(value);
   }
   return out;
@@ -138,5 +218,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
     const setting = SETTINGS[key];
     return `${setting.env} (--${setting.flag}) ${issue.message}.`;
   });
-  throw new ConfigError(`Invalid configuration: ${sentences.join(' ')}`, 'Fix the settings named above and start again.');
+  throw new ConfigError(
+    `Invalid configuration: ${sentences.join(' ')}`,
+    'Fix the settings named above and start again.',
+  );
 }

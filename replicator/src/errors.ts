@@ -40,10 +40,18 @@ export function connectionError(role: 'source' | 'destination', url: string, cau
   const where = describeUrl(url);
   const envName = role === 'source' ? 'ELT_SOURCE_URL' : 'ELT_DESTINATION_URL';
   if (e.code === '28P01' || e.code === '28000') {
-    return new EltError(`Cannot log in to the ${role} database at ${where}: ${e.message}`, `Check the user and password in ${envName}.`, { cause });
+    return new EltError(
+      `Cannot log in to the ${role} database at ${where}: ${e.message}`,
+      `Check the user and password in ${envName}.`,
+      { cause },
+    );
   }
   if (e.code === '3D000') {
-    return new EltError(`The ${role} database at ${where} does not exist: ${e.message}`, `Fix the database name in ${envName}.`, { cause });
+    return new EltError(
+      `The ${role} database at ${where} does not exist: ${e.message}`,
+      `Fix the database name in ${envName}.`,
+      { cause },
+    );
   }
   return new UnreachableError(
     `Cannot reach the ${role} database at ${where}: ${e.message ?? String(cause)}`,

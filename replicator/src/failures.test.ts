@@ -49,7 +49,14 @@ describe('classifyFailure', () => {
 });
 
 test('a table failure reads as its message and hint', () => {
-  const failure = new TableFailure('public', 'orders', 'The type public.citext is missing.', 'Run CREATE EXTENSION citext.');
+  const failure = new TableFailure(
+    'public',
+    'orders',
+    'The type public.citext is missing.',
+    'Run CREATE EXTENSION citext.',
+  );
   expect(tableFailureReason(failure)).toBe('The type public.citext is missing. Run CREATE EXTENSION citext.');
-  expect(tableFailureReason(pgError('23514', 'new row violates check constraint'))).toBe('new row violates check constraint (SQLSTATE 23514)');
+  expect(tableFailureReason(pgError('23514', 'new row violates check constraint'))).toBe(
+    'new row violates check constraint (SQLSTATE 23514)',
+  );
 });

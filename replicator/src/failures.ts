@@ -27,10 +27,12 @@ const TRANSIENT_CODES = new Set([
 ]);
 
 /** Node network error codes: always transient. */
-const NETWORK_CODES = /^E(CONNRESET|CONNREFUSED|CONNABORTED|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|NETDOWN|AI_AGAIN|NOTFOUND)$/;
+const NETWORK_CODES =
+  /^E(CONNRESET|CONNREFUSED|CONNABORTED|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|NETDOWN|AI_AGAIN|NOTFOUND)$/;
 
 /** Messages of node-postgres for a connection that went away (they carry no code). */
-const CONNECTION_GONE = /Connection terminated|Client has encountered a connection error|Client was closed|Connection ended|read ECONNRESET|timeout expired/i;
+const CONNECTION_GONE =
+  /Connection terminated|Client has encountered a connection error|Client was closed|Connection ended|read ECONNRESET|timeout expired/i;
 
 /** The SQLSTATE of a PostgreSQL error (directly or through its cause), if any. */
 export function sqlState(error: unknown): string | undefined {
@@ -64,7 +66,8 @@ export function classifyFailure(error: unknown): FailureKind {
   if (error instanceof UnreachableError) return 'transient';
   if (networkCode(error)) return 'transient';
   const state = sqlState(error);
-  if (state) return TRANSIENT_CLASSES.has(state.slice(0, 2)) || TRANSIENT_CODES.has(state) ? 'transient' : 'deterministic';
+  if (state)
+    return TRANSIENT_CLASSES.has(state.slice(0, 2)) || TRANSIENT_CODES.has(state) ? 'transient' : 'deterministic';
   if (error instanceof EltError) return 'deterministic';
   const message = error instanceof Error ? error.message : String(error);
   if (CONNECTION_GONE.test(message)) return 'transient';

@@ -22,13 +22,20 @@ describe('logged errors carry no row data', () => {
 
 describe('ELT_LOG_PRETTY=1', () => {
   it('uses pino-pretty where it is installed', () => {
-    expect(prettyTransport(() => '/x/node_modules/pino-pretty/index.js')).toEqual({ target: 'pino-pretty', options: { destination: 2 } });
+    expect(prettyTransport(() => '/x/node_modules/pino-pretty/index.js')).toEqual({
+      target: 'pino-pretty',
+      options: { destination: 2 },
+    });
   });
 
   it('falls back to JSON with a warning where a production install left it out', () => {
     const missing = prettyTransport(() => {
       throw Object.assign(new Error("Cannot find module 'pino-pretty'"), { code: 'MODULE_NOT_FOUND' });
     });
-    expect(missing).toEqual({ warning: expect.stringMatching(/^ELT_LOG_PRETTY=1 needs the pino-pretty package, which this install lacks .*logging JSON instead/) });
+    expect(missing).toEqual({
+      warning: expect.stringMatching(
+        /^ELT_LOG_PRETTY=1 needs the pino-pretty package, which this install lacks .*logging JSON instead/,
+      ),
+    });
   });
 });

@@ -54,13 +54,16 @@ export function createLogger(name = 'elt', terminal: LiveLines | null = null): L
  * pino-pretty as a transport to stderr, or why not: it is a development dependency, absent
  * from a production install (npm ci --omit=dev), and pino would fail in its worker thread.
  */
-export function prettyTransport(resolve: (id: string) => string): { target: string; options: { destination: number } } | { warning: string } {
+export function prettyTransport(
+  resolve: (id: string) => string,
+): { target: string; options: { destination: number } } | { warning: string } {
   try {
     resolve('pino-pretty');
     return { target: 'pino-pretty', options: { destination: 2 } };
   } catch {
     return {
-      warning: 'ELT_LOG_PRETTY=1 needs the pino-pretty package, which this install lacks (it is a development dependency): logging JSON instead. Install it with npm install pino-pretty, or pipe the logs through npx pino-pretty.',
+      warning:
+        'ELT_LOG_PRETTY=1 needs the pino-pretty package, which this install lacks (it is a development dependency): logging JSON instead. Install it with npm install pino-pretty, or pipe the logs through npx pino-pretty.',
     };
   }
 }

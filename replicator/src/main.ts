@@ -44,7 +44,16 @@ async function replicate(flags: Flags): Promise<number> {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
-  lc.info({ slot: config.slot, publication: config.publication, schemas: config.sourceSchemas, target: config.targetSchema, metricsPort: config.metricsPort }, 'elt replicate starting');
+  lc.info(
+    {
+      slot: config.slot,
+      publication: config.publication,
+      schemas: config.sourceSchemas,
+      target: config.targetSchema,
+      metricsPort: config.metricsPort,
+    },
+    'elt replicate starting',
+  );
   try {
     await runReplicator(lc, config, metrics, controller.signal, progress);
     return 0;
@@ -105,7 +114,10 @@ async function teardown(flags: Flags, options: { dropTarget: boolean; yes: boole
       return EXIT.ok;
     }
     if (!(await confirmed(options.yes))) {
-      throw new NotConfirmedError('Nothing was dropped: teardown needs a confirmation.', 'Add --yes to drop what is listed above.');
+      throw new NotConfirmedError(
+        'Nothing was dropped: teardown needs a confirmation.',
+        'Add --yes to drop what is listed above.',
+      );
     }
     await executeTeardown(source, dest, plan, (line) => process.stdout.write(`${line}\n`));
     return EXIT.ok;

@@ -134,11 +134,13 @@ export class Metrics {
 
   setTableStates(states: { table: string; state: string }[]): void {
     this.tableState.reset();
-    for (const { table, state } of states) for (const s of Metrics.TABLE_STATES) this.tableState.set({ table, state: s }, s === state ? 1 : 0);
+    for (const { table, state } of states)
+      for (const s of Metrics.TABLE_STATES) this.tableState.set({ table, state: s }, s === state ? 1 : 0);
   }
 
   setState(state: 'starting' | 'snapshotting' | 'streaming' | 'retrying'): void {
-    for (const s of ['starting', 'snapshotting', 'streaming', 'retrying']) this.state.set({ state: s }, s === state ? 1 : 0);
+    for (const s of ['starting', 'snapshotting', 'streaming', 'retrying'])
+      this.state.set({ state: s }, s === state ? 1 : 0);
   }
 
   /** Serve /metrics; port 0 serves nothing. */

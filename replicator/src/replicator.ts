@@ -23,7 +23,13 @@ import { ensurePublication, listPublishedTables, type PublishedTable } from './s
 import { dropSlot, inspectSlot, slotInUse, type SlotInfo } from './source/slot.js';
 import { tablesNotReplicated } from './source/not-replicated.js';
 import { connectDestination, connectSource } from './source/source-db.js';
-import { beginSnapshotState, readReplicationState, recordError, upsertTable, type ReplicationState } from './state/control.js';
+import {
+  beginSnapshotState,
+  readReplicationState,
+  recordError,
+  upsertTable,
+  type ReplicationState,
+} from './state/control.js';
 import { resumeSnapshot } from './snapshot/resume-snapshot.js';
 import { migrateControlSchema } from './state/migrate.js';
 
@@ -32,7 +38,13 @@ const SLOT_RELEASE_WAIT_MS = 10_000;
 const RETRY_MAX_DELAY_MS = 30_000;
 
 /** Run until the signal aborts. Rejects only with an error retrying cannot fix. */
-export async function runReplicator(lc: Logger, config: Config, metrics: Metrics, signal: AbortSignal, progress: ProgressReporter): Promise<void> {
+export async function runReplicator(
+  lc: Logger,
+  config: Config,
+  metrics: Metrics,
+  signal: AbortSignal,
+  progress: ProgressReporter,
+): Promise<void> {
   let connectedOnce = false;
   let retry = true;
   const policy = new RetryPolicy();
@@ -59,7 +71,10 @@ export async function runReplicator(lc: Logger, config: Config, metrics: Metrics
         if (!retry) return;
         metrics.reconnects.inc();
         metrics.setState('retrying');
-        lc.warn({ err: error, attempt: attemptNumber, hint: (error as Partial<EltError>).hint }, 'replication attempt failed; retrying');
+        lc.warn(
+          { err: error, attempt: attemptNumber, hint: (error as Partial<EltError>).hint },
+          'replication attempt failed; retrying',
+        );
       },
     },
   );
@@ -71,7 +86,14 @@ export async function runReplicator(lc: Logger, config: Config, metrics: Metrics
   }
 }
 
-async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, progress: ProgressReporter, signal: AbortSignal, onConnected: () => void): Promise<void> {
+async function replicateOnce(
+  lc: Logger,
+  config: Config,
+  metrics: Metrics,
+  progress: ProgressReporter,
+  signal: AbortSignal,
+  onConnected: () => void,
+): Promise<void> {
   const source = await connectSource(config.sourceUrl, 'elt-catalog');
   const closers: (() => Promise<void>)[] = [() => source.end()];
   try {
@@ -88,10 +110,18 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, progr
     // The lock first: a second replicator for the slot refuses before it touches the schema.
     await takeWriterLock(control, config.slot);
     const schema = await migrateControlSchema(control);
-    if (schema.from !== schema.to) lc.info({ from: schema.from, to: schema.to }, `control schema elt ${schema.from === 0 ? 'created or adopted' : 'upgraded'} at version ${schema.to}`);
-    await ensurePublication(lc, source, config.publication, config.sourceSchemas, { setReplicaIdentityFull: config.replicaIdentityFull });
+    if (schema.from !== schema.to)
+      lc.info(
+        { from: schema.from, to: schema.to },
+        `control schema elt ${schema.from === 0 ? 'created or adopted' : 'upgraded'} at version ${schema.to}`,
+      );
+    await ensurePublication(lc, source, config.publication, config.sourceSchemas, {
+      setReplicaIdentityFull: config.replicaIdentityFull,
+    });
     const notReplicated = await tablesNotReplicated(source, config.publication, config.sourceSchemas);
-    const tables = (await publishedTables(lc, source, config)).filter((t) => !notReplicated.some((n) => n.schema === t.schema && n.name === t.name));
+    const tables = (await publishedTables(lc, source, config)).filter(
+      (t) => !notReplicated.some((n) => n.schema === t.schema && n.name === t.name),
+    );
     await checkSelectPrivileges(source, tables);
 
     const state = await readReplicationState(control, config.slot);
@@ -114,12 +144,17 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, progr
     signal.addEventListener('abort', stopAttempt);
     const resyncSource = await connectSource(config.sourceUrl, 'elt-resync-catalog');
     closers.push(() => resyncSource.end());
-    const resyncs = runResyncJobs(lc, config, metrics, progress, hooks, resyncSource, attempt.signal).catch((error: unknown) => {
-      lc.error({ err: error }, 'the resync queue stopped; restarting the attempt');
-      attempt.abort();
-    });
+    const resyncs = runResyncJobs(lc, config, metrics, progress, hooks, resyncSource, attempt.signal).catch(
+      (error: unknown) => {
+        lc.error({ err: error }, 'the resync queue stopped; restarting the attempt');
+        attempt.abort();
+      },
+    );
     try {
-      await streamChanges({ lc, options: config, metrics, db: { apply, control, source }, startLsn, hooks, onHeartbeat: watchPartitions }, attempt.signal);
+      await streamChanges(
+        { lc, options: config, metrics, db: { apply, control, source }, startLsn, hooks, onHeartbeat: watchPartitions },
+        attempt.signal,
+      );
       if (attempt.signal.aborted && !signal.aborted) throw new Error('the resync queue failed');
     } finally {
       attempt.abort();
@@ -155,7 +190,10 @@ async function chooseStart(
   if (state?.phase === 'snapshotting') {
     const resumed = await resumeSnapshot(lc, db.control, config.slot, slot, state.snapshotLsn);
     if (resumed !== null) return resumed;
-    lc.warn({ slot: config.slot }, 'a previous snapshot did not finish and cannot be resumed (its slot is gone or moved); starting it over');
+    lc.warn(
+      { slot: config.slot },
+      'a previous snapshot did not finish and cannot be resumed (its slot is gone or moved); starting it over',
+    );
   } else if (state?.phase === 'streaming') {
     lc.error(
       { slot: config.slot, walStatus: slot?.walStatus ?? 'missing' },
@@ -173,7 +211,10 @@ async function chooseStart(
  * control connection for as long as the attempt runs.
  */
 async function takeWriterLock(control: pg.Client, slot: string): Promise<void> {
-  const { rows } = await control.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtext('elt.replicator'), hashtext($1)) AS locked", [slot]);
+  const { rows } = await control.query<{ locked: boolean }>(
+    "SELECT pg_try_advisory_lock(hashtext('elt.replicator'), hashtext($1)) AS locked",
+    [slot],
+  );
   if (rows[0]?.locked) return;
   const holder = await control.query<{ pid: number; application_name: string; client_addr: string | null }>(
     `SELECT a.pid, a.application_name, a.client_addr::text FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -193,7 +234,10 @@ async function waitForSlotRelease(lc: Logger, source: pg.Client, slot: string): 
     const info = await inspectSlot(source, slot);
     if (!info?.active) return info;
     if (Date.now() > deadline) throw slotInUse(slot, info.activePid);
-    lc.info({ slot, pid: info.activePid }, 'the slot is still held by an earlier connection; waiting for the source to release it');
+    lc.info(
+      { slot, pid: info.activePid },
+      'the slot is still held by an earlier connection; waiting for the source to release it',
+    );
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
@@ -203,7 +247,10 @@ async function publishedTables(lc: Logger, source: pg.Client, config: Config): P
   const tables = all.filter((t) => config.sourceSchemas.includes(t.schema));
   const outside = all.filter((t) => !config.sourceSchemas.includes(t.schema));
   if (outside.length > 0) {
-    lc.warn({ tables: outside.map((t) => `${t.schema}.${t.name}`) }, 'the publication includes tables outside ELT_SOURCE_SCHEMAS; they are not replicated');
+    lc.warn(
+      { tables: outside.map((t) => `${t.schema}.${t.name}`) },
+      'the publication includes tables outside ELT_SOURCE_SCHEMAS; they are not replicated',
+    );
   }
   const byName = new Map<string, PublishedTable>();
   for (const t of tables) {
@@ -224,7 +271,8 @@ async function publishedTables(lc: Logger, source: pg.Client, config: Config): P
       );
     }
   }
-  if (tables.length === 0) lc.warn({ publication: config.publication }, 'the publication has no tables in ELT_SOURCE_SCHEMAS');
+  if (tables.length === 0)
+    lc.warn({ publication: config.publication }, 'the publication has no tables in ELT_SOURCE_SCHEMAS');
   return tables;
 }
 

@@ -35,7 +35,9 @@ test('the same failure with other numbers in its message (a PID, an LSN) is the 
 
 test(`an unexplained failure (a bug) is given ${UNEXPLAINED_ATTEMPTS} attempts`, () => {
   const policy = new RetryPolicy();
-  const decisions = Array.from({ length: UNEXPLAINED_ATTEMPTS }, () => policy.shouldRetry(new TypeError('x.map is not a function'), true));
+  const decisions = Array.from({ length: UNEXPLAINED_ATTEMPTS }, () =>
+    policy.shouldRetry(new TypeError('x.map is not a function'), true),
+  );
   expect(decisions.at(-1)).toBe(false);
   expect(decisions.slice(0, -1).every(Boolean)).toBe(true);
   expect(new RetryPolicy().shouldRetry(new Error('Connection terminated unexpectedly'), true)).toBe(true);
@@ -44,7 +46,12 @@ test(`an unexplained failure (a bug) is given ${UNEXPLAINED_ATTEMPTS} attempts`,
 test.each([
   ['an unreachable server at start-up', new UnreachableError('gone', 'check'), false, false],
   ['an unreachable server after both were reached', new UnreachableError('gone', 'check'), true, true],
-  ['a server starting up, even at start-up', new UnreachableError('starting', 'wait', { cause: pgError('57P03') }), false, true],
+  [
+    'a server starting up, even at start-up',
+    new UnreachableError('starting', 'wait', { cause: pgError('57P03') }),
+    false,
+    true,
+  ],
   ['a configuration error', new EltError('bad', 'fix it'), true, false],
 ])('%s: retry %s', (_what, error, connectedOnce, expected) => {
   expect(new RetryPolicy().shouldRetry(error, connectedOnce)).toBe(expected);

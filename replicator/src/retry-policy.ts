@@ -25,7 +25,8 @@ export class RetryPolicy {
    * (an unreachable server is then an outage to wait out, not a wrong URL).
    */
   shouldRetry(error: unknown, connectedOnce: boolean, now = Date.now()): boolean {
-    if (error instanceof UnreachableError) return connectedOnce || (error.cause as { code?: string } | undefined)?.code === '57P03';
+    if (error instanceof UnreachableError)
+      return connectedOnce || (error.cause as { code?: string } | undefined)?.code === '57P03';
     if (error instanceof EltError) return false;
     const unexplained = isUnexplained(error);
     if (classifyFailure(error) === 'transient' && !unexplained) return true;

@@ -6,7 +6,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectReplicaEqual, query, startElt, startPair, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  expectReplicaEqual,
+  query,
+  startElt,
+  startPair,
+  waitForCatchUp,
+  waitForStreaming,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 
 const MEMORY_BOUND_BYTES = 300 * 1024 * 1024;
 
@@ -40,7 +49,10 @@ describe('huge transactions', () => {
   it('applies a 300k-row UPDATE and 200 MB of text in single transactions with bounded memory', async () => {
     await query(pair.sourceUrl, 'UPDATE accounts SET balance = id * 3');
     // 100 values of 2 MB each, in one transaction (md5 hex so it does not compress away).
-    await query(pair.sourceUrl, `INSERT INTO blobs SELECT i, (SELECT string_agg(md5(i::text || g), '') FROM generate_series(1, 65536) g) FROM generate_series(1, 100) i`);
+    await query(
+      pair.sourceUrl,
+      `INSERT INTO blobs SELECT i, (SELECT string_agg(md5(i::text || g), '') FROM generate_series(1, 65536) g) FROM generate_series(1, 100) i`,
+    );
     await waitForCatchUp(pair, replicator, { slot: 'elt_slot', timeoutMs: 600_000 });
     const peak = peakRss(replicator.child.pid!);
     expect(peak).toBeLessThan(MEMORY_BOUND_BYTES);

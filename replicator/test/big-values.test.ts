@@ -8,7 +8,16 @@
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { query, startElt, startPair, waitFor, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  query,
+  startElt,
+  startPair,
+  waitFor,
+  waitForCatchUp,
+  waitForStreaming,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 import { enqueueResync } from '../src/state/resync-queue.js';
 
 const MB = 1024 * 1024;
@@ -23,12 +32,16 @@ function bigText(bytes: number, tag: string): string {
 /** The process's resident memory now and at its peak, in bytes (Linux /proc). */
 async function memory(pid: number): Promise<{ rss: number; peak: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(/(\d+) kB/.exec(status.split('\n').find((line) => line.startsWith(field))!)![1]) * 1024;
+  const kb = (field: string) =>
+    Number(/(\d+) kB/.exec(status.split('\n').find((line) => line.startsWith(field))!)![1]) * 1024;
   return { rss: kb('VmRSS:'), peak: kb('VmHWM:') };
 }
 
 /** Length and md5 of each row's body, by id. */
-async function bodies(url: string, table: string): Promise<{ id: number; length: number; md5: string; note: string }[]> {
+async function bodies(
+  url: string,
+  table: string,
+): Promise<{ id: number; length: number; md5: string; note: string }[]> {
   return query(url, `SELECT id, octet_length(body) AS length, md5(body) AS md5, note FROM ${table} ORDER BY id`);
 }
 
@@ -46,7 +59,10 @@ describe('big values', () => {
   it('replicates a 256 MB value through inserts, updates and a resync with memory bounded by a small multiple of it', async () => {
     const size = 256 * MB;
     pair = await startPair();
-    await query(pair.sourceUrl, `CREATE TABLE docs (id int PRIMARY KEY, note text, body text); INSERT INTO docs VALUES (1, 'small', 'tiny')`);
+    await query(
+      pair.sourceUrl,
+      `CREATE TABLE docs (id int PRIMARY KEY, note text, body text); INSERT INTO docs VALUES (1, 'small', 'tiny')`,
+    );
     replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
     await waitForStreaming(pair.destinationUrl, replicator);
     const pid = replicator.child.pid!;
@@ -67,7 +83,12 @@ describe('big values', () => {
     await db.end();
     await waitFor(
       'the resync to finish',
-      async () => (await query<{ state: string }>(pair!.destinationUrl, 'SELECT state FROM elt.resync_jobs WHERE id = $1', [jobId]))[0]?.state === 'succeeded',
+      async () =>
+        (
+          await query<{ state: string }>(pair!.destinationUrl, 'SELECT state FROM elt.resync_jobs WHERE id = $1', [
+            jobId,
+          ])
+        )[0]?.state === 'succeeded',
       300_000,
     );
     await waitForCatchUp(pair, replicator, { timeoutMs: 300_000 });
@@ -85,7 +106,10 @@ describe('big values', () => {
 
   it('fails a resync, with the reason, when its table changes a value too big to hold aside during the copy; the table streams on', async () => {
     pair = await startPair();
-    await query(pair.sourceUrl, `CREATE TABLE docs (id int PRIMARY KEY, note text, body text); INSERT INTO docs VALUES (1, 'small', 'tiny')`);
+    await query(
+      pair.sourceUrl,
+      `CREATE TABLE docs (id int PRIMARY KEY, note text, body text); INSERT INTO docs VALUES (1, 'small', 'tiny')`,
+    );
     replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
     await waitForStreaming(pair.destinationUrl, replicator);
 
@@ -107,12 +131,18 @@ describe('big values', () => {
     await writer.end();
 
     const [job] = await waitFor('the resync to fail', async () => {
-      const rows = await query<{ state: string; error: string | null }>(pair!.destinationUrl, 'SELECT state, error FROM elt.resync_job_tables WHERE job_id = $1', [jobId]);
+      const rows = await query<{ state: string; error: string | null }>(
+        pair!.destinationUrl,
+        'SELECT state, error FROM elt.resync_job_tables WHERE job_id = $1',
+        [jobId],
+      );
       return rows[0]?.state === 'failed' ? rows : null;
     });
     expect(job!.error).toContain('carried a value of 24 MB while the table was being copied again');
     await waitForCatchUp(pair, replicator);
     expect(await bodies(pair.destinationUrl, 'staging.docs')).toEqual(await bodies(pair.sourceUrl, 'docs'));
-    expect(await query(pair.destinationUrl, `SELECT state FROM elt.tables WHERE source_table = 'docs'`)).toEqual([{ state: 'streaming' }]);
+    expect(await query(pair.destinationUrl, `SELECT state FROM elt.tables WHERE source_table = 'docs'`)).toEqual([
+      { state: 'streaming' },
+    ]);
   }, 300_000);
 });

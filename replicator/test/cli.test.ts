@@ -10,7 +10,16 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../harness/pg-cluster.js';
-import { ELT_BIN, ELT_NODE_FLAGS, REPO_ROOT, query, runElt, startPair, waitFor, type ClusterPair } from '../../harness/replication.js';
+import {
+  ELT_BIN,
+  ELT_NODE_FLAGS,
+  REPO_ROOT,
+  query,
+  runElt,
+  startPair,
+  waitFor,
+  type ClusterPair,
+} from '../../harness/replication.js';
 import { migrateControlSchema } from '../src/state/migrate.js';
 
 const PASSWORD = 'right-password-7f3a';
@@ -29,16 +38,33 @@ describe('elt command line', () => {
   let env: Record<string, string>;
 
   const slots = async (url = pair.sourceUrl) =>
-    (await query<{ slot_name: string }>(url, 'SELECT slot_name FROM pg_replication_slots WHERE database = current_database() ORDER BY 1')).map((r) => r.slot_name);
+    (
+      await query<{ slot_name: string }>(
+        url,
+        'SELECT slot_name FROM pg_replication_slots WHERE database = current_database() ORDER BY 1',
+      )
+    ).map((r) => r.slot_name);
   /** A fresh inactive slot of that name (one a test before left is replaced). */
   async function createSlot(name: string, url = pair.sourceUrl): Promise<void> {
-    await query(url, 'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [name]);
+    await query(url, 'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [
+      name,
+    ]);
     await query(url, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [name]);
   }
   const stateSlots = async () =>
-    (await query<{ slot_name: string }>(pair.destinationUrl, 'SELECT slot_name FROM elt.replication_state UNION SELECT slot_name FROM elt.tables ORDER BY 1')).map((r) => r.slot_name);
+    (
+      await query<{ slot_name: string }>(
+        pair.destinationUrl,
+        'SELECT slot_name FROM elt.replication_state UNION SELECT slot_name FROM elt.tables ORDER BY 1',
+      )
+    ).map((r) => r.slot_name);
   const schemas = async () =>
-    (await query<{ nspname: string }>(pair.destinationUrl, "SELECT nspname FROM pg_namespace WHERE nspname IN ('staging', 'scratch') ORDER BY 1")).map((r) => r.nspname);
+    (
+      await query<{ nspname: string }>(
+        pair.destinationUrl,
+        "SELECT nspname FROM pg_namespace WHERE nspname IN ('staging', 'scratch') ORDER BY 1",
+      )
+    ).map((r) => r.nspname);
 
   /** What a replicator of `slot` into `target` leaves in the destination: its state row, a table and its entry. */
   async function replicaOf(slot: string, target: string): Promise<void> {
@@ -55,10 +81,13 @@ describe('elt command line', () => {
   /** The "production" replication each teardown test must leave alone: elt_slot, elt_pub and staging. */
   async function production(): Promise<void> {
     if (!(await slots()).includes('elt_slot')) await createSlot('elt_slot');
-    await query(pair.sourceUrl, `DO $$ BEGIN
+    await query(
+      pair.sourceUrl,
+      `DO $$ BEGIN
       IF NOT EXISTS (SELECT FROM pg_publication WHERE pubname = 'elt_pub') THEN
         CREATE PUBLICATION elt_pub FOR TABLES IN SCHEMA public WITH (publish_via_partition_root = true);
-      END IF; END $$`);
+      END IF; END $$`,
+    );
     await replicaOf('elt_slot', 'staging');
   }
 
@@ -71,7 +100,10 @@ describe('elt command line', () => {
        GRANT SELECT ON items TO replicator;`,
     );
     await pair.source.psql('CREATE DATABASE lp');
-    await query(pair.source.url('lp'), 'CREATE TABLE items (id int PRIMARY KEY); CREATE PUBLICATION elt_pub FOR TABLE items');
+    await query(
+      pair.source.url('lp'),
+      'CREATE TABLE items (id int PRIMARY KEY); CREATE PUBLICATION elt_pub FOR TABLE items',
+    );
     // Passwords count for every role but the superuser the tests use.
     const hba = join(pair.source.dataDir, 'pg_hba.conf');
     const before = await readFile(hba, 'utf8');
@@ -118,7 +150,9 @@ describe('elt command line', () => {
   it('an unknown flag exits 2 with one sentence; a command has its own --help', async () => {
     const unknown = await runElt(['status', '--slots', 'x'], env);
     expect(unknown.code).toBe(2);
-    expect(unknown.output).toBe("elt status: unknown option '--slots' (did you mean --slot?). Run elt status --help to see what it takes.\n");
+    expect(unknown.output).toBe(
+      "elt status: unknown option '--slots' (did you mean --slot?). Run elt status --help to see what it takes.\n",
+    );
     const help = await runElt(['replicate', '--help'], {});
     expect(help.code).toBe(0);
     expect(help.output).toMatch(/^Usage: elt replicate \[options\]/);
@@ -129,13 +163,24 @@ describe('elt command line', () => {
     await production();
     await createSlot('scratch_slot');
     await replicaOf('scratch_slot', 'scratch');
-    const result = await runElt(['teardown', '--slot', 'scratch_slot', '--target-schema', 'scratch', '--drop-target'], env);
+    const result = await runElt(
+      ['teardown', '--slot', 'scratch_slot', '--target-schema', 'scratch', '--drop-target'],
+      env,
+    );
     expect(result.code, result.output).toBe(2);
     const where = `127.0.0.1:${pair.source.port}/shop`;
-    expect(result.output).toContain(`elt teardown will drop:\n  replication slot scratch_slot on the source at ${where} (it holds`);
-    expect(result.output).toContain(`schema scratch and its 1 table on the destination at 127.0.0.1:${pair.destination.port}/analytics`);
-    expect(result.output).toContain('publication elt_pub on the source: slot elt_slot on that database may stream from it');
-    expect(result.output).toMatch(/elt: Nothing was dropped: teardown needs a confirmation\.\n\s+Add --yes to drop what is listed above\.\n$/);
+    expect(result.output).toContain(
+      `elt teardown will drop:\n  replication slot scratch_slot on the source at ${where} (it holds`,
+    );
+    expect(result.output).toContain(
+      `schema scratch and its 1 table on the destination at 127.0.0.1:${pair.destination.port}/analytics`,
+    );
+    expect(result.output).toContain(
+      'publication elt_pub on the source: slot elt_slot on that database may stream from it',
+    );
+    expect(result.output).toMatch(
+      /elt: Nothing was dropped: teardown needs a confirmation\.\n\s+Add --yes to drop what is listed above\.\n$/,
+    );
     expect(await slots()).toEqual(['elt_slot', 'scratch_slot']);
     expect(await stateSlots()).toEqual(['elt_slot', 'scratch_slot']);
     expect(await schemas()).toEqual(['scratch', 'staging']);
@@ -163,14 +208,20 @@ describe('elt command line', () => {
     await production();
     await createSlot('scratch_slot');
     await replicaOf('scratch_slot', 'scratch');
-    const shared = await runElt(['teardown', '--slot=scratch_slot', '--target-schema', 'staging', '--drop-target', '--yes'], env);
+    const shared = await runElt(
+      ['teardown', '--slot=scratch_slot', '--target-schema', 'staging', '--drop-target', '--yes'],
+      env,
+    );
     expect(shared.code, shared.output).toBe(0);
     expect(shared.output).toContain('schema staging on the destination: slot elt_slot replicates into it too');
     expect(await schemas()).toEqual(['scratch', 'staging']);
 
     await createSlot('scratch_slot');
     await replicaOf('scratch_slot', 'scratch');
-    const own = await runElt(['teardown', '--slot', 'scratch_slot', '--target-schema=scratch', '--drop-target', '-y'], env);
+    const own = await runElt(
+      ['teardown', '--slot', 'scratch_slot', '--target-schema=scratch', '--drop-target', '-y'],
+      env,
+    );
     expect(own.code, own.output).toBe(0);
     expect(own.output).toContain('dropped schema scratch\n');
     expect(await schemas()).toEqual(['staging']);
@@ -182,8 +233,14 @@ describe('elt command line', () => {
     await createSlot('tty_slot');
     const run = async (answer: string) => {
       // `script` gives elt a terminal; what we write is what a person types.
-      const command = [process.execPath, ...ELT_NODE_FLAGS, ELT_BIN, 'teardown', '--slot', 'tty_slot'].map((a) => `'${a}'`).join(' ');
-      const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: REPO_ROOT, env: { ...process.env, ...env, ELT_LOG_LEVEL: 'info' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      const command = [process.execPath, ...ELT_NODE_FLAGS, ELT_BIN, 'teardown', '--slot', 'tty_slot']
+        .map((a) => `'${a}'`)
+        .join(' ');
+      const child = spawn('script', ['-qec', command, '/dev/null'], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...env, ELT_LOG_LEVEL: 'info' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
       let output = '';
       let answered = false;
       child.stdin.on('error', () => undefined); // `script` may be gone by the time the pipe closes
@@ -211,9 +268,14 @@ describe('elt command line', () => {
   it('teardown as the least-privilege role drops the slot, then names the publication it may not drop', async () => {
     const lpUrl = pair.source.url('lp');
     await createSlot('lp_slot', lpUrl);
-    const result = await runElt(['teardown', '--slot', 'lp_slot', '--yes'], { ...env, ELT_SOURCE_URL: as(lpUrl, 'replicator', PASSWORD) });
+    const result = await runElt(['teardown', '--slot', 'lp_slot', '--yes'], {
+      ...env,
+      ELT_SOURCE_URL: as(lpUrl, 'replicator', PASSWORD),
+    });
     expect(result.code, result.output).toBe(1);
-    expect(result.output).toContain('publication elt_pub on the source: role replicator may not drop it (it is owned by postgres)');
+    expect(result.output).toContain(
+      'publication elt_pub on the source: role replicator may not drop it (it is owned by postgres)',
+    );
     expect(result.output).toContain('dropped replication slot lp_slot\n');
     expect(result.output).toMatch(
       /elt: Teardown dropped the rest but left behind publication elt_pub on the source: role replicator may not drop it \(it is owned by postgres\)\.\n\s+To finish: a superuser can run on the source: DROP PUBLICATION "elt_pub";\n$/,
@@ -225,20 +287,35 @@ describe('elt command line', () => {
 
   it('status exits 1 with one sentence on a wrong password or an unreachable server, 0 when it can read both', async () => {
     await production();
-    const wrong = await runElt(['status'], { ...env, ELT_SOURCE_URL: as(pair.sourceUrl, 'replicator', 'wrong-password') });
+    const wrong = await runElt(['status'], {
+      ...env,
+      ELT_SOURCE_URL: as(pair.sourceUrl, 'replicator', 'wrong-password'),
+    });
     expect(wrong.code, wrong.output).toBe(1);
     expect(wrong.output).toMatch(
-      new RegExp(`^elt: Cannot log in to the source database at 127.0.0.1:${pair.source.port}/shop: password authentication failed for user "replicator"\\n\\s+Check the user and password in ELT_SOURCE_URL\\.\\n$`),
+      new RegExp(
+        `^elt: Cannot log in to the source database at 127.0.0.1:${pair.source.port}/shop: password authentication failed for user "replicator"\\n\\s+Check the user and password in ELT_SOURCE_URL\\.\\n$`,
+      ),
     );
     expect(wrong.output).not.toContain('wrong-password');
 
     const port = await freePort();
-    const unreachable = await runElt(['status', '--destination-url', `postgres://postgres@127.0.0.1:${port}/analytics`], env);
+    const unreachable = await runElt(
+      ['status', '--destination-url', `postgres://postgres@127.0.0.1:${port}/analytics`],
+      env,
+    );
     expect(unreachable.code, unreachable.output).toBe(1);
-    expect(unreachable.output).toMatch(new RegExp(`^elt: Cannot reach the destination database at 127.0.0.1:${port}/analytics: .*\\n\\s+Check that the server is running`));
+    expect(unreachable.output).toMatch(
+      new RegExp(
+        `^elt: Cannot reach the destination database at 127.0.0.1:${port}/analytics: .*\\n\\s+Check that the server is running`,
+      ),
+    );
     expect(unreachable.output).not.toMatch(noStack);
 
-    const right = await runElt(['status', '--json'], { ...env, ELT_SOURCE_URL: as(pair.sourceUrl, 'replicator', PASSWORD) });
+    const right = await runElt(['status', '--json'], {
+      ...env,
+      ELT_SOURCE_URL: as(pair.sourceUrl, 'replicator', PASSWORD),
+    });
     expect(right.code, right.output).toBe(0);
     expect(JSON.parse(right.output)).toMatchObject({ slot: 'elt_slot', slot_exists: true, phase: 'streaming' });
   });

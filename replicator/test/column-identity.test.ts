@@ -4,7 +4,15 @@
  * by row; a change the replica cannot follow stops that table alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareReplica, query, startElt, startPair, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  compareReplica,
+  query,
+  startElt,
+  startPair,
+  waitForStreaming,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 import { waitForApplied, waitForSettled } from './settled.js';
 
 const SCHEMA = `
@@ -37,9 +45,16 @@ describe('columns and tables by identity', () => {
 
   const settled = () => waitForSettled(pair.sourceUrl, pair.destinationUrl, replicator);
   /** The tables among `tables` whose replica differs from the source. */
-  const differing = async (...tables: string[]) => (await compareReplica(pair.sourceUrl, pair.destinationUrl)).filter((d) => tables.includes(d.table));
+  const differing = async (...tables: string[]) =>
+    (await compareReplica(pair.sourceUrl, pair.destinationUrl)).filter((d) => tables.includes(d.table));
   const tableState = async (table: string) =>
-    (await query<{ state: string; last_error: string | null }>(pair.destinationUrl, 'SELECT state, last_error FROM elt.tables WHERE source_table = $1', [table]))[0];
+    (
+      await query<{ state: string; last_error: string | null }>(
+        pair.destinationUrl,
+        'SELECT state, last_error FROM elt.tables WHERE source_table = $1',
+        [table],
+      )
+    )[0];
 
   beforeAll(async () => {
     pair = await startPair();
@@ -54,46 +69,73 @@ describe('columns and tables by identity', () => {
   });
 
   it('keeps the values of two columns renamed in one migration', async () => {
-    await query(pair.sourceUrl, 'BEGIN; ALTER TABLE people RENAME first_name TO given_name; ALTER TABLE people RENAME last_name TO family_name; UPDATE people SET age = 0 WHERE id = 1; COMMIT');
+    await query(
+      pair.sourceUrl,
+      'BEGIN; ALTER TABLE people RENAME first_name TO given_name; ALTER TABLE people RENAME last_name TO family_name; UPDATE people SET age = 0 WHERE id = 1; COMMIT',
+    );
     await settled();
     expect(await differing('people')).toEqual([]);
   });
 
   it('keeps the values of a renamed column when another is dropped in the same migration', async () => {
-    await query(pair.sourceUrl, "BEGIN; ALTER TABLE contacts RENAME phone TO mobile; ALTER TABLE contacts DROP COLUMN fax; UPDATE contacts SET email = 'x' WHERE id = 1; COMMIT");
+    await query(
+      pair.sourceUrl,
+      "BEGIN; ALTER TABLE contacts RENAME phone TO mobile; ALTER TABLE contacts DROP COLUMN fax; UPDATE contacts SET email = 'x' WHERE id = 1; COMMIT",
+    );
     await settled();
     expect(await differing('contacts')).toEqual([]);
   });
 
   it('gives a column dropped and added again under its name the new default, not the old values', async () => {
-    await query(pair.sourceUrl, "BEGIN; ALTER TABLE prices DROP COLUMN price; ALTER TABLE prices ADD COLUMN price int DEFAULT 0; UPDATE prices SET name = 'x' WHERE id = 1; COMMIT");
+    await query(
+      pair.sourceUrl,
+      "BEGIN; ALTER TABLE prices DROP COLUMN price; ALTER TABLE prices ADD COLUMN price int DEFAULT 0; UPDATE prices SET name = 'x' WHERE id = 1; COMMIT",
+    );
     await settled();
     expect(await differing('prices')).toEqual([]);
   });
 
   it('does not give a new column the values of a dropped one of the same type at the same place', async () => {
-    await query(pair.sourceUrl, 'BEGIN; ALTER TABLE measures DROP COLUMN c; ALTER TABLE measures ADD COLUMN d int; UPDATE measures SET d = 1 WHERE id = 1; COMMIT');
+    await query(
+      pair.sourceUrl,
+      'BEGIN; ALTER TABLE measures DROP COLUMN c; ALTER TABLE measures ADD COLUMN d int; UPDATE measures SET d = 1 WHERE id = 1; COMMIT',
+    );
     await settled();
     expect(await differing('measures')).toEqual([]);
   });
 
   it('follows two columns swapping their names', async () => {
-    await query(pair.sourceUrl, 'BEGIN; ALTER TABLE pairs RENAME p TO tmp; ALTER TABLE pairs RENAME q TO p; ALTER TABLE pairs RENAME tmp TO q; UPDATE pairs SET p = 0 WHERE id = 1; COMMIT');
+    await query(
+      pair.sourceUrl,
+      'BEGIN; ALTER TABLE pairs RENAME p TO tmp; ALTER TABLE pairs RENAME q TO p; ALTER TABLE pairs RENAME tmp TO q; UPDATE pairs SET p = 0 WHERE id = 1; COMMIT',
+    );
     await settled();
     expect(await differing('pairs')).toEqual([]);
   });
 
   it('replaces a table dropped and created again under the same name', async () => {
-    await query(pair.sourceUrl, "BEGIN; DROP TABLE recreated; CREATE TABLE recreated (id int PRIMARY KEY, v text); INSERT INTO recreated SELECT i, 'new ' || i FROM generate_series(1, 5) i; COMMIT");
+    await query(
+      pair.sourceUrl,
+      "BEGIN; DROP TABLE recreated; CREATE TABLE recreated (id int PRIMARY KEY, v text); INSERT INTO recreated SELECT i, 'new ' || i FROM generate_series(1, 5) i; COMMIT",
+    );
     await settled();
     expect(await differing('recreated')).toEqual([]);
   });
 
   it('follows the table swap of online migration tools (t to t_old, t_new to t)', async () => {
-    await query(pair.sourceUrl, "CREATE TABLE accounts_new (id int PRIMARY KEY, v text); INSERT INTO accounts_new SELECT i, 'new ' || i FROM generate_series(1, 300) i");
+    await query(
+      pair.sourceUrl,
+      "CREATE TABLE accounts_new (id int PRIMARY KEY, v text); INSERT INTO accounts_new SELECT i, 'new ' || i FROM generate_series(1, 300) i",
+    );
     await settled();
-    await query(pair.sourceUrl, "BEGIN; ALTER TABLE accounts RENAME TO accounts_old; ALTER TABLE accounts_new RENAME TO accounts; COMMIT");
-    await query(pair.sourceUrl, "UPDATE accounts SET v = 'changed' WHERE id = 1; UPDATE accounts_old SET v = 'changed' WHERE id = 2");
+    await query(
+      pair.sourceUrl,
+      'BEGIN; ALTER TABLE accounts RENAME TO accounts_old; ALTER TABLE accounts_new RENAME TO accounts; COMMIT',
+    );
+    await query(
+      pair.sourceUrl,
+      "UPDATE accounts SET v = 'changed' WHERE id = 1; UPDATE accounts_old SET v = 'changed' WHERE id = 2",
+    );
     await settled();
     expect(await differing('accounts', 'accounts_old')).toEqual([]);
   });
@@ -108,16 +150,25 @@ describe('columns and tables by identity', () => {
   });
 
   it('follows a type change whose USING expression a cast cannot redo, and keeps every table streaming', async () => {
-    await query(pair.sourceUrl, 'ALTER TABLE words ALTER COLUMN c TYPE int USING length(c); UPDATE words SET c = 100 WHERE id = 1; INSERT INTO bystander VALUES (1, 1)');
+    await query(
+      pair.sourceUrl,
+      'ALTER TABLE words ALTER COLUMN c TYPE int USING length(c); UPDATE words SET c = 100 WHERE id = 1; INSERT INTO bystander VALUES (1, 1)',
+    );
     await settled();
     expect(await differing('words', 'bystander')).toEqual([]);
-    const states = await query<{ state: string }>(pair.destinationUrl, "SELECT DISTINCT state FROM elt.tables WHERE source_table IN ('words', 'bystander')");
+    const states = await query<{ state: string }>(
+      pair.destinationUrl,
+      "SELECT DISTINCT state FROM elt.tables WHERE source_table IN ('words', 'bystander')",
+    );
     expect(states).toEqual([{ state: 'streaming' }]);
   });
 
   it('stops only the table whose change the replica refuses, with the reason, and the others go on', async () => {
     await query(pair.destinationUrl, 'CREATE VIEW public.viewed_c AS SELECT c FROM staging.viewed');
-    await query(pair.sourceUrl, 'ALTER TABLE viewed ALTER COLUMN c TYPE int USING length(c); UPDATE viewed SET c = 100 WHERE id = 1; INSERT INTO bystander VALUES (2, 2)');
+    await query(
+      pair.sourceUrl,
+      'ALTER TABLE viewed ALTER COLUMN c TYPE int USING length(c); UPDATE viewed SET c = 100 WHERE id = 1; INSERT INTO bystander VALUES (2, 2)',
+    );
     await waitForApplied(pair.sourceUrl, pair.destinationUrl, replicator);
     const viewed = await tableState('viewed');
     expect(viewed?.state).toBe('error');

@@ -38,12 +38,30 @@ describe('elt replicate refuses bad configuration clearly', () => {
     await Promise.all([source?.destroy(), destination?.destroy(), replicaLevel?.destroy()]);
   });
 
-  const env = (sourceUrl: string, extra: Record<string, string> = {}) => ({ ELT_SOURCE_URL: sourceUrl, ELT_DESTINATION_URL: destination.url(), ...extra });
+  const env = (sourceUrl: string, extra: Record<string, string> = {}) => ({
+    ELT_SOURCE_URL: sourceUrl,
+    ELT_DESTINATION_URL: destination.url(),
+    ...extra,
+  });
 
   it.each([
     ['a missing setting', {}, 2, /ELT_SOURCE_URL \(--source-url\) is required/],
-    ['a malformed URL', { ELT_SOURCE_URL: 'localhost:5432', ELT_DESTINATION_URL: 'postgres://x@127.0.0.1/db' }, 2, /ELT_SOURCE_URL \(--source-url\) must be a PostgreSQL URL/],
-    ['a bad slot name', { ELT_SOURCE_URL: 'postgres://x@127.0.0.1/db', ELT_DESTINATION_URL: 'postgres://x@127.0.0.1/db', ELT_SLOT: 'My-Slot' }, 2, /ELT_SLOT \(--slot\) must be 1-63 lower-case letters/],
+    [
+      'a malformed URL',
+      { ELT_SOURCE_URL: 'localhost:5432', ELT_DESTINATION_URL: 'postgres://x@127.0.0.1/db' },
+      2,
+      /ELT_SOURCE_URL \(--source-url\) must be a PostgreSQL URL/,
+    ],
+    [
+      'a bad slot name',
+      {
+        ELT_SOURCE_URL: 'postgres://x@127.0.0.1/db',
+        ELT_DESTINATION_URL: 'postgres://x@127.0.0.1/db',
+        ELT_SLOT: 'My-Slot',
+      },
+      2,
+      /ELT_SLOT \(--slot\) must be 1-63 lower-case letters/,
+    ],
   ])('%s', async (_name, environment, code, sentence) => {
     const result = await runElt(['replicate'], { ELT_SOURCE_URL: '', ELT_DESTINATION_URL: '', ...environment });
     expect(result.code).toBe(code);
@@ -55,43 +73,84 @@ describe('elt replicate refuses bad configuration clearly', () => {
     const port = await freePort();
     const result = await runElt(['replicate'], env(`postgres://postgres@127.0.0.1:${port}/postgres`));
     expect(result.code).toBe(1);
-    expect(result.output).toMatch(new RegExp(`Cannot reach the source database at 127.0.0.1:${port}/postgres: .*\\n\\s+Check that the server is running and that ELT_SOURCE_URL names the right host and port\\.`));
+    expect(result.output).toMatch(
+      new RegExp(
+        `Cannot reach the source database at 127.0.0.1:${port}/postgres: .*\\n\\s+Check that the server is running and that ELT_SOURCE_URL names the right host and port\\.`,
+      ),
+    );
   });
 
   it('a source without wal_level=logical', async () => {
     const result = await runElt(['replicate'], env(replicaLevel.url()));
     expect(result.code).toBe(1);
-    expect(result.output).toMatch(/The source server runs with wal_level=replica; logical replication needs wal_level=logical\.\n\s+Run ALTER SYSTEM SET wal_level = logical/);
+    expect(result.output).toMatch(
+      /The source server runs with wal_level=replica; logical replication needs wal_level=logical\.\n\s+Run ALTER SYSTEM SET wal_level = logical/,
+    );
   });
 
   it('a role without the REPLICATION attribute', async () => {
     const result = await runElt(['replicate'], env(withUser(source.url(), 'plain')));
     expect(result.code).toBe(1);
-    expect(result.output).toMatch(/The source role plain lacks the REPLICATION attribute\.\n\s+Run ALTER ROLE plain REPLICATION/);
+    expect(result.output).toMatch(
+      /The source role plain lacks the REPLICATION attribute\.\n\s+Run ALTER ROLE plain REPLICATION/,
+    );
   });
 
   it('a role that may not read a published table or its sequence', async () => {
     const result = await runElt(['replicate'], env(withUser(source.url(), 'replicator')));
     expect(result.code).toBe(1);
-    expect(result.output).toMatch(/The source role replicator cannot SELECT from public.open_id_seq, public.secret\.\n\s+Run GRANT SELECT ON public.open_id_seq, public.secret TO replicator/);
+    expect(result.output).toMatch(
+      /The source role replicator cannot SELECT from public.open_id_seq, public.secret\.\n\s+Run GRANT SELECT ON public.open_id_seq, public.secret TO replicator/,
+    );
   });
 
   it('a publication the role may not create', async () => {
-    const result = await runElt(['replicate'], env(withUser(source.url(), 'replicator'), { ELT_PUBLICATION: 'other_pub' }));
+    const result = await runElt(
+      ['replicate'],
+      env(withUser(source.url(), 'replicator'), { ELT_PUBLICATION: 'other_pub' }),
+    );
     expect(result.code).toBe(1);
-    expect(result.output).toMatch(/The source role may not create the publication other_pub\.\n\s+Ask a superuser to run on the source: CREATE PUBLICATION "other_pub" FOR TABLES IN SCHEMA "public"/);
+    expect(result.output).toMatch(
+      /The source role may not create the publication other_pub\.\n\s+Ask a superuser to run on the source: CREATE PUBLICATION "other_pub" FOR TABLES IN SCHEMA "public"/,
+    );
   });
 
   it('a slot that another client is streaming from', async () => {
     await query(source.url(), "SELECT pg_create_logical_replication_slot('busy_slot', 'pgoutput')");
     // pg_recvlogical holds busy_slot open, as another consumer would.
     const { spawn } = await import('node:child_process');
-    const recv = spawn('pg_recvlogical', ['-d', source.url(), '--slot', 'busy_slot', '--start', '-o', 'proto_version=1', '-o', 'publication_names=elt_pub', '-f', '/dev/null']);
+    const recv = spawn('pg_recvlogical', [
+      '-d',
+      source.url(),
+      '--slot',
+      'busy_slot',
+      '--start',
+      '-o',
+      'proto_version=1',
+      '-o',
+      'publication_names=elt_pub',
+      '-f',
+      '/dev/null',
+    ]);
     try {
-      await waitFor('the slot to be active', async () => (await query<{ active: boolean }>(source.url(), "SELECT active FROM pg_replication_slots WHERE slot_name = 'busy_slot'"))[0]?.active);
-      const result = await runElt(['replicate'], env(source.url(), { ELT_SLOT: 'busy_slot', ELT_TARGET_SCHEMA: 'busy' }));
+      await waitFor(
+        'the slot to be active',
+        async () =>
+          (
+            await query<{ active: boolean }>(
+              source.url(),
+              "SELECT active FROM pg_replication_slots WHERE slot_name = 'busy_slot'",
+            )
+          )[0]?.active,
+      );
+      const result = await runElt(
+        ['replicate'],
+        env(source.url(), { ELT_SLOT: 'busy_slot', ELT_TARGET_SCHEMA: 'busy' }),
+      );
       expect(result.code).toBe(3);
-      expect(result.output).toMatch(/The replication slot busy_slot is in use by another connection \(source backend pid \d+\)\.\n\s+Another replicator is streaming from this slot/);
+      expect(result.output).toMatch(
+        /The replication slot busy_slot is in use by another connection \(source backend pid \d+\)\.\n\s+Another replicator is streaming from this slot/,
+      );
     } finally {
       recv.kill();
     }

@@ -32,7 +32,11 @@ const BACK_TO_0_1 = 'DROP TABLE elt.schema_version; DROP INDEX elt.resync_jobs_b
 
 /** The DDL of schema elt as pg_dump prints it, without comments and psql meta-commands. */
 function dumpControlSchema(url: string): string {
-  const dump = execFileSync(join(pgBinDir(), 'pg_dump'), ['--schema-only', '--schema=elt', '--no-owner', '--no-privileges', url], { encoding: 'utf8' });
+  const dump = execFileSync(
+    join(pgBinDir(), 'pg_dump'),
+    ['--schema-only', '--schema=elt', '--no-owner', '--no-privileges', url],
+    { encoding: 'utf8' },
+  );
   return normalize(dump);
 }
 
@@ -45,8 +49,14 @@ function normalize(dump: string): string {
 
 /** The state rows a restart must keep, without what every heartbeat rewrites. */
 async function stateRows(url: string): Promise<Record<string, unknown>> {
-  const [state] = await query(url, 'SELECT slot_name, phase, snapshot_lsn::text, started_at FROM elt.replication_state ORDER BY slot_name');
-  const tables = await query(url, 'SELECT slot_name, source_schema, source_table, state, rows_copied, source_oid::text, snapshot_done_at FROM elt.tables ORDER BY 1, 2, 3');
+  const [state] = await query(
+    url,
+    'SELECT slot_name, phase, snapshot_lsn::text, started_at FROM elt.replication_state ORDER BY slot_name',
+  );
+  const tables = await query(
+    url,
+    'SELECT slot_name, source_schema, source_table, state, rows_copied, source_oid::text, snapshot_done_at FROM elt.tables ORDER BY 1, 2, 3',
+  );
   const columns = await query(url, 'SELECT * FROM elt.table_columns ORDER BY 1, 2, 3, 4');
   const jobs = await query(url, 'SELECT * FROM elt.resync_jobs ORDER BY id');
   const jobTables = await query(url, 'SELECT * FROM elt.resync_job_tables ORDER BY 1, 2, 3');
@@ -104,9 +114,15 @@ describe('upgrading the control schema', () => {
          VALUES (1, 'elt_slot', 'public', 'items', 'succeeded', 500, 500);`,
     );
     const before = await stateRows(pair.destinationUrl);
-    const [untouched] = await query<{ synced: string }>(pair.destinationUrl, 'SELECT _synced_at::text AS synced FROM staging.items WHERE id = 1');
+    const [untouched] = await query<{ synced: string }>(
+      pair.destinationUrl,
+      'SELECT _synced_at::text AS synced FROM staging.items WHERE id = 1',
+    );
     // Changes made while no replicator runs: they must arrive through the slot, after the upgrade.
-    await query(pair.sourceUrl, "UPDATE items SET name = 'renamed' WHERE id = 2; DELETE FROM items WHERE id = 3; INSERT INTO items VALUES (501, 'new')");
+    await query(
+      pair.sourceUrl,
+      "UPDATE items SET name = 'renamed' WHERE id = 2; DELETE FROM items WHERE id = 3; INSERT INTO items VALUES (501, 'new')",
+    );
 
     const replicator = startElt(['replicate'], env);
     try {
@@ -114,11 +130,16 @@ describe('upgrading the control schema', () => {
       await query(pair.sourceUrl, "INSERT INTO items VALUES (502, 'after the upgrade')");
       await waitForCatchUp(pair, replicator);
       await expectReplicaEqual(pair, replicator);
-      expect(await versions(pair.destinationUrl)).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
+      expect(await versions(pair.destinationUrl)).toEqual(
+        MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
+      );
       // Same rows; the snapshot was not taken again (its LSN, the tables' snapshot times and
       // the rows nobody changed are as they were).
       expect(await stateRows(pair.destinationUrl)).toEqual(before);
-      const [row] = await query<{ synced: string }>(pair.destinationUrl, 'SELECT _synced_at::text AS synced FROM staging.items WHERE id = 1');
+      const [row] = await query<{ synced: string }>(
+        pair.destinationUrl,
+        'SELECT _synced_at::text AS synced FROM staging.items WHERE id = 1',
+      );
       expect(row!.synced).toBe(untouched!.synced);
     } finally {
       await replicator.kill();
@@ -126,19 +147,27 @@ describe('upgrading the control schema', () => {
   });
 
   it('a schema newer than this replicator knows is refused and left as it was', async () => {
-    await query(pair.destinationUrl, `INSERT INTO elt.schema_version (version, name) VALUES (${CURRENT_VERSION + 1}, 'from-a-newer-elt')`);
+    await query(
+      pair.destinationUrl,
+      `INSERT INTO elt.schema_version (version, name) VALUES (${CURRENT_VERSION + 1}, 'from-a-newer-elt')`,
+    );
     const schema = dumpControlSchema(pair.destinationUrl);
     const recorded = await versions(pair.destinationUrl);
 
     const { code, output } = await runElt(['replicate'], env);
 
     expect(code).toBe(1);
-    expect(output).toContain(`The control schema elt in the destination is at version ${CURRENT_VERSION + 1}, newer than this elt knows (version ${CURRENT_VERSION})`);
+    expect(output).toContain(
+      `The control schema elt in the destination is at version ${CURRENT_VERSION + 1}, newer than this elt knows (version ${CURRENT_VERSION})`,
+    );
     expect(output).toContain('Run the newer elt against this destination');
     expect(dumpControlSchema(pair.destinationUrl)).toBe(schema);
     expect(await versions(pair.destinationUrl)).toEqual(recorded);
     // The reason is where the API and `elt status` look.
-    const [state] = await query<{ status: string; last_error: string }>(pair.destinationUrl, "SELECT status, last_error FROM elt.replication_state WHERE slot_name = 'elt_slot'");
+    const [state] = await query<{ status: string; last_error: string }>(
+      pair.destinationUrl,
+      "SELECT status, last_error FROM elt.replication_state WHERE slot_name = 'elt_slot'",
+    );
     expect(state).toMatchObject({ status: 'error', last_error: expect.stringContaining('newer than this elt knows') });
   });
 

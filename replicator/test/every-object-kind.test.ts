@@ -7,7 +7,16 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueResync, waitForResync } from './queue-resync.js';
-import { query, startElt, startPair, waitFor, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  query,
+  startElt,
+  startPair,
+  waitFor,
+  waitForCatchUp,
+  waitForStreaming,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 
@@ -37,7 +46,10 @@ describe('a source schema with every object kind', () => {
   const caughtUp = async () => {
     await waitForCatchUp(pair, replicator);
     await waitFor('resyncs to finish', async () => {
-      const [row] = await query<{ n: number }>(pair.destinationUrl, "SELECT count(*)::int AS n FROM elt.resync_jobs WHERE state IN ('queued', 'running')");
+      const [row] = await query<{ n: number }>(
+        pair.destinationUrl,
+        "SELECT count(*)::int AS n FROM elt.resync_jobs WHERE state IN ('queued', 'running')",
+      );
       return row!.n === 0;
     });
   };
@@ -63,8 +75,12 @@ describe('a source schema with every object kind', () => {
           `SELECT count(*)::int AS n, md5(string_agg(r::text, E'\\n' ORDER BY r::text)) AS md5
            FROM (SELECT ${columns[0]!.list} FROM ${kind === 'p' ? '' : 'ONLY'} ${schema}.${JSON.stringify(name)}) r`,
         ).then((rows) => rows[0]!);
-      const [source, replica] = await Promise.all([digest(pair.sourceUrl, 'public'), digest(pair.destinationUrl, 'staging')]);
-      if (source.n !== replica.n || source.md5 !== replica.md5) found.push(`${name}: source ${source.n} rows, replica ${replica.n}`);
+      const [source, replica] = await Promise.all([
+        digest(pair.sourceUrl, 'public'),
+        digest(pair.destinationUrl, 'staging'),
+      ]);
+      if (source.n !== replica.n || source.md5 !== replica.md5)
+        found.push(`${name}: source ${source.n} rows, replica ${replica.n}`);
     }
     return found;
   };
@@ -73,7 +89,10 @@ describe('a source schema with every object kind', () => {
     pair = await startPair();
     await query(pair.sourceUrl, await readFile(join(FIXTURES, 'every-object-kind.sql'), 'utf8'));
     // The extensions the README asks for, in the schemas the source has them in (not isn).
-    await query(pair.destinationUrl, 'CREATE EXTENSION citext; CREATE EXTENSION pg_trgm; CREATE SCHEMA ext; CREATE EXTENSION hstore SCHEMA ext;');
+    await query(
+      pair.destinationUrl,
+      'CREATE EXTENSION citext; CREATE EXTENSION pg_trgm; CREATE SCHEMA ext; CREATE EXTENSION hstore SCHEMA ext;',
+    );
     await write(2);
     replicator = startElt(['replicate'], env());
     await waitForStreaming(pair.destinationUrl, replicator);
@@ -96,7 +115,19 @@ describe('a source schema with every object kind', () => {
       expect(row?.reason).toContain(expected.reason);
     }
     expect(states.filter((s) => !(s.table in NOT_REPLICATED) && s.state !== 'streaming')).toEqual([]);
-    expect(states.map((s) => s.table)).toEqual(expect.arrayContaining(['AAA_events', 'Order Lines', 'customers', 'orders', 'order_audit', 'trucks', 'user', 'vehicles', 'wide']));
+    expect(states.map((s) => s.table)).toEqual(
+      expect.arrayContaining([
+        'AAA_events',
+        'Order Lines',
+        'customers',
+        'orders',
+        'order_audit',
+        'trucks',
+        'user',
+        'vehicles',
+        'wide',
+      ]),
+    );
     expect(await differences()).toEqual([]);
   });
 
@@ -112,10 +143,21 @@ describe('a source schema with every object kind', () => {
       { column: 'past_addresses', type: 'staging.address[]' },
       { column: 'tags', type: 'ext.hstore' },
     ]);
-    const indexes = await query<{ name: string }>(pair.destinationUrl, "SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = 'staging.customers'::regclass ORDER BY 1");
+    const indexes = await query<{ name: string }>(
+      pair.destinationUrl,
+      "SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = 'staging.customers'::regclass ORDER BY 1",
+    );
     // The trigram index (an extension's operator class) is kept; the one over norm(), a function of the user's, is not.
-    expect(indexes.map((i) => i.name)).toEqual(['staging.customers_email_key', 'staging.customers_name_trgm', 'staging.customers_pkey', 'staging.customers_recent']);
-    const [comment] = await query<{ c: string }>(pair.destinationUrl, "SELECT obj_description('staging.customers'::regclass, 'pg_class') AS c");
+    expect(indexes.map((i) => i.name)).toEqual([
+      'staging.customers_email_key',
+      'staging.customers_name_trgm',
+      'staging.customers_pkey',
+      'staging.customers_recent',
+    ]);
+    const [comment] = await query<{ c: string }>(
+      pair.destinationUrl,
+      "SELECT obj_description('staging.customers'::regclass, 'pg_class') AS c",
+    );
     expect(comment!.c).toBe('People who buy things');
   });
 
@@ -129,7 +171,10 @@ describe('a source schema with every object kind', () => {
     );
     expect(counts).toEqual({ checks: 0, not_null: null });
     // The source relaxes its rules; the replica takes what the source now accepts.
-    await query(pair.sourceUrl, "ALTER DOMAIN sku DROP CONSTRAINT sku_check; ALTER TABLE customers ALTER COLUMN name DROP NOT NULL; INSERT INTO customers (email, name) VALUES ('nameless@example.com', NULL)");
+    await query(
+      pair.sourceUrl,
+      "ALTER DOMAIN sku DROP CONSTRAINT sku_check; ALTER TABLE customers ALTER COLUMN name DROP NOT NULL; INSERT INTO customers (email, name) VALUES ('nameless@example.com', NULL)",
+    );
     await query(pair.sourceUrl, "INSERT INTO orders (customer_id, item, total) VALUES (1, 'not a sku', 1)");
     await caughtUp();
     expect(await differences()).toEqual([]);
@@ -140,7 +185,10 @@ describe('a source schema with every object kind', () => {
     await waitForResync(pair.destinationUrl, await queueResync(pair.destinationUrl, ['public.books']));
     await write(1);
     await caughtUp();
-    const [books] = await query<{ state: string }>(pair.destinationUrl, "SELECT state FROM elt.tables WHERE source_table = 'books'");
+    const [books] = await query<{ state: string }>(
+      pair.destinationUrl,
+      "SELECT state FROM elt.tables WHERE source_table = 'books'",
+    );
     expect(books!.state).toBe('streaming');
     delete NOT_REPLICATED.books;
     expect(await differences()).toEqual([]);
@@ -149,11 +197,23 @@ describe('a source schema with every object kind', () => {
   it('a label added to an enum stops the tables that use it until a resync adds it to the replica too', async () => {
     await query(pair.sourceUrl, "ALTER TYPE order_status ADD VALUE 'returned' AFTER 'shipped'");
     await query(pair.sourceUrl, "UPDATE orders SET status = 'returned' WHERE id = (SELECT min(id) FROM orders)");
-    await waitFor('orders to stop', async () => (await query<{ state: string }>(pair.destinationUrl, "SELECT state FROM elt.tables WHERE source_table = 'orders'"))[0]?.state === 'error');
+    await waitFor(
+      'orders to stop',
+      async () =>
+        (
+          await query<{ state: string }>(
+            pair.destinationUrl,
+            "SELECT state FROM elt.tables WHERE source_table = 'orders'",
+          )
+        )[0]?.state === 'error',
+    );
     await waitForResync(pair.destinationUrl, await queueResync(pair.destinationUrl, ['public.orders']));
     await write(1);
     await caughtUp();
-    const [labels] = await query<{ labels: string }>(pair.destinationUrl, "SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) AS labels FROM pg_enum WHERE enumtypid = 'staging.order_status'::regtype");
+    const [labels] = await query<{ labels: string }>(
+      pair.destinationUrl,
+      "SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) AS labels FROM pg_enum WHERE enumtypid = 'staging.order_status'::regtype",
+    );
     expect(labels!.labels).toBe('new,paid,shipped,returned,cancelled');
     expect(await differences()).toEqual([]);
   });

@@ -12,9 +12,23 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { outputTail, query, startPair, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  outputTail,
+  query,
+  startPair,
+  waitForCatchUp,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 import { waitForResyncs } from './settled.js';
-import { compareTables, FIXTURES, replicateThroughKills, tableStates, WriteLoop, type NotReplicated } from './sample-database.js';
+import {
+  compareTables,
+  FIXTURES,
+  replicateThroughKills,
+  tableStates,
+  WriteLoop,
+  type NotReplicated,
+} from './sample-database.js';
 
 const SLOT = 'hr_slot';
 
@@ -40,7 +54,13 @@ describe('an HR schema', () => {
   it('replicates through HR days and two kill -9s: every table equal or excluded with its reason', async () => {
     const writes = await WriteLoop.open(pair.sourceUrl, 'hr-writes.sql');
     await writes.run(2); // before the snapshot
-    const env = { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl, ELT_SOURCE_SCHEMAS: 'hr', ELT_PUBLICATION: 'hr_pub', ELT_SLOT: SLOT };
+    const env = {
+      ELT_SOURCE_URL: pair.sourceUrl,
+      ELT_DESTINATION_URL: pair.destinationUrl,
+      ELT_SOURCE_SCHEMAS: 'hr',
+      ELT_PUBLICATION: 'hr_pub',
+      ELT_SLOT: SLOT,
+    };
     replicator = await replicateThroughKills(pair, env, writes, SLOT);
     // A snapshot cut short by the first kill is finished by resync jobs: wait for them, then for the stream.
     await waitForCatchUp(pair, replicator, { slot: SLOT });
@@ -66,8 +86,21 @@ describe('an HR schema', () => {
     ]);
 
     const tables = await compareTables(pair, 'hr', Object.keys(NOT_REPLICATED));
-    expect(tables.filter((t) => !t.equal), outputTail(replicator)).toEqual([]);
-    expect(tables.map((t) => t.table)).toEqual(['Departments', 'Locations', 'employees', 'jobs', 'leave_requests', 'parental_leave', 'salaries', 'sick_leave', 'timesheets']);
+    expect(
+      tables.filter((t) => !t.equal),
+      outputTail(replicator),
+    ).toEqual([]);
+    expect(tables.map((t) => t.table)).toEqual([
+      'Departments',
+      'Locations',
+      'employees',
+      'jobs',
+      'leave_requests',
+      'parental_leave',
+      'salaries',
+      'sick_leave',
+      'timesheets',
+    ]);
     expect(writes.rounds).toBeGreaterThanOrEqual(6);
 
     // Only hr is replicated: the application's table in public is neither listed nor copied.

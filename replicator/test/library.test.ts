@@ -10,9 +10,23 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { outputTail, query, startPair, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  outputTail,
+  query,
+  startPair,
+  waitForCatchUp,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 import { waitForResyncs } from './settled.js';
-import { compareTables, FIXTURES, replicateThroughKills, tableStates, WriteLoop, type NotReplicated } from './sample-database.js';
+import {
+  compareTables,
+  FIXTURES,
+  replicateThroughKills,
+  tableStates,
+  WriteLoop,
+  type NotReplicated,
+} from './sample-database.js';
 
 /** Tables that must not be replicated, with words their reason must contain. */
 const NOT_REPLICATED: Record<string, NotReplicated> = {
@@ -36,7 +50,11 @@ describe('a lending library', () => {
   it('replicates through a day-by-day circulation and two kill -9s: every table equal or excluded with its reason', async () => {
     const writes = await WriteLoop.open(pair.sourceUrl, 'library-writes.sql');
     await writes.run(2); // before the snapshot
-    replicator = await replicateThroughKills(pair, { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl }, writes);
+    replicator = await replicateThroughKills(
+      pair,
+      { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl },
+      writes,
+    );
     // A snapshot cut short by the first kill is finished by resync jobs: wait for them, then for the stream.
     await waitForCatchUp(pair, replicator);
     await waitForResyncs(pair.destinationUrl);
@@ -61,9 +79,22 @@ describe('a lending library', () => {
     ]);
 
     const tables = await compareTables(pair, 'public', Object.keys(NOT_REPLICATED));
-    expect(tables.filter((t) => !t.equal), outputTail(replicator)).toEqual([]);
+    expect(
+      tables.filter((t) => !t.equal),
+      outputTail(replicator),
+    ).toEqual([]);
     // Every table was compared, with the rows the fixture and the writes gave it.
-    expect(tables.map((t) => t.table)).toEqual(['authors', 'book_authors', 'books', 'copies', 'fines', 'loan_history', 'loans', 'members', 'wish_list']);
+    expect(tables.map((t) => t.table)).toEqual([
+      'authors',
+      'book_authors',
+      'books',
+      'copies',
+      'fines',
+      'loan_history',
+      'loans',
+      'members',
+      'wish_list',
+    ]);
     expect(tables.every((t) => t.source > 300)).toBe(true);
     expect(writes.rounds).toBeGreaterThanOrEqual(6);
   });

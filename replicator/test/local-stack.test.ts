@@ -40,7 +40,12 @@ async function elt(command: string, env: NodeJS.ProcessEnv): Promise<Make> {
 
 async function runCommand(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<Make> {
   try {
-    const { stdout, stderr } = await run(file, args, { cwd: REPO_ROOT, env, timeout: 600_000, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout, stderr } = await run(file, args, {
+      cwd: REPO_ROOT,
+      env,
+      timeout: 600_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
@@ -59,7 +64,13 @@ const stacks: Stack[] = [];
 async function newStack(extra: Record<string, string> = {}): Promise<Stack> {
   const stateDir = await mkdtemp(join(tmpdir(), 'elt-local-stack-'));
   await chmod(stateDir, 0o755); // the clusters run as an unprivileged user, who must reach their data
-  const [source, destination, api, metrics, prometheus] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [source, destination, api, metrics, prometheus] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const ports = { source, destination, api, metrics, prometheus };
   const env = {
     ...process.env,
@@ -97,7 +108,8 @@ function processesOf(stack: Stack): string[] {
 async function expectNothingRunning(stack: Stack): Promise<void> {
   expect(processesOf(stack)).toEqual([]);
   for (const name of ['source', 'destination']) expect(await isRunning(join(stack.stateDir, 'pg', name))).toBe(false);
-  for (const [name, port] of Object.entries(stack.ports)) expect({ name, free: await portFree(port) }).toEqual({ name, free: true });
+  for (const [name, port] of Object.entries(stack.ports))
+    expect({ name, free: await portFree(port) }).toEqual({ name, free: true });
 }
 
 const pidsOf = (stack: Stack): Record<string, number> => {
@@ -124,23 +136,26 @@ describe('make up / elt up', () => {
   it.each([
     ['API', 'api', 'ELT_API_PORT'],
     ['destination PostgreSQL', 'destination', 'ELT_DESTINATION_PORT'],
-  ] as const)('fails before starting anything when the %s port is taken, naming it and its variable', async (service, key, variable) => {
-    const stack = await newStack();
-    const port = stack.ports[key];
-    const squatter = await listen(port);
-    try {
-      const up = await elt('up', stack.env);
-      expect(up.code).toBe(2); // nothing was done
-      expect(up.stderr).toContain(`The ${service} cannot listen on 127.0.0.1:${port}: the port is in use`);
-      expect(up.stderr).toContain(`set ${variable} to a free port`);
-      expect(up.stdout).not.toMatch(/elt is up/);
-      expect(existsSync(join(stack.stateDir, 'pg'))).toBe(false);
-      expect(pidsOf(stack)).toEqual({});
-    } finally {
-      await new Promise((resolve) => squatter.close(resolve));
-    }
-    await expectNothingRunning(stack);
-  });
+  ] as const)(
+    'fails before starting anything when the %s port is taken, naming it and its variable',
+    async (service, key, variable) => {
+      const stack = await newStack();
+      const port = stack.ports[key];
+      const squatter = await listen(port);
+      try {
+        const up = await elt('up', stack.env);
+        expect(up.code).toBe(2); // nothing was done
+        expect(up.stderr).toContain(`The ${service} cannot listen on 127.0.0.1:${port}: the port is in use`);
+        expect(up.stderr).toContain(`set ${variable} to a free port`);
+        expect(up.stdout).not.toMatch(/elt is up/);
+        expect(existsSync(join(stack.stateDir, 'pg'))).toBe(false);
+        expect(pidsOf(stack)).toEqual({});
+      } finally {
+        await new Promise((resolve) => squatter.close(resolve));
+      }
+      await expectNothingRunning(stack);
+    },
+  );
 
   it('names a service that never becomes healthy with the tail of its log, fails, and stops everything', async () => {
     // The API refuses a token shorter than 16 characters and exits.
@@ -164,7 +179,8 @@ describe('make up / elt up', () => {
     expect(up.stdout).toMatch(/elt is up/);
 
     const destinationUrl = `postgres://postgres@127.0.0.1:${ports.destination}/analytics`;
-    const martRows = async () => Number((await query<{ n: string }>(destinationUrl, 'SELECT count(*) AS n FROM marts.fct_orders'))[0]!.n);
+    const martRows = async () =>
+      Number((await query<{ n: string }>(destinationUrl, 'SELECT count(*) AS n FROM marts.fct_orders'))[0]!.n);
     const built = await martRows();
     expect(built).toBeGreaterThan(0);
 
@@ -189,7 +205,8 @@ describe('make up / elt up', () => {
     // The workload keeps ordering; make dbt-build (reading stack.env's port) brings the new orders into the mart.
     await waitFor(
       'new orders in staging',
-      async () => Number((await query<{ n: string }>(destinationUrl, 'SELECT count(*) AS n FROM staging.orders'))[0]!.n) > built,
+      async () =>
+        Number((await query<{ n: string }>(destinationUrl, 'SELECT count(*) AS n FROM staging.orders'))[0]!.n) > built,
       120_000,
     );
     const dbt = await make('dbt-build', stack.env);

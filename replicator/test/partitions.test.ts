@@ -4,7 +4,16 @@
  * sees them in the catalog and resyncs the table online; the replica ends equal to the source.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareReplica, query, startElt, startPair, waitFor, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  compareReplica,
+  query,
+  startElt,
+  startPair,
+  waitFor,
+  waitForStreaming,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 
 describe('partitions changed behind the stream', () => {
   let pair: ClusterPair;
@@ -12,11 +21,18 @@ describe('partitions changed behind the stream', () => {
 
   /** The root's replica equals the source, then the resync the change needed has finished. */
   const waitForEqual = (what: string) =>
-    waitFor(what, async () => {
-      const differences = await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['detached'] });
-      const [busy] = await query<{ n: string }>(pair.destinationUrl, "SELECT count(*) AS n FROM elt.resync_jobs WHERE state IN ('queued', 'running')");
-      return differences.length === 0 && busy!.n === '0';
-    }, 120_000);
+    waitFor(
+      what,
+      async () => {
+        const differences = await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['detached'] });
+        const [busy] = await query<{ n: string }>(
+          pair.destinationUrl,
+          "SELECT count(*) AS n FROM elt.resync_jobs WHERE state IN ('queued', 'running')",
+        );
+        return differences.length === 0 && busy!.n === '0';
+      },
+      120_000,
+    );
 
   beforeAll(async () => {
     pair = await startPair();
@@ -31,7 +47,11 @@ describe('partitions changed behind the stream', () => {
     replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
     await waitForStreaming(pair.destinationUrl, replicator);
     // The replicator has seen the partitions once (its first heartbeat).
-    await waitFor('the partitions to be watched', async () => (await query(pair.destinationUrl, 'SELECT 1 FROM elt.partition_leaves')).length > 0, 30_000);
+    await waitFor(
+      'the partitions to be watched',
+      async () => (await query(pair.destinationUrl, 'SELECT 1 FROM elt.partition_leaves')).length > 0,
+      30_000,
+    );
   });
 
   afterAll(async () => {

@@ -6,7 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../harness/pg-cluster.js';
-import { query, startElt, startPair, waitFor, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  query,
+  startElt,
+  startPair,
+  waitFor,
+  waitForStreaming,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 
 const TOKEN = 'progress-test-token-0123456789';
 
@@ -43,12 +51,19 @@ describe('resync progress of plain and partitioned tables', () => {
        CREATE TABLE small (id int PRIMARY KEY) WITH (autovacuum_enabled = off);
        INSERT INTO small SELECT generate_series(1, 1234);`,
     );
-    const never = await query<{ n: string }>(pair.sourceUrl, "SELECT count(*) AS n FROM pg_class WHERE relname IN ('plain', 'parted_1', 'parted_2', 'small') AND reltuples = -1");
+    const never = await query<{ n: string }>(
+      pair.sourceUrl,
+      "SELECT count(*) AS n FROM pg_class WHERE relname IN ('plain', 'parted_1', 'parted_2', 'small') AND reltuples = -1",
+    );
     expect(Number(never[0]!.n)).toBe(4);
     replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
     const port = await freePort();
     apiUrl = `http://127.0.0.1:${port}`;
-    api = startElt(['api'], { ELT_DESTINATION_URL: pair.destinationUrl, ELT_API_PORT: String(port), ELT_API_TOKEN: TOKEN });
+    api = startElt(['api'], {
+      ELT_DESTINATION_URL: pair.destinationUrl,
+      ELT_API_PORT: String(port),
+      ELT_API_TOKEN: TOKEN,
+    });
     await waitForStreaming(pair.destinationUrl, replicator);
   });
 
@@ -108,11 +123,19 @@ describe('resync progress of plain and partitioned tables', () => {
       ['public.parted', 100, 400_000],
       ['public.plain', 100, 400_000],
     ]);
-    expect(done.progress).toMatchObject({ percent: 100, rows_copied: 800_000, rows_estimated: 800_000, tables_done: 2 });
+    expect(done.progress).toMatchObject({
+      percent: 100,
+      rows_copied: 800_000,
+      rows_estimated: 800_000,
+      tables_done: 2,
+    });
   });
 
   it('without a terminal the replicator writes JSON lines only, no terminal escapes', () => {
-    const lines = replicator.output().split('\n').filter((l) => l.length > 0);
+    const lines = replicator
+      .output()
+      .split('\n')
+      .filter((l) => l.length > 0);
     expect(lines.length).toBeGreaterThan(5);
     expect(replicator.output()).not.toContain('\x1b');
     for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();

@@ -42,21 +42,46 @@ describe('pruning soft-deleted rows', () => {
 
   /** Rows of staging.items by state: live ids, deleted ids. */
   const replicaIds = async () => {
-    const rows = await query<{ id: number; deleted: boolean }>(pair.destinationUrl, 'SELECT id, _deleted AS deleted FROM staging.items ORDER BY id');
-    return { live: rows.filter((r) => !r.deleted).map((r) => r.id), deleted: rows.filter((r) => r.deleted).map((r) => r.id) };
+    const rows = await query<{ id: number; deleted: boolean }>(
+      pair.destinationUrl,
+      'SELECT id, _deleted AS deleted FROM staging.items ORDER BY id',
+    );
+    return {
+      live: rows.filter((r) => !r.deleted).map((r) => r.id),
+      deleted: rows.filter((r) => r.deleted).map((r) => r.id),
+    };
   };
   /** Mark these replica rows as deleted that long ago (as if time had passed). */
   const ageDeletes = (ids: number[], interval: string) =>
-    query(pair.destinationUrl, `UPDATE staging.items SET _synced_at = now() - $2::interval WHERE _deleted AND id = ANY ($1::int[])`, [ids, interval]);
+    query(
+      pair.destinationUrl,
+      `UPDATE staging.items SET _synced_at = now() - $2::interval WHERE _deleted AND id = ANY ($1::int[])`,
+      [ids, interval],
+    );
   const lastFinishedJobId = async () =>
-    Number((await query<{ id: string | null }>(pair.destinationUrl, "SELECT max(id)::text AS id FROM elt.prune_jobs WHERE state IN ('succeeded', 'failed')"))[0]?.id ?? 0);
-  const lastJobId = async () => Number((await query<{ id: string | null }>(pair.destinationUrl, 'SELECT max(id)::text AS id FROM elt.prune_jobs'))[0]?.id ?? 0);
+    Number(
+      (
+        await query<{ id: string | null }>(
+          pair.destinationUrl,
+          "SELECT max(id)::text AS id FROM elt.prune_jobs WHERE state IN ('succeeded', 'failed')",
+        )
+      )[0]?.id ?? 0,
+    );
+  const lastJobId = async () =>
+    Number(
+      (await query<{ id: string | null }>(pair.destinationUrl, 'SELECT max(id)::text AS id FROM elt.prune_jobs'))[0]
+        ?.id ?? 0,
+    );
   /** The first job after `afterId` that finished, as the API shows it. */
   const finishedJobAfter = (afterId: number, requestedBy: string) =>
     waitFor(`a prune job by ${requestedBy} after job ${afterId} to finish`, async () => {
       const res = await fetch(`${api.url}/v1/prune?limit=100`);
       const jobs = ((await res.json()) as { jobs: Job[] }).jobs;
-      return jobs.reverse().find((j) => j.id > afterId && j.requested_by === requestedBy && (j.state === 'succeeded' || j.state === 'failed'));
+      return jobs
+        .reverse()
+        .find(
+          (j) => j.id > afterId && j.requested_by === requestedBy && (j.state === 'succeeded' || j.state === 'failed'),
+        );
     });
   const prunedMetric = async (table: string) => {
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -83,7 +108,9 @@ describe('pruning soft-deleted rows', () => {
       ELT_METRICS_PORT: String(metricsPort),
     });
     await waitForStreaming(pair.destinationUrl, replicator);
-    api = await startApi(loadApiConfig({ ELT_DESTINATION_URL: pair.destinationUrl, ELT_API_PORT: '0', ELT_API_TOKEN: TOKEN }));
+    api = await startApi(
+      loadApiConfig({ ELT_DESTINATION_URL: pair.destinationUrl, ELT_API_PORT: '0', ELT_API_TOKEN: TOKEN }),
+    );
   });
 
   afterAll(async () => {
@@ -104,7 +131,10 @@ describe('pruning soft-deleted rows', () => {
     );
     const aged = await lastJobId();
     // Changes go on while the passes run: updates of live rows, a new row.
-    await query(pair.sourceUrl, "UPDATE items SET v = v || '+' WHERE id > 11500; INSERT INTO items VALUES (20000, 'new')");
+    await query(
+      pair.sourceUrl,
+      "UPDATE items SET v = v || '+' WHERE id > 11500; INSERT INTO items VALUES (20000, 'new')",
+    );
 
     // A pass that started after the rows were aged has finished: every old row is gone (a pass
     // under way at that moment may have taken some of them).
@@ -123,18 +153,31 @@ describe('pruning soft-deleted rows', () => {
     const ids = await replicaIds();
     expect(ids.deleted).toEqual(Array.from({ length: 100 }, (_, i) => 11_001 + i));
     expect(ids.live).toEqual([1, ...Array.from({ length: 900 }, (_, i) => 11_101 + i), 20_000]);
-    expect(await query(pair.destinationUrl, "SELECT count(*)::int AS n FROM staging.notes WHERE _deleted")).toEqual([{ n: 0 }]);
+    expect(await query(pair.destinationUrl, 'SELECT count(*)::int AS n FROM staging.notes WHERE _deleted')).toEqual([
+      { n: 0 },
+    ]);
     await expectReplicaEqual(pair, replicator, { softDeleted: true, what: 'after the retention pass' });
     expect(await prunedMetric('public.items')).toBe(11_000);
-    expect(replicator.output().split('\n').filter((l) => l.includes('"table":"public.items"') && l.includes('prune: soft-deleted rows removed'))).not.toEqual([]);
+    expect(
+      replicator
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"table":"public.items"') && l.includes('prune: soft-deleted rows removed')),
+    ).not.toEqual([]);
   });
 
   it('runs a prune job queued through POST /v1/prune with its own duration', async () => {
     await query(pair.sourceUrl, 'DELETE FROM items WHERE id BETWEEN 11101 AND 11110');
     await waitForCatchUp(pair, replicator);
     // 11001-11010 deleted "45 minutes ago", 11101-11105 "20 minutes ago"; the rest of the deletes are recent.
-    await ageDeletes(Array.from({ length: 10 }, (_, i) => 11_001 + i), '45 minutes');
-    await ageDeletes(Array.from({ length: 5 }, (_, i) => 11_101 + i), '20 minutes');
+    await ageDeletes(
+      Array.from({ length: 10 }, (_, i) => 11_001 + i),
+      '45 minutes',
+    );
+    await ageDeletes(
+      Array.from({ length: 5 }, (_, i) => 11_101 + i),
+      '20 minutes',
+    );
     const res = await fetch(`${api.url}/v1/prune`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
@@ -146,7 +189,10 @@ describe('pruning soft-deleted rows', () => {
     const job = await finishedJobAfter(queued.id - 1, 'prune test');
     expect(job).toMatchObject({ id: queued.id, state: 'succeeded', rows_pruned: 10, tables: { 'public.items': 10 } });
     const ids = await replicaIds();
-    expect(ids.deleted).toEqual([...Array.from({ length: 90 }, (_, i) => 11_011 + i), ...Array.from({ length: 10 }, (_, i) => 11_101 + i)]);
+    expect(ids.deleted).toEqual([
+      ...Array.from({ length: 90 }, (_, i) => 11_011 + i),
+      ...Array.from({ length: 10 }, (_, i) => 11_101 + i),
+    ]);
     await expectReplicaEqual(pair, replicator, { softDeleted: true, what: 'after the API job' });
     expect(await prunedMetric('public.items')).toBe(11_010);
   });

@@ -67,11 +67,21 @@ export class Migrations {
   async write(table: string): Promise<void> {
     if (!(await this.exists(table))) return;
     const columns = await this.columns(table);
-    const rows = Array.from({ length: 1 + this.#int(4) }, () => `(${[String(this.#ids++), ...columns.map((c) => this.#value(c.type, c.notNull))].join(', ')})`);
-    await this.#exec(`INSERT INTO ${table} (${['id', ...columns.map((c) => `"${c.name}"`)].join(', ')}) VALUES ${rows.join(', ')}`);
+    const rows = Array.from(
+      { length: 1 + this.#int(4) },
+      () => `(${[String(this.#ids++), ...columns.map((c) => this.#value(c.type, c.notNull))].join(', ')})`,
+    );
+    await this.#exec(
+      `INSERT INTO ${table} (${['id', ...columns.map((c) => `"${c.name}"`)].join(', ')}) VALUES ${rows.join(', ')}`,
+    );
     const column = columns.length > 0 ? this.#pick(columns) : null;
-    if (column) await this.#exec(`UPDATE ${table} SET "${column.name}" = ${this.#value(column.type, column.notNull)} WHERE id % 7 = ${this.#int(7)}`);
-    await this.#exec(`DELETE FROM ${table} WHERE id = (SELECT id FROM ${table} ORDER BY id OFFSET ${this.#int(20)} LIMIT 1)`);
+    if (column)
+      await this.#exec(
+        `UPDATE ${table} SET "${column.name}" = ${this.#value(column.type, column.notNull)} WHERE id % 7 = ${this.#int(7)}`,
+      );
+    await this.#exec(
+      `DELETE FROM ${table} WHERE id = (SELECT id FROM ${table} ORDER BY id OFFSET ${this.#int(20)} LIMIT 1)`,
+    );
   }
 
   /** The table's columns other than id, or [] when the table does not exist now. */
@@ -80,7 +90,11 @@ export class Migrations {
       `SELECT attname AS name, format_type(atttypid, atttypmod) AS type, attnotnull AS not_null FROM pg_attribute
        WHERE attrelid = to_regclass('public.${table}') AND attnum > 0 AND NOT attisdropped AND attname <> 'id' ORDER BY attnum`,
     );
-    return rows.map((r) => ({ name: r.name as string, type: (r.type === 'integer' ? 'int' : r.type) as ColumnType, notNull: r.not_null === true }));
+    return rows.map((r) => ({
+      name: r.name as string,
+      type: (r.type === 'integer' ? 'int' : r.type) as ColumnType,
+      notNull: r.not_null === true,
+    }));
   }
 
   async exists(table: string): Promise<boolean> {
@@ -138,7 +152,12 @@ const COLUMN_OPERATIONS: Operation[] = [
   async (m, table) => {
     const type = m.type();
     const name = m.newName('n');
-    const defaults = ['', ` DEFAULT ${m.value(type)}`, ` NOT NULL DEFAULT ${m.value(type, true)}`, type === 'text' ? ` DEFAULT md5(random()::text)` : ` DEFAULT (random() * 1000)::int`];
+    const defaults = [
+      '',
+      ` DEFAULT ${m.value(type)}`,
+      ` NOT NULL DEFAULT ${m.value(type, true)}`,
+      type === 'text' ? ` DEFAULT md5(random()::text)` : ` DEFAULT (random() * 1000)::int`,
+    ];
     const sql = `ALTER TABLE ${table} ADD COLUMN ${name} ${type}${m.pick(defaults)}`;
     await ifExists(m, table, sql);
     return sql;
@@ -169,7 +188,14 @@ const COLUMN_OPERATIONS: Operation[] = [
     const column = await someColumn(m, table);
     if (!column) return 'no column to retype';
     const using =
-      column.type === 'text' ? { type: 'int', expr: `length("${column.name}")` } : m.chance(0.5) ? { type: 'text', expr: `"${column.name}"::text || 'x'` } : { type: column.type === 'int' ? 'bigint' : 'int', expr: `("${column.name}" % 1000)::${column.type === 'int' ? 'bigint' : 'int'}` };
+      column.type === 'text'
+        ? { type: 'int', expr: `length("${column.name}")` }
+        : m.chance(0.5)
+          ? { type: 'text', expr: `"${column.name}"::text || 'x'` }
+          : {
+              type: column.type === 'int' ? 'bigint' : 'int',
+              expr: `("${column.name}" % 1000)::${column.type === 'int' ? 'bigint' : 'int'}`,
+            };
     const sql = `ALTER TABLE ${table} ALTER COLUMN "${column.name}" DROP DEFAULT, ALTER COLUMN "${column.name}" TYPE ${using.type} USING ${using.expr}`;
     await m.exec(sql);
     return sql;

@@ -8,7 +8,15 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
-import { compareReplica, query, startElt, startPair, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  compareReplica,
+  query,
+  startElt,
+  startPair,
+  waitForStreaming,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 import { waitForApplied, waitForResyncs } from './settled.js';
 import { Migrations, seededRandom } from './random-ddl.js';
 
@@ -20,7 +28,6 @@ const SEED_SETTING = process.env.ELT_MIGRATION_SEED ?? '1638705484';
 const SEED = SEED_SETTING === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(SEED_SETTING);
 const STEPS = Number(process.env.ELT_MIGRATION_STEPS ?? 60);
 const KILL_EVERY_STEPS = 20;
-
 
 describe('randomized migrations while streaming', () => {
   let pair: ClusterPair;
@@ -44,13 +51,25 @@ describe('randomized migrations while streaming', () => {
     session.on('error', () => undefined); // unhandled, it would end the worker; the query that meets it rejects
     await session.connect();
     onTestFinished(() => session.end().catch(() => undefined)); // closing: nothing is lost if it fails
-    const migrations = new Migrations(seededRandom(SEED), async (sql) => (await session.query(sql) as unknown as pg.QueryResult).rows ?? []);
+    const migrations = new Migrations(
+      seededRandom(SEED),
+      async (sql) => ((await session.query(sql)) as unknown as pg.QueryResult).rows ?? [],
+    );
     await migrations.createTables();
     replicator = startElt(['replicate'], env);
     await waitForStreaming(pair.destinationUrl, replicator);
     const outputs: (() => string)[] = [];
     // What the replicators did to tables, to read a failing seed by.
-    onTestFailed(() => console.log([...outputs, replicator.output].map((o) => o()).join('').split('\n').filter((l) => /"table"/.test(l) && !/snapshot progress|table copied/.test(l)).join('\n')));
+    onTestFailed(() =>
+      console.log(
+        [...outputs, replicator.output]
+          .map((o) => o())
+          .join('')
+          .split('\n')
+          .filter((l) => /"table"/.test(l) && !/snapshot progress|table copied/.test(l))
+          .join('\n'),
+      ),
+    );
     let kills = 0;
     for (let step = 1; step <= STEPS; step++) {
       const done = await migrations.step();
@@ -64,15 +83,36 @@ describe('randomized migrations while streaming', () => {
       await waitForApplied(pair.sourceUrl, pair.destinationUrl, replicator);
       await waitForResyncs(pair.destinationUrl, { failedOk: true });
       await waitForApplied(pair.sourceUrl, pair.destinationUrl, replicator);
-      const stopped = await query<{ table: string; reason: string | null }>(pair.destinationUrl, "SELECT source_table AS table, last_error AS reason FROM elt.tables WHERE state = 'error'");
-      for (const t of stopped) expect(t.reason, `step ${step} (${done.join('; ')}): ${t.table} stopped without a reason`).toBeTruthy();
-      const differences = await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: stopped.map((t) => t.table) }).catch((error: Error) => {
+      const stopped = await query<{ table: string; reason: string | null }>(
+        pair.destinationUrl,
+        "SELECT source_table AS table, last_error AS reason FROM elt.tables WHERE state = 'error'",
+      );
+      for (const t of stopped)
+        expect(t.reason, `step ${step} (${done.join('; ')}): ${t.table} stopped without a reason`).toBeTruthy();
+      const differences = await compareReplica(pair.sourceUrl, pair.destinationUrl, {
+        except: stopped.map((t) => t.table),
+      }).catch((error: Error) => {
         throw new Error(`seed ${SEED}, step ${step}: ${done.join('; ')}: ${error.message}`);
       });
       expect(differences, `seed ${SEED}, step ${step}: ${done.join('; ')}`).toEqual([]);
     }
-    const resyncs = await query<{ state: string; n: string }>(pair.destinationUrl, 'SELECT state, count(*) AS n FROM elt.resync_jobs GROUP BY state');
-    const stopped = await query<{ table: string; reason: string }>(pair.destinationUrl, "SELECT source_table AS table, last_error AS reason FROM elt.tables WHERE state = 'error'");
-    console.log(JSON.stringify({ seed: SEED, steps: STEPS, statements: migrations.statements, kills, resyncs: Object.fromEntries(resyncs.map((r) => [r.state, Number(r.n)])), stopped }));
+    const resyncs = await query<{ state: string; n: string }>(
+      pair.destinationUrl,
+      'SELECT state, count(*) AS n FROM elt.resync_jobs GROUP BY state',
+    );
+    const stopped = await query<{ table: string; reason: string }>(
+      pair.destinationUrl,
+      "SELECT source_table AS table, last_error AS reason FROM elt.tables WHERE state = 'error'",
+    );
+    console.log(
+      JSON.stringify({
+        seed: SEED,
+        steps: STEPS,
+        statements: migrations.statements,
+        kills,
+        resyncs: Object.fromEntries(resyncs.map((r) => [r.state, Number(r.n)])),
+        stopped,
+      }),
+    );
   }, 600_000);
 });

@@ -31,14 +31,21 @@ const DEV_ONLY = ['tsx', 'esbuild', 'typescript', 'vitest', 'pino-pretty'];
 
 /** Build and pack this checkout into `dir`; returns the tarball's path. */
 async function pack(dir: string, cache: string): Promise<string> {
-  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir, '--cache', cache], { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir, '--cache', cache], {
+    cwd: REPO_ROOT,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const [result] = JSON.parse(stdout.slice(stdout.indexOf('['))) as { filename: string }[];
   return join(dir, result!.filename);
 }
 
 /** What a production install of the tarball puts in `prefix`; returns the installed `elt`. */
 async function install(tarball: string, prefix: string, cache: string): Promise<string> {
-  await run('npm', ['install', '--omit=dev', '--offline', '--no-audit', '--no-fund', '--cache', cache, '--prefix', prefix, tarball], { cwd: prefix });
+  await run(
+    'npm',
+    ['install', '--omit=dev', '--offline', '--no-audit', '--no-fund', '--cache', cache, '--prefix', prefix, tarball],
+    { cwd: prefix },
+  );
   return join(prefix, 'node_modules', '.bin', 'elt');
 }
 
@@ -57,7 +64,8 @@ describe('the installed package', () => {
   let replicator: ReplicatorProcess | undefined;
   let env: Record<string, string>;
 
-  const start = (args: string[], extra: Record<string, string> = {}) => startEltCommand(elt, args, { ...env, ...extra }, work);
+  const start = (args: string[], extra: Record<string, string> = {}) =>
+    startEltCommand(elt, args, { ...env, ...extra }, work);
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'elt-release-'));
@@ -68,7 +76,10 @@ describe('the installed package', () => {
     await run('mkdir', [prefix]);
     elt = await install(tarball, prefix, cache);
     env = { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl };
-    await query(pair.sourceUrl, `CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT i, 'before ' || i FROM generate_series(1, 500) i;`);
+    await query(
+      pair.sourceUrl,
+      `CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT i, 'before ' || i FROM generate_series(1, 500) i;`,
+    );
   });
 
   afterAll(async () => {
@@ -97,9 +108,15 @@ describe('the installed package', () => {
   it('elt replicate copies and then streams into staging (ELT_LOG_PRETTY=1 without pino-pretty logs JSON)', async () => {
     replicator = start(['replicate'], { ELT_LOG_PRETTY: '1' });
     await waitForStreaming(pair.destinationUrl, replicator);
-    await query(pair.sourceUrl, `INSERT INTO orders SELECT i, 'after ' || i FROM generate_series(501, 600) i; UPDATE orders SET note = 'changed' WHERE id = 1;`);
+    await query(
+      pair.sourceUrl,
+      `INSERT INTO orders SELECT i, 'after ' || i FROM generate_series(501, 600) i; UPDATE orders SET note = 'changed' WHERE id = 1;`,
+    );
     await waitForCatchUp(pair, replicator);
-    const rows = await query<{ n: string; changed: string }>(pair.destinationUrl, `SELECT count(*) AS n, count(*) FILTER (WHERE note = 'changed') AS changed FROM staging.orders`);
+    const rows = await query<{ n: string; changed: string }>(
+      pair.destinationUrl,
+      `SELECT count(*) AS n, count(*) FILTER (WHERE note = 'changed') AS changed FROM staging.orders`,
+    );
     expect(rows[0]).toEqual({ n: '600', changed: '1' });
     expect(replicator.output()).toContain('ELT_LOG_PRETTY=1 needs the pino-pretty package');
   });

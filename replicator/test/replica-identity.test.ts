@@ -4,7 +4,16 @@
  * usable identity is never allowed to break the source application.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectReplicaEqual, query, startElt, startPair, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  expectReplicaEqual,
+  query,
+  startElt,
+  startPair,
+  waitForCatchUp,
+  waitForStreaming,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 
 const SCHEMA = `
 CREATE TABLE by_key (id int PRIMARY KEY, v text);
@@ -40,8 +49,14 @@ describe('replica identity', () => {
   });
 
   it('leaves a table without identity out, so the source keeps accepting UPDATE and DELETE on it', async () => {
-    await query(pair.sourceUrl, "UPDATE no_identity SET v = 'changed' WHERE v = 'a'; DELETE FROM no_identity WHERE v = 'b'");
-    const [table] = await query<{ state: string; last_error: string }>(pair.destinationUrl, "SELECT state, last_error FROM elt.tables WHERE source_table = 'no_identity'");
+    await query(
+      pair.sourceUrl,
+      "UPDATE no_identity SET v = 'changed' WHERE v = 'a'; DELETE FROM no_identity WHERE v = 'b'",
+    );
+    const [table] = await query<{ state: string; last_error: string }>(
+      pair.destinationUrl,
+      "SELECT state, last_error FROM elt.tables WHERE source_table = 'no_identity'",
+    );
     expect(table?.state).toBe('excluded');
     expect(table?.last_error).toMatch(/no primary key or replica identity\. Set REPLICA IDENTITY FULL/);
     expect(replicator.output()).toMatch(/table left out of the publication/);
@@ -57,9 +72,15 @@ describe('replica identity', () => {
     );
     await waitForCatchUp(pair, replicator);
     await expectReplicaEqual(pair, replicator, { except: ['no_identity'] });
-    const [missing] = await query<{ exists: boolean }>(pair.destinationUrl, "SELECT to_regclass('staging.no_identity') IS NOT NULL AS exists");
+    const [missing] = await query<{ exists: boolean }>(
+      pair.destinationUrl,
+      "SELECT to_regclass('staging.no_identity') IS NOT NULL AS exists",
+    );
     expect(missing?.exists).toBe(false);
-    const [dups] = await query<{ n: string }>(pair.destinationUrl, "SELECT count(*) AS n FROM staging.by_row WHERE v = 'same'");
+    const [dups] = await query<{ n: string }>(
+      pair.destinationUrl,
+      "SELECT count(*) AS n FROM staging.by_row WHERE v = 'same'",
+    );
     expect(dups!.n).toBe('2');
   });
 
@@ -73,7 +94,10 @@ describe('replica identity', () => {
       ELT_REPLICA_IDENTITY_FULL: 'true',
     });
     await waitForStreaming(pair.destinationUrl, fixing, 'fixing_slot');
-    const [identity] = await query<{ relreplident: string }>(pair.sourceUrl, "SELECT relreplident FROM pg_class WHERE relname = 'no_identity'");
+    const [identity] = await query<{ relreplident: string }>(
+      pair.sourceUrl,
+      "SELECT relreplident FROM pg_class WHERE relname = 'no_identity'",
+    );
     expect(identity?.relreplident).toBe('f');
     await query(pair.sourceUrl, "UPDATE no_identity SET v = 'again'; INSERT INTO no_identity VALUES ('new')");
     await waitForCatchUp(pair, replicator, { slot: 'fixing_slot' });

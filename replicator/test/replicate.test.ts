@@ -3,7 +3,17 @@
  * real source and destination clusters. Every assertion is about rows.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectReplicaEqual, query, runElt, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  expectReplicaEqual,
+  query,
+  runElt,
+  startElt,
+  startPair,
+  waitFor,
+  waitForCatchUp,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 
 const SCHEMA = `
 CREATE TYPE mood AS ENUM ('happy', 'sad');
@@ -62,7 +72,10 @@ describe('elt replicate', () => {
     replicator = startElt(['replicate'], env);
     await waitFor('the snapshot to finish', async () => {
       if (replicator.child.exitCode !== null) throw new Error(`elt exited: ${replicator.output()}`);
-      const rows = await query<{ phase: string }>(pair.destinationUrl, "SELECT phase FROM elt.replication_state WHERE slot_name = 'elt_slot'").catch(() => []);
+      const rows = await query<{ phase: string }>(
+        pair.destinationUrl,
+        "SELECT phase FROM elt.replication_state WHERE slot_name = 'elt_slot'",
+      ).catch(() => []);
       return rows[0]?.phase === 'streaming';
     }).catch((error: Error) => {
       throw new Error(`${error.message}\n--- elt output ---\n${replicator.output()}`);
@@ -81,7 +94,10 @@ describe('elt replicate', () => {
       "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = relnamespace WHERE nspname = 'staging' AND relkind = 'r' ORDER BY 1",
     );
     expect(tables.map((t) => t.relname)).toEqual(['children', 'items', 'lines', 'log', 'measurements', 'parents']);
-    const [meta] = await query<{ n: string; lsn_set: boolean }>(pair.destinationUrl, 'SELECT count(*) AS n, bool_and(_lsn IS NOT NULL AND NOT _deleted) AS lsn_set FROM staging.items');
+    const [meta] = await query<{ n: string; lsn_set: boolean }>(
+      pair.destinationUrl,
+      'SELECT count(*) AS n, bool_and(_lsn IS NOT NULL AND NOT _deleted) AS lsn_set FROM staging.items',
+    );
     expect(meta).toEqual({ n: '2000', lsn_set: true });
   });
 
@@ -97,7 +113,10 @@ describe('elt replicate', () => {
        INSERT INTO measurements VALUES (1000, '2026-03-01', 1.5e300);
        UPDATE measurements SET taken = '2026-02-01' WHERE id = 1;`,
     );
-    await query(pair.sourceUrl, 'BEGIN; UPDATE items SET qty = 1 WHERE id = 2; UPDATE items SET qty = 2 WHERE id = 2; DELETE FROM items WHERE id = 3; COMMIT;');
+    await query(
+      pair.sourceUrl,
+      'BEGIN; UPDATE items SET qty = 1 WHERE id = 2; UPDATE items SET qty = 2 WHERE id = 2; DELETE FROM items WHERE id = 3; COMMIT;',
+    );
     await query(pair.sourceUrl, 'TRUNCATE lines');
     await query(pair.sourceUrl, 'INSERT INTO lines VALUES (1, 1, $1)', ['after truncate']);
     await waitForCatchUp(pair, replicator);
@@ -115,10 +134,16 @@ describe('elt replicate', () => {
   it('applies TRUNCATE of several tables at once and TRUNCATE ... CASCADE', async () => {
     await query(pair.sourceUrl, 'TRUNCATE lines, log');
     await query(pair.sourceUrl, 'TRUNCATE parents CASCADE');
-    await query(pair.sourceUrl, "INSERT INTO parents VALUES (1); INSERT INTO children VALUES (1, 1); INSERT INTO log VALUES (now(), 'after')");
+    await query(
+      pair.sourceUrl,
+      "INSERT INTO parents VALUES (1); INSERT INTO children VALUES (1, 1); INSERT INTO log VALUES (now(), 'after')",
+    );
     await waitForCatchUp(pair, replicator);
     await expectReplicaEqual(pair, replicator);
-    const [counts] = await query<{ lines: string; children: string }>(pair.destinationUrl, 'SELECT (SELECT count(*) FROM staging.lines) AS lines, (SELECT count(*) FROM staging.children) AS children');
+    const [counts] = await query<{ lines: string; children: string }>(
+      pair.destinationUrl,
+      'SELECT (SELECT count(*) FROM staging.lines) AS lines, (SELECT count(*) FROM staging.children) AS children',
+    );
     expect(counts).toEqual({ lines: '0', children: '1' });
   });
 
@@ -132,7 +157,10 @@ describe('elt replicate', () => {
        UPDATE measurements SET value = 99 WHERE taken = '2027-05-01';`,
     );
     await waitForCatchUp(pair, replicator);
-    const rows = await query<{ id: number; value: number }>(pair.destinationUrl, "SELECT id, value FROM staging.measurements WHERE taken >= '2027-01-01' ORDER BY id");
+    const rows = await query<{ id: number; value: number }>(
+      pair.destinationUrl,
+      "SELECT id, value FROM staging.measurements WHERE taken >= '2027-01-01' ORDER BY id",
+    );
     // The row written before the ATTACH was never published; the update of it arrives as an upsert.
     expect(rows).toEqual([
       { id: 1, value: 99 },
@@ -143,20 +171,39 @@ describe('elt replicate', () => {
 
   it('advances the slot while the replicated database is idle and another one on the server is busy', async () => {
     await query(pair.source.url(), 'CREATE DATABASE other');
-    const [{ before }] = (await query<{ before: string }>(pair.sourceUrl, 'SELECT pg_current_wal_lsn()::text AS before')) as [{ before: string }];
-    await query(pair.source.url('other'), "CREATE TABLE noise AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 100000) g");
-    await waitFor('the slot to move past the other database\'s WAL', async () => {
-      const [slot] = await query<{ ok: boolean }>(pair.sourceUrl, "SELECT confirmed_flush_lsn > $1::pg_lsn + 10000000 AS ok FROM pg_replication_slots WHERE slot_name = 'elt_slot'", [before]);
-      return slot?.ok;
-    }, 60_000);
+    const [{ before }] = (await query<{ before: string }>(
+      pair.sourceUrl,
+      'SELECT pg_current_wal_lsn()::text AS before',
+    )) as [{ before: string }];
+    await query(
+      pair.source.url('other'),
+      "CREATE TABLE noise AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 100000) g",
+    );
+    await waitFor(
+      "the slot to move past the other database's WAL",
+      async () => {
+        const [slot] = await query<{ ok: boolean }>(
+          pair.sourceUrl,
+          "SELECT confirmed_flush_lsn > $1::pg_lsn + 10000000 AS ok FROM pg_replication_slots WHERE slot_name = 'elt_slot'",
+          [before],
+        );
+        return slot?.ok;
+      },
+      60_000,
+    );
     // The replica says so too: its applied LSN moves past WAL that held nothing of its own.
     await waitForCatchUp(pair, replicator);
     // The slot's restart point follows at the next running-transactions record (every 15 s):
     // the WAL the slot retains, as `elt status` reports it, falls back below one segment.
-    await waitFor('the retained WAL to shrink', async () => {
-      const status = await runElt(['status', '--json'], env);
-      const report = JSON.parse(status.output) as { retained_wal_bytes: number };
-      return report.retained_wal_bytes < 16 * 1024 * 1024;
-    }, 90_000, 2_000);
+    await waitFor(
+      'the retained WAL to shrink',
+      async () => {
+        const status = await runElt(['status', '--json'], env);
+        const report = JSON.parse(status.output) as { retained_wal_bytes: number };
+        return report.retained_wal_bytes < 16 * 1024 * 1024;
+      },
+      90_000,
+      2_000,
+    );
   });
 });

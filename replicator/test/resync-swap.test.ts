@@ -6,7 +6,17 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  compareReplica,
+  query,
+  startElt,
+  startPair,
+  waitFor,
+  waitForCatchUp,
+  waitForStreaming,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 import { queueResync, waitForResync } from './queue-resync.js';
 
 describe('an online resync while the stream is behind', () => {
@@ -39,14 +49,20 @@ describe('an online resync while the stream is behind', () => {
       await reader.query('BEGIN; LOCK TABLE staging.blocker IN ACCESS SHARE MODE');
       await query(pair.sourceUrl, 'TRUNCATE blocker');
       await waitFor('the apply to wait for the lock', async () => {
-        const rows = await query(pair.destinationUrl, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'elt-apply' AND wait_event_type = 'Lock'");
+        const rows = await query(
+          pair.destinationUrl,
+          "SELECT 1 FROM pg_stat_activity WHERE application_name = 'elt-apply' AND wait_event_type = 'Lock'",
+        );
         return rows.length > 0;
       });
       // Committed on the source before the copy's snapshot, applied by the stream only after it.
       await query(pair.sourceUrl, "INSERT INTO events SELECT i, 'v' || i FROM generate_series(1, 50) i");
       const job = await queueResync(pair.destinationUrl, ['public.events']);
       await waitFor('the copy to be taken', async () => {
-        const rows = await query<{ n: string }>(pair.destinationUrl, `SELECT count(*) AS n FROM staging._elt_resync_${job}`).catch(() => []);
+        const rows = await query<{ n: string }>(
+          pair.destinationUrl,
+          `SELECT count(*) AS n FROM staging._elt_resync_${job}`,
+        ).catch(() => []);
         return rows[0]?.n === '51';
       });
       await reader.query('ROLLBACK');
@@ -75,7 +91,11 @@ describe('an online resync in soft-delete mode', () => {
        ALTER TABLE lines REPLICA IDENTITY FULL;
        INSERT INTO lines SELECT 'l' || i FROM generate_series(1, 5) i;`,
     );
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl, ELT_DELETE_MODE: 'soft' });
+    replicator = startElt(['replicate'], {
+      ELT_SOURCE_URL: pair.sourceUrl,
+      ELT_DESTINATION_URL: pair.destinationUrl,
+      ELT_DELETE_MODE: 'soft',
+    });
     await waitForStreaming(pair.destinationUrl, replicator);
   });
 
@@ -92,7 +112,10 @@ describe('an online resync in soft-delete mode', () => {
     const before = await query<{ t: string; row: string; at: string }>(pair.destinationUrl, deletedRows);
     expect(before.map((r) => `${r.t}:${r.row}`)).toEqual(['items:1', 'items:2', 'items:3', 'lines:l1']);
     // A damaged replica: a wrong value, a lost row, a row the source never had.
-    await query(pair.destinationUrl, "UPDATE staging.items SET v = 'wrong' WHERE id = 5; DELETE FROM staging.items WHERE id = 6; INSERT INTO staging.items (id, v, _lsn, _synced_at, _deleted) VALUES (99, 'ghost', '0/0', now(), false)");
+    await query(
+      pair.destinationUrl,
+      "UPDATE staging.items SET v = 'wrong' WHERE id = 5; DELETE FROM staging.items WHERE id = 6; INSERT INTO staging.items (id, v, _lsn, _synced_at, _deleted) VALUES (99, 'ghost', '0/0', now(), false)",
+    );
 
     await waitForResync(pair.destinationUrl, await queueResync(pair.destinationUrl, ['public.items', 'public.lines']));
     await waitForCatchUp(pair, replicator);

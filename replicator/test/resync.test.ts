@@ -5,7 +5,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../harness/pg-cluster.js';
-import { compareReplica, expectReplicaEqual, query, startElt, startPair, waitFor, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  compareReplica,
+  expectReplicaEqual,
+  query,
+  startElt,
+  startPair,
+  waitFor,
+  waitForCatchUp,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 
 const TOKEN = 'resync-test-token-0123456789';
 
@@ -62,12 +72,20 @@ describe('online resync', () => {
     replicator = startElt(['replicate'], env);
     const port = await freePort();
     apiUrl = `http://127.0.0.1:${port}`;
-    api = startElt(['api'], { ELT_DESTINATION_URL: pair.destinationUrl, ELT_API_PORT: String(port), ELT_API_TOKEN: TOKEN });
-    await waitFor('streaming and the API ready', async () => {
-      if (replicator.child.exitCode !== null) throw new Error(replicator.output());
-      const ready = await fetch(`${apiUrl}/ready`).catch(() => null);
-      return ready?.status === 200;
-    }, 60_000);
+    api = startElt(['api'], {
+      ELT_DESTINATION_URL: pair.destinationUrl,
+      ELT_API_PORT: String(port),
+      ELT_API_TOKEN: TOKEN,
+    });
+    await waitFor(
+      'streaming and the API ready',
+      async () => {
+        if (replicator.child.exitCode !== null) throw new Error(replicator.output());
+        const ready = await fetch(`${apiUrl}/ready`).catch(() => null);
+        return ready?.status === 200;
+      },
+      60_000,
+    );
   });
 
   afterAll(async () => {
@@ -79,8 +97,14 @@ describe('online resync', () => {
 
   it('repairs damaged tables while writes to them go on, losing and doubling nothing', async () => {
     // Damage the replica, as a careless manual edit would.
-    await query(pair.destinationUrl, "DELETE FROM staging.orders WHERE id % 10 = 0; UPDATE staging.orders SET status = 'wrong' WHERE id % 7 = 0; DELETE FROM staging.notes");
-    expect((await compareReplica(pair.sourceUrl, pair.destinationUrl)).map((d) => d.table)).toEqual(['notes', 'orders']);
+    await query(
+      pair.destinationUrl,
+      "DELETE FROM staging.orders WHERE id % 10 = 0; UPDATE staging.orders SET status = 'wrong' WHERE id % 7 = 0; DELETE FROM staging.notes",
+    );
+    expect((await compareReplica(pair.sourceUrl, pair.destinationUrl)).map((d) => d.table)).toEqual([
+      'notes',
+      'orders',
+    ]);
 
     writing = true;
     const writes0 = writes;
@@ -88,11 +112,15 @@ describe('online resync', () => {
     const queued = await request('POST', '/v1/resync', { tables: ['public.orders', 'public.notes'] });
     expect(queued.status).toBe(202);
     const id = queued.body.id as number;
-    const job = await waitFor(`resync job ${id}`, async () => {
-      const { body } = await request('GET', `/v1/resync/${id}`);
-      if (body.state === 'failed') throw new Error(JSON.stringify(body));
-      return body.state === 'succeeded' ? body : null;
-    }, 120_000);
+    const job = await waitFor(
+      `resync job ${id}`,
+      async () => {
+        const { body } = await request('GET', `/v1/resync/${id}`);
+        if (body.state === 'failed') throw new Error(JSON.stringify(body));
+        return body.state === 'succeeded' ? body : null;
+      },
+      120_000,
+    );
     writing = false;
     await running;
     expect(writes - writes0).toBeGreaterThan(5);
@@ -114,15 +142,24 @@ describe('online resync', () => {
     const queued = await request('POST', '/v1/resync', { tables: ['public.orders'] });
     expect(queued.status).toBe(202);
     const id = queued.body.id as number;
-    await waitFor('the job to run', async () => (await request('GET', `/v1/resync/${id}`)).body.state === 'running', 30_000, 20);
+    await waitFor(
+      'the job to run',
+      async () => (await request('GET', `/v1/resync/${id}`)).body.state === 'running',
+      30_000,
+      20,
+    );
     await replicator.kill('SIGKILL');
     replicator = startElt(['replicate'], env);
-    await waitFor(`resync job ${id} after the restart`, async () => {
-      const { body } = await request('GET', `/v1/resync/${id}`);
-      if (body.state === 'failed') throw new Error(JSON.stringify(body));
-      return body.state === 'succeeded';
-    }, 120_000);
-    await query(pair.sourceUrl, "INSERT INTO untouched VALUES (11)");
+    await waitFor(
+      `resync job ${id} after the restart`,
+      async () => {
+        const { body } = await request('GET', `/v1/resync/${id}`);
+        if (body.state === 'failed') throw new Error(JSON.stringify(body));
+        return body.state === 'succeeded';
+      },
+      120_000,
+    );
+    await query(pair.sourceUrl, 'INSERT INTO untouched VALUES (11)');
     await waitForCatchUp(pair, replicator);
     await expectReplicaEqual(pair, replicator);
     expect(replicator.output()).toMatch(/resync jobs interrupted by a restart start over/);

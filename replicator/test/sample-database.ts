@@ -7,7 +7,15 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { query, startElt, StopWaiting, waitFor, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  query,
+  startElt,
+  StopWaiting,
+  waitFor,
+  waitForStreaming,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 
 export const FIXTURES = join(import.meta.dirname, 'fixtures');
 
@@ -27,7 +35,9 @@ const PAUSE_BETWEEN_ROUNDS_MS = 1_000;
 export function transactions(sql: string, round: number): string[] {
   const blocks = sql.split(/^-- tx:.*$/m).slice(1);
   if (blocks.length === 0) throw new Error('the writes file has no "-- tx:" line');
-  return blocks.map((block) => block.replaceAll(':today', `(date '${DAY_ZERO}' + ${round})`).replaceAll(':round', String(round)).trim());
+  return blocks.map((block) =>
+    block.replaceAll(':today', `(date '${DAY_ZERO}' + ${round})`).replaceAll(':round', String(round)).trim(),
+  );
 }
 
 /**
@@ -117,7 +127,11 @@ export class WriteLoop {
 
 /** The destination's applied LSN has passed `lsn` (the replicator streams and applies). */
 async function appliedPast(destinationUrl: string, slot: string, lsn: string): Promise<boolean> {
-  const rows = await query<{ ok: boolean }>(destinationUrl, 'SELECT applied_lsn >= $2::pg_lsn AS ok FROM elt.replication_state WHERE slot_name = $1', [slot, lsn]);
+  const rows = await query<{ ok: boolean }>(
+    destinationUrl,
+    'SELECT applied_lsn >= $2::pg_lsn AS ok FROM elt.replication_state WHERE slot_name = $1',
+    [slot, lsn],
+  );
   return rows[0]?.ok === true;
 }
 
@@ -139,7 +153,11 @@ export async function replicateThroughKills(
   try {
     await waitFor('a first table to be copied', async () => {
       if (replicator.child.exitCode !== null) throw new StopWaiting(`elt exited: ${replicator.output()}`);
-      const rows = await query<{ n: number }>(pair.destinationUrl, 'SELECT count(*)::int AS n FROM elt.tables WHERE slot_name = $1 AND snapshot_done_at IS NOT NULL', [slot]).catch(() => []);
+      const rows = await query<{ n: number }>(
+        pair.destinationUrl,
+        'SELECT count(*)::int AS n FROM elt.tables WHERE slot_name = $1 AND snapshot_done_at IS NOT NULL',
+        [slot],
+      ).catch(() => []);
       return (rows[0]?.n ?? 0) > 0;
     });
     for (let kill = 1; kill <= 2; kill++) {
@@ -149,7 +167,10 @@ export async function replicateThroughKills(
       replicator = startElt(['replicate'], env);
       if (kill === 2) break;
       await waitForStreaming(pair.destinationUrl, replicator, slot);
-      const [{ lsn }] = (await query<{ lsn: string }>(pair.sourceUrl, 'SELECT pg_current_wal_insert_lsn()::text AS lsn')) as [{ lsn: string }];
+      const [{ lsn }] = (await query<{ lsn: string }>(
+        pair.sourceUrl,
+        'SELECT pg_current_wal_insert_lsn()::text AS lsn',
+      )) as [{ lsn: string }];
       await writes.waitForMore(1);
       await waitFor('the restarted replicator to apply new writes', () => appliedPast(pair.destinationUrl, slot, lsn));
     }
@@ -168,8 +189,15 @@ export interface NotReplicated {
 }
 
 /** elt.tables for one source schema. */
-export async function tableStates(destinationUrl: string, schema: string): Promise<{ table: string; state: string; reason: string | null }[]> {
-  return query(destinationUrl, 'SELECT source_table AS table, state, last_error AS reason FROM elt.tables WHERE source_schema = $1 ORDER BY source_table COLLATE "C"', [schema]);
+export async function tableStates(
+  destinationUrl: string,
+  schema: string,
+): Promise<{ table: string; state: string; reason: string | null }[]> {
+  return query(
+    destinationUrl,
+    'SELECT source_table AS table, state, last_error AS reason FROM elt.tables WHERE source_schema = $1 ORDER BY source_table COLLATE "C"',
+    [schema],
+  );
 }
 
 export interface TableComparison {
@@ -201,8 +229,16 @@ export async function compareTables(pair: ClusterPair, schema: string, skip: str
         `SELECT count(*)::int AS n, md5(string_agg(r::text, E'\\n' ORDER BY r::text)) AS md5 FROM (SELECT ${columns} FROM ${kind === 'p' ? '' : 'ONLY'} ${from}) r`,
       ).then((rows) => rows[0]!);
     const quoted = JSON.stringify(name);
-    const [source, replica] = await Promise.all([digest(pair.sourceUrl, `${JSON.stringify(schema)}.${quoted}`), digest(pair.destinationUrl, `staging.${quoted}`)]);
-    results.push({ table: name, source: source.n, replica: replica.n, equal: source.n === replica.n && source.md5 === replica.md5 });
+    const [source, replica] = await Promise.all([
+      digest(pair.sourceUrl, `${JSON.stringify(schema)}.${quoted}`),
+      digest(pair.destinationUrl, `staging.${quoted}`),
+    ]);
+    results.push({
+      table: name,
+      source: source.n,
+      replica: replica.n,
+      equal: source.n === replica.n && source.md5 === replica.md5,
+    });
   }
   return results;
 }

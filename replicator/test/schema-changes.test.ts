@@ -3,7 +3,19 @@
  * change in flight is lost, and where values need it the table is resynced online.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectReplicaEqual, outputTail, query, startElt, startPair, StopWaiting, waitFor, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  expectReplicaEqual,
+  outputTail,
+  query,
+  startElt,
+  startPair,
+  StopWaiting,
+  waitFor,
+  waitForCatchUp,
+  waitForStreaming,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 
 describe('schema changes on the source while streaming', () => {
   let pair: ClusterPair;
@@ -17,7 +29,9 @@ describe('schema changes on the source while streaming', () => {
         "SELECT count(*) FILTER (WHERE state IN ('queued', 'running')) AS n, count(*) FILTER (WHERE state = 'failed') AS failed FROM elt.resync_jobs",
       );
       if (rows[0]!.failed !== '0') {
-        throw new StopWaiting(`a resync job failed: ${JSON.stringify(await query(pair.destinationUrl, 'SELECT * FROM elt.resync_jobs'))}\n${outputTail(replicator)}`);
+        throw new StopWaiting(
+          `a resync job failed: ${JSON.stringify(await query(pair.destinationUrl, 'SELECT * FROM elt.resync_jobs'))}\n${outputTail(replicator)}`,
+        );
       }
       return rows[0]!.n === '0';
     });
@@ -25,11 +39,19 @@ describe('schema changes on the source while streaming', () => {
   };
 
   const columns = async (table: string) =>
-    (await query<{ c: string }>(pair.destinationUrl, `SELECT attname || ' ' || format_type(atttypid, atttypmod) AS c FROM pg_attribute WHERE attrelid = 'staging.${table}'::regclass AND attnum > 0 AND NOT attisdropped AND attname NOT LIKE '\\_%' ORDER BY attnum`)).map((r) => r.c);
+    (
+      await query<{ c: string }>(
+        pair.destinationUrl,
+        `SELECT attname || ' ' || format_type(atttypid, atttypmod) AS c FROM pg_attribute WHERE attrelid = 'staging.${table}'::regclass AND attnum > 0 AND NOT attisdropped AND attname NOT LIKE '\\_%' ORDER BY attnum`,
+      )
+    ).map((r) => r.c);
 
   beforeAll(async () => {
     pair = await startPair();
-    await query(pair.sourceUrl, "CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(8,2)); INSERT INTO items SELECT i, 'item ' || i, i FROM generate_series(1, 500) i;");
+    await query(
+      pair.sourceUrl,
+      "CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(8,2)); INSERT INTO items SELECT i, 'item ' || i, i FROM generate_series(1, 500) i;",
+    );
     replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
     await waitForStreaming(pair.destinationUrl, replicator);
   });
@@ -41,29 +63,60 @@ describe('schema changes on the source while streaming', () => {
 
   it('follows ADD COLUMN with and without a default', async () => {
     await query(pair.sourceUrl, "ALTER TABLE items ADD COLUMN color text; UPDATE items SET color = 'red' WHERE id = 1");
-    await query(pair.sourceUrl, "ALTER TABLE items ADD COLUMN qty int NOT NULL DEFAULT 5; INSERT INTO items VALUES (501, 'new', 1.5, 'blue', 9)");
-    await query(pair.sourceUrl, 'ALTER TABLE items ADD COLUMN seen timestamptz DEFAULT clock_timestamp(); UPDATE items SET price = 2 WHERE id = 2');
+    await query(
+      pair.sourceUrl,
+      "ALTER TABLE items ADD COLUMN qty int NOT NULL DEFAULT 5; INSERT INTO items VALUES (501, 'new', 1.5, 'blue', 9)",
+    );
+    await query(
+      pair.sourceUrl,
+      'ALTER TABLE items ADD COLUMN seen timestamptz DEFAULT clock_timestamp(); UPDATE items SET price = 2 WHERE id = 2',
+    );
     await settled();
-    expect(await columns('items')).toEqual(['id integer', 'name text', 'price numeric(8,2)', 'color text', 'qty integer', 'seen timestamp with time zone']);
+    expect(await columns('items')).toEqual([
+      'id integer',
+      'name text',
+      'price numeric(8,2)',
+      'color text',
+      'qty integer',
+      'seen timestamp with time zone',
+    ]);
     await expectReplicaEqual(pair, replicator);
   });
 
   it('follows RENAME COLUMN, DROP COLUMN and ALTER COLUMN TYPE', async () => {
-    await query(pair.sourceUrl, "ALTER TABLE items RENAME COLUMN name TO title; UPDATE items SET title = 'renamed' WHERE id = 3");
+    await query(
+      pair.sourceUrl,
+      "ALTER TABLE items RENAME COLUMN name TO title; UPDATE items SET title = 'renamed' WHERE id = 3",
+    );
     await query(pair.sourceUrl, 'ALTER TABLE items DROP COLUMN color; DELETE FROM items WHERE id = 4');
-    await query(pair.sourceUrl, "ALTER TABLE items ALTER COLUMN price TYPE numeric(12,4) USING price * 1.0001; UPDATE items SET title = 'retyped' WHERE id = 5");
+    await query(
+      pair.sourceUrl,
+      "ALTER TABLE items ALTER COLUMN price TYPE numeric(12,4) USING price * 1.0001; UPDATE items SET title = 'retyped' WHERE id = 5",
+    );
     await settled();
-    expect(await columns('items')).toEqual(['id integer', 'title text', 'price numeric(12,4)', 'qty integer', 'seen timestamp with time zone']);
+    expect(await columns('items')).toEqual([
+      'id integer',
+      'title text',
+      'price numeric(12,4)',
+      'qty integer',
+      'seen timestamp with time zone',
+    ]);
     await expectReplicaEqual(pair, replicator);
   });
 
   it('replicates a table created after the snapshot, rows written before its first change included', async () => {
-    await query(pair.sourceUrl, "CREATE TABLE gadgets (id bigint PRIMARY KEY, label varchar(20), tags text[]); INSERT INTO gadgets SELECT i, 'g' || i, ARRAY['x'] FROM generate_series(1, 300) i;");
+    await query(
+      pair.sourceUrl,
+      "CREATE TABLE gadgets (id bigint PRIMARY KEY, label varchar(20), tags text[]); INSERT INTO gadgets SELECT i, 'g' || i, ARRAY['x'] FROM generate_series(1, 300) i;",
+    );
     await query(pair.sourceUrl, "UPDATE gadgets SET label = 'changed' WHERE id = 7; DELETE FROM gadgets WHERE id = 8;");
     await settled();
     expect(await columns('gadgets')).toEqual(['id bigint', 'label character varying(20)', 'tags text[]']);
     await expectReplicaEqual(pair, replicator);
-    const [state] = await query<{ state: string }>(pair.destinationUrl, "SELECT state FROM elt.tables WHERE source_table = 'gadgets'");
+    const [state] = await query<{ state: string }>(
+      pair.destinationUrl,
+      "SELECT state FROM elt.tables WHERE source_table = 'gadgets'",
+    );
     expect(state?.state).toBe('streaming');
   });
 });

@@ -14,15 +14,28 @@ const TARGET_SCHEMA = 'staging';
  * the replicator has a transaction of ours to apply (DDL alone moves no applied LSN): the wait
  * ends when applied_lsn has passed that position and the marker's new value is in the replica.
  */
-export async function waitForApplied(sourceUrl: string, destinationUrl: string, replicator: ReplicatorProcess, slot = 'elt_slot', timeoutMs = 120_000): Promise<void> {
+export async function waitForApplied(
+  sourceUrl: string,
+  destinationUrl: string,
+  replicator: ReplicatorProcess,
+  slot = 'elt_slot',
+  timeoutMs = 120_000,
+): Promise<void> {
   await query(sourceUrl, `CREATE TABLE IF NOT EXISTS ${MARKER} (id int PRIMARY KEY, n bigint NOT NULL)`);
-  const [{ lsn }] = (await query<{ lsn: string }>(sourceUrl, 'SELECT pg_current_wal_insert_lsn()::text AS lsn')) as [{ lsn: string }];
-  const [{ n }] = (await query<{ n: string }>(sourceUrl, `INSERT INTO ${MARKER} VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = ${MARKER}.n + 1 RETURNING n`)) as [{ n: string }];
+  const [{ lsn }] = (await query<{ lsn: string }>(sourceUrl, 'SELECT pg_current_wal_insert_lsn()::text AS lsn')) as [
+    { lsn: string },
+  ];
+  const [{ n }] = (await query<{ n: string }>(
+    sourceUrl,
+    `INSERT INTO ${MARKER} VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = ${MARKER}.n + 1 RETURNING n`,
+  )) as [{ n: string }];
   await waitFor(
     `the replica to apply up to ${lsn} and marker ${n}`,
     async () => {
       if (replicator.child.exitCode !== null || replicator.child.signalCode !== null) {
-        throw new StopWaiting(`elt exited (${replicator.child.exitCode ?? replicator.child.signalCode})\n${outputTail(replicator)}`);
+        throw new StopWaiting(
+          `elt exited (${replicator.child.exitCode ?? replicator.child.signalCode})\n${outputTail(replicator)}`,
+        );
       }
       const rows = await query<{ ok: boolean }>(
         destinationUrl,
@@ -41,7 +54,10 @@ export async function waitForApplied(sourceUrl: string, destinationUrl: string, 
 }
 
 /** No resync job is queued or running; a failed job fails the wait with its error unless `failedOk`. */
-export async function waitForResyncs(destinationUrl: string, options: { failedOk?: boolean; timeoutMs?: number } = {}): Promise<void> {
+export async function waitForResyncs(
+  destinationUrl: string,
+  options: { failedOk?: boolean; timeoutMs?: number } = {},
+): Promise<void> {
   await waitFor(
     'resync jobs to finish',
     async () => {
@@ -58,7 +74,12 @@ export async function waitForResyncs(destinationUrl: string, options: { failedOk
 }
 
 /** Applied up to now, resyncs done, and applied again past what the resyncs waited for. */
-export async function waitForSettled(sourceUrl: string, destinationUrl: string, replicator: ReplicatorProcess, slot = 'elt_slot'): Promise<void> {
+export async function waitForSettled(
+  sourceUrl: string,
+  destinationUrl: string,
+  replicator: ReplicatorProcess,
+  slot = 'elt_slot',
+): Promise<void> {
   await waitForApplied(sourceUrl, destinationUrl, replicator, slot);
   await waitForResyncs(destinationUrl);
   await waitForApplied(sourceUrl, destinationUrl, replicator, slot);

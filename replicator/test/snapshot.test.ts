@@ -4,7 +4,15 @@
  * done; afterwards the replica must equal the source.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectReplicaEqual, query, startElt, startPair, waitForCatchUp, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  expectReplicaEqual,
+  query,
+  startElt,
+  startPair,
+  waitForCatchUp,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 
 describe('a snapshot under concurrent writes', () => {
   let pair: ClusterPair;
@@ -53,8 +61,14 @@ describe('a snapshot under concurrent writes', () => {
     expect(writesWhileCopying).toBeGreaterThan(0);
     await waitForCatchUp(pair, replicator);
     await expectReplicaEqual(pair, replicator);
-    const [sums] = await query<{ total: string }>(pair.destinationUrl, 'SELECT sum(balance)::text AS total FROM staging.accounts');
-    const [expected] = await query<{ total: string }>(pair.sourceUrl, 'SELECT sum(balance)::text AS total FROM accounts');
+    const [sums] = await query<{ total: string }>(
+      pair.destinationUrl,
+      'SELECT sum(balance)::text AS total FROM staging.accounts',
+    );
+    const [expected] = await query<{ total: string }>(
+      pair.sourceUrl,
+      'SELECT sum(balance)::text AS total FROM accounts',
+    );
     expect(sums!.total).toBe(expected!.total);
   });
 });

@@ -5,7 +5,16 @@
  * warning a person can act on, never wrong rows and never a loop.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { query, startElt, startPair, waitFor, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  query,
+  startElt,
+  startPair,
+  waitFor,
+  waitForCatchUp,
+  waitForStreaming,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 
 describe('real sources', () => {
   let pair: ClusterPair | undefined;
@@ -30,14 +39,20 @@ describe('real sources', () => {
     );
     replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
     await waitForStreaming(pair.destinationUrl, replicator);
-    await query(pair.sourceUrl, "INSERT INTO audit.orders VALUES (2, 'audit'); UPDATE audit.orders SET note = 'changed' WHERE id = 1; INSERT INTO audit.orders VALUES (3, 'audit')");
+    await query(
+      pair.sourceUrl,
+      "INSERT INTO audit.orders VALUES (2, 'audit'); UPDATE audit.orders SET note = 'changed' WHERE id = 1; INSERT INTO audit.orders VALUES (3, 'audit')",
+    );
     await query(pair.sourceUrl, "INSERT INTO public.orders VALUES (2, 'public')");
     await waitForCatchUp(pair, replicator);
     expect(await query(pair.destinationUrl, 'SELECT id, note FROM staging.orders ORDER BY id')).toEqual([
       { id: 1, note: 'public' },
       { id: 2, note: 'public' },
     ]);
-    const warnings = replicator.output().split('\n').filter((line) => line.includes('outside ELT_SOURCE_SCHEMAS: its changes are ignored'));
+    const warnings = replicator
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('outside ELT_SOURCE_SCHEMAS: its changes are ignored'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('audit.orders');
   });
@@ -59,7 +74,10 @@ describe('real sources', () => {
 describe('a destination that refuses what elt must create', () => {
   it('ends elt replicate with the reason after a few attempts instead of retrying forever', async () => {
     await using pair = await startPair();
-    await query(pair.destinationUrl, "CREATE ROLE writer LOGIN PASSWORD 'writer'; REVOKE CREATE ON SCHEMA public FROM PUBLIC; REVOKE CREATE ON DATABASE analytics FROM PUBLIC;");
+    await query(
+      pair.destinationUrl,
+      "CREATE ROLE writer LOGIN PASSWORD 'writer'; REVOKE CREATE ON SCHEMA public FROM PUBLIC; REVOKE CREATE ON DATABASE analytics FROM PUBLIC;",
+    );
     const url = new URL(pair.destinationUrl);
     url.username = 'writer';
     url.password = 'writer';

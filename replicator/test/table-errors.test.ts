@@ -6,7 +6,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../harness/pg-cluster.js';
-import { compareReplica, query, startElt, startPair, waitFor, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  compareReplica,
+  query,
+  startElt,
+  startPair,
+  waitFor,
+  waitForCatchUp,
+  waitForStreaming,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 import { queueResync, waitForResync } from './queue-resync.js';
 
 describe('a change the replica refuses', () => {
@@ -17,11 +27,21 @@ describe('a change the replica refuses', () => {
   const start = async () => {
     const port = await freePort();
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl, ELT_METRICS_PORT: String(port) });
+    replicator = startElt(['replicate'], {
+      ELT_SOURCE_URL: pair.sourceUrl,
+      ELT_DESTINATION_URL: pair.destinationUrl,
+      ELT_METRICS_PORT: String(port),
+    });
     await waitForStreaming(pair.destinationUrl, replicator);
   };
   const tableState = async (table: string) =>
-    (await query<{ state: string; last_error: string | null }>(pair.destinationUrl, "SELECT state, last_error FROM elt.tables WHERE source_table = $1", [table]))[0];
+    (
+      await query<{ state: string; last_error: string | null }>(
+        pair.destinationUrl,
+        'SELECT state, last_error FROM elt.tables WHERE source_table = $1',
+        [table],
+      )
+    )[0];
   const metric = async (prefix: string) => {
     const line = (await (await fetch(metricsUrl)).text()).split('\n').find((l) => l.startsWith(prefix));
     return line ? Number(line.split(' ').at(-1)) : 0;
@@ -47,9 +67,18 @@ describe('a change the replica refuses', () => {
 
   it('stops that table alone while the other tables of the same transaction go on', async () => {
     // Someone adds a rule to the replica that the source's data breaks.
-    await query(pair.destinationUrl, 'ALTER TABLE staging.accounts ADD CONSTRAINT small_balance CHECK (balance < 150) NOT VALID');
-    await query(pair.sourceUrl, "BEGIN; UPDATE accounts SET balance = 200 WHERE id = 1; UPDATE accounts SET balance = 50 WHERE id = 2; INSERT INTO audit VALUES (1, 'same transaction'); COMMIT;");
-    await query(pair.sourceUrl, "BEGIN; UPDATE accounts SET balance = 60 WHERE id = 3; INSERT INTO audit VALUES (2, 'later'); COMMIT;");
+    await query(
+      pair.destinationUrl,
+      'ALTER TABLE staging.accounts ADD CONSTRAINT small_balance CHECK (balance < 150) NOT VALID',
+    );
+    await query(
+      pair.sourceUrl,
+      "BEGIN; UPDATE accounts SET balance = 200 WHERE id = 1; UPDATE accounts SET balance = 50 WHERE id = 2; INSERT INTO audit VALUES (1, 'same transaction'); COMMIT;",
+    );
+    await query(
+      pair.sourceUrl,
+      "BEGIN; UPDATE accounts SET balance = 60 WHERE id = 3; INSERT INTO audit VALUES (2, 'later'); COMMIT;",
+    );
     await waitForCatchUp(pair, replicator);
 
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['accounts'] })).toEqual([]);
@@ -61,14 +90,21 @@ describe('a change the replica refuses', () => {
     expect(await balance(pair.destinationUrl, 'staging.accounts', 2)).toBe(100);
     expect(await balance(pair.destinationUrl, 'staging.accounts', 3)).toBe(100);
     expect(await metric('elt_errors_total{kind="sqlstate_23514"}')).toBe(1);
-    await waitFor('the table state in the metrics', async () => (await metric('elt_table_state{table="public.accounts",state="error"}')) === 1, 30_000);
+    await waitFor(
+      'the table state in the metrics',
+      async () => (await metric('elt_table_state{table="public.accounts",state="error"}')) === 1,
+      30_000,
+    );
     expect(replicator.output()).not.toMatch(/replication attempt failed/);
   });
 
   it('keeps the table stopped across a restart', async () => {
     await replicator.kill();
     await start();
-    await query(pair.sourceUrl, "BEGIN; UPDATE accounts SET balance = 70 WHERE id = 4; INSERT INTO audit VALUES (3, 'after the restart'); COMMIT;");
+    await query(
+      pair.sourceUrl,
+      "BEGIN; UPDATE accounts SET balance = 70 WHERE id = 4; INSERT INTO audit VALUES (3, 'after the restart'); COMMIT;",
+    );
     await waitForCatchUp(pair, replicator);
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['accounts'] })).toEqual([]);
     expect(await balance(pair.destinationUrl, 'staging.accounts', 4)).toBe(100);

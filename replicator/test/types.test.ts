@@ -7,7 +7,15 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query, startElt, startPair, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import {
+  query,
+  startElt,
+  startPair,
+  waitForCatchUp,
+  waitForStreaming,
+  type ClusterPair,
+  type ReplicatorProcess,
+} from '../../harness/replication.js';
 
 const SCHEMA = `
 CREATE TYPE rgb AS ENUM ('red', 'green', 'blue');
@@ -68,7 +76,8 @@ INSERT INTO everything VALUES
 const HOSTILE_DEFAULTS = `extra_float_digits = 0; DateStyle = 'SQL, DMY'; IntervalStyle = sql_standard; bytea_output = escape; timezone = 'Pacific/Chatham'`;
 
 /** Values are read back with the same settings on both sides, so that their text compares. */
-const READ_OPTIONS = '-c datestyle=ISO,YMD -c intervalstyle=postgres -c timezone=UTC -c extra_float_digits=3 -c bytea_output=hex';
+const READ_OPTIONS =
+  '-c datestyle=ISO,YMD -c intervalstyle=postgres -c timezone=UTC -c extra_float_digits=3 -c bytea_output=hex';
 
 async function read<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url, options: READ_OPTIONS });
@@ -81,7 +90,10 @@ async function read<T extends pg.QueryResultRow>(url: string, sql: string): Prom
 }
 
 async function columns(url: string): Promise<string[]> {
-  const rows = await query<{ attname: string }>(url, "SELECT attname FROM pg_attribute WHERE attrelid = 'public.everything'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum");
+  const rows = await query<{ attname: string }>(
+    url,
+    "SELECT attname FROM pg_attribute WHERE attrelid = 'public.everything'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+  );
   return rows.map((r) => r.attname);
 }
 
@@ -90,14 +102,20 @@ async function columns(url: string): Promise<string[]> {
  * tells a NULL from a composite whose fields are all NULL), keyed "id/column".
  */
 async function values(url: string, schema: string, cols: string[]): Promise<Map<string, string | null>> {
-  const rows = await read<Record<string, string | null>>(url, `SELECT ${cols.map((c) => `CASE WHEN num_nulls("${c}") = 0 THEN format('%s', "${c}") END AS "${c}"`).join(', ')} FROM "${schema}".everything ORDER BY id`);
+  const rows = await read<Record<string, string | null>>(
+    url,
+    `SELECT ${cols.map((c) => `CASE WHEN num_nulls("${c}") = 0 THEN format('%s', "${c}") END AS "${c}"`).join(', ')} FROM "${schema}".everything ORDER BY id`,
+  );
   const map = new Map<string, string | null>();
   for (const row of rows) for (const c of cols) map.set(`${row.id}/${c}`, row[c] ?? null);
   return map;
 }
 
 const floats = (url: string, schema: string) =>
-  read(url, `SELECT x::text, tag FROM "${schema}".floats UNION ALL SELECT md5(xs::text), id::text FROM "${schema}".float_arrays ORDER BY 2`);
+  read(
+    url,
+    `SELECT x::text, tag FROM "${schema}".floats UNION ALL SELECT md5(xs::text), id::text FROM "${schema}".float_arrays ORDER BY 2`,
+  );
 
 describe.each([
   ['its default settings', null],
@@ -109,7 +127,8 @@ describe.each([
   beforeAll(async () => {
     pair = await startPair();
     if (defaults) {
-      for (const setting of defaults.split('; ')) await query(pair.destinationUrl, `ALTER DATABASE analytics SET ${setting}`);
+      for (const setting of defaults.split('; '))
+        await query(pair.destinationUrl, `ALTER DATABASE analytics SET ${setting}`);
     }
     await query(pair.sourceUrl, SCHEMA + ROWS);
     replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
@@ -123,7 +142,10 @@ describe.each([
 
   it('keeps every value of the snapshot', async () => {
     const cols = await columns(pair.sourceUrl);
-    const [source, replica] = await Promise.all([values(pair.sourceUrl, 'public', cols), values(pair.destinationUrl, 'staging', cols)]);
+    const [source, replica] = await Promise.all([
+      values(pair.sourceUrl, 'public', cols),
+      values(pair.destinationUrl, 'staging', cols),
+    ]);
     expect(replica.size).toBe(cols.length * 3);
     expect(Object.fromEntries(replica)).toEqual(Object.fromEntries(source));
   });
@@ -141,7 +163,10 @@ describe.each([
     );
     await waitForCatchUp(pair, replicator);
     const cols = await columns(pair.sourceUrl);
-    const [source, replica] = await Promise.all([values(pair.sourceUrl, 'public', cols), values(pair.destinationUrl, 'staging', cols)]);
+    const [source, replica] = await Promise.all([
+      values(pair.sourceUrl, 'public', cols),
+      values(pair.destinationUrl, 'staging', cols),
+    ]);
     expect(replica.size).toBe(cols.length * 6);
     expect(Object.fromEntries(replica)).toEqual(Object.fromEntries(source));
     // A row matched by its whole old image (0.1 + 0.2 is not 0.3), and a large float array

@@ -1,8 +1,8 @@
 """The Assets the elt DAGs produce. Downstream DAGs schedule on them:
 
-    from elt_common.assets import MARTS_ASSET
+from elt_common.assets import MARTS_ASSET
 
-    @dag(schedule=[MARTS_ASSET], ...)
+@dag(schedule=[MARTS_ASSET], ...)
 """
 
 from __future__ import annotations

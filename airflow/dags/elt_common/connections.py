@@ -98,7 +98,9 @@ class EltApi:
 
     def request_resync(self, body: dict[str, Any]) -> dict[str, Any]:
         if not self.token:
-            raise ApiError("POST /v1/resync needs a token: set the password of the elt_api connection or ELT_API_TOKEN.")
+            raise ApiError(
+                "POST /v1/resync needs a token: set the password of the elt_api connection or ELT_API_TOKEN."
+            )
         return self._request("POST", "/v1/resync", body)
 
     def job(self, job_id: int) -> dict[str, Any]:
@@ -133,7 +135,12 @@ class Destination:
         return {k: v for k, v in pairs.items() if v is not None}
 
     def psycopg2_kwargs(self) -> dict[str, Any]:
-        kwargs = {"host": self.host or "127.0.0.1", "port": self.port or 5434, "user": self.user or "postgres", "dbname": self.dbname or "analytics"}
+        kwargs = {
+            "host": self.host or "127.0.0.1",
+            "port": self.port or 5434,
+            "user": self.user or "postgres",
+            "dbname": self.dbname or "analytics",
+        }
         if self.password:
             kwargs["password"] = self.password
         return kwargs
@@ -155,11 +162,19 @@ def destination_from_url(url: str) -> Destination:
 def resolve_destination(conn_id: str) -> Destination:
     conn = _lookup_connection(conn_id)
     if conn is not None:
-        return Destination(conn.host or None, conn.port or None, conn.login or None, conn.password or None, conn.schema or None)
+        return Destination(
+            conn.host or None, conn.port or None, conn.login or None, conn.password or None, conn.schema or None
+        )
     if any(os.environ.get(name) for name in ("ELT_DBT_HOST", "ELT_DBT_PORT", "ELT_DBT_DBNAME")):
         env = os.environ
         port = env.get("ELT_DBT_PORT")
-        return Destination(env.get("ELT_DBT_HOST"), int(port) if port else None, env.get("ELT_DBT_USER"), env.get("ELT_DBT_PASSWORD"), env.get("ELT_DBT_DBNAME"))
+        return Destination(
+            env.get("ELT_DBT_HOST"),
+            int(port) if port else None,
+            env.get("ELT_DBT_USER"),
+            env.get("ELT_DBT_PASSWORD"),
+            env.get("ELT_DBT_DBNAME"),
+        )
     url = os.environ.get("ELT_DESTINATION_URL", "").strip()
     if url:
         return destination_from_url(url)

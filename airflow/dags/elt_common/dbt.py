@@ -22,7 +22,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("dbt_build_staging", ("build", "--select", "staging", "--indirect-selection", "cautious")),
     # Marts with their schema and unit tests, including those that compare a mart with
     # staging ("buildable": parents are marts or their ancestors).
-    ("dbt_build_marts", ("build", "--select", "marts", "--indirect-selection", "buildable", "--exclude", "test_type:singular")),
+    (
+        "dbt_build_marts",
+        ("build", "--select", "marts", "--indirect-selection", "buildable", "--exclude", "test_type:singular"),
+    ),
     # The singular tests in custom_postgres/tests: marts reconciled with staging and each other.
     ("dbt_test_reconciliation", ("test", "--select", "test_type:singular")),
 )
@@ -32,7 +35,9 @@ def artifacts_dir(settings: Settings, dag_id: str, task_id: str) -> Path:
     return Path(settings.dbt_artifacts_dir) / dag_id / task_id
 
 
-def dbt_command(settings: Settings, dag_id: str, task_id: str, args: tuple[str, ...] | list[str], *, target_path: str | None = None) -> str:
+def dbt_command(
+    settings: Settings, dag_id: str, task_id: str, args: tuple[str, ...] | list[str], *, target_path: str | None = None
+) -> str:
     """The bash command running dbt with `args` for one task (no secrets in it: they go in the env)."""
     out = artifacts_dir(settings, dag_id, task_id)
     argv = [
@@ -63,10 +68,14 @@ def check_dbt_available(settings: Settings) -> None:
             f"dbt not found at {binary}: run `make dbt-deps` and set ELT_DBT_VENV (or ELT_DBT_BIN) for the Airflow processes."
         )
     if not (Path(settings.dbt_project_dir) / "dbt_project.yml").exists():
-        raise FileNotFoundError(f"No dbt project at {settings.dbt_project_dir}: set ELT_DBT_PROJECT_DIR to custom_postgres/.")
+        raise FileNotFoundError(
+            f"No dbt project at {settings.dbt_project_dir}: set ELT_DBT_PROJECT_DIR to custom_postgres/."
+        )
 
 
-def read_run_results(settings: Settings, dag_id: str, task_id: str, target_path: str | None = None) -> dict[str, Any] | None:
+def read_run_results(
+    settings: Settings, dag_id: str, task_id: str, target_path: str | None = None
+) -> dict[str, Any] | None:
     path = Path(target_path) if target_path else artifacts_dir(settings, dag_id, task_id) / "target"
     try:
         return json.loads((path / "run_results.json").read_text())

@@ -48,7 +48,9 @@ def lag_verdict(status: JsonObject, max_lag_seconds: float, max_lag_bytes: float
         age = status.get("heartbeat_age_seconds")
         age_text = "never" if age is None else f"{age:.0f} s ago"
         return LagVerdict(
-            False, False, f"the replicator's last heartbeat was {age_text} (status {status.get('status')!r}): is it running?"
+            False,
+            False,
+            f"the replicator's last heartbeat was {age_text} (status {status.get('status')!r}): is it running?",
         )
     lag_seconds = status.get("lag_seconds")
     lag_bytes = status.get("lag_bytes")
@@ -102,7 +104,9 @@ def plan_repair(status: JsonObject, tables: Sequence[JsonObject]) -> RepairPlan:
     Tables `resyncing` without an error keep serving their old rows until the swap, so dbt
     does not wait for them.
     """
-    active = {str(t["table"]): int(t["active_resync_job_id"]) for t in tables if t.get("active_resync_job_id") is not None}
+    active = {
+        str(t["table"]): int(t["active_resync_job_id"]) for t in tables if t.get("active_resync_job_id") is not None
+    }
     if status.get("wal_status") == SLOT_LOST:
         reasons = (f"slot {status.get('slot')} is lost (wal_status=lost)",)
         if not active:
@@ -146,7 +150,11 @@ def job_verdict(job: JsonObject) -> JobVerdict:
         )
     if state == "succeeded":
         return JobVerdict(True, True, f"resync job {job_id} succeeded ({progress.get('rows_copied', 0)} rows copied)")
-    failed = [f"{t.get('table')}: {t.get('error')}" for t in job.get("tables", []) if t.get("state") == "failed" and t.get("error")]
+    failed = [
+        f"{t.get('table')}: {t.get('error')}"
+        for t in job.get("tables", [])
+        if t.get("state") == "failed" and t.get("error")
+    ]
     detail = "; ".join(failed) or job.get("error") or "no error message"
     return JobVerdict(True, False, f"resync job {job_id} {state}: {detail}")
 
@@ -199,7 +207,9 @@ def failure_summary(
 ) -> str:
     """The one block a failure callback logs: what failed, where, why, and what to look at."""
     tries = "" if try_number is None else f" (try {try_number} of {max_tries if max_tries is not None else '?'})"
-    what = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else (error or "no exception recorded")
+    what = (
+        f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else (error or "no exception recorded")
+    )
     lines = [f"ELT FAILURE dag={dag_id} run={run_id} task={task_id}{tries}: {what}"]
     lines += [f"  - {d}" for d in details]
     return "\n".join(lines)
@@ -220,7 +230,9 @@ def parse_weekday(value: str) -> int:
     for number, name in enumerate(WEEKDAYS):
         if len(text) >= 3 and name.startswith(text):
             return number
-    raise ValueError(f"ELT_FULL_REFRESH_WEEKDAY={value!r} is not a weekday: use a name like sunday or a number 0 (Monday)-6")
+    raise ValueError(
+        f"ELT_FULL_REFRESH_WEEKDAY={value!r} is not a weekday: use a name like sunday or a number 0 (Monday)-6"
+    )
 
 
 def is_full_refresh_day(day: dt.date | dt.datetime, weekday: int) -> bool:
@@ -238,5 +250,7 @@ def prune_verdict(job: JsonObject) -> JobVerdict:
     tables = job.get("tables") or {}
     detail = ", ".join(f"{name}: {rows}" for name, rows in sorted(tables.items())) or "none"
     return JobVerdict(
-        True, True, f"prune job {job_id} succeeded: {job.get('rows_pruned', 0)} rows deleted before {job.get('cutoff')} removed ({detail})"
+        True,
+        True,
+        f"prune job {job_id} succeeded: {job.get('rows_pruned', 0)} rows deleted before {job.get('cutoff')} removed ({detail})",
     )

@@ -21,7 +21,9 @@ def _text(env: dict[str, str], name: str, default: str) -> str:
     return value or default
 
 
-def _number(env: dict[str, str], name: str, default: float, *, minimum: float = 0, allow_none: bool = False) -> float | None:
+def _number(
+    env: dict[str, str], name: str, default: float, *, minimum: float = 0, allow_none: bool = False
+) -> float | None:
     raw = env.get(name, "").strip()
     if raw == "":
         return default

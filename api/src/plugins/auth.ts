@@ -46,16 +46,24 @@ export const authPlugin = globalPlugin('auth', async (app: FastifyInstance, opti
     const access = request.routeOptions.config.access ?? 'public';
     if (access === 'public' || (access === 'read' && !options.readsNeedToken)) return;
     if (expected === null) {
-      throw new ApiError(403, 'forbidden', 'This API has no ELT_API_TOKEN configured, so it accepts no changes: set ELT_API_TOKEN and restart it.');
+      throw new ApiError(
+        403,
+        'forbidden',
+        'This API has no ELT_API_TOKEN configured, so it accepts no changes: set ELT_API_TOKEN and restart it.',
+      );
     }
     const header = request.headers.authorization;
     const match = header === undefined ? null : BEARER.exec(header);
     if (!match) {
       reply.header('www-authenticate', 'Bearer realm="elt"');
-      throw new ApiError(401, 'unauthorized', 'This endpoint needs the header "Authorization: Bearer <ELT_API_TOKEN>".');
+      throw new ApiError(
+        401,
+        'unauthorized',
+        'This endpoint needs the header "Authorization: Bearer <ELT_API_TOKEN>".',
+      );
     }
     if (!tokenMatches(match[1]!, expected)) {
-      throw new ApiError(403, 'forbidden', 'The bearer token is not this API\'s ELT_API_TOKEN.');
+      throw new ApiError(403, 'forbidden', "The bearer token is not this API's ELT_API_TOKEN.");
     }
   });
 });

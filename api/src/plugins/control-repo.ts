@@ -13,7 +13,15 @@ import type { FastifyInstance } from 'fastify';
 import type { Pool, PoolClient } from 'pg';
 import { RUNNING_PERCENT_MAX } from '../../../replicator/src/progress/meter.js';
 import { RESYNC_CHANNEL } from '../../../replicator/src/state/control.js';
-import { readJob, readJobs, readJobTables, readReadiness, readState, readTables, type JobRow } from '../../../replicator/src/state/read-model.js';
+import {
+  readJob,
+  readJobs,
+  readJobTables,
+  readReadiness,
+  readState,
+  readTables,
+  type JobRow,
+} from '../../../replicator/src/state/read-model.js';
 import { conflict, notFound } from '../errors.js';
 import type { TableResponse } from '../schemas/tables.js';
 import type { ResyncJob, ResyncJobSummary } from '../schemas/resync.js';
@@ -91,7 +99,13 @@ export class ControlRepository {
   async readiness(): Promise<Readiness | null> {
     const row = await readReadiness(this.pool, this.slot);
     if (!row) return null;
-    return { phase: row.phase, status: row.status, walStatus: row.wal_status, lastError: row.last_error, heartbeatAgeSeconds: row.age };
+    return {
+      phase: row.phase,
+      status: row.status,
+      walStatus: row.wal_status,
+      lastError: row.last_error,
+      heartbeatAgeSeconds: row.age,
+    };
   }
 
   /** The status of the slot (state/read-model.ts readState: one statement, one snapshot of elt.*). */
@@ -99,7 +113,10 @@ export class ControlRepository {
     const row = await readState(this.pool, this.slot);
     if (!row) return null;
     const { by_state: counted, ...state } = row;
-    const byState = Object.fromEntries(tableStates.map((name) => [name, counted[name] ?? 0])) as Record<TableState, number>;
+    const byState = Object.fromEntries(tableStates.map((name) => [name, counted[name] ?? 0])) as Record<
+      TableState,
+      number
+    >;
     const age = state.heartbeat_age_seconds;
     return {
       ...state,
@@ -127,7 +144,13 @@ export class ControlRepository {
   async queueResync(request: QueueRequest): Promise<number> {
     return this.transaction(async (client) => {
       const wanted = 'all' in request ? null : [...new Set(request.tables)];
-      const { rows: found } = await client.query<{ name: string; source_schema: string; source_table: string; state: TableState; rows_estimated: string | null }>(
+      const { rows: found } = await client.query<{
+        name: string;
+        source_schema: string;
+        source_table: string;
+        state: TableState;
+        rows_estimated: string | null;
+      }>(
         `SELECT source_schema || '.' || source_table AS name, source_schema, source_table, state, rows_estimated::text AS rows_estimated
          FROM elt.tables WHERE slot_name = $1 AND ($2::text[] IS NULL OR source_schema || '.' || source_table = ANY ($2::text[]))
          ORDER BY source_schema, source_table`,
@@ -137,15 +160,22 @@ export class ControlRepository {
       if (wanted) {
         const unknown = wanted.filter((name) => !byName.has(name));
         if (unknown.length > 0) {
-          throw notFound(`Not replicated for slot ${this.slot}: ${unknown.map((n) => JSON.stringify(n)).join(', ')}. Name tables as schema.table; GET /v1/tables lists them.`);
+          throw notFound(
+            `Not replicated for slot ${this.slot}: ${unknown.map((n) => JSON.stringify(n)).join(', ')}. Name tables as schema.table; GET /v1/tables lists them.`,
+          );
         }
       }
       const excluded = found.filter((row) => row.state === 'excluded');
       if (wanted && excluded.length > 0) {
-        throw notFound(`Excluded from replication, so there is nothing to resync: ${excluded.map((r) => r.name).join(', ')}.`);
+        throw notFound(
+          `Excluded from replication, so there is nothing to resync: ${excluded.map((r) => r.name).join(', ')}.`,
+        );
       }
       const tables = found.filter((row) => row.state !== 'excluded');
-      if (tables.length === 0) throw notFound(`No tables are replicated for slot ${this.slot} yet: start the replicator (elt replicate) first.`);
+      if (tables.length === 0)
+        throw notFound(
+          `No tables are replicated for slot ${this.slot} yet: start the replicator (elt replicate) first.`,
+        );
 
       const schemas = tables.map((t) => t.source_schema);
       const names = tables.map((t) => t.source_table);
@@ -157,7 +187,9 @@ export class ControlRepository {
       );
       if (active.length > 0) {
         const list = active.map((a) => `${a.name} (job ${a.job_id})`).join(', ');
-        throw conflict(`A resync is already queued or running for ${list}: wait for it to finish, or cancel it with DELETE /v1/resync/{id}.`);
+        throw conflict(
+          `A resync is already queued or running for ${list}: wait for it to finish, or cancel it with DELETE /v1/resync/{id}.`,
+        );
       }
 
       const { rows: jobs } = await client.query<{ id: string }>(
@@ -187,7 +219,11 @@ export class ControlRepository {
     const tables = await readJobTables(this.pool, id);
     return {
       ...toSummary(row),
-      tables: tables.map((t) => ({ ...t, state: t.state as JobState, percent: progressPercent(t.state as JobState, t.rows_copied, t.rows_estimated) })),
+      tables: tables.map((t) => ({
+        ...t,
+        state: t.state as JobState,
+        percent: progressPercent(t.state as JobState, t.rows_copied, t.rows_estimated),
+      })),
     };
   }
 
@@ -250,6 +286,9 @@ export interface ControlRepoOptions {
 }
 
 /** Decorates the app with `controlRepo`, on the pool of the db plugin. */
-export const controlRepoPlugin = globalPlugin('control-repo', async (app: FastifyInstance, options: ControlRepoOptions) => {
-  app.decorate('controlRepo', new ControlRepository(app.db, options.slot));
-});
+export const controlRepoPlugin = globalPlugin(
+  'control-repo',
+  async (app: FastifyInstance, options: ControlRepoOptions) => {
+    app.decorate('controlRepo', new ControlRepository(app.db, options.slot));
+  },
+);

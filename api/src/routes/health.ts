@@ -42,14 +42,22 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthRouteOptions> = async (ap
         const apiError = toApiError(error, request.id);
         throw apiError.statusCode === 503 ? notReady(apiError.message) : error;
       });
-      if (!state) throw notReady(`The replicator has recorded no state for slot ${options.slot}: start it (elt replicate), or set ELT_SLOT to the slot it uses.`);
+      if (!state)
+        throw notReady(
+          `The replicator has recorded no state for slot ${options.slot}: start it (elt replicate), or set ELT_SLOT to the slot it uses.`,
+        );
       const age = state.heartbeatAgeSeconds;
-      if (age === null) throw notReady(`The replicator has sent no heartbeat yet for slot ${options.slot} (phase ${state.phase}).`);
+      if (age === null)
+        throw notReady(`The replicator has sent no heartbeat yet for slot ${options.slot} (phase ${state.phase}).`);
       if (age > options.heartbeatMaxAgeS) {
-        throw notReady(`The replicator's last heartbeat is ${Math.round(age)} s old (limit ${options.heartbeatMaxAgeS} s): check that elt replicate is running and can reach the source.`);
+        throw notReady(
+          `The replicator's last heartbeat is ${Math.round(age)} s old (limit ${options.heartbeatMaxAgeS} s): check that elt replicate is running and can reach the source.`,
+        );
       }
-      if (state.walStatus === 'lost') throw notReady(`Slot ${options.slot} has lost WAL it needs: a full resync is required.`);
-      if (state.status === 'error') throw notReady(`The replicator reports an error: ${state.lastError ?? 'no message'}.`);
+      if (state.walStatus === 'lost')
+        throw notReady(`Slot ${options.slot} has lost WAL it needs: a full resync is required.`);
+      if (state.status === 'error')
+        throw notReady(`The replicator reports an error: ${state.lastError ?? 'no message'}.`);
       return { status: 'ready' as const, slot: options.slot, phase: state.phase, heartbeat_age_seconds: age };
     },
   );
@@ -61,12 +69,17 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthRouteOptions> = async (ap
       schema: {
         tags: ['health'],
         summary: 'Prometheus metrics of the API (requests by route and status, durations)',
-        response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } } },
+        response: {
+          200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } },
+        },
       },
     },
     async (_request, reply) => {
       const text = await app.metricsRegistry.metrics();
-      return reply.type(app.metricsRegistry.contentType).serializer((payload) => payload as string).send(text);
+      return reply
+        .type(app.metricsRegistry.contentType)
+        .serializer((payload) => payload as string)
+        .send(text);
     },
   );
 };

@@ -18,14 +18,18 @@ export const statusRoutes: FastifyPluginAsyncZod<StatusRouteOptions> = async (ap
       config: { access: 'read' },
       schema: {
         tags: ['status'],
-        summary: 'Replication status: slot, applied and confirmed LSN, lag in bytes and seconds, retained WAL, state, last error',
+        summary:
+          'Replication status: slot, applied and confirmed LSN, lag in bytes and seconds, retained WAL, state, last error',
         ...(options.readsNeedToken ? { security: BEARER_SECURITY } : {}),
         response: { 200: statusResponse, ...errorResponses(401, 403, 404, 503) },
       },
     },
     async () => {
       const status = await app.controlRepo.status(options.heartbeatMaxAgeS);
-      if (!status) throw notFound(`No replication state for slot ${options.slot} in the destination: start the replicator (elt replicate), or set ELT_SLOT to the slot it uses.`);
+      if (!status)
+        throw notFound(
+          `No replication state for slot ${options.slot} in the destination: start the replicator (elt replicate), or set ELT_SLOT to the slot it uses.`,
+        );
       return status;
     },
   );

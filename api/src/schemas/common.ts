@@ -7,7 +7,11 @@ import { z } from 'zod';
 export const errorResponse = z
   .object({
     error: z.object({
-      code: z.string().describe('Stable machine-readable code: bad_request, unauthorized, forbidden, not_found, conflict, not_ready, database_unavailable, …'),
+      code: z
+        .string()
+        .describe(
+          'Stable machine-readable code: bad_request, unauthorized, forbidden, not_found, conflict, not_ready, database_unavailable, …',
+        ),
       message: z.string().describe('One sentence for humans: what went wrong and what to do.'),
     }),
   })
@@ -29,7 +33,13 @@ export function errorResponses<const S extends readonly number[]>(
   ...statuses: S
 ): { [K in S[number]]: { description: string; content: { 'application/json': { schema: typeof errorResponse } } } } {
   return Object.fromEntries(
-    statuses.map((status) => [status, { description: ERROR_DESCRIPTIONS[status] ?? 'Error', content: { 'application/json': { schema: errorResponse } } }]),
+    statuses.map((status) => [
+      status,
+      {
+        description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+        content: { 'application/json': { schema: errorResponse } },
+      },
+    ]),
   ) as { [K in S[number]]: { description: string; content: { 'application/json': { schema: typeof errorResponse } } } };
 }
 
@@ -45,7 +55,10 @@ export const tableName = z
 export const timestamp = z.iso.datetime().describe('ISO 8601, UTC');
 
 /** A PostgreSQL LSN as the server prints it. */
-export const lsn = z.string().regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/).describe('PostgreSQL LSN, e.g. 0/16B3748');
+export const lsn = z
+  .string()
+  .regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/)
+  .describe('PostgreSQL LSN, e.g. 0/16B3748');
 
 export const tableStates = ['snapshotting', 'streaming', 'resyncing', 'error', 'excluded'] as const;
 export const tableState = z.enum(tableStates);
@@ -54,4 +67,9 @@ export const jobStates = ['queued', 'running', 'succeeded', 'failed', 'cancelled
 export const jobState = z.enum(jobStates);
 
 /** Progress as a percentage of an estimate, or null when there is no estimate. */
-export const percent = z.number().min(0).max(100).nullable().describe('rows_copied of rows_estimated in percent (null without an estimate)');
+export const percent = z
+  .number()
+  .min(0)
+  .max(100)
+  .nullable()
+  .describe('rows_copied of rows_estimated in percent (null without an estimate)');

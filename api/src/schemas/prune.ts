@@ -11,8 +11,15 @@ export const pruneRequest = z
     older_than: z
       .string()
       .refine((value) => parseDuration(value) !== null, 'must be a duration like 30d, 12h, 90m or 45s')
-      .describe('Remove rows marked deleted longer ago than this (by their _synced_at): 30d, 12h, 90m, 45s; 0s removes every deleted row'),
-    requested_by: z.string().min(1).max(200).optional().describe('Who asks (shown in the job); default: api and the client address'),
+      .describe(
+        'Remove rows marked deleted longer ago than this (by their _synced_at): 30d, 12h, 90m, 45s; 0s removes every deleted row',
+      ),
+    requested_by: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe('Who asks (shown in the job); default: api and the client address'),
   })
   .meta({ id: 'PruneRequest' });
 
@@ -23,9 +30,14 @@ export const pruneJob = z
     state: pruneState,
     older_than: z.string().describe('As requested, e.g. 7d'),
     older_than_seconds: z.number().int(),
-    cutoff: timestamp.nullable().describe('Rows marked deleted before this instant are removed (set when the pass starts)'),
+    cutoff: timestamp
+      .nullable()
+      .describe('Rows marked deleted before this instant are removed (set when the pass starts)'),
     requested_at: timestamp,
-    requested_by: z.string().nullable().describe('Who asked; ELT_SOFT_DELETE_RETENTION for the passes the replicator starts itself'),
+    requested_by: z
+      .string()
+      .nullable()
+      .describe('Who asked; ELT_SOFT_DELETE_RETENTION for the passes the replicator starts itself'),
     started_at: timestamp.nullable(),
     finished_at: timestamp.nullable(),
     rows_pruned: z.number(),

@@ -4,9 +4,19 @@ import { jobState, percent, tableName, timestamp } from './common.js';
 
 export const resyncRequest = z
   .strictObject({
-    tables: z.array(tableName).min(1, 'must name at least one table').max(1000, 'must name at most 1000 tables').optional().describe('Tables to copy again, as schema.table'),
+    tables: z
+      .array(tableName)
+      .min(1, 'must name at least one table')
+      .max(1000, 'must name at most 1000 tables')
+      .optional()
+      .describe('Tables to copy again, as schema.table'),
     all: z.literal(true).optional().describe('Copy every replicated table again'),
-    requested_by: z.string().min(1).max(200).optional().describe('Who asks (shown in the job); default: api and the client address'),
+    requested_by: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe('Who asks (shown in the job); default: api and the client address'),
   })
   .refine((body) => (body.tables === undefined) !== (body.all === undefined), {
     message: 'give either "tables": ["schema.table", …] or "all": true',

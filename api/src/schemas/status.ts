@@ -29,9 +29,21 @@ export const statusResponse = z
     confirmed_lsn: lsn.nullable().describe("The slot's confirmed flush LSN on the source"),
     source_wal_lsn: lsn
       .nullable()
-      .describe("The source's WAL position at the last heartbeat, or applied_lsn when that is further (the source has reached it)"),
-    lag_bytes: z.number().nullable().describe('WAL between the source position and the confirmed LSN, both read at the last heartbeat; never negative'),
-    lag_seconds: z.number().nullable().describe('Age of the oldest source commit not yet applied, at the last heartbeat, to the millisecond; 0 when caught up'),
+      .describe(
+        "The source's WAL position at the last heartbeat, or applied_lsn when that is further (the source has reached it)",
+      ),
+    lag_bytes: z
+      .number()
+      .nullable()
+      .describe(
+        'WAL between the source position and the confirmed LSN, both read at the last heartbeat; never negative',
+      ),
+    lag_seconds: z
+      .number()
+      .nullable()
+      .describe(
+        'Age of the oldest source commit not yet applied, at the last heartbeat, to the millisecond; 0 when caught up',
+      ),
     retained_wal_bytes: z.number().nullable().describe('WAL the source keeps for this slot'),
     slot_active: z.boolean().nullable(),
     wal_status: z.string().nullable().describe('reserved, extended, unreserved or lost'),

@@ -21,7 +21,11 @@ export const tableResponse = z
     last_change_at: timestamp.nullable(),
     last_error: z.string().nullable(),
     last_error_at: timestamp.nullable(),
-    active_resync_job_id: z.number().int().nullable().describe('The queued or running resync job of this table, if any'),
+    active_resync_job_id: z
+      .number()
+      .int()
+      .nullable()
+      .describe('The queued or running resync job of this table, if any'),
   })
   .meta({ id: 'Table' });
 

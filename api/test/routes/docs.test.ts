@@ -49,7 +49,11 @@ describe('OpenAPI document', () => {
     expect(doc.openapi).toMatch(/^3\.0\.\d$/);
     expect(doc.info.title).toBe('elt API');
     expect(doc.info.version).toMatch(/^\d+\.\d+\.\d+/);
-    expect(doc.components?.securitySchemes?.bearerAuth).toEqual({ type: 'http', scheme: 'bearer', description: 'ELT_API_TOKEN' });
+    expect(doc.components?.securitySchemes?.bearerAuth).toEqual({
+      type: 'http',
+      scheme: 'bearer',
+      description: 'ELT_API_TOKEN',
+    });
   });
 
   it('lists every route with its methods, and nothing else', () => {
@@ -79,7 +83,9 @@ describe('OpenAPI document', () => {
   it('mutations require the bearer token and document their errors; reads are open by default', () => {
     for (const op of [doc.paths['/v1/resync']?.post, doc.paths['/v1/resync/{id}']?.delete]) {
       expect(op?.security).toEqual([{ bearerAuth: [] }]);
-      expect(Object.keys(op?.responses ?? {})).toEqual(expect.arrayContaining(['400', '401', '403', '404', '409', '503']));
+      expect(Object.keys(op?.responses ?? {})).toEqual(
+        expect.arrayContaining(['400', '401', '403', '404', '409', '503']),
+      );
     }
     expect(doc.paths['/v1/status']?.get?.security).toBeUndefined();
   });
@@ -93,7 +99,12 @@ describe('OpenAPI document', () => {
     const idParam = doc.paths['/v1/resync/{id}']?.get?.parameters?.[0] as OpenAPIV3.ParameterObject;
     expect(idParam).toMatchObject({ in: 'path', name: 'id', required: true });
     const tableParam = doc.paths['/v1/tables/{table}']?.get?.parameters?.[0] as OpenAPIV3.ParameterObject;
-    expect(tableParam).toMatchObject({ in: 'path', name: 'table', required: true, schema: { type: 'string', maxLength: 300 } });
+    expect(tableParam).toMatchObject({
+      in: 'path',
+      name: 'table',
+      required: true,
+      schema: { type: 'string', maxLength: 300 },
+    });
   });
 
   it('Swagger UI is served at /docs', async () => {

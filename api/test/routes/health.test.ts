@@ -38,7 +38,10 @@ describe('health and readiness', () => {
   });
 
   it('GET /ready is 503 with the reason when the heartbeat is stale', async () => {
-    await dest.pool.query("UPDATE elt.replication_state SET heartbeat_at = now() - interval '95 seconds' WHERE slot_name = $1", [SLOT]);
+    await dest.pool.query(
+      "UPDATE elt.replication_state SET heartbeat_at = now() - interval '95 seconds' WHERE slot_name = $1",
+      [SLOT],
+    );
     const res = await app.inject('/ready');
     expect(res.statusCode).toBe(503);
     expect(res.json().error.code).toBe('not_ready');
@@ -57,11 +60,17 @@ describe('health and readiness', () => {
     } finally {
       await other.close();
     }
-    await dest.pool.query("UPDATE elt.replication_state SET status = 'error', last_error = 'source unreachable' WHERE slot_name = $1", [SLOT]);
+    await dest.pool.query(
+      "UPDATE elt.replication_state SET status = 'error', last_error = 'source unreachable' WHERE slot_name = $1",
+      [SLOT],
+    );
     let res = await app.inject('/ready');
     expect(res.statusCode).toBe(503);
     expect(res.json().error.message).toContain('source unreachable');
-    await dest.pool.query("UPDATE elt.replication_state SET status = 'streaming', wal_status = 'lost' WHERE slot_name = $1", [SLOT]);
+    await dest.pool.query(
+      "UPDATE elt.replication_state SET status = 'streaming', wal_status = 'lost' WHERE slot_name = $1",
+      [SLOT],
+    );
     res = await app.inject('/ready');
     expect(res.statusCode).toBe(503);
     expect(res.json().error.message).toContain('full resync');
@@ -93,7 +102,12 @@ describe('health and readiness', () => {
   it('an unknown route is a 404 in the error format', async () => {
     const res = await app.inject('/v2/nothing?x=1');
     expect(res.statusCode).toBe(404);
-    expect(res.json()).toEqual({ error: { code: 'not_found', message: 'No route GET /v2/nothing: the routes are listed at /docs and /openapi.json.' } });
+    expect(res.json()).toEqual({
+      error: {
+        code: 'not_found',
+        message: 'No route GET /v2/nothing: the routes are listed at /docs and /openapi.json.',
+      },
+    });
   });
 
   it('GET /metrics counts requests by route pattern and status, with durations', async () => {
@@ -108,8 +122,12 @@ describe('health and readiness', () => {
     expect(text).toMatch(/elt_api_requests_total\{method="GET",route="\/v1\/tables\/:table",status_code="404"\} 1/);
     expect(text).toMatch(/elt_api_requests_total\{method="GET",route="unmatched",status_code="404"\} [1-9]/);
     // One duration observed; which bucket it falls in depends on the machine's load, so no bucket below +Inf is asserted.
-    expect(text).toMatch(/elt_api_request_duration_seconds_bucket\{le="\+Inf",method="GET",route="\/v1\/tables\/:table",status_code="200"\} 1/);
-    expect(text).toMatch(/elt_api_request_duration_seconds_count\{method="GET",route="\/v1\/tables\/:table",status_code="200"\} 1/);
+    expect(text).toMatch(
+      /elt_api_request_duration_seconds_bucket\{le="\+Inf",method="GET",route="\/v1\/tables\/:table",status_code="200"\} 1/,
+    );
+    expect(text).toMatch(
+      /elt_api_request_duration_seconds_count\{method="GET",route="\/v1\/tables\/:table",status_code="200"\} 1/,
+    );
     expect(text).not.toContain('public.orders');
   });
 });

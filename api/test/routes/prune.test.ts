@@ -15,7 +15,8 @@ describe('prune jobs', () => {
 
   const post = (payload: unknown, headers: Record<string, string> = bearer()) =>
     app.inject({ method: 'POST', url: '/v1/prune', payload: payload as object, headers });
-  const jobCount = async () => (await dest.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM elt.prune_jobs')).rows[0]!.n;
+  const jobCount = async () =>
+    (await dest.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM elt.prune_jobs')).rows[0]!.n;
 
   beforeAll(async () => {
     dest = await startDestination('api-prune');
@@ -57,7 +58,10 @@ describe('prune jobs', () => {
       });
       for (let i = 0; i < 200 && !seen.includes(String(job.id)); i++) await new Promise((r) => setTimeout(r, 25));
       expect(seen).toEqual([String(job.id)]);
-      const { rows } = await listener.query('SELECT slot_name, state, older_than_seconds::int AS s FROM elt.prune_jobs WHERE id = $1', [job.id]);
+      const { rows } = await listener.query(
+        'SELECT slot_name, state, older_than_seconds::int AS s FROM elt.prune_jobs WHERE id = $1',
+        [job.id],
+      );
       expect(rows).toEqual([{ slot_name: SLOT, state: 'queued', s: 604_800 }]);
     } finally {
       await listener.end();
@@ -74,7 +78,13 @@ describe('prune jobs', () => {
     await dest.pool.query("INSERT INTO elt.prune_jobs (slot_name, older_than_seconds) VALUES ('other_slot', 60)");
     const one = await app.inject(`/v1/prune/${id}`);
     expect(one.statusCode).toBe(200);
-    expect(one.json()).toMatchObject({ id, state: 'succeeded', older_than: '12h', rows_pruned: 7, tables: { 'public.orders': 7 } });
+    expect(one.json()).toMatchObject({
+      id,
+      state: 'succeeded',
+      older_than: '12h',
+      rows_pruned: 7,
+      tables: { 'public.orders': 7 },
+    });
     expect(one.json().cutoff).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     const list = await app.inject('/v1/prune?state=succeeded');
     expect(list.json().jobs.map((j: { id: number }) => j.id)).toEqual([id]);

@@ -7,7 +7,17 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RESYNC_CHANNEL } from '../../../replicator/src/state/control.js';
 import type { App } from '../../src/app.js';
-import { bearer, deadDatabaseUrl, resyncSnapshot, seed, SLOT, startDestination, testApp, TOKEN, type Destination } from '../helper.js';
+import {
+  bearer,
+  deadDatabaseUrl,
+  resyncSnapshot,
+  seed,
+  SLOT,
+  startDestination,
+  testApp,
+  TOKEN,
+  type Destination,
+} from '../helper.js';
 
 describe('resync jobs', () => {
   let dest: Destination;
@@ -29,7 +39,10 @@ describe('resync jobs', () => {
   });
 
   it('POST /v1/resync queues a job with its tables and answers 202 with the job', async () => {
-    const res = await post({ tables: ['public.orders', 'sales.line items', 'public.orders'], requested_by: 'airflow elt_dag' });
+    const res = await post({
+      tables: ['public.orders', 'sales.line items', 'public.orders'],
+      requested_by: 'airflow elt_dag',
+    });
     expect(res.statusCode).toBe(202);
     const job = res.json();
     expect(res.headers.location).toBe(`/v1/resync/${job.id}`);
@@ -71,7 +84,7 @@ describe('resync jobs', () => {
       const id = String(res.json().id);
       for (let i = 0; i < 200 && !seen.includes(id); i++) await new Promise((r) => setTimeout(r, 25));
       expect(seen).toEqual([id]);
-      visible = (await listener.query("SELECT state FROM elt.resync_jobs WHERE id = $1::bigint", [id])).rows;
+      visible = (await listener.query('SELECT state FROM elt.resync_jobs WHERE id = $1::bigint', [id])).rows;
       expect(visible).toEqual([{ state: 'queued' }]);
     } finally {
       await listener.end();
@@ -81,7 +94,12 @@ describe('resync jobs', () => {
   it('{"all": true} queues every replicated table of the slot (not excluded ones, not other slots)', async () => {
     const res = await post({ all: true });
     expect(res.statusCode).toBe(202);
-    expect(res.json().tables.map((t: { table: string }) => t.table)).toEqual(['public.customers', 'public.orders', 'public.payments', 'sales.line items']);
+    expect(res.json().tables.map((t: { table: string }) => t.table)).toEqual([
+      'public.customers',
+      'public.orders',
+      'public.payments',
+      'sales.line items',
+    ]);
     expect(res.json().progress).toMatchObject({ tables_total: 4, rows_estimated: 1700 });
   });
 
@@ -89,10 +107,17 @@ describe('resync jobs', () => {
     const first = await post({ tables: ['public.orders'] });
     expect(first.statusCode).toBe(202);
     const before = await resyncSnapshot(dest.pool);
-    for (const body of [{ tables: ['public.orders'] }, { tables: ['public.customers', 'public.orders'] }, { all: true }]) {
+    for (const body of [
+      { tables: ['public.orders'] },
+      { tables: ['public.customers', 'public.orders'] },
+      { all: true },
+    ]) {
       const res = await post(body);
       expect(res.statusCode, JSON.stringify(body)).toBe(409);
-      expect(res.json().error).toEqual({ code: 'conflict', message: expect.stringContaining(`public.orders (job ${first.json().id})`) });
+      expect(res.json().error).toEqual({
+        code: 'conflict',
+        message: expect.stringContaining(`public.orders (job ${first.json().id})`),
+      });
     }
     // Still 409 while the replicator runs it; free again once it finished.
     await dest.pool.query("UPDATE elt.resync_job_tables SET state = 'running' WHERE job_id = $1", [first.json().id]);
@@ -108,9 +133,15 @@ describe('resync jobs', () => {
     expect((await resyncSnapshot(dest.pool)).tables).toBe(1);
   });
 
-  it('404 for a table that is not replicated (or excluded, or another slot\'s); nothing is written', async () => {
+  it("404 for a table that is not replicated (or excluded, or another slot's); nothing is written", async () => {
     const before = await resyncSnapshot(dest.pool);
-    for (const tables of [['public.nope'], ['public.orders', 'public.nope'], ['public.audit_log'], ['public.only_in_other_slot'], ["public.orders'); DELETE FROM elt.tables; --"]]) {
+    for (const tables of [
+      ['public.nope'],
+      ['public.orders', 'public.nope'],
+      ['public.audit_log'],
+      ['public.only_in_other_slot'],
+      ["public.orders'); DELETE FROM elt.tables; --"],
+    ]) {
       const res = await post({ tables });
       expect(res.statusCode, tables.join()).toBe(404);
       expect(res.json().error.code).toBe('not_found');
@@ -149,22 +180,47 @@ describe('resync jobs', () => {
       expect(res.statusCode, JSON.stringify(body).slice(0, 80)).toBe(400);
       expect(res.json().error.code).toBe('bad_request');
     }
-    const jsonString = await app.inject({ method: 'POST', url: '/v1/resync', headers: { ...bearer(), 'content-type': 'application/json' }, payload: '"public.orders"' });
+    const jsonString = await app.inject({
+      method: 'POST',
+      url: '/v1/resync',
+      headers: { ...bearer(), 'content-type': 'application/json' },
+      payload: '"public.orders"',
+    });
     expect(jsonString.statusCode).toBe(400);
     const exclusive = await post({});
     expect(exclusive.json().error.message).toContain('give either "tables"');
-    const badJson = await app.inject({ method: 'POST', url: '/v1/resync', headers: { ...bearer(), 'content-type': 'application/json' }, payload: '{"tables": [' });
+    const badJson = await app.inject({
+      method: 'POST',
+      url: '/v1/resync',
+      headers: { ...bearer(), 'content-type': 'application/json' },
+      payload: '{"tables": [',
+    });
     expect(badJson.statusCode).toBe(400);
     expect(badJson.json().error.code).toBe('bad_request');
-    const empty = await app.inject({ method: 'POST', url: '/v1/resync', headers: { ...bearer(), 'content-type': 'application/json' } });
+    const empty = await app.inject({
+      method: 'POST',
+      url: '/v1/resync',
+      headers: { ...bearer(), 'content-type': 'application/json' },
+    });
     expect(empty.statusCode).toBe(400);
-    const text = await app.inject({ method: 'POST', url: '/v1/resync', headers: { ...bearer(), 'content-type': 'text/plain' }, payload: 'public.orders' });
+    const text = await app.inject({
+      method: 'POST',
+      url: '/v1/resync',
+      headers: { ...bearer(), 'content-type': 'text/plain' },
+      payload: 'public.orders',
+    });
     expect(text.statusCode).toBe(415);
     expect(text.json().error.code).toBe('unsupported_media_type');
     const huge = await post({ tables: ['public.customers'], requested_by: 'x'.repeat(100_000) });
     expect(huge.statusCode).toBe(413);
     expect(huge.json().error.code).toBe('payload_too_large');
-    for (const url of ['/v1/resync/abc', '/v1/resync/0', '/v1/resync/-1', '/v1/resync/1.5', '/v1/resync/99999999999999999999']) {
+    for (const url of [
+      '/v1/resync/abc',
+      '/v1/resync/0',
+      '/v1/resync/-1',
+      '/v1/resync/1.5',
+      '/v1/resync/99999999999999999999',
+    ]) {
       expect((await app.inject(url)).statusCode, url).toBe(400);
       expect((await app.inject({ method: 'DELETE', url, headers: bearer() })).statusCode, url).toBe(400);
     }
@@ -206,7 +262,10 @@ describe('resync jobs', () => {
       const res = await open.inject({ method: 'POST', url: '/v1/resync', payload: { all: true } });
       expect(res.statusCode).toBe(403);
       expect(res.json().error.message).toContain('ELT_API_TOKEN');
-      expect((await open.inject({ method: 'POST', url: '/v1/resync', payload: { all: true }, headers: bearer() })).statusCode).toBe(403);
+      expect(
+        (await open.inject({ method: 'POST', url: '/v1/resync', payload: { all: true }, headers: bearer() }))
+          .statusCode,
+      ).toBe(403);
       expect((await open.inject('/v1/resync')).statusCode).toBe(200);
       expect((await resyncSnapshot(dest.pool)).jobs).toBe(0);
     } finally {
@@ -241,19 +300,27 @@ describe('resync jobs', () => {
   it('a running job whose copy outgrew its estimate shows 99.9 %, not 100, until it succeeds', async () => {
     const id = (await post({ tables: ['public.orders'] })).json().id as number;
     await dest.pool.query("UPDATE elt.resync_jobs SET state = 'running', started_at = now() WHERE id = $1", [id]);
-    await dest.pool.query("UPDATE elt.resync_job_tables SET state = 'running', rows_copied = 73059, rows_estimated = 35416 WHERE job_id = $1", [id]);
+    await dest.pool.query(
+      "UPDATE elt.resync_job_tables SET state = 'running', rows_copied = 73059, rows_estimated = 35416 WHERE job_id = $1",
+      [id],
+    );
     const running = (await app.inject(`/v1/resync/${id}`)).json();
     expect(running.progress.percent).toBe(99.9);
     expect(running.tables[0].percent).toBe(99.9);
-    await dest.pool.query("UPDATE elt.resync_job_tables SET state = 'succeeded', rows_estimated = rows_copied WHERE job_id = $1", [id]);
+    await dest.pool.query(
+      "UPDATE elt.resync_job_tables SET state = 'succeeded', rows_estimated = rows_copied WHERE job_id = $1",
+      [id],
+    );
     await dest.pool.query("UPDATE elt.resync_jobs SET state = 'succeeded', finished_at = now() WHERE id = $1", [id]);
     const done = (await app.inject(`/v1/resync/${id}`)).json();
     expect(done.progress).toMatchObject({ percent: 100, rows_copied: 73059, rows_estimated: 73059 });
   });
 
-  it('GET /v1/resync/{id} is 404 for an unknown job or another slot\'s job', async () => {
+  it("GET /v1/resync/{id} is 404 for an unknown job or another slot's job", async () => {
     expect((await app.inject('/v1/resync/424242')).statusCode).toBe(404);
-    const { rows } = await dest.pool.query("INSERT INTO elt.resync_jobs (slot_name) VALUES ('other_slot') RETURNING id");
+    const { rows } = await dest.pool.query(
+      "INSERT INTO elt.resync_jobs (slot_name) VALUES ('other_slot') RETURNING id",
+    );
     const res = await app.inject(`/v1/resync/${rows[0].id}`);
     expect(res.statusCode).toBe(404);
     expect(res.json().error.code).toBe('not_found');
@@ -261,22 +328,35 @@ describe('resync jobs', () => {
 
   it('GET /v1/resync lists recent jobs newest first, with limit and state filters', async () => {
     const ids: number[] = [];
-    for (const table of ['public.orders', 'public.customers', 'public.payments']) ids.push((await post({ tables: [table] })).json().id);
-    await dest.pool.query("UPDATE elt.resync_jobs SET state = 'succeeded', finished_at = now() WHERE id = $1", [ids[0]]);
+    for (const table of ['public.orders', 'public.customers', 'public.payments'])
+      ids.push((await post({ tables: [table] })).json().id);
+    await dest.pool.query("UPDATE elt.resync_jobs SET state = 'succeeded', finished_at = now() WHERE id = $1", [
+      ids[0],
+    ]);
     await dest.pool.query("INSERT INTO elt.resync_jobs (slot_name) VALUES ('other_slot')");
     const all = await app.inject('/v1/resync');
     expect(all.statusCode).toBe(200);
     expect(all.json().jobs.map((j: { id: number }) => j.id)).toEqual([...ids].reverse());
     expect(all.json().jobs[2]).toMatchObject({ state: 'succeeded', progress: { percent: 100, tables_total: 1 } });
-    expect((await app.inject('/v1/resync?limit=2')).json().jobs.map((j: { id: number }) => j.id)).toEqual([ids[2], ids[1]]);
-    expect((await app.inject('/v1/resync?state=succeeded')).json().jobs.map((j: { id: number }) => j.id)).toEqual([ids[0]]);
+    expect((await app.inject('/v1/resync?limit=2')).json().jobs.map((j: { id: number }) => j.id)).toEqual([
+      ids[2],
+      ids[1],
+    ]);
+    expect((await app.inject('/v1/resync?state=succeeded')).json().jobs.map((j: { id: number }) => j.id)).toEqual([
+      ids[0],
+    ]);
   });
 
   it('DELETE /v1/resync/{id} cancels a queued job and its tables at once (200), and again is a no-op', async () => {
     const id = (await post({ tables: ['public.orders', 'public.customers'] })).json().id as number;
     const res = await app.inject({ method: 'DELETE', url: `/v1/resync/${id}`, headers: bearer() });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ id, state: 'cancelled', cancel_requested: true, finished_at: expect.any(String) });
+    expect(res.json()).toMatchObject({
+      id,
+      state: 'cancelled',
+      cancel_requested: true,
+      finished_at: expect.any(String),
+    });
     expect(res.json().tables.map((t: { state: string }) => t.state)).toEqual(['cancelled', 'cancelled']);
     const again = await app.inject({ method: 'DELETE', url: `/v1/resync/${id}`, headers: bearer() });
     expect(again.statusCode).toBe(200);
@@ -288,7 +368,9 @@ describe('resync jobs', () => {
   it('DELETE /v1/resync/{id} asks the replicator to stop a running job (202) and notifies it', async () => {
     const id = (await post({ tables: ['public.orders'] })).json().id as number;
     await dest.pool.query("UPDATE elt.resync_jobs SET state = 'running', started_at = now() WHERE id = $1", [id]);
-    await dest.pool.query("UPDATE elt.resync_job_tables SET state = 'running', rows_copied = 10 WHERE job_id = $1", [id]);
+    await dest.pool.query("UPDATE elt.resync_job_tables SET state = 'running', rows_copied = 10 WHERE job_id = $1", [
+      id,
+    ]);
     const listener = new pg.Client(dest.url);
     await listener.connect();
     try {
@@ -297,7 +379,12 @@ describe('resync jobs', () => {
       await listener.query(`LISTEN ${RESYNC_CHANNEL}`);
       const res = await app.inject({ method: 'DELETE', url: `/v1/resync/${id}`, headers: bearer() });
       expect(res.statusCode).toBe(202);
-      expect(res.json()).toMatchObject({ id, state: 'running', cancel_requested: true, tables: [{ state: 'running', rows_copied: 10 }] });
+      expect(res.json()).toMatchObject({
+        id,
+        state: 'running',
+        cancel_requested: true,
+        tables: [{ state: 'running', rows_copied: 10 }],
+      });
       for (let i = 0; i < 200 && !seen.includes(String(id)); i++) await new Promise((r) => setTimeout(r, 25));
       expect(seen).toContain(String(id));
     } finally {

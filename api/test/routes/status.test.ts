@@ -53,10 +53,23 @@ describe('status and tables', () => {
     );
     try {
       const body = (await app.inject('/v1/status')).json();
-      expect(body).toMatchObject({ applied_lsn: '0/16B6000', source_wal_lsn: '0/16B6000', confirmed_lsn: '0/16B5800', lag_bytes: 0, lag_seconds: 0.534 });
+      expect(body).toMatchObject({
+        applied_lsn: '0/16B6000',
+        source_wal_lsn: '0/16B6000',
+        confirmed_lsn: '0/16B5800',
+        lag_bytes: 0,
+        lag_seconds: 0.534,
+      });
       expect(String(body.heartbeat_age_seconds)).toMatch(/^\d+(\.\d{1,3})?$/);
-      await dest.pool.query(`UPDATE elt.replication_state SET confirmed_lsn = '0/16B4000', lag_seconds = -0.2 WHERE slot_name = $1`, [SLOT]);
-      expect((await app.inject('/v1/status')).json()).toMatchObject({ source_wal_lsn: '0/16B6000', lag_bytes: 0x1000, lag_seconds: 0 });
+      await dest.pool.query(
+        `UPDATE elt.replication_state SET confirmed_lsn = '0/16B4000', lag_seconds = -0.2 WHERE slot_name = $1`,
+        [SLOT],
+      );
+      expect((await app.inject('/v1/status')).json()).toMatchObject({
+        source_wal_lsn: '0/16B6000',
+        lag_bytes: 0x1000,
+        lag_seconds: 0,
+      });
     } finally {
       await seed(dest.pool);
     }
@@ -79,12 +92,18 @@ describe('status and tables', () => {
     }
   });
 
-  it('GET /v1/tables lists the slot\'s tables with state, rows and last change', async () => {
+  it("GET /v1/tables lists the slot's tables with state, rows and last change", async () => {
     const res = await app.inject('/v1/tables');
     expect(res.statusCode).toBe(200);
     const { slot, tables } = res.json<{ slot: string; tables: Array<Record<string, unknown>> }>();
     expect(slot).toBe(SLOT);
-    expect(tables.map((t) => t.table)).toEqual(['public.audit_log', 'public.customers', 'public.orders', 'public.payments', 'sales.line items']);
+    expect(tables.map((t) => t.table)).toEqual([
+      'public.audit_log',
+      'public.customers',
+      'public.orders',
+      'public.payments',
+      'sales.line items',
+    ]);
     expect(tables.find((t) => t.table === 'public.payments')).toMatchObject({
       state: 'error',
       rows_estimated: null,
@@ -119,7 +138,12 @@ describe('status and tables', () => {
     expect(res.json()).toMatchObject({ table: 'public.orders', state: 'streaming' });
     const spaced = await app.inject(`/v1/tables/${encodeURIComponent('sales.line items')}`);
     expect(spaced.statusCode).toBe(200);
-    expect(spaced.json()).toMatchObject({ source_schema: 'sales', source_table: 'line items', state: 'snapshotting', rows_copied: 50 });
+    expect(spaced.json()).toMatchObject({
+      source_schema: 'sales',
+      source_table: 'line items',
+      state: 'snapshotting',
+      rows_copied: 50,
+    });
   });
 
   it('GET /v1/tables/{table} is 404 for a table that is not replicated, or only by another slot', async () => {

@@ -64,9 +64,15 @@ collections_per_day as (
 
 days as (
 
-    select revenue_date, currency from bookings_per_day
+    select
+        revenue_date,
+        currency
+    from bookings_per_day
     union
-    select revenue_date, currency from collections_per_day
+    select
+        revenue_date,
+        currency
+    from collections_per_day
 
 ),
 
@@ -92,14 +98,17 @@ daily as (
 
     from days
     left join bookings_per_day
-        on days.revenue_date = bookings_per_day.revenue_date
-        and days.currency = bookings_per_day.currency
+        on
+            days.revenue_date = bookings_per_day.revenue_date
+            and days.currency = bookings_per_day.currency
     left join units_per_day
-        on days.revenue_date = units_per_day.revenue_date
-        and days.currency = units_per_day.currency
+        on
+            days.revenue_date = units_per_day.revenue_date
+            and days.currency = units_per_day.currency
     left join collections_per_day
-        on days.revenue_date = collections_per_day.revenue_date
-        and days.currency = collections_per_day.currency
+        on
+            days.revenue_date = collections_per_day.revenue_date
+            and days.currency = collections_per_day.currency
 
 )
 

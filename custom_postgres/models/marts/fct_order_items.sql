@@ -30,17 +30,17 @@ orders as (
 {% if is_incremental() %}
 -- A line is recomputed when it changed or when its order did (status, dates and
 -- currency are copied onto every line).
-changed_orders as (
+    changed_orders as (
 
-    select order_id from order_items
-    where synced_at > {{ incremental_watermark() }}
+        select order_id from order_items
+        where synced_at > {{ incremental_watermark() }}
 
-    union
+        union
 
-    select order_id from orders
-    where synced_at > {{ incremental_watermark() }}
+        select order_id from orders
+        where synced_at > {{ incremental_watermark() }}
 
-),
+    ),
 {% endif %}
 
 order_item_facts as (
@@ -78,7 +78,7 @@ order_item_facts as (
         on order_items.order_id = orders.order_id
 
     {% if is_incremental() %}
-    where order_items.order_id in (select changed_orders.order_id from changed_orders)
+        where order_items.order_id in (select changed_orders.order_id from changed_orders)
     {% endif %}
 
 )

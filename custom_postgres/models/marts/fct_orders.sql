@@ -19,7 +19,7 @@ orders as (
     select * from {{ ref('stg_orders') }}
 
     {% if is_incremental() %}
-    where synced_at > {{ incremental_watermark() }}
+        where synced_at > {{ incremental_watermark() }}
     {% endif %}
 
 ),

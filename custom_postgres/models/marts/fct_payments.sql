@@ -20,7 +20,7 @@ payments as (
     select * from {{ ref('stg_payments') }}
 
     {% if is_incremental() %}
-    where synced_at > {{ incremental_watermark() }}
+        where synced_at > {{ incremental_watermark() }}
     {% endif %}
 
 ),

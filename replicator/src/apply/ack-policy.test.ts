@@ -1,11 +1,7 @@
 import { describe, expect, it, test } from 'vitest';
 import { AckPolicy } from './ack-policy.js';
 
-type Event =
-  | ['begin', bigint]
-  | ['commit', bigint, boolean]
-  | ['committed', bigint]
-  | ['keepalive', bigint, boolean];
+type Event = ['begin', bigint] | ['commit', bigint, boolean] | ['committed', bigint] | ['keepalive', bigint, boolean];
 
 /** Feed events to a policy started at `start`; returns what each event said to confirm (null: nothing). */
 function run(start: bigint, events: Event[]): (bigint | null)[] {
@@ -29,14 +25,76 @@ function run(start: bigint, events: Event[]): (bigint | null)[] {
 
 describe('what may be confirmed to the source', () => {
   test.each<[string, Event[], (bigint | null)[]]>([
-    ['a transaction with changes: only after the destination commit', [['begin', 100n], ['commit', 110n, true], ['committed', 110n]], [null, null, 110n]],
-    ['a transaction that changed nothing of ours, nothing uncommitted: at its commit', [['begin', 100n], ['commit', 110n, false]], [null, 110n]],
-    ['a transaction that changed nothing of ours while others are uncommitted: not yet', [['begin', 100n], ['commit', 110n, true]], [null, null]],
-    ['a keepalive in the middle of a transaction: nothing', [['begin', 100n], ['keepalive', 105n, false], ['commit', 110n, false]], [null, null, 110n]],
-    ['a keepalive before a Begin, nothing uncommitted: its position', [['keepalive', 90n, false], ['begin', 100n], ['commit', 110n, true]], [90n, null, null]],
-    ['a keepalive while the destination holds uncommitted changes: nothing', [['begin', 100n], ['commit', 110n, true], ['keepalive', 120n, true]], [null, null, null]],
-    ['a keepalive at or before the applied position: nothing', [['keepalive', 50n, false], ['keepalive', 40n, false]], [null, null]],
-    ['a keepalive after a destination commit: its position', [['begin', 100n], ['commit', 110n, true], ['committed', 110n], ['keepalive', 130n, false]], [null, null, 110n, 130n]],
+    [
+      'a transaction with changes: only after the destination commit',
+      [
+        ['begin', 100n],
+        ['commit', 110n, true],
+        ['committed', 110n],
+      ],
+      [null, null, 110n],
+    ],
+    [
+      'a transaction that changed nothing of ours, nothing uncommitted: at its commit',
+      [
+        ['begin', 100n],
+        ['commit', 110n, false],
+      ],
+      [null, 110n],
+    ],
+    [
+      'a transaction that changed nothing of ours while others are uncommitted: not yet',
+      [
+        ['begin', 100n],
+        ['commit', 110n, true],
+      ],
+      [null, null],
+    ],
+    [
+      'a keepalive in the middle of a transaction: nothing',
+      [
+        ['begin', 100n],
+        ['keepalive', 105n, false],
+        ['commit', 110n, false],
+      ],
+      [null, null, 110n],
+    ],
+    [
+      'a keepalive before a Begin, nothing uncommitted: its position',
+      [
+        ['keepalive', 90n, false],
+        ['begin', 100n],
+        ['commit', 110n, true],
+      ],
+      [90n, null, null],
+    ],
+    [
+      'a keepalive while the destination holds uncommitted changes: nothing',
+      [
+        ['begin', 100n],
+        ['commit', 110n, true],
+        ['keepalive', 120n, true],
+      ],
+      [null, null, null],
+    ],
+    [
+      'a keepalive at or before the applied position: nothing',
+      [
+        ['keepalive', 50n, false],
+        ['keepalive', 40n, false],
+      ],
+      [null, null],
+    ],
+    [
+      'a keepalive after a destination commit: its position',
+      [
+        ['begin', 100n],
+        ['commit', 110n, true],
+        ['committed', 110n],
+        ['keepalive', 130n, false],
+      ],
+      [null, null, 110n, 130n],
+    ],
   ])('%s', (_name, events, confirmed) => {
     expect(run(50n, events)).toEqual(confirmed);
   });

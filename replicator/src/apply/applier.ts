@@ -18,8 +18,22 @@ import { UNCHANGED_TOAST, type Tuple } from '../source/pgoutput.js';
 import { CopyTextWriter, type CopyField } from './copy-text.js';
 import type { TargetTable } from '../schema/mapping.js';
 import { classifyFailure, tableFailureReason } from '../failures.js';
-import { recordApplied, recordTableCounts, recordTableError, type AppliedCommit, type TableCounts } from '../state/control.js';
-import { newChunk, unchangedColumns, type KeyedChunk, type OrderedChunk, type RowChange, type StagedRow, type TableChunk } from './batch.js';
+import {
+  recordApplied,
+  recordTableCounts,
+  recordTableError,
+  type AppliedCommit,
+  type TableCounts,
+} from '../state/control.js';
+import {
+  newChunk,
+  unchangedColumns,
+  type KeyedChunk,
+  type OrderedChunk,
+  type RowChange,
+  type StagedRow,
+  type TableChunk,
+} from './batch.js';
 import {
   appendSql,
   createStageTableSql,
@@ -202,7 +216,15 @@ export class Applier {
   #count(table: TargetTable, lsn: Lsn): TableCounts {
     let counts = this.#counts.get(table.relationId);
     if (!counts) {
-      counts = { schema: table.sourceSchema, table: table.sourceTable, inserts: 0, updates: 0, deletes: 0, truncates: 0, lastLsn: lsn };
+      counts = {
+        schema: table.sourceSchema,
+        table: table.sourceTable,
+        inserts: 0,
+        updates: 0,
+        deletes: 0,
+        truncates: 0,
+        lastLsn: lsn,
+      };
       this.#counts.set(table.relationId, counts);
     }
     counts.lastLsn = lsn;
@@ -256,7 +278,9 @@ export class Applier {
   /** COPY the rows into the table's stage table, a row at a time: values are never joined into one string. */
   async #copyIntoStage(table: TargetTable, rows: Iterable<StageRow>): Promise<void> {
     const stage = await this.#prepareStage(table);
-    const writer = new CopyTextWriter(this.db.query(copyFrom(`COPY pg_temp.${stage} (${stageColumns(table).join(', ')}) FROM STDIN`)));
+    const writer = new CopyTextWriter(
+      this.db.query(copyFrom(`COPY pg_temp.${stage} (${stageColumns(table).join(', ')}) FROM STDIN`)),
+    );
     for (const row of rows) await writer.writeRow(stageFields(row));
     await writer.end();
     if (writer.rows >= ANALYZE_STAGE_MIN_ROWS) await this.db.query(`ANALYZE pg_temp.${stage}`);
@@ -267,7 +291,8 @@ export class Applier {
     for (const row of rows) if (row.fillFrom) await this.#fillUnchanged(chunk.table, row);
     const unchanged = unchangedColumns(rows);
     await this.#copyIntoStage(chunk.table, rows);
-    for (const statement of keyedMergeSql(chunk.table, unchanged, this.options.deleteMode)) await this.db.query(statement);
+    for (const statement of keyedMergeSql(chunk.table, unchanged, this.options.deleteMode))
+      await this.db.query(statement);
   }
 
   /**
@@ -279,7 +304,10 @@ export class Applier {
     const { rows } = await this.db.query<{ v: (string | null)[] }>(sql, params);
     const stored = rows[0]?.v.map((value) => (value === null ? null : Buffer.from(value, 'utf8')));
     if (!stored) {
-      this.lc.warn({ table: `${table.sourceSchema}.${table.sourceTable}`, lsn: formatLsn(row.lsn) }, 'the old row of a key change is missing; its unchanged values stay empty');
+      this.lc.warn(
+        { table: `${table.sourceSchema}.${table.sourceTable}`, lsn: formatLsn(row.lsn) },
+        'the old row of a key change is missing; its unchanged values stay empty',
+      );
       return;
     }
     row.values = row.values.map((value, i) => (value === UNCHANGED_TOAST ? (stored[i] ?? null) : value));
@@ -303,12 +331,20 @@ export class Applier {
       }
       await flushInserts();
       const old = change.old ?? change.key;
-      if (!old) throw new Error(`${change.op} on ${table.sourceSchema}.${table.sourceTable} carries no old row: it needs REPLICA IDENTITY FULL`);
+      if (!old)
+        throw new Error(
+          `${change.op} on ${table.sourceSchema}.${table.sourceTable} carries no old row: it needs REPLICA IDENTITY FULL`,
+        );
       const oldValues = old.map((v) => (v === UNCHANGED_TOAST ? undefined : v));
       const statement =
         change.op === 'delete'
           ? deleteOneRowSql(table, oldValues, this.options.deleteMode)
-          : updateOneRowSql(table, oldValues, change.new.map((v) => (v === UNCHANGED_TOAST ? undefined : v)), formatLsn(change.lsn));
+          : updateOneRowSql(
+              table,
+              oldValues,
+              change.new.map((v) => (v === UNCHANGED_TOAST ? undefined : v)),
+              formatLsn(change.lsn),
+            );
       await this.db.query(statement.sql, statement.params);
     }
     await flushInserts();
@@ -317,7 +353,11 @@ export class Applier {
 
 function valueBytes(change: RowChange): number {
   let bytes = 0;
-  const tuples = [change.op === 'delete' ? undefined : change.new, change.op === 'insert' ? undefined : change.key, change.op === 'insert' ? undefined : change.old];
+  const tuples = [
+    change.op === 'delete' ? undefined : change.new,
+    change.op === 'insert' ? undefined : change.key,
+    change.op === 'insert' ? undefined : change.old,
+  ];
   for (const tuple of tuples) {
     if (tuple) for (const value of tuple) if (Buffer.isBuffer(value)) bytes += value.length;
   }
@@ -333,6 +373,8 @@ interface StageRow {
 
 /** The stage row's fields in COPY order: _op, _lsn, _u (which columns are unchanged TOAST), c0..cN. */
 function stageFields(row: StageRow): CopyField[] {
-  const flags = row.values.includes(UNCHANGED_TOAST) ? row.values.map((v) => (v === UNCHANGED_TOAST ? '1' : '0')).join('') : null;
+  const flags = row.values.includes(UNCHANGED_TOAST)
+    ? row.values.map((v) => (v === UNCHANGED_TOAST ? '1' : '0')).join('')
+    : null;
   return [row.op, formatLsn(row.lsn), flags, ...row.values.map((v) => (v === UNCHANGED_TOAST ? null : v))];
 }

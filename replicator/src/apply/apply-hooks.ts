@@ -136,15 +136,22 @@ function encodeTuple(tuple: Tuple | undefined): unknown {
 
 function decodeTuple(value: unknown): Tuple | undefined {
   if (!Array.isArray(value)) return undefined;
-  return value.map((v) => (v === null ? null : typeof v === 'object' ? UNCHANGED_TOAST : Buffer.from(v as string, 'utf8')));
+  return value.map((v) =>
+    v === null ? null : typeof v === 'object' ? UNCHANGED_TOAST : Buffer.from(v as string, 'utf8'),
+  );
 }
 
 /** The size of the biggest value a change carries, in bytes. */
 export function largestValue(change: DeltaChange): number {
   if (change.op === 'truncate') return 0;
-  const tuples = [change.op === 'delete' ? undefined : change.new, change.op === 'insert' ? undefined : change.key, change.op === 'insert' ? undefined : change.old];
+  const tuples = [
+    change.op === 'delete' ? undefined : change.new,
+    change.op === 'insert' ? undefined : change.key,
+    change.op === 'insert' ? undefined : change.old,
+  ];
   let largest = 0;
-  for (const tuple of tuples) for (const value of tuple ?? []) if (Buffer.isBuffer(value)) largest = Math.max(largest, value.length);
+  for (const tuple of tuples)
+    for (const value of tuple ?? []) if (Buffer.isBuffer(value)) largest = Math.max(largest, value.length);
   return largest;
 }
 
@@ -158,7 +165,13 @@ export function encodeDelta(change: DeltaChange): string {
   });
 }
 
-export function decodeDelta(json: { op: DeltaChange['op']; lsn: string; new?: unknown; key?: unknown; old?: unknown }): DeltaChange {
+export function decodeDelta(json: {
+  op: DeltaChange['op'];
+  lsn: string;
+  new?: unknown;
+  key?: unknown;
+  old?: unknown;
+}): DeltaChange {
   const lsn = BigInt(json.lsn);
   if (json.op === 'truncate') return { op: 'truncate', lsn };
   const key = decodeTuple(json.key);

@@ -36,7 +36,16 @@ const REPLY_REQUEST_INTERVAL_MS = 1_000;
 /** What an apply session needs of the configuration. */
 export type ApplyOptions = Pick<
   Config,
-  'slot' | 'sourceUrl' | 'publication' | 'sourceSchemas' | 'targetSchema' | 'deleteMode' | 'batchMaxRows' | 'batchMaxMs' | 'softDeleteRetention' | 'pruneInterval'
+  | 'slot'
+  | 'sourceUrl'
+  | 'publication'
+  | 'sourceSchemas'
+  | 'targetSchema'
+  | 'deleteMode'
+  | 'batchMaxRows'
+  | 'batchMaxMs'
+  | 'softDeleteRetention'
+  | 'pruneInterval'
 >;
 
 export interface StreamConnections {
@@ -102,12 +111,22 @@ export class ApplySession {
     this.#applier = new Applier(
       lc,
       db.apply,
-      { slot: options.slot, deleteMode: options.deleteMode, chunkMaxRows: Math.min(CHUNK_MAX_ROWS, options.batchMaxRows), onTableStopped: (s, t, e) => this.#onTableStopped(s, t, e) },
+      {
+        slot: options.slot,
+        deleteMode: options.deleteMode,
+        chunkMaxRows: Math.min(CHUNK_MAX_ROWS, options.batchMaxRows),
+        onTableStopped: (s, t, e) => this.#onTableStopped(s, t, e),
+      },
       { lsn: startLsn, commitTime: null },
     );
     this.#policy = new AckPolicy(startLsn);
     this.#mirror = new ResyncMirror(lc, this.#registry, hooks);
-    this.#stream = new SlotStream(lc, { url: options.sourceUrl, slot: options.slot, publication: options.publication, startLsn });
+    this.#stream = new SlotStream(lc, {
+      url: options.sourceUrl,
+      slot: options.slot,
+      publication: options.publication,
+      startLsn,
+    });
     this.#caughtUp = new CaughtUpRecorder(lc, db.control, options.slot, startLsn);
     this.#pruner = new Pruner(lc, options, input.metrics);
     this.#serverWalEnd = startLsn;
@@ -137,7 +156,11 @@ export class ApplySession {
       control: this.input.db.control,
       source: this.input.db.source,
       caughtUp: this.#caughtUp,
-      position: () => ({ serverWalEnd: this.#serverWalEnd, caughtUp: this.#policy.caughtUp, oldestPendingCommitTime: this.#applier.oldestPendingCommitTime }),
+      position: () => ({
+        serverWalEnd: this.#serverWalEnd,
+        caughtUp: this.#policy.caughtUp,
+        oldestPendingCommitTime: this.#applier.oldestPendingCommitTime,
+      }),
       extra: async () => {
         await this.#pruner.poll(this.input.db.control);
         await this.input.onHeartbeat?.({ ...this.#schemaContext, control: this.input.db.control });
@@ -152,9 +175,11 @@ export class ApplySession {
         onMessage: (message) => this.#queue.run(() => this.#handle(message)),
         onKeepalive: (walEnd) => this.#queue.run(() => this.#onKeepalive(walEnd)),
       });
-      if (this.#failure) throw this.#failure;
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what a handler failed with, as it came
+      if (this.#failure !== null) throw this.#failure;
       // Stopped on request: commit what is complete so a restart has less to redo.
-      if (!this.#policy.inTransaction && this.#applier.hasOpenTransaction) await this.#queue.run(() => this.#commitNow());
+      if (!this.#policy.inTransaction && this.#applier.hasOpenTransaction)
+        await this.#queue.run(() => this.#commitNow());
     } finally {
       clearInterval(commitTimer);
       stopHeartbeat();
@@ -167,7 +192,11 @@ export class ApplySession {
     const policy = this.#policy;
     switch (message.tag) {
       case 'begin':
-        if (policy.begin(message.finalLsn)) this.input.lc.debug({ lsn: formatLsn(message.finalLsn), txid: message.xid }, 'skipping a transaction already applied');
+        if (policy.begin(message.finalLsn))
+          this.input.lc.debug(
+            { lsn: formatLsn(message.finalLsn), txid: message.xid },
+            'skipping a transaction already applied',
+          );
         return;
       case 'commit':
         return this.#onCommit(message.endLsn, message.commitTime);
@@ -235,7 +264,11 @@ export class ApplySession {
       this.#queue.run(() => this.#pruneTurn()).catch((error: unknown) => this.#fail(error));
     }
     const received = this.#policy.received;
-    if (!this.#policy.inTransaction && hooks.hasWaitingTasks(received) && Date.now() - this.#lastReplyRequest >= REPLY_REQUEST_INTERVAL_MS) {
+    if (
+      !this.#policy.inTransaction &&
+      hooks.hasWaitingTasks(received) &&
+      Date.now() - this.#lastReplyRequest >= REPLY_REQUEST_INTERVAL_MS
+    ) {
       // A task waits for a later stream position: an idle source sends none by itself.
       this.#lastReplyRequest = Date.now();
       this.#stream.requestKeepalive();
@@ -313,7 +346,10 @@ export class ApplySession {
     if (this.#outside.has(relationId) || (relation && hooks.stopped.has(relation.schema, relation.name))) return null;
     if (relation && !options.sourceSchemas.includes(relation.schema)) {
       this.#outside.add(relationId);
-      lc.warn({ table: `${relation.schema}.${relation.name}`, schemas: options.sourceSchemas }, 'the publication sends a table outside ELT_SOURCE_SCHEMAS: its changes are ignored');
+      lc.warn(
+        { table: `${relation.schema}.${relation.name}`, schemas: options.sourceSchemas },
+        'the publication sends a table outside ELT_SOURCE_SCHEMAS: its changes are ignored',
+      );
       return null;
     }
     try {
@@ -338,6 +374,9 @@ export class ApplySession {
   #onTableStopped(schema: string, table: string, error: unknown): void {
     this.input.hooks.stopped.stop(schema, table, tableFailureReason(error));
     this.input.metrics.errors.inc({ kind: errorKind(error as Error) });
-    this.input.lc.error({ table: `${schema}.${table}`, err: error, hint: (error as { hint?: string }).hint }, 'table stopped: its changes are skipped until it is resynced');
+    this.input.lc.error(
+      { table: `${schema}.${table}`, err: error, hint: (error as { hint?: string }).hint },
+      'table stopped: its changes are skipped until it is resynced',
+    );
   }
 }

@@ -21,7 +21,8 @@ const table: TargetTable = {
 };
 
 /** A tuple as the decoder gives it: text values as bytes. */
-const row = (...values: (string | null | typeof U)[]): Tuple => values.map((v) => (typeof v === 'string' ? Buffer.from(v) : v));
+const row = (...values: (string | null | typeof U)[]): Tuple =>
+  values.map((v) => (typeof v === 'string' ? Buffer.from(v) : v));
 const key = (id: string) => row(id, null, null);
 
 describe('KeyedChunk', () => {
@@ -60,7 +61,12 @@ describe('KeyedChunk', () => {
     chunk.add({ op: 'update', key: key('4'), new: row('104', 'b', U), lsn: 2n });
     chunk.add({ op: 'update', key: key('104'), new: row('204', 'b', U), lsn: 3n });
     const rows = [...chunk.rows()];
-    expect(rows.find((r) => r.values[0]?.toString() === '204')).toEqual({ op: 'U', values: row('204', 'b', U), lsn: 3n, fillFrom: key('4') });
+    expect(rows.find((r) => r.values[0]?.toString() === '204')).toEqual({
+      op: 'U',
+      values: row('204', 'b', U),
+      lsn: 3n,
+      fillFrom: key('4'),
+    });
     expect(rows.filter((r) => r.op === 'D').map((r) => r.values[0]?.toString())).toEqual(['4', '104']);
     expect(unchangedColumns(rows)).toEqual([2]);
   });

@@ -89,7 +89,9 @@ export class KeyedChunk {
   /** The row image with its unchanged-TOAST key values taken from the old key. */
   #withKnownKey(image: Tuple, oldIdentity: Tuple | undefined): Tuple {
     if (!this.table.keyIndexes.some((i) => image[i] === UNCHANGED_TOAST)) return image;
-    const known = image.map((value, i) => (value === UNCHANGED_TOAST && this.table.keyIndexes.includes(i) && oldIdentity ? oldIdentity[i]! : value));
+    const known = image.map((value, i) =>
+      value === UNCHANGED_TOAST && this.table.keyIndexes.includes(i) && oldIdentity ? oldIdentity[i]! : value,
+    );
     if (this.table.keyIndexes.some((i) => known[i] === UNCHANGED_TOAST)) {
       throw new TableFailure(
         this.table.sourceSchema,
@@ -108,7 +110,9 @@ export class KeyedChunk {
 
 /** A key's values as one string, equal exactly when the values are (latin1 maps each byte to one character). */
 function keyString(values: ColumnValue[]): string {
-  return JSON.stringify(values.map((value) => (value === null ? null : value === UNCHANGED_TOAST ? 0 : value.toString('latin1'))));
+  return JSON.stringify(
+    values.map((value) => (value === null ? null : value === UNCHANGED_TOAST ? 0 : value.toString('latin1'))),
+  );
 }
 
 /** Changes of a table without a key, in commit order. */

@@ -48,7 +48,10 @@ describe('COPY text escaping', () => {
     await writer.writeRow([value]);
     await writer.end();
     expect(s.pieces).toBeGreaterThan(4);
-    const unescaped = s.text().slice(0, -1).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    const unescaped = s
+      .text()
+      .slice(0, -1)
+      .replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     expect(unescaped).toBe(value.toString('utf8'));
   });
 

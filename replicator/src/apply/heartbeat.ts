@@ -66,11 +66,17 @@ async function beat(input: HeartbeatInput): Promise<void> {
   const lagSeconds = oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000);
   const slot = await inspectSlot(input.source, slotName);
   metrics.lagSeconds.set(lagSeconds);
-  if (slot?.confirmedFlushLsn != null) metrics.lagBytes.set(Math.max(0, Number(slot.currentWalLsn - slot.confirmedFlushLsn)));
+  if (slot?.confirmedFlushLsn != null)
+    metrics.lagBytes.set(Math.max(0, Number(slot.currentWalLsn - slot.confirmedFlushLsn)));
   if (slot?.retainedWalBytes != null) metrics.retainedWalBytes.set(slot.retainedWalBytes);
   metrics.slotActive.set({ slot: slotName }, slot?.active ? 1 : 0);
   metrics.setTableStates(await readTableStates(control, slotName));
-  await recordHeartbeat(control, slotName, { status: 'streaming', receivedLsn: position.serverWalEnd, lagSeconds, slot });
+  await recordHeartbeat(control, slotName, {
+    status: 'streaming',
+    receivedLsn: position.serverWalEnd,
+    lagSeconds,
+    slot,
+  });
   await input.caughtUp.record(position.caughtUp, true);
   await input.extra?.();
 }
@@ -78,7 +84,7 @@ async function beat(input: HeartbeatInput): Promise<void> {
 /** Beat now and every few seconds until the returned function is called. A failed beat is logged, never fatal. */
 export function startHeartbeat(input: HeartbeatInput): () => void {
   const safely = () => beat(input).catch((error: Error) => input.lc.warn({ err: error }, 'could not record heartbeat'));
-  const timer = setInterval(safely, HEARTBEAT_INTERVAL_MS);
+  const timer = setInterval(() => void safely(), HEARTBEAT_INTERVAL_MS);
   void safely();
   return () => clearInterval(timer);
 }

@@ -107,7 +107,11 @@ function matchOneRow(table: TargetTable, old: Value[]): { where: string; params:
   return { where, params };
 }
 
-export function deleteOneRowSql(table: TargetTable, old: Value[], deleteMode: DeleteMode): { sql: string; params: Param[] } {
+export function deleteOneRowSql(
+  table: TargetTable,
+  old: Value[],
+  deleteMode: DeleteMode,
+): { sql: string; params: Param[] } {
   const { where, params } = matchOneRow(table, old);
   const sql =
     deleteMode === 'hard'
@@ -136,9 +140,14 @@ export function updateOneRowSql(
 }
 
 /** Every column of the stored row with the given key, as text ($1..$N are the key values). */
-export function selectStoredValuesSql(table: TargetTable, identity: readonly (Buffer | null | symbol)[]): { sql: string; params: Param[] } {
+export function selectStoredValuesSql(
+  table: TargetTable,
+  identity: readonly (Buffer | null | symbol)[],
+): { sql: string; params: Param[] } {
   const params = table.keyIndexes.map((i) => identity[i] as Buffer | null);
-  const where = table.keyIndexes.map((i, n) => `${ident(table.columns[i]!.name)} = ${param(n + 1, table.columns[i]!.type)}`).join(' AND ');
+  const where = table.keyIndexes
+    .map((i, n) => `${ident(table.columns[i]!.name)} = ${param(n + 1, table.columns[i]!.type)}`)
+    .join(' AND ');
   const list = table.columns.map((c) => `${ident(c.name)}::text`).join(', ');
   return { sql: `SELECT ARRAY[${list}] AS v FROM ${target(table)} WHERE ${where}`, params };
 }

@@ -37,7 +37,10 @@ export class ResyncMirror {
       const reason =
         `A change to ${table} carried a value of ${(largest / 1024 / 1024).toFixed(0)} MB while the table was being copied again; ` +
         `a change held aside for a resync can carry at most ${MIRROR_VALUE_MAX_BYTES / 1024 / 1024} MB. Run the resync again (POST /v1/resync) when such values are not changing.`;
-      this.lc.warn({ table, job: jobId, valueBytes: largest }, 'resync: a change is too big to hold aside; the resync will fail');
+      this.lc.warn(
+        { table, job: jobId, valueBytes: largest },
+        'resync: a change is too big to hold aside; the resync will fail',
+      );
       this.hooks.spoil(relation.schema, relation.name, reason);
       return;
     }

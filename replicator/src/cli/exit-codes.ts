@@ -44,7 +44,12 @@ interface ServerErrorFields {
 /** An error PostgreSQL sent (node-postgres' DatabaseError): a SQLSTATE and a severity. */
 function isServerError(error: unknown): error is Error & ServerErrorFields {
   const e = error as ServerErrorFields;
-  return error instanceof Error && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && typeof e.severity === 'string';
+  return (
+    error instanceof Error &&
+    typeof e.code === 'string' &&
+    /^[0-9A-Z]{5}$/.test(e.code) &&
+    typeof e.severity === 'string'
+  );
 }
 
 /**

@@ -24,26 +24,49 @@ async function parse(argv: string[]): Promise<{ code: number; calls: Call[]; std
 }
 
 describe('elt command line', () => {
-  it.each([
-    [['teardown', '--slot', 'scratch_slot']],
-    [['teardown', '--slot=scratch_slot']],
-  ])('takes a value flag with a space or an equals sign: %j', async (argv) => {
-    const { code, calls } = await parse(argv);
-    expect(code).toBe(7);
-    expect(calls).toEqual([{ command: 'teardown', flags: { slot: 'scratch_slot' }, options: { dropTarget: false, yes: false } }]);
-  });
+  it.each([[['teardown', '--slot', 'scratch_slot']], [['teardown', '--slot=scratch_slot']]])(
+    'takes a value flag with a space or an equals sign: %j',
+    async (argv) => {
+      const { code, calls } = await parse(argv);
+      expect(code).toBe(7);
+      expect(calls).toEqual([
+        { command: 'teardown', flags: { slot: 'scratch_slot' }, options: { dropTarget: false, yes: false } },
+      ]);
+    },
+  );
 
   it('passes every setting flag of replicate by its flag name, and the booleans of teardown', async () => {
-    const replicate = await parse(['replicate', '--source-url', 'postgres://a/b', '--destination-url=postgres://c/d', '--batch-max-rows', '10', '--replica-identity-full', 'true']);
-    expect(replicate.calls[0]!.flags).toEqual({ 'source-url': 'postgres://a/b', 'destination-url': 'postgres://c/d', 'batch-max-rows': '10', 'replica-identity-full': 'true' });
+    const replicate = await parse([
+      'replicate',
+      '--source-url',
+      'postgres://a/b',
+      '--destination-url=postgres://c/d',
+      '--batch-max-rows',
+      '10',
+      '--replica-identity-full',
+      'true',
+    ]);
+    expect(replicate.calls[0]!.flags).toEqual({
+      'source-url': 'postgres://a/b',
+      'destination-url': 'postgres://c/d',
+      'batch-max-rows': '10',
+      'replica-identity-full': 'true',
+    });
     const teardown = await parse(['teardown', '--target-schema', 'scratch', '--drop-target', '-y']);
-    expect(teardown.calls[0]).toEqual({ command: 'teardown', flags: { 'target-schema': 'scratch' }, options: { dropTarget: true, yes: true } });
+    expect(teardown.calls[0]).toEqual({
+      command: 'teardown',
+      flags: { 'target-schema': 'scratch' },
+      options: { dropTarget: true, yes: true },
+    });
     const status = await parse(['status', '--json', '--local']);
     expect(status.calls[0]!.options).toEqual({ json: true, local: true });
   });
 
   it.each([
-    [['teardown', '--slott', 'x'], /^elt teardown: unknown option '--slott' \(did you mean --slot\?\)\. Run elt teardown --help to see what it takes\.\n$/],
+    [
+      ['teardown', '--slott', 'x'],
+      /^elt teardown: unknown option '--slott' \(did you mean --slot\?\)\. Run elt teardown --help to see what it takes\.\n$/,
+    ],
     [['status', '--publication', 'p'], /^elt status: unknown option '--publication'/],
     [['replicate', '--slot'], /^elt replicate: option '--slot <name>' argument missing\./],
     [['status', 'extra'], /^elt status: too many arguments for 'status'; expected 0 arguments but got 1\./],
@@ -63,7 +86,9 @@ describe('elt command line', () => {
     expect(replicate.calls).toEqual([]);
     expect(replicate.stdout).toMatch(/^Usage: elt replicate \[options\]/);
     expect(replicate.stdout).toContain('--batch-max-rows <n>');
-    expect(replicate.stdout).toMatch(/--slot <name>\s+logical replication slot on the source\s+\(ELT_SLOT,\s+default elt_slot\)/);
+    expect(replicate.stdout).toMatch(
+      /--slot <name>\s+logical replication slot on the source\s+\(ELT_SLOT,\s+default elt_slot\)/,
+    );
     const teardown = await parse(['teardown', '-h']);
     expect(teardown.stdout).toMatch(/^Usage: elt teardown \[options\]/);
     expect(teardown.stdout).toContain('--yes');
@@ -82,7 +107,7 @@ describe('elt command line', () => {
 });
 
 describe('usageSentence', () => {
-  it('makes one sentence of commander\'s error and its suggestion', () => {
+  it("makes one sentence of commander's error and its suggestion", () => {
     expect(usageSentence('elt status', "error: unknown option '--jsn'\n(Did you mean --json?)")).toBe(
       "elt status: unknown option '--jsn' (did you mean --json?). Run elt status --help to see what it takes.\n",
     );

@@ -42,8 +42,16 @@ const SETTINGS_NOTE = 'Each setting comes from its environment variable (in pare
  */
 export function usageSentence(commandPath: string, commanderText: string): string {
   const [first = '', ...rest] = commanderText.trim().split('\n');
-  const what = first.replace(/^error:\s*/, '').replace(/\.$/, '').replace(/\. (\w)/g, (_m, c: string) => `; ${c.toLowerCase()}`);
-  const suggestion = rest.join(' ').trim().replace(/^\((.*)\)$/, '$1').replace(/^Did you mean/, 'did you mean').replace(/\?$/, '');
+  const what = first
+    .replace(/^error:\s*/, '')
+    .replace(/\.$/, '')
+    .replace(/\. (\w)/g, (_m, c: string) => `; ${c.toLowerCase()}`);
+  const suggestion = rest
+    .join(' ')
+    .trim()
+    .replace(/^\((.*)\)$/, '$1')
+    .replace(/^Did you mean/, 'did you mean')
+    .replace(/\?$/, '');
   return `${commandPath}: ${what}${suggestion ? ` (${suggestion}?)` : ''}. Run ${commandPath} --help to see what it takes.\n`;
 }
 
@@ -52,7 +60,12 @@ function settingOptions(command: Command, keys: Array<keyof Config>): Command {
   for (const key of keys) {
     const s = SETTINGS[key];
     const fallback = defaults[key];
-    command.addOption(new Option(`--${s.flag} <${s.arg}>`, `${s.help} (${s.env}${fallback === undefined ? ', required' : `, default ${fallback}`})`));
+    command.addOption(
+      new Option(
+        `--${s.flag} <${s.arg}>`,
+        `${s.help} (${s.env}${fallback === undefined ? ', required' : `, default ${fallback}`})`,
+      ),
+    );
   }
   return command;
 }
@@ -75,13 +88,18 @@ export function buildProgram(handlers: Handlers, version: string, out: Output, d
     outputError: (text: string, write: (s: string) => void) => write(usageSentence(path, text)),
   });
   program
-    .description('Change-data-capture ELT for PostgreSQL: one consistent snapshot, then every change from the logical replication slot, exactly once.')
+    .description(
+      'Change-data-capture ELT for PostgreSQL: one consistent snapshot, then every change from the logical replication slot, exactly once.',
+    )
     .version(version, '-V, --version', 'print the version of elt')
     .helpOption('-h, --help', 'show help (elt <command> --help for a command)')
     .helpCommand('help [command]', 'show help for a command')
     .configureOutput(outputFor('elt'))
     .exitOverride()
-    .addHelpText('after', `\n${EXIT_CODES_HELP}\n\nThe settings and their environment variables: elt replicate --help.`);
+    .addHelpText(
+      'after',
+      `\n${EXIT_CODES_HELP}\n\nThe settings and their environment variables: elt replicate --help.`,
+    );
 
   const command = (name: string, description: string) =>
     program
@@ -91,31 +109,60 @@ export function buildProgram(handlers: Handlers, version: string, out: Output, d
       .configureOutput(outputFor(`elt ${name}`))
       .addHelpText('after', `\n${EXIT_CODES_HELP}`);
 
-  settingOptions(command('replicate', 'copy the source once (at the slot\'s exported snapshot), then apply every change; runs until stopped'), COMMAND_SETTINGS.replicate)
+  settingOptions(
+    command(
+      'replicate',
+      "copy the source once (at the slot's exported snapshot), then apply every change; runs until stopped",
+    ),
+    COMMAND_SETTINGS.replicate,
+  )
     .addHelpText('afterAll', `\n${SETTINGS_NOTE}`)
-    .action(async (options: Record<string, unknown>) => done(await handlers.replicate(settingFlags(options, COMMAND_SETTINGS.replicate))));
+    .action(async (options: Record<string, unknown>) =>
+      done(await handlers.replicate(settingFlags(options, COMMAND_SETTINGS.replicate))),
+    );
 
-  settingOptions(command('status', 'show the slot, applied LSN, lag and tables; fails when a server cannot be reached'), COMMAND_SETTINGS.status)
+  settingOptions(
+    command('status', 'show the slot, applied LSN, lag and tables; fails when a server cannot be reached'),
+    COMMAND_SETTINGS.status,
+  )
     .option('--json', 'print JSON for machines')
     .option('--local', 'report on the local stack that `make up` started')
     .addHelpText('afterAll', `\n${SETTINGS_NOTE}`)
     .action(async (options: Record<string, unknown>) =>
-      done(await handlers.status(settingFlags(options, COMMAND_SETTINGS.status), { json: options.json === true, local: options.local === true })),
+      done(
+        await handlers.status(settingFlags(options, COMMAND_SETTINGS.status), {
+          json: options.json === true,
+          local: options.local === true,
+        }),
+      ),
     );
 
   settingOptions(
-    command('teardown', 'drop the replication slot and the publication on the source, and elt\'s state for the slot on the destination; prints what it will drop and needs --yes'),
+    command(
+      'teardown',
+      "drop the replication slot and the publication on the source, and elt's state for the slot on the destination; prints what it will drop and needs --yes",
+    ),
     COMMAND_SETTINGS.teardown,
   )
     .option('--drop-target', 'also drop the target schema (the replica tables) on the destination')
     .option('-y, --yes', 'drop without asking (otherwise it asks on a terminal, and drops nothing elsewhere)')
     .addHelpText('afterAll', `\n${SETTINGS_NOTE}`)
     .action(async (options: Record<string, unknown>) =>
-      done(await handlers.teardown(settingFlags(options, COMMAND_SETTINGS.teardown), { dropTarget: options.dropTarget === true, yes: options.yes === true })),
+      done(
+        await handlers.teardown(settingFlags(options, COMMAND_SETTINGS.teardown), {
+          dropTarget: options.dropTarget === true,
+          yes: options.yes === true,
+        }),
+      ),
     );
 
-  command('api', 'serve the REST API (settings from ELT_API_* and ELT_DESTINATION_URL, see the README)').action(async () => done(await handlers.api()));
-  command('up', 'start the local demo pipeline, each service checked healthy: two PostgreSQL clusters, the demo workload, the replicator, the API, Prometheus (when installed), a first dbt build, Airflow (ELT_AIRFLOW=0 leaves it out); settings in .elt/stack.env').action(async () => done(await handlers.up()));
+  command('api', 'serve the REST API (settings from ELT_API_* and ELT_DESTINATION_URL, see the README)').action(
+    async () => done(await handlers.api()),
+  );
+  command(
+    'up',
+    'start the local demo pipeline, each service checked healthy: two PostgreSQL clusters, the demo workload, the replicator, the API, Prometheus (when installed), a first dbt build, Airflow (ELT_AIRFLOW=0 leaves it out); settings in .elt/stack.env',
+  ).action(async () => done(await handlers.up()));
   command('down', 'stop everything elt up started (its data stays in .elt/)')
     .option('--clean', 'also delete its data (.elt/)')
     .action(async (options: Record<string, unknown>) => done(await handlers.down({ clean: options.clean === true })));

@@ -15,7 +15,12 @@ const plan = (overrides: Partial<TeardownPlan> = {}): TeardownPlan => ({
 describe('teardown plan', () => {
   it('drops the slot, the publication and the state; the schema only with --drop-target', () => {
     expect(actions(plan())).toEqual(['slot', 'publication', 'state']);
-    expect(actions(plan({ target: { name: 'staging', exists: true, tables: 3, usedBy: [] } }))).toEqual(['slot', 'publication', 'state', 'target']);
+    expect(actions(plan({ target: { name: 'staging', exists: true, tables: 3, usedBy: [] } }))).toEqual([
+      'slot',
+      'publication',
+      'state',
+      'target',
+    ]);
     expect(formatPlan(plan())).toBe(
       [
         'elt teardown will drop:',
@@ -34,15 +39,27 @@ describe('teardown plan', () => {
       target: { name: 'staging', exists: true, tables: 3, usedBy: ['elt_slot'] },
     });
     expect(actions(shared)).toEqual(['slot', 'state']);
-    expect(formatPlan(shared)).toContain('and leave alone:\n  publication elt_pub on the source: slot elt_slot on that database may stream from it\n  schema staging on the destination: slot elt_slot replicates into it too\n');
-    const notOwned = plan({ publication: { name: 'elt_pub', exists: true, owner: 'postgres', mayDrop: false, usedBy: [] } });
+    expect(formatPlan(shared)).toContain(
+      'and leave alone:\n  publication elt_pub on the source: slot elt_slot on that database may stream from it\n  schema staging on the destination: slot elt_slot replicates into it too\n',
+    );
+    const notOwned = plan({
+      publication: { name: 'elt_pub', exists: true, owner: 'postgres', mayDrop: false, usedBy: [] },
+    });
     expect(actions(notOwned)).toEqual(['slot', 'state']);
-    expect(formatPlan(notOwned)).toContain('publication elt_pub on the source: role elt_replicator may not drop it (it is owned by postgres)');
+    expect(formatPlan(notOwned)).toContain(
+      'publication elt_pub on the source: role elt_replicator may not drop it (it is owned by postgres)',
+    );
   });
 
   it('says when there is nothing to drop', () => {
-    const empty = plan({ slot: { name: 'elt_slot', exists: false, retainedWalBytes: null, mayDrop: true }, publication: { name: 'elt_pub', exists: false, owner: null, mayDrop: false, usedBy: [] }, state: { exists: false } });
+    const empty = plan({
+      slot: { name: 'elt_slot', exists: false, retainedWalBytes: null, mayDrop: true },
+      publication: { name: 'elt_pub', exists: false, owner: null, mayDrop: false, usedBy: [] },
+      state: { exists: false },
+    });
     expect(actions(empty)).toEqual([]);
-    expect(formatPlan(empty)).toMatch(/^elt teardown has nothing to drop\.\nand leave alone:\n {2}replication slot elt_slot: there is none/);
+    expect(formatPlan(empty)).toMatch(
+      /^elt teardown has nothing to drop\.\nand leave alone:\n {2}replication slot elt_slot: there is none/,
+    );
   });
 });

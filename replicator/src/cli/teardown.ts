@@ -34,7 +34,8 @@ export type Action = 'slot' | 'publication' | 'state' | 'target';
 export function actions(plan: TeardownPlan): Action[] {
   const out: Action[] = [];
   if (plan.slot.exists) out.push('slot');
-  if (plan.publication.exists && plan.publication.mayDrop && plan.publication.usedBy.length === 0) out.push('publication');
+  if (plan.publication.exists && plan.publication.mayDrop && plan.publication.usedBy.length === 0)
+    out.push('publication');
   if (plan.state.exists) out.push('state');
   if (plan.target?.exists && plan.target.usedBy.length === 0) out.push('target');
   return out;
@@ -66,20 +67,31 @@ export function formatPlan(plan: TeardownPlan): string {
   const keep: string[] = [];
   const { slot, publication, target } = plan;
   if (todo.has('slot')) {
-    drop.push(`  replication slot ${slot.name} on the source at ${plan.source}${slot.retainedWalBytes !== null ? ` (it holds ${size(slot.retainedWalBytes)} of WAL)` : ''}`);
+    drop.push(
+      `  replication slot ${slot.name} on the source at ${plan.source}${slot.retainedWalBytes !== null ? ` (it holds ${size(slot.retainedWalBytes)} of WAL)` : ''}`,
+    );
   } else {
     keep.push(`  replication slot ${slot.name}: there is none on the source at ${plan.source}`);
   }
   if (todo.has('publication')) drop.push(`  publication ${publication.name} on the source at ${plan.source}`);
   else if (!publication.exists) keep.push(`  publication ${publication.name}: there is none on the source`);
   else if (publication.usedBy.length > 0) {
-    keep.push(`  publication ${publication.name} on the source: slot ${publication.usedBy.join(', ')} on that database may stream from it`);
+    keep.push(
+      `  publication ${publication.name} on the source: slot ${publication.usedBy.join(', ')} on that database may stream from it`,
+    );
   } else keep.push(`  ${publicationLeftover(plan).what}`);
-  if (todo.has('state')) drop.push(`  elt's state for slot ${slot.name} (rows of elt.replication_state and elt.tables) on the destination at ${plan.destination}`);
+  if (todo.has('state'))
+    drop.push(
+      `  elt's state for slot ${slot.name} (rows of elt.replication_state and elt.tables) on the destination at ${plan.destination}`,
+    );
   if (target) {
-    if (todo.has('target')) drop.push(`  schema ${target.name} and its ${target.tables} table${target.tables === 1 ? '' : 's'} on the destination at ${plan.destination}`);
+    if (todo.has('target'))
+      drop.push(
+        `  schema ${target.name} and its ${target.tables} table${target.tables === 1 ? '' : 's'} on the destination at ${plan.destination}`,
+      );
     else if (!target.exists) keep.push(`  schema ${target.name}: there is none on the destination`);
-    else keep.push(`  schema ${target.name} on the destination: slot ${target.usedBy.join(', ')} replicates into it too`);
+    else
+      keep.push(`  schema ${target.name} on the destination: slot ${target.usedBy.join(', ')} replicates into it too`);
   }
   if (drop.length > 0) lines.push('elt teardown will drop:', ...drop);
   else lines.push('elt teardown has nothing to drop.');
@@ -88,7 +100,12 @@ export function formatPlan(plan: TeardownPlan): string {
 }
 
 /** Look at both servers; change nothing. */
-export async function planTeardown(source: ClientBase, dest: ClientBase, config: Config, dropTarget: boolean): Promise<TeardownPlan> {
+export async function planTeardown(
+  source: ClientBase,
+  dest: ClientBase,
+  config: Config,
+  dropTarget: boolean,
+): Promise<TeardownPlan> {
   const slot = await inspectSlot(source, config.slot);
   if (slot?.active) throw slotInUse(config.slot, slot.activePid);
   const { rows: roles } = await source.query<{ role: string; may_drop_slot: boolean }>(
@@ -105,7 +122,11 @@ export async function planTeardown(source: ClientBase, dest: ClientBase, config:
      WHERE database = current_database() AND plugin = 'pgoutput' AND slot_name <> $1 ORDER BY 1`,
     [config.slot],
   );
-  const hasControl = (await dest.query<{ ok: boolean }>("SELECT to_regclass('elt.replication_state') IS NOT NULL AND to_regclass('elt.tables') IS NOT NULL AS ok")).rows[0]!.ok;
+  const hasControl = (
+    await dest.query<{ ok: boolean }>(
+      "SELECT to_regclass('elt.replication_state') IS NOT NULL AND to_regclass('elt.tables') IS NOT NULL AS ok",
+    )
+  ).rows[0]!.ok;
   const stateRows = hasControl
     ? (
         await dest.query<{ n: number }>(
@@ -135,7 +156,12 @@ export async function planTeardown(source: ClientBase, dest: ClientBase, config:
     source: describeUrl(config.sourceUrl),
     destination: describeUrl(config.destinationUrl),
     role: roles[0]?.role ?? 'unknown',
-    slot: { name: config.slot, exists: slot !== null, retainedWalBytes: slot?.retainedWalBytes ?? null, mayDrop: roles[0]?.may_drop_slot ?? false },
+    slot: {
+      name: config.slot,
+      exists: slot !== null,
+      retainedWalBytes: slot?.retainedWalBytes ?? null,
+      mayDrop: roles[0]?.may_drop_slot ?? false,
+    },
     publication: {
       name: config.publication,
       exists: pubs.length > 0,
@@ -157,10 +183,16 @@ export class TeardownIncompleteError extends EltError {
  * Drop what the plan lists, reporting each step through `say`. A slot that cannot be
  * dropped stops everything; anything else that fails is reported as left behind.
  */
-export async function executeTeardown(source: ClientBase, dest: ClientBase, plan: TeardownPlan, say: (line: string) => void): Promise<void> {
+export async function executeTeardown(
+  source: ClientBase,
+  dest: ClientBase,
+  plan: TeardownPlan,
+  say: (line: string) => void,
+): Promise<void> {
   const todo = new Set(actions(plan));
   const left: Leftover[] = [];
-  if (plan.publication.exists && !plan.publication.mayDrop && plan.publication.usedBy.length === 0) left.push(publicationLeftover(plan));
+  if (plan.publication.exists && !plan.publication.mayDrop && plan.publication.usedBy.length === 0)
+    left.push(publicationLeftover(plan));
   if (todo.has('slot')) {
     if (!plan.slot.mayDrop) {
       throw new EltError(
@@ -204,8 +236,16 @@ export async function executeTeardown(source: ClientBase, dest: ClientBase, plan
       if (todo.has('target')) say(`dropped schema ${plan.target!.name}`);
     } catch (error) {
       await dest.query('ROLLBACK').catch(() => undefined); // the error below is the one to report
-      const what = [todo.has('state') ? `elt's state for slot ${plan.slot.name}` : null, todo.has('target') ? `schema ${plan.target!.name}` : null].filter(Boolean).join(' and ');
-      left.push({ what: `${what} on the destination: ${(error as Error).message}`, fix: 'run elt teardown again as a role that may change them' });
+      const what = [
+        todo.has('state') ? `elt's state for slot ${plan.slot.name}` : null,
+        todo.has('target') ? `schema ${plan.target!.name}` : null,
+      ]
+        .filter(Boolean)
+        .join(' and ');
+      left.push({
+        what: `${what} on the destination: ${(error as Error).message}`,
+        fix: 'run elt teardown again as a role that may change them',
+      });
     }
   }
   if (left.length > 0) {

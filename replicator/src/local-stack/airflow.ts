@@ -20,7 +20,10 @@ export const AIRFLOW_USER = 'airflow';
 export function airflowInstalled(): string {
   const venv = airflowVenv();
   if (!existsSync(join(venv, 'bin', 'airflow'))) {
-    throw new ConfigError(`Airflow is not installed (${venv}/bin/airflow is missing).`, 'Run make up (it installs Airflow on first use), or make airflow-deps; ELT_AIRFLOW=0 leaves Airflow out.');
+    throw new ConfigError(
+      `Airflow is not installed (${venv}/bin/airflow is missing).`,
+      'Run make up (it installs Airflow on first use), or make airflow-deps; ELT_AIRFLOW=0 leaves Airflow out.',
+    );
   }
   return venv;
 }
@@ -32,7 +35,12 @@ interface AirflowHealth {
 }
 
 export function startAirflow(paths: StackPaths, s: StackSettings): HealthCheck {
-  const env = { ELT_STATE_DIR: paths.stateDir, AIRFLOW_HOME: join(paths.stateDir, 'airflow'), ELT_AIRFLOW_VENV: airflowInstalled(), ELT_DBT_VENV: dbtVenv() };
+  const env = {
+    ELT_STATE_DIR: paths.stateDir,
+    AIRFLOW_HOME: join(paths.stateDir, 'airflow'),
+    ELT_AIRFLOW_VENV: airflowInstalled(),
+    ELT_DBT_VENV: dbtVenv(),
+  };
   const pid = background(paths, 'airflow', '/bin/bash', [join(REPO_ROOT, 'airflow', 'scripts', 'airflow-up.sh')], env);
   const url = `http://127.0.0.1:${s.airflowPort}/api/v2/monitor/health`;
   return {
@@ -44,7 +52,9 @@ export function startAirflow(paths: StackPaths, s: StackSettings): HealthCheck {
       const body = await httpOk(url);
       if (!body) return false;
       const health = JSON.parse(body) as AirflowHealth;
-      return [health.metadatabase?.status, health.scheduler?.status, health.dag_processor?.status].every((status) => status === 'healthy');
+      return [health.metadatabase?.status, health.scheduler?.status, health.dag_processor?.status].every(
+        (status) => status === 'healthy',
+      );
     },
   };
 }
@@ -71,7 +81,8 @@ export function unpauseEltDag(s: StackSettings, pid: number): HealthCheck {
         body: JSON.stringify({ is_paused: false }),
       });
       if (patch.status === 404) return false; // not parsed yet
-      if (patch.status !== 200) throw new Error(`PATCH /api/v2/dags/elt_dag answered ${patch.status}: ${(await patch.text()).slice(0, 200)}`);
+      if (patch.status !== 200)
+        throw new Error(`PATCH /api/v2/dags/elt_dag answered ${patch.status}: ${(await patch.text()).slice(0, 200)}`);
       return ((await patch.json()) as { is_paused: boolean }).is_paused === false;
     },
   };

@@ -19,7 +19,11 @@ export interface BannerFacts {
 }
 
 const answers = async (url: string) => (await httpOk(url)) !== null;
-const pgAnswers = (url: string) => queryOnce(url, 'SELECT 1').then(() => true, () => false);
+const pgAnswers = (url: string) =>
+  queryOnce(url, 'SELECT 1').then(
+    () => true,
+    () => false,
+  );
 
 async function line(label: string, url: string, ok: boolean, note: string): Promise<string> {
   return `  ${label.padEnd(12)} ${ok ? `${url}   ${note}` : `NOT ANSWERING at ${url}: see the log`}`;
@@ -31,15 +35,40 @@ export async function banner(f: BannerFacts): Promise<string> {
   const prometheus = `http://127.0.0.1:${s.prometheusPort}`;
   const airflow = `http://127.0.0.1:${s.airflowPort}`;
   const lines = [
-    await line('source', f.superuserSourceUrl, await pgAnswers(sourceUrl(s)), `(replication role ${REPLICATOR_ROLE} / ${s.replicatorPassword})`),
-    await line('destination', destinationUrl(s), await pgAnswers(destinationUrl(s)), `(schemas staging, marts, elt; ${f.martRows} rows in marts.fct_orders)`),
+    await line(
+      'source',
+      f.superuserSourceUrl,
+      await pgAnswers(sourceUrl(s)),
+      `(replication role ${REPLICATOR_ROLE} / ${s.replicatorPassword})`,
+    ),
+    await line(
+      'destination',
+      destinationUrl(s),
+      await pgAnswers(destinationUrl(s)),
+      `(schemas staging, marts, elt; ${f.martRows} rows in marts.fct_orders)`,
+    ),
     await line('api', api, await answers(`${api}/ready`), `(docs at /docs; token for POST/DELETE: ${s.apiToken})`),
-    await line('metrics', `http://127.0.0.1:${s.metricsPort}/metrics`, await answers(`http://127.0.0.1:${s.metricsPort}/metrics`), '(the replicator)'),
+    await line(
+      'metrics',
+      `http://127.0.0.1:${s.metricsPort}/metrics`,
+      await answers(`http://127.0.0.1:${s.metricsPort}/metrics`),
+      '(the replicator)',
+    ),
     f.prometheus
-      ? await line('prometheus', prometheus, await answers(`${prometheus}/-/ready`), '(alerts under /alerts, or /classic/alerts on Prometheus 2.x)')
+      ? await line(
+          'prometheus',
+          prometheus,
+          await answers(`${prometheus}/-/ready`),
+          '(alerts under /alerts, or /classic/alerts on Prometheus 2.x)',
+        )
       : '  prometheus   not installed: apt-get install prometheus (make monitoring-deps), then make down && make up',
     s.airflow
-      ? await line('airflow', airflow, await answers(`${airflow}/api/v2/monitor/health`), `(user ${AIRFLOW_USER}, password ${s.airflowPassword}; elt_dag runs ${s.dagSchedule})`)
+      ? await line(
+          'airflow',
+          airflow,
+          await answers(`${airflow}/api/v2/monitor/health`),
+          `(user ${AIRFLOW_USER}, password ${s.airflowPassword}; elt_dag runs ${s.dagSchedule})`,
+        )
       : '  airflow      left out (ELT_AIRFLOW=0): make dbt-build rebuilds the marts by hand',
   ];
   return `

@@ -39,7 +39,10 @@ export async function waitHealthy(paths: StackPaths, h: HealthCheck): Promise<vo
   let last = '';
   for (;;) {
     if (!alive(h.pid)) {
-      throw new ServiceFailedError(`The ${h.service} exited before it was healthy (${h.what}).\n${logTail(paths, h.service)}`, `Fix what its log says, then make down && make up.`);
+      throw new ServiceFailedError(
+        `The ${h.service} exited before it was healthy (${h.what}).\n${logTail(paths, h.service)}`,
+        `Fix what its log says, then make down && make up.`,
+      );
     }
     try {
       if (await h.check()) return;

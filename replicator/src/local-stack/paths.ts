@@ -11,7 +11,8 @@ function findRepoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'elt') return dir;
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'elt')
+      return dir;
     const parent = dirname(dir);
     if (parent === dir) throw new Error('elt: cannot find the repository (no package.json named elt above this file).');
     dir = parent;
@@ -32,5 +33,10 @@ export interface StackPaths {
 
 export function stackPaths(env: NodeJS.ProcessEnv = process.env): StackPaths {
   const stateDir = env.ELT_STATE_DIR || join(REPO_ROOT, '.elt');
-  return { stateDir, logDir: join(stateDir, 'logs'), pidsFile: join(stateDir, 'pids.json'), settingsFile: join(stateDir, 'stack.env') };
+  return {
+    stateDir,
+    logDir: join(stateDir, 'logs'),
+    pidsFile: join(stateDir, 'pids.json'),
+    settingsFile: join(stateDir, 'stack.env'),
+  };
 }

@@ -40,9 +40,20 @@ export function logFile(paths: StackPaths, name: string): string {
 }
 
 /** Start `command args` in the background with `env` added to ours; returns its pid. */
-export function background(paths: StackPaths, name: string, command: string, args: string[], env: Record<string, string>): number {
+export function background(
+  paths: StackPaths,
+  name: string,
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+): number {
   const log = openSync(logFile(paths, name), 'a');
-  const child = spawn(command, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', log, log], detached: true });
+  const child = spawn(command, args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', log, log],
+    detached: true,
+  });
   child.unref();
   return child.pid!;
 }

@@ -28,10 +28,16 @@ export async function queryOnce<T extends pg.QueryResultRow>(url: string, sql: s
 }
 
 export function startReplicator(paths: StackPaths, s: StackSettings): HealthCheck {
-  const env = { ELT_SOURCE_URL: sourceUrl(s), ELT_DESTINATION_URL: destinationUrl(s), ELT_METRICS_PORT: String(s.metricsPort) };
+  const env = {
+    ELT_SOURCE_URL: sourceUrl(s),
+    ELT_DESTINATION_URL: destinationUrl(s),
+    ELT_METRICS_PORT: String(s.metricsPort),
+  };
   const pid = background(paths, 'replicator', process.execPath, [...ELT_NODE_FLAGS, ELT_BIN, 'replicate'], env);
   // On a terminal, a live line per table the snapshot is copying (rows, MB/s, ETA).
-  const watch = process.stdout.isTTY ? new SnapshotWatch(destinationUrl(s), 'elt_slot', new LiveLines(process.stdout)) : null;
+  const watch = process.stdout.isTTY
+    ? new SnapshotWatch(destinationUrl(s), 'elt_slot', new LiveLines(process.stdout))
+    : null;
   return {
     service: 'replicator',
     pid,
@@ -41,7 +47,10 @@ export function startReplicator(paths: StackPaths, s: StackSettings): HealthChec
       await watch?.poll().catch(() => {
         // Only the progress display: the health check below decides.
       });
-      const rows = await queryOnce<{ phase: string }>(destinationUrl(s), "SELECT phase FROM elt.replication_state WHERE slot_name = 'elt_slot'");
+      const rows = await queryOnce<{ phase: string }>(
+        destinationUrl(s),
+        "SELECT phase FROM elt.replication_state WHERE slot_name = 'elt_slot'",
+      );
       const streaming = rows[0]?.phase === 'streaming';
       if (streaming) watch?.clear();
       return streaming && (await httpOk(`http://127.0.0.1:${s.metricsPort}/metrics`)) !== null;
@@ -51,13 +60,28 @@ export function startReplicator(paths: StackPaths, s: StackSettings): HealthChec
 
 /** The sum of rows written to the source's tables, as its statistics count them. */
 async function sourceWrites(superuserSourceUrl: string): Promise<number> {
-  const [row] = await queryOnce<{ n: string }>(superuserSourceUrl, 'SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) AS n FROM pg_stat_user_tables');
+  const [row] = await queryOnce<{ n: string }>(
+    superuserSourceUrl,
+    'SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) AS n FROM pg_stat_user_tables',
+  );
   return Number(row!.n);
 }
 
-export async function startWorkload(paths: StackPaths, s: StackSettings, superuserSourceUrl: string): Promise<HealthCheck> {
+export async function startWorkload(
+  paths: StackPaths,
+  s: StackSettings,
+  superuserSourceUrl: string,
+): Promise<HealthCheck> {
   const before = await sourceWrites(superuserSourceUrl);
-  const args = ['--import', 'tsx', join(REPO_ROOT, 'source_db_init', 'workload.ts'), '--url', superuserSourceUrl, '--rate', String(s.demoRate)];
+  const args = [
+    '--import',
+    'tsx',
+    join(REPO_ROOT, 'source_db_init', 'workload.ts'),
+    '--url',
+    superuserSourceUrl,
+    '--rate',
+    String(s.demoRate),
+  ];
   const pid = background(paths, 'workload', process.execPath, args, {});
   return {
     service: 'workload',
@@ -69,7 +93,12 @@ export async function startWorkload(paths: StackPaths, s: StackSettings, superus
 }
 
 export function startApi(paths: StackPaths, s: StackSettings): HealthCheck {
-  const env = { ELT_DESTINATION_URL: destinationUrl(s), ELT_API_PORT: String(s.apiPort), ELT_API_HOST: '127.0.0.1', ELT_API_TOKEN: s.apiToken };
+  const env = {
+    ELT_DESTINATION_URL: destinationUrl(s),
+    ELT_API_PORT: String(s.apiPort),
+    ELT_API_HOST: '127.0.0.1',
+    ELT_API_TOKEN: s.apiToken,
+  };
   const pid = background(paths, 'api', process.execPath, [ELT_BIN, 'api'], env);
   return {
     service: 'api',
@@ -86,7 +115,10 @@ export async function startPrometheus(paths: StackPaths, s: StackSettings): Prom
   if (!binaries) return null;
   const configFile = join(paths.stateDir, 'prometheus.yml');
   const listen = `127.0.0.1:${s.prometheusPort}`;
-  await writeFile(configFile, await renderLocalConfig({ replicator: `127.0.0.1:${s.metricsPort}`, api: `127.0.0.1:${s.apiPort}`, self: listen }));
+  await writeFile(
+    configFile,
+    await renderLocalConfig({ replicator: `127.0.0.1:${s.metricsPort}`, api: `127.0.0.1:${s.apiPort}`, self: listen }),
+  );
   const args = prometheusArgs({ configFile, dataDir: join(paths.stateDir, 'prometheus'), listen });
   const pid = background(paths, 'prometheus', binaries.prometheus, args, {});
   return {

@@ -4,7 +4,10 @@ import { parseStackEnv, renderStackEnv, resolveSettings, stackEnv } from './sett
 
 describe('the local stack settings file', () => {
   it('takes each setting from the environment, else the previous stack.env, else its default', () => {
-    const s = resolveSettings({ ELT_API_PORT: '6001' }, { ELT_API_PORT: '7001', ELT_DESTINATION_PORT: '7434', ELT_API_TOKEN: 'kept-token-0123456789' });
+    const s = resolveSettings(
+      { ELT_API_PORT: '6001' },
+      { ELT_API_PORT: '7001', ELT_DESTINATION_PORT: '7434', ELT_API_TOKEN: 'kept-token-0123456789' },
+    );
     expect(s.apiPort).toBe(6001);
     expect(s.destinationPort).toBe(7434);
     expect(s.sourcePort).toBe(5433);

@@ -65,7 +65,10 @@ function parseValue(name: string, kind: Kind, raw: string): number | boolean | s
   const value = Number(raw);
   if (kind === 'number' && Number.isFinite(value) && value > 0) return value;
   if (kind === 'port' && Number.isInteger(value) && value > 0 && value < 65536) return value;
-  throw new ConfigError(`${name}=${raw} is not ${kind === 'port' ? 'a port (1-65535)' : 'a positive number'}.`, `Set ${name} to a valid value, or unset it for the default.`);
+  throw new ConfigError(
+    `${name}=${raw} is not ${kind === 'port' ? 'a port (1-65535)' : 'a positive number'}.`,
+    `Set ${name} to a valid value, or unset it for the default.`,
+  );
 }
 
 /** The settings for `elt up`: environment, else the previous stack.env, else defaults. */
@@ -140,7 +143,10 @@ export function readStackEnv(file: string): Record<string, string> {
 export function localStackUrls(file: string): { ELT_SOURCE_URL: string; ELT_DESTINATION_URL: string } {
   const vars = readStackEnv(file);
   if (!vars.ELT_SOURCE_URL || !vars.ELT_DESTINATION_URL) {
-    throw new ConfigError(`There is no local stack: ${file} is missing or incomplete.`, 'Run make up first (it writes that file).');
+    throw new ConfigError(
+      `There is no local stack: ${file} is missing or incomplete.`,
+      'Run make up first (it writes that file).',
+    );
   }
   return { ELT_SOURCE_URL: vars.ELT_SOURCE_URL, ELT_DESTINATION_URL: vars.ELT_DESTINATION_URL };
 }

@@ -17,7 +17,16 @@ import { isRunning, startCluster, type PgCluster } from './pg-cluster.js';
 import { checkPorts, type PortUse } from './ports.js';
 import { alive, readPids, writePids, type Pids } from './processes.js';
 import { startApi, startPrometheus, startReplicator, startWorkload } from './services.js';
-import { DESTINATION_DB, readStackEnv, renderStackEnv, resolveSettings, SOURCE_DB, stackEnv, STACK_VARIABLES as V, type StackSettings } from './settings.js';
+import {
+  DESTINATION_DB,
+  readStackEnv,
+  renderStackEnv,
+  resolveSettings,
+  SOURCE_DB,
+  stackEnv,
+  STACK_VARIABLES as V,
+  type StackSettings,
+} from './settings.js';
 import { findPrometheus } from '../../../monitoring/prometheus.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -25,7 +34,8 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 /** The ports `elt up` is about to listen on (a cluster already running from its data directory keeps its own). */
 async function portsToCheck(paths: StackPaths, s: StackSettings): Promise<PortUse[]> {
   const uses: PortUse[] = [];
-  const use = (service: string, key: keyof StackSettings) => uses.push({ service, port: s[key] as number, variable: V[key].env });
+  const use = (service: string, key: keyof StackSettings) =>
+    uses.push({ service, port: s[key] as number, variable: V[key].env });
   if (!(await isRunning(join(paths.stateDir, 'pg', 'source')))) use('source PostgreSQL', 'sourcePort');
   if (!(await isRunning(join(paths.stateDir, 'pg', 'destination')))) use('destination PostgreSQL', 'destinationPort');
   use('replicator metrics', 'metricsPort');
@@ -40,10 +50,21 @@ async function portsToCheck(paths: StackPaths, s: StackSettings): Promise<PortUs
 }
 
 async function startDatabases(paths: StackPaths, s: StackSettings): Promise<PgCluster> {
-  say(`Starting PostgreSQL: source on 127.0.0.1:${s.sourcePort}, destination on 127.0.0.1:${s.destinationPort} (data in ${paths.stateDir}/pg)`);
-  const source = await startCluster({ name: 'source', port: s.sourcePort, dataDir: join(paths.stateDir, 'pg', 'source') });
-  const destination = await startCluster({ name: 'destination', port: s.destinationPort, dataDir: join(paths.stateDir, 'pg', 'destination') });
-  const exists = async (c: PgCluster, db: string) => (await c.psql(`SELECT 1 FROM pg_database WHERE datname = '${db}'`)) === '1';
+  say(
+    `Starting PostgreSQL: source on 127.0.0.1:${s.sourcePort}, destination on 127.0.0.1:${s.destinationPort} (data in ${paths.stateDir}/pg)`,
+  );
+  const source = await startCluster({
+    name: 'source',
+    port: s.sourcePort,
+    dataDir: join(paths.stateDir, 'pg', 'source'),
+  });
+  const destination = await startCluster({
+    name: 'destination',
+    port: s.destinationPort,
+    dataDir: join(paths.stateDir, 'pg', 'destination'),
+  });
+  const exists = async (c: PgCluster, db: string) =>
+    (await c.psql(`SELECT 1 FROM pg_database WHERE datname = '${db}'`)) === '1';
   if (!(await exists(source, SOURCE_DB))) {
     say(`Seeding the demo shop at scale ${s.demoScale} (about ${Math.round(s.demoScale * 100)}k rows)...`);
     await source.psql(`CREATE DATABASE ${SOURCE_DB}`);
@@ -55,7 +76,11 @@ async function startDatabases(paths: StackPaths, s: StackSettings): Promise<PgCl
 }
 
 /** Start one service, record its pid, wait until it is healthy. */
-async function bringUp(paths: StackPaths, pids: Pids, start: () => HealthCheck | Promise<HealthCheck>): Promise<HealthCheck> {
+async function bringUp(
+  paths: StackPaths,
+  pids: Pids,
+  start: () => HealthCheck | Promise<HealthCheck>,
+): Promise<HealthCheck> {
   const check = await start();
   pids[check.service] = check.pid;
   await writePids(paths, pids);
@@ -78,7 +103,14 @@ async function startEverything(paths: StackPaths, s: StackSettings, env: Record<
     const airflow = await bringUp(paths, pids, () => startAirflow(paths, s));
     await bringUp(paths, pids, () => unpauseEltDag(s, airflow.pid));
   }
-  return banner({ settings: s, settingsFile: paths.settingsFile, logDir: paths.logDir, superuserSourceUrl: source.url(SOURCE_DB), prometheus: prometheus !== null, martRows });
+  return banner({
+    settings: s,
+    settingsFile: paths.settingsFile,
+    logDir: paths.logDir,
+    superuserSourceUrl: source.url(SOURCE_DB),
+    prometheus: prometheus !== null,
+    martRows,
+  });
 }
 
 export async function up(): Promise<number> {
@@ -86,7 +118,9 @@ export async function up(): Promise<number> {
   await mkdir(paths.logDir, { recursive: true });
   const running = Object.entries(await readPids(paths)).filter(([, pid]) => alive(pid));
   if (running.length > 0) {
-    say(`The stack is already up (${running.map(([name, pid]) => `${name} pid ${pid}`).join(', ')}); its settings are in ${paths.settingsFile}. Run make down first to restart it.`);
+    say(
+      `The stack is already up (${running.map(([name, pid]) => `${name} pid ${pid}`).join(', ')}); its settings are in ${paths.settingsFile}. Run make down first to restart it.`,
+    );
     return 0;
   }
   const settings = resolveSettings(process.env, readStackEnv(paths.settingsFile));

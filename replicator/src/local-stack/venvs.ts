@@ -18,10 +18,14 @@ export function cacheDir(): string {
 export function hashedVenv(name: string, requirements: string, exportedAs: string): string {
   const exported = process.env[exportedAs];
   if (exported) return exported;
-  const hash = createHash('sha256').update(readFileSync(join(REPO_ROOT, requirements))).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(readFileSync(join(REPO_ROOT, requirements)))
+    .digest('hex')
+    .slice(0, 12);
   return join(cacheDir(), `venv-${name}-${hash}`);
 }
 
 export const dbtVenv = () => hashedVenv('dbt', 'custom_postgres/requirements.txt', 'ELT_DBT_VENV');
 export const airflowVenv = () => hashedVenv('airflow', 'airflow/requirements.txt', 'ELT_AIRFLOW_VENV');
-export const schemathesisVenv = () => hashedVenv('schemathesis', 'chaos/requirements-schemathesis.txt', 'ELT_SCHEMATHESIS_VENV');
+export const schemathesisVenv = () =>
+  hashedVenv('schemathesis', 'chaos/requirements-schemathesis.txt', 'ELT_SCHEMATHESIS_VENV');

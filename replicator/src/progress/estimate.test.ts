@@ -18,7 +18,12 @@ describe('row estimates from the catalog', () => {
 
   it('has no estimate for a table never analyzed (reltuples -1), even when one leaf of many lacks it', () => {
     expect(rowsFromStatistics([{ reltuples: -1, relpages: 0, pages: 400 }])).toBeNull();
-    expect(rowsFromStatistics([{ reltuples: 1_000, relpages: 10, pages: 10 }, { reltuples: -1, relpages: 0, pages: 3 }])).toBeNull();
+    expect(
+      rowsFromStatistics([
+        { reltuples: 1_000, relpages: 10, pages: 10 },
+        { reltuples: -1, relpages: 0, pages: 3 },
+      ]),
+    ).toBeNull();
   });
 
   it('knows an empty file holds no rows, whatever stale statistics say', () => {

@@ -7,8 +7,11 @@ class FakeTerminal {
   columns = 40;
 
   write(text: string): void {
+    // Terminal escapes are what this fake terminal reads.
+    /* eslint-disable no-control-regex */
     for (const part of text.split(/(\x1b\[\d*F|\x1b\[J|\n)/)) {
       const up = /^\x1b\[(\d*)F$/.exec(part);
+      /* eslint-enable no-control-regex */
       if (up) this.screen.splice(this.screen.length - Number(up[1]) - 1, Number(up[1]) + 1, '');
       else if (part === '\x1b[J') this.screen[this.screen.length - 1] = '';
       else if (part === '\n') this.screen.push('');
@@ -24,10 +27,20 @@ describe('live status lines under the logs', () => {
     live.set('a', 'snapshot public.a  10 rows');
     live.set('b', 'snapshot public.b  20 rows');
     live.log('{"msg":"table copied"}\n');
-    expect(terminal.screen).toEqual(['{"msg":"table copied"}', 'snapshot public.a  10 rows', 'snapshot public.b  20 rows', '']);
+    expect(terminal.screen).toEqual([
+      '{"msg":"table copied"}',
+      'snapshot public.a  10 rows',
+      'snapshot public.b  20 rows',
+      '',
+    ]);
     live.delete('a');
     live.log('{"msg":"streaming"}\n');
-    expect(terminal.screen).toEqual(['{"msg":"table copied"}', '{"msg":"streaming"}', 'snapshot public.b  20 rows', '']);
+    expect(terminal.screen).toEqual([
+      '{"msg":"table copied"}',
+      '{"msg":"streaming"}',
+      'snapshot public.b  20 rows',
+      '',
+    ]);
     live.delete('b');
     expect(terminal.screen).toEqual(['{"msg":"table copied"}', '{"msg":"streaming"}', '']);
   });

@@ -11,7 +11,15 @@ describe('progress figures', () => {
   });
 
   it('measures the rate from the first sighting when the copy was seen late', () => {
-    const f = figures({ rows: 300, bytes: 3_000, rowsAtStart: 100, bytesAtStart: 1_000, rowsEstimated: 500, elapsedMs: 2_000, done: false });
+    const f = figures({
+      rows: 300,
+      bytes: 3_000,
+      rowsAtStart: 100,
+      bytesAtStart: 1_000,
+      rowsEstimated: 500,
+      elapsedMs: 2_000,
+      done: false,
+    });
     expect(f).toEqual({ percent: 60, rowsPerSecond: 100, bytesPerSecond: 1_000, etaSeconds: 2 });
   });
 
@@ -19,7 +27,9 @@ describe('progress figures', () => {
     expect(percentOf(73_059, 35_416, false)).toBe(99.9);
     expect(percentOf(999_999, 1_000_000, false)).toBe(99.9);
     expect(percentOf(10, 35_416, true)).toBe(100);
-    expect(figures({ rows: 73_059, bytes: 1, rowsEstimated: 35_416, elapsedMs: 1_000, done: false }).etaSeconds).toBe(0);
+    expect(figures({ rows: 73_059, bytes: 1, rowsEstimated: 35_416, elapsedMs: 1_000, done: false }).etaSeconds).toBe(
+      0,
+    );
   });
 
   it('has no percent or time left without an estimate, and no rate before any time has passed', () => {

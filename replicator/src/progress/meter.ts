@@ -39,6 +39,7 @@ export function figures(p: Progress): ProgressFigures {
   const rowsPerSecond = seconds > 0 ? (p.rows - (p.rowsAtStart ?? 0)) / seconds : 0;
   const bytesPerSecond = seconds > 0 ? (p.bytes - (p.bytesAtStart ?? 0)) / seconds : 0;
   let etaSeconds: number | null = null;
-  if (!p.done && p.rowsEstimated > 0 && rowsPerSecond > 0) etaSeconds = Math.max(0, p.rowsEstimated - p.rows) / rowsPerSecond;
+  if (!p.done && p.rowsEstimated > 0 && rowsPerSecond > 0)
+    etaSeconds = Math.max(0, p.rowsEstimated - p.rows) / rowsPerSecond;
   return { percent: percentOf(p.rows, p.rowsEstimated, p.done), rowsPerSecond, bytesPerSecond, etaSeconds };
 }

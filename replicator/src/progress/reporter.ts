@@ -33,7 +33,13 @@ export class ProgressReporter {
     const key = `${phase}:${table}:${this.#next++}`;
     const started = Date.now();
     let lastLog = started;
-    const progress = (rows: number, bytes: number) => ({ rows, bytes, rowsEstimated: estimate.rows, elapsedMs: Date.now() - started, done: false });
+    const progress = (rows: number, bytes: number) => ({
+      rows,
+      bytes,
+      rowsEstimated: estimate.rows,
+      elapsedMs: Date.now() - started,
+      done: false,
+    });
     return {
       update: (rows, bytes) => {
         const p = progress(rows, bytes);

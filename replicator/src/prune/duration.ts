@@ -14,7 +14,11 @@ export function parseDuration(text: string): number | null {
 
 /** The largest unit that divides the seconds exactly: 2592000 -> `30d`, 90 -> `90s`. */
 export function formatDuration(seconds: number): string {
-  for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+  ] as const) {
     if (seconds > 0 && seconds % size === 0) return `${seconds / size}${unit}`;
   }
   return `${seconds}s`;

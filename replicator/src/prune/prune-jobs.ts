@@ -33,7 +33,10 @@ export async function requeueInterruptedPruneJobs(db: ClientBase, slot: string):
 }
 
 export async function hasQueuedPruneJob(db: ClientBase, slot: string): Promise<boolean> {
-  const { rows } = await db.query<{ queued: boolean }>("SELECT EXISTS (SELECT 1 FROM elt.prune_jobs WHERE slot_name = $1 AND state = 'queued') AS queued", [slot]);
+  const { rows } = await db.query<{ queued: boolean }>(
+    "SELECT EXISTS (SELECT 1 FROM elt.prune_jobs WHERE slot_name = $1 AND state = 'queued') AS queued",
+    [slot],
+  );
   return rows[0]?.queued ?? false;
 }
 
@@ -49,8 +52,16 @@ export async function claimPruneJob(db: ClientBase, slot: string): Promise<Prune
 }
 
 /** A pass the retention setting asks for, running from the start; old finished jobs are forgotten. */
-export async function startRetentionJob(db: ClientBase, slot: string, olderThanSeconds: number, requestedBy: string): Promise<PruneJob> {
-  await db.query(`DELETE FROM elt.prune_jobs WHERE slot_name = $1 AND finished_at < now() - make_interval(days => $2)`, [slot, KEEP_FINISHED_DAYS]);
+export async function startRetentionJob(
+  db: ClientBase,
+  slot: string,
+  olderThanSeconds: number,
+  requestedBy: string,
+): Promise<PruneJob> {
+  await db.query(
+    `DELETE FROM elt.prune_jobs WHERE slot_name = $1 AND finished_at < now() - make_interval(days => $2)`,
+    [slot, KEEP_FINISHED_DAYS],
+  );
   const { rows } = await db.query<PruneJob>(
     `INSERT INTO elt.prune_jobs (slot_name, state, older_than_seconds, requested_by, started_at, cutoff)
      VALUES ($1, 'running', $2::bigint, $3, now(), now() - make_interval(secs => $2::bigint)) ${RETURNING}`,
@@ -73,7 +84,11 @@ export async function prunableTables(db: ClientBase, slot: string): Promise<Repl
 }
 
 /** Where the table's replica is now, or null when it is no longer streaming (being resynced, stopped, gone). */
-export async function streamingTarget(db: ClientBase, slot: string, table: ReplicaTable): Promise<{ schema: string; table: string } | null> {
+export async function streamingTarget(
+  db: ClientBase,
+  slot: string,
+  table: ReplicaTable,
+): Promise<{ schema: string; table: string } | null> {
   const { rows } = await db.query<{ schema: string; table: string }>(
     `SELECT target_schema AS schema, target_table AS table FROM elt.tables
      WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND state = 'streaming'`,
@@ -92,8 +107,8 @@ export async function recordPruned(db: ClientBase, jobId: number, table: string,
 }
 
 export async function finishPruneJob(db: ClientBase, jobId: number, error: string | null): Promise<void> {
-  await db.query(`UPDATE elt.prune_jobs SET state = CASE WHEN $2::text IS NULL THEN 'succeeded' ELSE 'failed' END, finished_at = now(), error = $2 WHERE id = $1`, [
-    jobId,
-    error,
-  ]);
+  await db.query(
+    `UPDATE elt.prune_jobs SET state = CASE WHEN $2::text IS NULL THEN 'succeeded' ELSE 'failed' END, finished_at = now(), error = $2 WHERE id = $1`,
+    [jobId, error],
+  );
 }

@@ -89,11 +89,17 @@ export class Pruner {
       else await this.#pruneChunk(db, pass);
     } catch (error) {
       this.#pass = null;
-      if (pass !== null) await this.#finish(db, pass, error).catch(() => {});
+      if (pass !== null)
+        await this.#finish(db, pass, error).catch(() => {
+          // Recording the failed pass failed too (the connection is gone): the attempt's own error is what counts.
+        });
       else {
         this.#jobQueued = false;
         this.metrics.pruneJobs.inc({ outcome: 'failed' });
-        this.lc.error({ err: error }, 'a prune pass could not start; replication goes on and the next pass tries again');
+        this.lc.error(
+          { err: error },
+          'a prune pass could not start; replication goes on and the next pass tries again',
+        );
       }
     }
   }
@@ -109,7 +115,13 @@ export class Pruner {
     if (job === null) return null;
     const tables = await prunableTables(db, this.config.slot);
     this.lc.info(
-      { job: job.id, olderThan: formatDuration(job.olderThanSeconds), cutoff: job.cutoff, requestedBy: job.requestedBy, tables: tables.length },
+      {
+        job: job.id,
+        olderThan: formatDuration(job.olderThanSeconds),
+        cutoff: job.cutoff,
+        requestedBy: job.requestedBy,
+        tables: tables.length,
+      },
       'prune pass started: removing soft-deleted rows marked deleted before the cutoff',
     );
     return { job, tables, tableRows: 0, rows: 0 };
@@ -120,7 +132,10 @@ export class Pruner {
     const label = `${current.sourceSchema}.${current.sourceTable}`;
     const target = await streamingTarget(db, this.config.slot, current);
     if (target === null) {
-      this.lc.info({ job: pass.job.id, table: label }, 'prune: table skipped, it is not streaming (resync or error); the next pass takes it');
+      this.lc.info(
+        { job: pass.job.id, table: label },
+        'prune: table skipped, it is not streaming (resync or error); the next pass takes it',
+      );
       this.#nextTable(pass);
       return;
     }
@@ -133,7 +148,8 @@ export class Pruner {
       pass.rows += removed;
     }
     if (removed < PRUNE_CHUNK_ROWS) {
-      if (pass.tableRows > 0) this.lc.info({ job: pass.job.id, table: label, rows: pass.tableRows }, 'prune: soft-deleted rows removed');
+      if (pass.tableRows > 0)
+        this.lc.info({ job: pass.job.id, table: label, rows: pass.tableRows }, 'prune: soft-deleted rows removed');
       this.#nextTable(pass);
     }
   }
@@ -145,10 +161,14 @@ export class Pruner {
 
   async #finish(db: ClientBase, pass: Pass, error: unknown): Promise<void> {
     this.#pass = null;
-    const message = error === null ? null : error instanceof Error ? error.message : String(error);
+    const message = error === null ? null : error instanceof Error ? error.message : JSON.stringify(error);
     this.metrics.pruneJobs.inc({ outcome: message === null ? 'succeeded' : 'failed' });
     if (message === null) this.lc.info({ job: pass.job.id, rows: pass.rows }, 'prune pass finished');
-    else this.lc.error({ job: pass.job.id, rows: pass.rows, err: error }, 'prune pass failed; replication goes on and the next pass tries again');
+    else
+      this.lc.error(
+        { job: pass.job.id, rows: pass.rows, err: error },
+        'prune pass failed; replication goes on and the next pass tries again',
+      );
     await finishPruneJob(db, pass.job.id, message);
   }
 }

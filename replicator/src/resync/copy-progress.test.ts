@@ -41,6 +41,8 @@ describe('progressTick', () => {
       throw new Error('Connection terminated unexpectedly');
     };
     expect(await progressTick(lc, 10, { report: async () => undefined, cancelled })).toBe(false);
-    expect(lines).toMatchObject([{ level: 40, msg: expect.stringContaining('could not read whether the job was cancelled') }]);
+    expect(lines).toMatchObject([
+      { level: 40, msg: expect.stringContaining('could not read whether the job was cancelled') },
+    ]);
   });
 });

@@ -21,7 +21,10 @@ export async function requeueInterruptedJobs(db: ClientBase, slot: string): Prom
      WHERE slot_name = $1 AND state = 'running'`,
     [slot],
   );
-  const result = await db.query(`UPDATE elt.resync_jobs SET state = 'queued', started_at = NULL WHERE slot_name = $1 AND state = 'running'`, [slot]);
+  const result = await db.query(
+    `UPDATE elt.resync_jobs SET state = 'queued', started_at = NULL WHERE slot_name = $1 AND state = 'running'`,
+    [slot],
+  );
   return result.rowCount ?? 0;
 }
 
@@ -46,7 +49,10 @@ export async function jobTables(db: ClientBase, jobId: number): Promise<JobTable
 }
 
 export async function cancelRequested(db: ClientBase, jobId: number): Promise<boolean> {
-  const { rows } = await db.query<{ cancel: boolean }>('SELECT cancel_requested AS cancel FROM elt.resync_jobs WHERE id = $1', [jobId]);
+  const { rows } = await db.query<{ cancel: boolean }>(
+    'SELECT cancel_requested AS cancel FROM elt.resync_jobs WHERE id = $1',
+    [jobId],
+  );
   return rows[0]?.cancel ?? true;
 }
 
@@ -62,20 +68,43 @@ export async function updateJobTable(
        started_at = CASE WHEN $4::text = 'running' THEN now() ELSE started_at END,
        finished_at = CASE WHEN $4::text IN ('succeeded', 'failed', 'cancelled') THEN now() ELSE finished_at END
      WHERE job_id = $1 AND source_schema = $2 AND source_table = $3`,
-    [jobId, t.schema, t.table, change.state ?? null, change.rowsCopied ?? null, change.rowsEstimated ?? null, change.error ?? null],
+    [
+      jobId,
+      t.schema,
+      t.table,
+      change.state ?? null,
+      change.rowsCopied ?? null,
+      change.rowsEstimated ?? null,
+      change.error ?? null,
+    ],
   );
 }
 
-export async function finishJob(db: ClientBase, jobId: number, state: 'succeeded' | 'failed' | 'cancelled', error?: string): Promise<void> {
+export async function finishJob(
+  db: ClientBase,
+  jobId: number,
+  state: 'succeeded' | 'failed' | 'cancelled',
+  error?: string,
+): Promise<void> {
   await db.query(
     `UPDATE elt.resync_job_tables SET state = $2, finished_at = now() WHERE job_id = $1 AND state IN ('queued', 'running')`,
     [jobId, state === 'succeeded' ? 'cancelled' : state],
   );
-  await db.query(`UPDATE elt.resync_jobs SET state = $2, finished_at = now(), error = $3 WHERE id = $1`, [jobId, state, error ?? null]);
+  await db.query(`UPDATE elt.resync_jobs SET state = $2, finished_at = now(), error = $3 WHERE id = $1`, [
+    jobId,
+    state,
+    error ?? null,
+  ]);
   await db.query('DELETE FROM elt.resync_delta WHERE job_id = $1', [jobId]);
 }
 
-export async function setTableState(db: ClientBase, slot: string, t: { schema: string; table: string }, state: string, error: string | null = null): Promise<void> {
+export async function setTableState(
+  db: ClientBase,
+  slot: string,
+  t: { schema: string; table: string },
+  state: string,
+  error: string | null = null,
+): Promise<void> {
   await db.query(
     `UPDATE elt.tables SET state = $4, last_error = coalesce($5, last_error), last_error_at = CASE WHEN $5::text IS NOT NULL THEN now() ELSE last_error_at END
      WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,

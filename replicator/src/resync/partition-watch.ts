@@ -25,8 +25,15 @@ export async function watchPartitions(ctx: SchemaContext & { control: ClientBase
     if (seen.leaves) {
       const change = compareLeaves(seen.leaves, table.leaves);
       if (change.kind === 'none') continue;
-      if (change.kind === 'changed') await requestResync({ ...ctx, dest: ctx.control }, table.schema, table.table, change.why);
-      else if (!(await leavesEmpty(ctx.source, change.oids))) await requestResync({ ...ctx, dest: ctx.control }, table.schema, table.table, 'a partition with rows was attached');
+      if (change.kind === 'changed')
+        await requestResync({ ...ctx, dest: ctx.control }, table.schema, table.table, change.why);
+      else if (!(await leavesEmpty(ctx.source, change.oids)))
+        await requestResync(
+          { ...ctx, dest: ctx.control },
+          table.schema,
+          table.table,
+          'a partition with rows was attached',
+        );
     }
     await ctx.control.query(
       `INSERT INTO elt.partition_leaves (slot_name, source_schema, source_table, leaves) VALUES ($1, $2, $3, $4)

@@ -14,14 +14,31 @@ import type { Metrics } from '../metrics.js';
 import { connectDestination } from '../source/source-db.js';
 import { RESYNC_CHANNEL } from '../state/control.js';
 import type { ApplyHooks } from '../apply/apply-hooks.js';
-import { cancelRequested, claimNextJob, finishJob, jobTables, type JobTable, requeueInterruptedJobs, setTableState, updateJobTable } from './jobs.js';
+import {
+  cancelRequested,
+  claimNextJob,
+  finishJob,
+  jobTables,
+  type JobTable,
+  requeueInterruptedJobs,
+  setTableState,
+  updateJobTable,
+} from './jobs.js';
 import { ResyncCancelled, resyncTable } from './table-resync.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { estimateTable, type TableEstimate } from '../progress/table-estimate.js';
 
 const POLL_INTERVAL_MS = 5_000;
 
-export async function runResyncJobs(lc: Logger, config: Config, metrics: Metrics, progress: ProgressReporter, hooks: ApplyHooks, source: pg.Client, signal: AbortSignal): Promise<void> {
+export async function runResyncJobs(
+  lc: Logger,
+  config: Config,
+  metrics: Metrics,
+  progress: ProgressReporter,
+  hooks: ApplyHooks,
+  source: pg.Client,
+  signal: AbortSignal,
+): Promise<void> {
   const db = await connectDestination(config.destinationUrl, 'elt-resync-queue');
   let wake: (() => void) | null = null;
   const wakeUp = () => wake?.();
@@ -76,7 +93,10 @@ async function runJob(
     const estimate = estimates.get(label) ?? { rows: 0, bytes: 0 };
     metrics.resyncRowsEstimated.set({ table: label }, estimate.rows);
     await updateJobTable(db, jobId, t, { state: 'running' });
-    const before = await db.query<{ state: string }>('SELECT state FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3', [config.slot, t.schema, t.table]);
+    const before = await db.query<{ state: string }>(
+      'SELECT state FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3',
+      [config.slot, t.schema, t.table],
+    );
     const previousState = before.rows[0]?.state ?? 'streaming';
     await setTableState(db, config.slot, t, 'resyncing');
     const shown = progress.table('resync', label, estimate);
@@ -103,7 +123,15 @@ async function runJob(
       // The table is as it was before the resync: so is its state (an error stays an error, and
       // a table the stream stopped meanwhile is stopped).
       const restored = hooks.stopped.has(t.schema, t.table) ? 'error' : previousState;
-      await setTableState(db, config.slot, t, restored, error instanceof ResyncCancelled || signal.aborted ? null : `resync failed: ${error instanceof Error ? error.message : String(error)}`);
+      await setTableState(
+        db,
+        config.slot,
+        t,
+        restored,
+        error instanceof ResyncCancelled || signal.aborted
+          ? null
+          : `resync failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
       if (error instanceof ResyncCancelled) {
         await finishJob(db, jobId, 'cancelled');
         metrics.resyncJobs.inc({ outcome: 'cancelled' });
@@ -127,7 +155,12 @@ async function runJob(
 }
 
 /** Estimate every table the job still has to copy and record the estimates; by `schema.table`. */
-async function estimateJobTables(db: pg.Client, source: pg.Client, jobId: number, tables: JobTable[]): Promise<Map<string, TableEstimate>> {
+async function estimateJobTables(
+  db: pg.Client,
+  source: pg.Client,
+  jobId: number,
+  tables: JobTable[],
+): Promise<Map<string, TableEstimate>> {
   const estimates = new Map<string, TableEstimate>();
   for (const t of tables) {
     if (t.state !== 'queued') continue;

@@ -18,12 +18,18 @@ const table = (keyIndexes: number[]): TargetTable => ({
   stageTable: '',
 });
 
-const INSERT = 'INSERT INTO "staging"."items" ("id", "v", _lsn, _deleted, _synced_at) SELECT "id", "v", _lsn, _deleted, now() FROM "staging"."_elt_resync_7"';
+const INSERT =
+  'INSERT INTO "staging"."items" ("id", "v", _lsn, _deleted, _synced_at) SELECT "id", "v", _lsn, _deleted, now() FROM "staging"."_elt_resync_7"';
 
 test.each([
   ['hard, keyed', [0], 'hard', ['TRUNCATE "staging"."items"', INSERT]],
   ['hard, no key', [], 'hard', ['TRUNCATE "staging"."items"', INSERT]],
-  ['soft, no key: deleted rows stay, live rows are the copy', [], 'soft', ['DELETE FROM "staging"."items" WHERE NOT _deleted', INSERT]],
+  [
+    'soft, no key: deleted rows stay, live rows are the copy',
+    [],
+    'soft',
+    ['DELETE FROM "staging"."items" WHERE NOT _deleted', INSERT],
+  ],
   [
     'soft, keyed: live rows gone from the copy are marked deleted, the copy replaces its keys',
     [0],

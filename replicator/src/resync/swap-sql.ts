@@ -20,7 +20,9 @@ export function swapSql(table: TargetTable, shadowTable: string, deleteMode: Del
   const insert = `INSERT INTO ${target} (${names.join(', ')}, _synced_at) SELECT ${names.join(', ')}, now() FROM ${shadow}`;
   if (deleteMode === 'hard') return [`TRUNCATE ${target}`, insert];
   if (table.keyIndexes.length === 0) return [`DELETE FROM ${target} WHERE NOT _deleted`, insert];
-  const sameKey = table.keyIndexes.map((i) => `s.${ident(table.columns[i]!.name)} = t.${ident(table.columns[i]!.name)}`).join(' AND ');
+  const sameKey = table.keyIndexes
+    .map((i) => `s.${ident(table.columns[i]!.name)} = t.${ident(table.columns[i]!.name)}`)
+    .join(' AND ');
   return [
     `UPDATE ${target} t SET _deleted = true, _synced_at = now() WHERE NOT t._deleted AND NOT EXISTS (SELECT 1 FROM ${shadow} s WHERE ${sameKey})`,
     `DELETE FROM ${target} t USING ${shadow} s WHERE ${sameKey}`,

@@ -74,22 +74,45 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
   hooks.mirror(schema, table, jobId);
   let swapped = false;
   try {
-    await ensureReplicaTable(lc, input.source, dest, { sourceSchemas: config.sourceSchemas, targetSchema: config.targetSchema }, schema, table);
+    await ensureReplicaTable(
+      lc,
+      input.source,
+      dest,
+      { sourceSchemas: config.sourceSchemas, targetSchema: config.targetSchema },
+      schema,
+      table,
+    );
     const readShape = () => tableShape(input.source, dest, config.targetSchema, schema, table);
     const shape = await readShape().catch(async (error: unknown) => {
       if (!(error instanceof ShapeAheadError)) throw error;
       await streamCaughtUp(input.source, hooks);
       return readShape();
     });
-    await using snapshot = await createSlotWithSnapshot(lc, config.sourceUrl, `elt_resync_${jobId}`, input.source, { temporary: true });
+    await using snapshot = await createSlotWithSnapshot(lc, config.sourceUrl, `elt_resync_${jobId}`, input.source, {
+      temporary: true,
+    });
     const fromLsn = snapshot.consistentPoint;
-    lc.info({ table: `${schema}.${table}`, lsn: formatLsn(fromLsn), job: jobId }, 'resync: copying the table at a fresh snapshot');
+    lc.info(
+      { table: `${schema}.${table}`, lsn: formatLsn(fromLsn), job: jobId },
+      'resync: copying the table at a fresh snapshot',
+    );
     await dest.query(`DROP TABLE IF EXISTS ${shadow}`);
     await dest.query(`CREATE TABLE ${shadow} (LIKE ${target} INCLUDING ALL)`);
-    await dest.query(`ALTER TABLE ${shadow} ALTER COLUMN _lsn SET DEFAULT ${literal(formatLsn(fromLsn))}, ALTER COLUMN _synced_at SET DEFAULT now()`);
-    const rows = await copyAtSnapshot(input, dest, snapshot.snapshotName, shape.kind, shadow, shape.columns.map((c) => c.name));
+    await dest.query(
+      `ALTER TABLE ${shadow} ALTER COLUMN _lsn SET DEFAULT ${literal(formatLsn(fromLsn))}, ALTER COLUMN _synced_at SET DEFAULT now()`,
+    );
+    const rows = await copyAtSnapshot(
+      input,
+      dest,
+      snapshot.snapshotName,
+      shape.kind,
+      shadow,
+      shape.columns.map((c) => c.name),
+    );
     // Which source table (OID) and columns (attnums) the copy holds, as its snapshot saw them.
-    const copied = await readIdentitiesAtSnapshot(config.sourceUrl, snapshot.snapshotName, [{ schema, table, columns: shape.columns.map((c) => c.name) }]);
+    const copied = await readIdentitiesAtSnapshot(config.sourceUrl, snapshot.snapshotName, [
+      { schema, table, columns: shape.columns.map((c) => c.name) },
+    ]);
     await snapshot.release();
     await dest.query(`ALTER TABLE ${shadow} ALTER COLUMN _lsn DROP DEFAULT`);
     await dest.query(`ANALYZE ${shadow}`);
@@ -101,7 +124,10 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       signature: `resync:${jobId}:${shape.relationId}:${shape.columns.map((c) => `${c.name}/${c.type}`).join(',')}`,
     };
     let replayed = 0;
-    lc.info({ table: `${schema}.${table}`, lsn: formatLsn(fromLsn), job: jobId }, 'resync: copied; swapping in once the stream has reached the snapshot point');
+    lc.info(
+      { table: `${schema}.${table}`, lsn: formatLsn(fromLsn), job: jobId },
+      'resync: copied; swapping in once the stream has reached the snapshot point',
+    );
     await hooks.atBoundary(async (applier) => {
       const spoiled = hooks.takeSpoiled(jobId);
       if (spoiled) throw new Error(spoiled);
@@ -139,8 +165,20 @@ async function streamCaughtUp(source: pg.Client, hooks: ApplyHooks): Promise<voi
 }
 
 /** The table as pgoutput describes it (columns in attribute order, the identity key), with destination types. */
-async function tableShape(source: pg.Client, dest: pg.Client, targetSchema: string, schema: string, table: string): Promise<TargetTable & { kind: string }> {
-  const { rows } = await source.query<{ name: string; is_key: boolean; identity: ReplicaIdentity; kind: string; oid: number }>(
+async function tableShape(
+  source: pg.Client,
+  dest: pg.Client,
+  targetSchema: string,
+  schema: string,
+  table: string,
+): Promise<TargetTable & { kind: string }> {
+  const { rows } = await source.query<{
+    name: string;
+    is_key: boolean;
+    identity: ReplicaIdentity;
+    kind: string;
+    oid: number;
+  }>(
     `SELECT a.attname AS name, coalesce(a.attnum = ANY(i.indkey), false) AS is_key, c.relreplident AS identity, c.relkind AS kind, c.oid::int AS oid
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
@@ -164,10 +202,16 @@ async function tableShape(source: pg.Client, dest: pg.Client, targetSchema: stri
     targetTable: table,
     columns: rows.map((r) => {
       const type = typeOf.get(r.name);
-      if (!type) throw new ShapeAheadError(`${targetSchema}.${table} has no column ${r.name}: the source table changed shape; a full resync is needed`);
+      if (!type)
+        throw new ShapeAheadError(
+          `${targetSchema}.${table} has no column ${r.name}: the source table changed shape; a full resync is needed`,
+        );
       return { name: r.name, type };
     }),
-    keyIndexes: identityKeyIndexes(identity, rows.map((r) => r.is_key)),
+    keyIndexes: identityKeyIndexes(
+      identity,
+      rows.map((r) => r.is_key),
+    ),
     replicaIdentity: identity,
     signature: '',
     stageTable: '',
@@ -176,7 +220,14 @@ async function tableShape(source: pg.Client, dest: pg.Client, targetSchema: stri
 }
 
 /** COPY the table from the source at the exported snapshot into the shadow table, counting rows. */
-async function copyAtSnapshot(input: TableResyncInput, dest: pg.Client, snapshotName: string, kind: string, shadow: string, columns: string[]): Promise<number> {
+async function copyAtSnapshot(
+  input: TableResyncInput,
+  dest: pg.Client,
+  snapshotName: string,
+  kind: string,
+  shadow: string,
+  columns: string[],
+): Promise<number> {
   const source = new pg.Client(sourceClientConfig(input.config.sourceUrl, 'elt-resync-copy'));
   await source.connect();
   // The copy's own query rejects with the error; the event must not crash the process as unhandled.
@@ -199,11 +250,13 @@ async function copyAtSnapshot(input: TableResyncInput, dest: pg.Client, snapshot
     if (Date.now() - lastReport < PROGRESS_INTERVAL_MS) return;
     lastReport = Date.now();
     // progressTick never rejects: it logs what fails and still checks for a cancellation.
-    void progressTick(input.lc, rows, { report: (n) => input.onProgress(n), cancelled: () => input.cancelled() }).then((stop) => {
-      if (!stop) return;
-      cancelled = true;
-      counter.destroy(new ResyncCancelled('the resync was cancelled'));
-    });
+    void progressTick(input.lc, rows, { report: (n) => input.onProgress(n), cancelled: () => input.cancelled() }).then(
+      (stop) => {
+        if (!stop) return;
+        cancelled = true;
+        counter.destroy(new ResyncCancelled('the resync was cancelled'));
+      },
+    );
   }, PROGRESS_INTERVAL_MS);
   try {
     await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');

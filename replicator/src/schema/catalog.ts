@@ -160,10 +160,15 @@ export async function readCatalog(db: ClientBase, tableOids: number[], schemas: 
       }));
     table.indexes = indexes.filter((i) => i.tableOid === table.oid).map(({ tableOid: _tableOid, ...index }) => index);
   }
-  const types = await readTypes(db, columnRows.map((c) => c.typeOid));
+  const types = await readTypes(
+    db,
+    columnRows.map((c) => c.typeOid),
+  );
   const collationOids = [
     ...columnRows.flatMap((c) => (c.collation ? [c.collation.oid] : [])),
-    ...[...types.values()].flatMap((t) => [t.domainBase, ...t.attributes, t.rangeSubtype].flatMap((u) => (u?.collation ? [u.collation.oid] : []))),
+    ...[...types.values()].flatMap((t) =>
+      [t.domainBase, ...t.attributes, t.rangeSubtype].flatMap((u) => (u?.collation ? [u.collation.oid] : [])),
+    ),
     ...indexes.flatMap((i) => i.keyColumns.flatMap((k) => (k.collation ? [k.collation.oid] : []))),
   ];
   const collations = await readCollations(db, collationOids);
@@ -172,21 +177,40 @@ export async function readCatalog(db: ClientBase, tableOids: number[], schemas: 
 }
 
 async function readTables(db: ClientBase, oids: number[]): Promise<CatalogTable[]> {
-  const { rows } = await db.query<{ oid: number; schema: string; name: string; kind: 'r' | 'p'; identity: CatalogTable['replicaIdentity']; comment: string | null }>(
+  const { rows } = await db.query<{
+    oid: number;
+    schema: string;
+    name: string;
+    kind: 'r' | 'p';
+    identity: CatalogTable['replicaIdentity'];
+    comment: string | null;
+  }>(
     `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind, c.relreplident AS identity,
        obj_description(c.oid, 'pg_class') AS comment
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = ANY($1::oid[]) ORDER BY n.nspname, c.relname`,
     [oids],
   );
-  return rows.map((r) => ({ oid: r.oid, schema: r.schema, name: r.name, kind: r.kind, replicaIdentity: r.identity, columns: [], indexes: [], comment: r.comment }));
+  return rows.map((r) => ({
+    oid: r.oid,
+    schema: r.schema,
+    name: r.name,
+    kind: r.kind,
+    replicaIdentity: r.identity,
+    columns: [],
+    indexes: [],
+    comment: r.comment,
+  }));
 }
 
 const COLLATION_REF = (oid: string) =>
   `(SELECT json_build_object('oid', co.oid::int, 'schema', cn.nspname, 'name', co.collname)
      FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = ${oid})`;
 
-async function readColumns(db: ClientBase, oids: number[]): Promise<(Omit<CatalogColumn, 'generationExpr' | 'generationDeps'> & { tableOid: number })[]> {
+async function readColumns(
+  db: ClientBase,
+  oids: number[],
+): Promise<(Omit<CatalogColumn, 'generationExpr' | 'generationDeps'> & { tableOid: number })[]> {
   const { rows } = await db.query(
     `SELECT a.attrelid::int AS "tableOid", a.attnum::int AS attnum, a.attname AS name, a.atttypid::int AS "typeOid",
        format_type(a.atttypid, a.atttypmod) AS "typeText", a.attgenerated AS generated,
@@ -219,7 +243,10 @@ const DEPENDENCIES = (classid: string, objid: string, exceptRelation: string) =>
       AND NOT (dep.refclassid = 'pg_class'::regclass AND dep.refobjid = ${exceptRelation})
       AND o.schema <> 'pg_catalog'), '[]'::json)`;
 
-async function readGenerationExpressions(db: ClientBase, oids: number[]): Promise<Map<string, Pick<CatalogColumn, 'generationExpr' | 'generationDeps'>>> {
+async function readGenerationExpressions(
+  db: ClientBase,
+  oids: number[],
+): Promise<Map<string, Pick<CatalogColumn, 'generationExpr' | 'generationDeps'>>> {
   const { rows } = await db.query<{ key: string; expr: string; deps: CatalogDependency[] }>(
     `SELECT d.adrelid::int || ':' || d.adnum AS key, pg_get_expr(d.adbin, d.adrelid, true) AS expr,
        ${DEPENDENCIES("'pg_attrdef'::regclass", 'd.oid', 'd.adrelid')} AS deps
@@ -296,7 +323,13 @@ async function readTypes(db: ClientBase, rootOids: number[]): Promise<Map<number
     for (const row of rows) types.set(row.oid, row);
     pending = [
       ...new Set(
-        rows.flatMap((t) => [t.elementOid, t.domainBase?.typeOid ?? 0, ...t.attributes.map((a) => a.typeOid), t.rangeSubtype?.typeOid ?? 0, t.rangeOfMultirange]),
+        rows.flatMap((t) => [
+          t.elementOid,
+          t.domainBase?.typeOid ?? 0,
+          ...t.attributes.map((a) => a.typeOid),
+          t.rangeSubtype?.typeOid ?? 0,
+          t.rangeOfMultirange,
+        ]),
       ),
     ].filter((oid) => oid !== 0 && !types.has(oid));
   }

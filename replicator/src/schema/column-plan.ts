@@ -42,11 +42,19 @@ export type ColumnPlan =
     };
 
 /** Match the message with the catalog, then with what the replica holds. */
-export function planColumns(message: MessageColumn[], catalog: CatalogTable, recorded: RecordedColumn[], recordedNatts: number | null): ColumnPlan {
+export function planColumns(
+  message: MessageColumn[],
+  catalog: CatalogTable,
+  recorded: RecordedColumn[],
+  recordedNatts: number | null,
+): ColumnPlan {
   const all = catalog.columns.filter((c) => !c.generated);
   const live = all.slice(0, message.length);
   const matches =
-    live.length === message.length && live.every((c, i) => c.name === message[i]!.name && c.typeOid === message[i]!.typeOid && c.typeMod === message[i]!.typeMod);
+    live.length === message.length &&
+    live.every(
+      (c, i) => c.name === message[i]!.name && c.typeOid === message[i]!.typeOid && c.typeMod === message[i]!.typeMod,
+    );
   if (!matches) return { proven: false, reason: 'the source catalog has changed since this change was written' };
   const later = all.slice(message.length);
   const attnums = live.map((c) => c.attnum);
@@ -59,7 +67,15 @@ export function planColumns(message: MessageColumn[], catalog: CatalogTable, rec
     if (!held) adds.push({ attnum: column.attnum, name: column.name });
     else if (held.name !== column.name) renames.push({ attnum: column.attnum, from: held.name, to: column.name });
   }
-  return { proven: true, attnums, drops, renames, adds, ambiguous: ambiguity(catalog, drops, adds, recordedNatts), later };
+  return {
+    proven: true,
+    attnums,
+    drops,
+    renames,
+    adds,
+    ambiguous: ambiguity(catalog, drops, adds, recordedNatts),
+    later,
+  };
 }
 
 /**
@@ -67,10 +83,16 @@ export function planColumns(message: MessageColumn[], catalog: CatalogTable, rec
  * came and went unseen: the message may predate the drop, so its values may be the old
  * column's. Only a copy can tell.
  */
-function ambiguity(catalog: CatalogTable, drops: RecordedColumn[], adds: { name: string }[], recordedNatts: number | null): string | null {
+function ambiguity(
+  catalog: CatalogTable,
+  drops: RecordedColumn[],
+  adds: { name: string }[],
+  recordedNatts: number | null,
+): string | null {
   const readded = adds.find((a) => drops.some((d) => d.name === a.name));
   if (readded) return `column ${readded.name} was dropped and added again`;
   const unseen = catalog.dropped.filter((attnum) => recordedNatts === null || attnum > recordedNatts);
-  if (adds.length > 0 && unseen.length > 0) return 'columns were added and dropped since the replica last followed the table';
+  if (adds.length > 0 && unseen.length > 0)
+    return 'columns were added and dropped since the replica last followed the table';
   return null;
 }

@@ -16,7 +16,12 @@ export type FailedTables = Map<number, string>;
  * Create the plan's types and tables. Types already in the target schema (a table created
  * while streaming) are kept. Sets the transaction's search_path to the plan's.
  */
-export async function createReplicaTables(lc: Logger, db: ClientBase, plan: ReplicaPlan, tables: TablePlan[] = plan.tables): Promise<FailedTables> {
+export async function createReplicaTables(
+  lc: Logger,
+  db: ClientBase,
+  plan: ReplicaPlan,
+  tables: TablePlan[] = plan.tables,
+): Promise<FailedTables> {
   await db.query(`SELECT set_config('search_path', $1, true)`, [plan.searchPath]);
   const extensions = await installedExtensions(db);
   const failedObjects = new Map<string, string>();
@@ -55,7 +60,12 @@ export async function createReplicaTables(lc: Logger, db: ClientBase, plan: Repl
  * The table's identity key, then its other indexes, each in a savepoint. A failing identity
  * key fails the table (returns the reason); a failing other index is left out with a warning.
  */
-export async function createReplicaIndexes(lc: Logger, db: ClientBase, plan: ReplicaPlan, table: TablePlan): Promise<string | null> {
+export async function createReplicaIndexes(
+  lc: Logger,
+  db: ClientBase,
+  plan: ReplicaPlan,
+  table: TablePlan,
+): Promise<string | null> {
   await db.query(`SELECT set_config('search_path', $1, true)`, [plan.searchPath]);
   const label = `${table.table.schema}.${table.table.name}`;
   if (table.identityIndex) {
@@ -64,9 +74,14 @@ export async function createReplicaIndexes(lc: Logger, db: ClientBase, plan: Rep
   }
   for (const index of table.indexes) {
     const error = await inSavepoint(db, () => db.query(index.sql));
-    if (error) lc.warn({ table: label, index: index.name, err: error }, 'index left out of the replica: the destination refused it');
+    if (error)
+      lc.warn(
+        { table: label, index: index.name, err: error },
+        'index left out of the replica: the destination refused it',
+      );
   }
-  for (const skipped of table.skippedIndexes) lc.info({ table: label, index: skipped.name, reason: skipped.reason }, 'index left out of the replica');
+  for (const skipped of table.skippedIndexes)
+    lc.info({ table: label, index: skipped.name, reason: skipped.reason }, 'index left out of the replica');
   return null;
 }
 
@@ -96,7 +111,12 @@ async function installedExtensions(db: ClientBase): Promise<Map<string, string>>
 function missingExtensions(table: TablePlan, installed: Map<string, string>): string | null {
   const missing = table.extensions.filter((e) => installed.get(e.name) !== e.schema);
   if (missing.length === 0) return null;
-  const what = missing.map((e) => `${e.name} (in schema ${e.schema}${installed.has(e.name) ? `; the destination has it in ${installed.get(e.name)}` : ''})`).join(', ');
+  const what = missing
+    .map(
+      (e) =>
+        `${e.name} (in schema ${e.schema}${installed.has(e.name) ? `; the destination has it in ${installed.get(e.name)}` : ''})`,
+    )
+    .join(', ');
   const fix = missing.map((e) => `CREATE EXTENSION IF NOT EXISTS ${e.name} SCHEMA ${e.schema};`).join(' ');
   return `The table uses the extension${missing.length > 1 ? 's' : ''} ${what}, missing in the destination. Run on the destination: ${fix} Then resync the table.`;
 }

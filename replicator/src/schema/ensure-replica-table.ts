@@ -13,10 +13,20 @@ import { createReplicaIndexes, createReplicaTables } from './create-replica.js';
 import { planReplica, type ReplicaDdlOptions, type ReplicaPlan } from './replica-ddl.js';
 
 /** Create `schema.table`'s replica if it is missing (its data comes from the resync's copy). */
-export async function ensureReplicaTable(lc: Logger, source: pg.Client, dest: pg.Client, options: ReplicaDdlOptions, schema: string, table: string): Promise<void> {
-  const found = await source.query<{ oid: number | null }>('SELECT to_regclass($1)::oid::int AS oid', [qualified(schema, table)]);
+export async function ensureReplicaTable(
+  lc: Logger,
+  source: pg.Client,
+  dest: pg.Client,
+  options: ReplicaDdlOptions,
+  schema: string,
+  table: string,
+): Promise<void> {
+  const found = await source.query<{ oid: number | null }>('SELECT to_regclass($1)::oid::int AS oid', [
+    qualified(schema, table),
+  ]);
   const oid = found.rows[0]?.oid;
-  if (!oid) throw new TableFailure(schema, table, `The source has no table ${schema}.${table}.`, 'Check the table name.');
+  if (!oid)
+    throw new TableFailure(schema, table, `The source has no table ${schema}.${table}.`, 'Check the table name.');
   await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   const catalog = await readCatalog(source, [oid], options.sourceSchemas).finally(() => source.query('COMMIT'));
   const plan = planReplica(catalog, options);
@@ -27,12 +37,15 @@ export async function ensureReplicaTable(lc: Logger, source: pg.Client, dest: pg
   );
   if (exists.rows[0]?.ok) {
     // A table an interrupted snapshot created but never copied has no indexes yet: without its key, every apply scans it.
-    if (exists.rows[0].indexes === 0 && plan.tables[0]!.identityIndex) await createIndexes(lc, dest, plan, schema, table);
+    if (exists.rows[0].indexes === 0 && plan.tables[0]!.identityIndex)
+      await createIndexes(lc, dest, plan, schema, table);
     return;
   }
   await dest.query('BEGIN');
   try {
-    const reason = (await createReplicaTables(lc, dest, plan)).get(oid) ?? (await createReplicaIndexes(lc, dest, plan, plan.tables[0]!));
+    const reason =
+      (await createReplicaTables(lc, dest, plan)).get(oid) ??
+      (await createReplicaIndexes(lc, dest, plan, plan.tables[0]!));
     if (reason) throw new TableFailure(schema, table, reason, 'Fix the cause, then resync the table again.');
     await dest.query('COMMIT');
   } catch (error) {
@@ -58,7 +71,10 @@ async function addEnumLabels(lc: Logger, dest: pg.Client, catalog: SourceCatalog
     const have = new Set(rows.map((r) => r.label));
     for (const [i, label] of type.enumLabels.entries()) {
       if (have.has(label)) continue;
-      const after = type.enumLabels.slice(0, i).reverse().find((l) => have.has(l));
+      const after = type.enumLabels
+        .slice(0, i)
+        .reverse()
+        .find((l) => have.has(l));
       const place = after !== undefined ? `AFTER ${literal(after)}` : `BEFORE ${literal(rows[0]!.label)}`;
       await dest.query(`ALTER TYPE ${object.name} ADD VALUE IF NOT EXISTS ${literal(label)} ${place}`);
       have.add(label);
@@ -67,7 +83,13 @@ async function addEnumLabels(lc: Logger, dest: pg.Client, catalog: SourceCatalog
   }
 }
 
-async function createIndexes(lc: Logger, dest: pg.Client, plan: ReplicaPlan, schema: string, table: string): Promise<void> {
+async function createIndexes(
+  lc: Logger,
+  dest: pg.Client,
+  plan: ReplicaPlan,
+  schema: string,
+  table: string,
+): Promise<void> {
   await dest.query('BEGIN');
   try {
     const reason = await createReplicaIndexes(lc, dest, plan, plan.tables[0]!);

@@ -26,7 +26,9 @@ export async function followNewTable(ctx: SchemaContext, relation: RelationMessa
   const planned = catalog ? planColumns(relation.columns, catalog, [], null) : null;
   // Columns dropped before any was recorded make the match unsure: the copy records what it holds.
   const plan = planned?.proven && !planned.ambiguous ? planned : null;
-  const held: RecordedColumn[] = plan ? relation.columns.map((c, i) => ({ attnum: plan.attnums[i]!, name: c.name })) : [];
+  const held: RecordedColumn[] = plan
+    ? relation.columns.map((c, i) => ({ attnum: plan.attnums[i]!, name: c.name }))
+    : [];
   if (catalog) held.push(...(await addCatalogColumns(ctx, relation, catalog, plan ? plan.later : null)));
   await recordReplicaColumns(ctx.dest, ctx.slot, {
     schema: relation.schema,
@@ -40,13 +42,21 @@ export async function followNewTable(ctx: SchemaContext, relation: RelationMessa
 }
 
 /** Follow the relation's columns; queues a resync where the values cannot be trusted. */
-export async function followColumns(ctx: SchemaContext, relation: RelationMessage, recorded: RecordedTable, dest: DestColumn[]): Promise<void> {
+export async function followColumns(
+  ctx: SchemaContext,
+  relation: RelationMessage,
+  recorded: RecordedTable,
+  dest: DestColumn[],
+): Promise<void> {
   const catalog = await readCatalogTable(ctx.source, relation.relationId);
   if (!catalog) {
     // Dropped on the source since: its last changes apply by name; there is nothing to copy
     // (a table created again under its name comes with a new OID and is copied then).
     await followByName(ctx, relation, dest);
-    ctx.lc.warn({ table: `${relation.schema}.${relation.name}`, oid: relation.relationId }, 'the source table is gone: its last changes are applied by column name');
+    ctx.lc.warn(
+      { table: `${relation.schema}.${relation.name}`, oid: relation.relationId },
+      'the source table is gone: its last changes are applied by column name',
+    );
     return;
   }
   const plan = planColumns(relation.columns, catalog, recorded.columns, recorded.natts ?? null);
@@ -59,9 +69,12 @@ export async function followColumns(ctx: SchemaContext, relation: RelationMessag
     if (!plan.proven) reasons.push(plan.reason);
     else if (changed) reasons.push('its columns changed before the replica knew their attnums');
   }
-  const held: RecordedColumn[] = plan.proven ? relation.columns.map((c, i) => ({ attnum: plan.attnums[i]!, name: c.name })) : [];
+  const held: RecordedColumn[] = plan.proven
+    ? relation.columns.map((c, i) => ({ attnum: plan.attnums[i]!, name: c.name }))
+    : [];
   // The copy takes the table as the catalog has it now, which the stream may not have reached.
-  if (reasons.length > 0) held.push(...(await addCatalogColumns(ctx, relation, catalog, plan.proven ? plan.later : null)));
+  if (reasons.length > 0)
+    held.push(...(await addCatalogColumns(ctx, relation, catalog, plan.proven ? plan.later : null)));
   if (held.length > 0 || recorded.columns.length > 0) {
     await recordReplicaColumns(ctx.dest, ctx.slot, {
       schema: relation.schema,
@@ -80,7 +93,12 @@ export async function followColumns(ctx: SchemaContext, relation: RelationMessag
  * added after the message, when it is proven), so the copy finds every column it takes.
  * Returns those of `later` it holds now.
  */
-async function addCatalogColumns(ctx: SchemaContext, relation: RelationMessage, catalog: CatalogTable, later: CatalogColumn[] | null): Promise<RecordedColumn[]> {
+async function addCatalogColumns(
+  ctx: SchemaContext,
+  relation: RelationMessage,
+  catalog: CatalogTable,
+  later: CatalogColumn[] | null,
+): Promise<RecordedColumn[]> {
   const target = qualified(ctx.targetSchema, relation.name);
   const dest = await destColumnNames(ctx, target);
   const added: RecordedColumn[] = [];
@@ -95,7 +113,10 @@ async function addCatalogColumns(ctx: SchemaContext, relation: RelationMessage, 
 }
 
 async function destColumnNames(ctx: SchemaContext, target: string): Promise<string[]> {
-  const { rows } = await ctx.dest.query('SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped', [target]);
+  const { rows } = await ctx.dest.query(
+    'SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped',
+    [target],
+  );
   return rows.map((r) => r.attname as string);
 }
 
@@ -113,9 +134,12 @@ async function followPlan(
   const reasons: string[] = plan.ambiguous ? [plan.ambiguous] : [];
   for (const column of plan.drops) await dropColumn(ctx, target, label, column.name);
   // Columns added by name before a resync that the source no longer has under that name.
-  const strays = dest.filter((d) => !recorded.columns.some((r) => r.name === d.name) && !relation.columns.some((c) => c.name === d.name));
+  const strays = dest.filter(
+    (d) => !recorded.columns.some((r) => r.name === d.name) && !relation.columns.some((c) => c.name === d.name),
+  );
   for (const column of strays) await dropColumn(ctx, target, label, column.name);
-  for (const r of plan.renames) await ctx.dest.query(`ALTER TABLE ${target} RENAME COLUMN ${ident(r.from)} TO ${ident(`_elt_attnum_${r.attnum}`)}`);
+  for (const r of plan.renames)
+    await ctx.dest.query(`ALTER TABLE ${target} RENAME COLUMN ${ident(r.from)} TO ${ident(`_elt_attnum_${r.attnum}`)}`);
   for (const r of plan.renames) {
     await ctx.dest.query(`ALTER TABLE ${target} RENAME COLUMN ${ident(`_elt_attnum_${r.attnum}`)} TO ${ident(r.to)}`);
     ctx.lc.info({ table: label, from: r.from, to: r.to, attnum: r.attnum }, 'followed a column rename');
@@ -173,7 +197,14 @@ async function followByName(ctx: SchemaContext, relation: RelationMessage, dest:
  * or no missing value on a table that may have been rewritten since the column was added
  * (VACUUM FULL after DROP DEFAULT erases it).
  */
-async function addColumn(ctx: SchemaContext, target: string, label: string, source: CatalogColumn, type: string, mayHaveLostMissing: boolean): Promise<string | null> {
+async function addColumn(
+  ctx: SchemaContext,
+  target: string,
+  label: string,
+  source: CatalogColumn,
+  type: string,
+  mayHaveLostMissing: boolean,
+): Promise<string | null> {
   await checkTypeExists(ctx, label, source.name, type);
   const fill = source.missing != null ? ` DEFAULT ${literal(source.missing)}::${type}` : '';
   await ctx.dest.query(`ALTER TABLE ${target} ADD COLUMN ${ident(source.name)} ${type}${fill}`);
@@ -181,7 +212,8 @@ async function addColumn(ctx: SchemaContext, target: string, label: string, sour
   ctx.lc.info({ table: label, column: source.name, type, attnum: source.attnum }, 'followed ADD COLUMN');
   if (source.missing != null) return null;
   if (source.hasDefault) return `column ${source.name} was added with a volatile default`;
-  if (mayHaveLostMissing) return `column ${source.name} was added to a table rewritten since (or before the replica last looked): the value of its existing rows is unknown`;
+  if (mayHaveLostMissing)
+    return `column ${source.name} was added to a table rewritten since (or before the replica last looked): the value of its existing rows is unknown`;
   return null;
 }
 
@@ -195,7 +227,10 @@ async function dropColumn(ctx: SchemaContext, target: string, label: string, nam
   } catch (error) {
     await ctx.dest.query('ROLLBACK TO SAVEPOINT elt_drop_column');
     await ctx.dest.query(`ALTER TABLE ${target} ALTER COLUMN ${ident(name)} DROP NOT NULL`);
-    ctx.lc.warn({ table: label, column: name, err: error }, 'the source dropped a column that objects in the replica depend on: kept it, nullable');
+    ctx.lc.warn(
+      { table: label, column: name, err: error },
+      'the source dropped a column that objects in the replica depend on: kept it, nullable',
+    );
   }
 }
 
@@ -212,7 +247,10 @@ async function alterType(ctx: SchemaContext, target: string, label: string, name
     await ctx.dest.query('RELEASE SAVEPOINT elt_alter_type');
   } catch (error) {
     await ctx.dest.query('ROLLBACK TO SAVEPOINT elt_alter_type');
-    ctx.lc.warn({ table: label, column: name, type, err: error }, 'the old values do not convert to the new type: the column is emptied until the resync');
+    ctx.lc.warn(
+      { table: label, column: name, type, err: error },
+      'the old values do not convert to the new type: the column is emptied until the resync',
+    );
     const { rows } = await ctx.dest.query(
       `SELECT a.attnotnull AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary AND a.attnum = ANY(i.indkey)) AS relax
        FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attname = $2`,
@@ -226,7 +264,11 @@ async function alterType(ctx: SchemaContext, target: string, label: string, name
 
 async function checkTypeExists(ctx: SchemaContext, label: string, column: string, type: string): Promise<void> {
   const { rows } = await ctx.dest.query('SELECT to_regtype($1) IS NOT NULL AS ok', [type]);
-  if (rows[0]?.ok !== true) throw new EltError(`The source column ${label}.${column} has the type ${type}, which the replica lacks.`, 'Create the type in the replica, then resync the table.');
+  if (rows[0]?.ok !== true)
+    throw new EltError(
+      `The source column ${label}.${column} has the type ${type}, which the replica lacks.`,
+      'Create the type in the replica, then resync the table.',
+    );
 }
 
 /** OIDs below this are PostgreSQL's own (built-in types have the same OID on every server). */
@@ -241,6 +283,7 @@ async function replicaTypes(ctx: SchemaContext, columns: RelationMessage['column
     [builtins.map((c) => c.typeOid), builtins.map((c) => c.typeMod)],
   );
   builtins.forEach((c, i) => types.set(c.name, rows[i]!.type));
-  for (const column of columns) if (!types.has(column.name)) types.set(column.name, await replicaType(ctx, column.typeOid, column.typeMod));
+  for (const column of columns)
+    if (!types.has(column.name)) types.set(column.name, await replicaType(ctx, column.typeOid, column.typeMod));
   return types;
 }

@@ -97,7 +97,13 @@ async function followSchema(ctx: SchemaContext, relation: RelationMessage): Prom
     );
     if (error instanceof TableFailure) throw error;
     const label = `${relation.schema}.${relation.name}`;
-    throw new TableFailure(relation.schema, relation.name, `The replica cannot follow a change of the source table ${label}: ${tableFailureReason(error)}.`, 'Fix what stops it in the destination, then resync the table.', { cause: error });
+    throw new TableFailure(
+      relation.schema,
+      relation.name,
+      `The replica cannot follow a change of the source table ${label}: ${tableFailureReason(error)}.`,
+      'Fix what stops it in the destination, then resync the table.',
+      { cause: error },
+    );
   }
 }
 
@@ -127,7 +133,10 @@ function buildTarget(targetSchema: string, relation: RelationMessage, types: Map
     if (!type) throw new Error(`${targetSchema}.${relation.name} still lacks ${column.name}`);
     return { name: column.name, type };
   });
-  const keyIndexes = identityKeyIndexes(relation.replicaIdentity, relation.columns.map((c) => c.isKey));
+  const keyIndexes = identityKeyIndexes(
+    relation.replicaIdentity,
+    relation.columns.map((c) => c.isKey),
+  );
   return {
     relationId: relation.relationId,
     sourceSchema: relation.schema,

@@ -4,8 +4,25 @@ import { planReplica } from './replica-ddl.js';
 
 const OPTIONS = { sourceSchemas: ['public'], targetSchema: 'staging' };
 
-function column(attnum: number, name: string, typeOid: number, typeText: string, extra: Partial<CatalogColumn> = {}): CatalogColumn {
-  return { attnum, name, typeOid, typeText, collation: null, generated: '', generationExpr: null, generationDeps: [], comment: null, ...extra };
+function column(
+  attnum: number,
+  name: string,
+  typeOid: number,
+  typeText: string,
+  extra: Partial<CatalogColumn> = {},
+): CatalogColumn {
+  return {
+    attnum,
+    name,
+    typeOid,
+    typeText,
+    collation: null,
+    generated: '',
+    generationExpr: null,
+    generationDeps: [],
+    comment: null,
+    ...extra,
+  };
 }
 
 function type(oid: number, name: string, extra: Partial<CatalogType> = {}): CatalogType {
@@ -29,7 +46,11 @@ function type(oid: number, name: string, extra: Partial<CatalogType> = {}): Cata
   };
 }
 
-function index(name: string, keys: { attnum: number; definition: string }[], extra: Partial<CatalogIndex> = {}): CatalogIndex {
+function index(
+  name: string,
+  keys: { attnum: number; definition: string }[],
+  extra: Partial<CatalogIndex> = {},
+): CatalogIndex {
   return {
     oid: 1,
     name,
@@ -47,8 +68,22 @@ function index(name: string, keys: { attnum: number; definition: string }[], ext
   };
 }
 
-function table(columns: CatalogColumn[], indexes: CatalogIndex[] = [], extra: Partial<CatalogTable> = {}): CatalogTable {
-  return { oid: 100, schema: 'public', name: 'orders', kind: 'r', replicaIdentity: 'd', columns, indexes, comment: null, ...extra };
+function table(
+  columns: CatalogColumn[],
+  indexes: CatalogIndex[] = [],
+  extra: Partial<CatalogTable> = {},
+): CatalogTable {
+  return {
+    oid: 100,
+    schema: 'public',
+    name: 'orders',
+    kind: 'r',
+    replicaIdentity: 'd',
+    columns,
+    indexes,
+    comment: null,
+    ...extra,
+  };
 }
 
 function plan(tables: CatalogTable[], types: CatalogType[] = []): ReturnType<typeof planReplica> {
@@ -56,7 +91,11 @@ function plan(tables: CatalogTable[], types: CatalogType[] = []): ReturnType<typ
   return planReplica(catalog, OPTIONS);
 }
 
-const PK = index('orders_pkey', [{ attnum: 1, definition: 'id' }], { unique: true, primary: true, constraintName: 'orders_pkey' });
+const PK = index('orders_pkey', [{ attnum: 1, definition: 'id' }], {
+  unique: true,
+  primary: true,
+  constraintName: 'orders_pkey',
+});
 const ID = column(1, 'id', 23, 'integer');
 
 describe('replica tables', () => {
@@ -66,25 +105,46 @@ describe('replica tables', () => {
       'CREATE TABLE "staging"."orders" ("id" integer NOT NULL, "total" numeric(12,2), "note" text, ' +
         '_synced_at timestamptz NOT NULL DEFAULT now(), _lsn pg_lsn, _deleted boolean NOT NULL DEFAULT false)',
     );
-    expect(p.tables[0]!.identityIndex).toBe('ALTER TABLE "staging"."orders" ADD CONSTRAINT "orders_pkey" PRIMARY KEY ("id")');
+    expect(p.tables[0]!.identityIndex).toBe(
+      'ALTER TABLE "staging"."orders" ADD CONSTRAINT "orders_pkey" PRIMARY KEY ("id")',
+    );
     expect(p.tables[0]!.problem).toBeNull();
   });
 
   test('a REPLICA IDENTITY USING INDEX key stays a unique index; other unique indexes become plain ones', () => {
-    const identity = index('orders_code_key', [{ attnum: 2, definition: 'code' }], { unique: true, replicaIdentity: true });
+    const identity = index('orders_code_key', [{ attnum: 2, definition: 'code' }], {
+      unique: true,
+      replicaIdentity: true,
+    });
     const other = index('orders_email_key', [{ attnum: 3, definition: 'lower(email)' }], { unique: true });
-    const p = plan([table([ID, column(2, 'code', 25, 'text'), column(3, 'email', 25, 'text')], [identity, other], { replicaIdentity: 'i' })]);
+    const p = plan([
+      table([ID, column(2, 'code', 25, 'text'), column(3, 'email', 25, 'text')], [identity, other], {
+        replicaIdentity: 'i',
+      }),
+    ]);
     expect(p.tables[0]!.create[0]).toContain('"code" text NOT NULL');
-    expect(p.tables[0]!.identityIndex).toBe('CREATE UNIQUE INDEX "orders_code_key" ON "staging"."orders" USING "btree" (code)');
-    expect(p.tables[0]!.indexes).toEqual([{ name: 'orders_email_key', sql: 'CREATE INDEX "orders_email_key" ON "staging"."orders" USING "btree" (lower(email))' }]);
+    expect(p.tables[0]!.identityIndex).toBe(
+      'CREATE UNIQUE INDEX "orders_code_key" ON "staging"."orders" USING "btree" (code)',
+    );
+    expect(p.tables[0]!.indexes).toEqual([
+      {
+        name: 'orders_email_key',
+        sql: 'CREATE INDEX "orders_email_key" ON "staging"."orders" USING "btree" (lower(email))',
+      },
+    ]);
   });
 
   test('partial, descending and INCLUDE indexes keep their shape; an extension operator class keeps its schema', () => {
-    const partial = index('open_orders', [{ attnum: 1, definition: 'id' }], { predicate: "status = 'open'::order_status", includeColumns: ['note'] });
+    const partial = index('open_orders', [{ attnum: 1, definition: 'id' }], {
+      predicate: "status = 'open'::order_status",
+      includeColumns: ['note'],
+    });
     partial.keyColumns[0]!.descending = true;
     const trigram = index('note_trgm', [{ attnum: 3, definition: 'note' }], { method: 'gin' });
     trigram.keyColumns[0]!.opclass = { schema: 'public', name: 'gin_trgm_ops', extension: 'pg_trgm' };
-    const p = plan([table([ID, column(2, 'status', 25, 'text'), column(3, 'note', 25, 'text')], [PK, partial, trigram])]);
+    const p = plan([
+      table([ID, column(2, 'status', 25, 'text'), column(3, 'note', 25, 'text')], [PK, partial, trigram]),
+    ]);
     expect(p.tables[0]!.indexes.map((i) => i.sql)).toEqual([
       `CREATE INDEX "open_orders" ON "staging"."orders" USING "btree" (id DESC NULLS LAST) INCLUDE (note) WHERE status = 'open'::order_status`,
       'CREATE INDEX "note_trgm" ON "staging"."orders" USING "gin" (note "public"."gin_trgm_ops")',
@@ -93,8 +153,16 @@ describe('replica tables', () => {
 
   test.each([
     ['an exclusion constraint', { exclusion: true, constraintName: 'no_overlap' }, 'exclusion constraint no_overlap'],
-    ['a function of the user', { deps: [{ catalog: 'pg_proc', schema: 'public', name: 'normalize', extension: null }] }, 'the function public.normalize'],
-    ["an extension's function", { deps: [{ catalog: 'pg_proc', schema: 'public', name: 'similarity', extension: 'pg_trgm' }] }, null],
+    [
+      'a function of the user',
+      { deps: [{ catalog: 'pg_proc', schema: 'public', name: 'normalize', extension: null }] },
+      'the function public.normalize',
+    ],
+    [
+      "an extension's function",
+      { deps: [{ catalog: 'pg_proc', schema: 'public', name: 'similarity', extension: 'pg_trgm' }] },
+      null,
+    ],
   ])('an index with %s is left out only when the replica cannot build it', (_what, extra, reason) => {
     const p = plan([table([ID], [PK, index('idx', [{ attnum: 0, definition: '(f(id))' }], extra)])]);
     if (reason === null) expect(p.tables[0]!.skippedIndexes).toEqual([]);
@@ -126,9 +194,28 @@ describe('types', () => {
   test("a user's enum and domain are recreated in the target schema, the domain without its checks", () => {
     const mood = type(500, 'mood', { typtype: 'e', enumLabels: ['sad', "it's ok"] });
     const moods = type(501, '_mood', { elementOid: 500, printed: 'public.mood[]' });
-    const positive = type(502, 'positive', { typtype: 'd', domainBase: { typeOid: 23, typeText: 'integer', collation: null } });
-    const p = plan([table([ID, column(2, 'm', 500, 'public.mood'), column(3, 'ms', 501, 'public.mood[]'), column(4, 'n', 502, 'public.positive')], [PK])], [mood, moods, positive]);
-    expect(p.objects.map((o) => o.sql)).toEqual([`CREATE TYPE "staging"."mood" AS ENUM ('sad', 'it''s ok')`, 'CREATE DOMAIN "staging"."positive" AS integer']);
+    const positive = type(502, 'positive', {
+      typtype: 'd',
+      domainBase: { typeOid: 23, typeText: 'integer', collation: null },
+    });
+    const p = plan(
+      [
+        table(
+          [
+            ID,
+            column(2, 'm', 500, 'public.mood'),
+            column(3, 'ms', 501, 'public.mood[]'),
+            column(4, 'n', 502, 'public.positive'),
+          ],
+          [PK],
+        ),
+      ],
+      [mood, moods, positive],
+    );
+    expect(p.objects.map((o) => o.sql)).toEqual([
+      `CREATE TYPE "staging"."mood" AS ENUM ('sad', 'it''s ok')`,
+      'CREATE DOMAIN "staging"."positive" AS integer',
+    ]);
     expect(p.tables[0]!.create[0]).toContain('"m" "staging"."mood", "ms" "staging"."mood"[], "n" "staging"."positive"');
     expect(p.tables[0]!.needs).toEqual(['type:500', 'type:502']);
   });
@@ -143,9 +230,20 @@ describe('types', () => {
 
   test('a composite is created after the types it uses; a range with its multirange', () => {
     const mood = type(500, 'mood', { typtype: 'e', enumLabels: ['sad'] });
-    const pair = type(510, 'pair', { typtype: 'c', relkind: 'c', attributes: [{ name: 'm', typeOid: 500, typeText: 'public.mood', collation: null }] });
-    const span = type(520, 'span', { typtype: 'r', rangeSubtype: { typeOid: 23, typeText: 'integer', collation: null }, multirangeName: 'spans' });
-    const p = plan([table([ID, column(2, 'p', 510, 'public.pair'), column(3, 's', 520, 'public.span')], [PK])], [mood, pair, span]);
+    const pair = type(510, 'pair', {
+      typtype: 'c',
+      relkind: 'c',
+      attributes: [{ name: 'm', typeOid: 500, typeText: 'public.mood', collation: null }],
+    });
+    const span = type(520, 'span', {
+      typtype: 'r',
+      rangeSubtype: { typeOid: 23, typeText: 'integer', collation: null },
+      multirangeName: 'spans',
+    });
+    const p = plan(
+      [table([ID, column(2, 'p', 510, 'public.pair'), column(3, 's', 520, 'public.span')], [PK])],
+      [mood, pair, span],
+    );
     expect(p.objects.map((o) => o.sql)).toEqual([
       `CREATE TYPE "staging"."mood" AS ENUM ('sad')`,
       'CREATE TYPE "staging"."pair" AS ("m" "staging"."mood")',
@@ -161,18 +259,39 @@ describe('types', () => {
 });
 
 test("an index using a user's collation is built with the collation the replica recreates", () => {
-  const german = { oid: 900, schema: 'public', name: 'german', extension: null, provider: 'i', collate: '', ctype: '', iculocale: 'de-DE', deterministic: true };
-  const byName = index('by_name', [{ attnum: 2, definition: 'name' }], { deps: [{ catalog: 'pg_collation', schema: 'public', name: 'german', extension: null }] });
+  const german = {
+    oid: 900,
+    schema: 'public',
+    name: 'german',
+    extension: null,
+    provider: 'i',
+    collate: '',
+    ctype: '',
+    iculocale: 'de-DE',
+    deterministic: true,
+  };
+  const byName = index('by_name', [{ attnum: 2, definition: 'name' }], {
+    deps: [{ catalog: 'pg_collation', schema: 'public', name: 'german', extension: null }],
+  });
   byName.keyColumns[0]!.collation = { oid: 900, schema: 'public', name: 'german' };
   const catalog: SourceCatalog = {
-    tables: [table([ID, column(2, 'name', 25, 'text', { collation: { oid: 900, schema: 'public', name: 'german' } })], [PK, byName])],
+    tables: [
+      table(
+        [ID, column(2, 'name', 25, 'text', { collation: { oid: 900, schema: 'public', name: 'german' } })],
+        [PK, byName],
+      ),
+    ],
     types: new Map(),
     collations: new Map([[900, german]]),
   };
   const p = planReplica(catalog, OPTIONS);
-  expect(p.objects.map((o) => o.sql)).toEqual([`CREATE COLLATION "staging"."german" (provider = icu, locale = 'de-DE')`]);
+  expect(p.objects.map((o) => o.sql)).toEqual([
+    `CREATE COLLATION "staging"."german" (provider = icu, locale = 'de-DE')`,
+  ]);
   expect(p.tables[0]!.create[0]).toContain('"name" text COLLATE "staging"."german"');
-  expect(p.tables[0]!.indexes[0]!.sql).toBe('CREATE INDEX "by_name" ON "staging"."orders" USING "btree" (name COLLATE "staging"."german")');
+  expect(p.tables[0]!.indexes[0]!.sql).toBe(
+    'CREATE INDEX "by_name" ON "staging"."orders" USING "btree" (name COLLATE "staging"."german")',
+  );
 });
 
 describe('names in the target schema', () => {
@@ -180,13 +299,26 @@ describe('names in the target schema', () => {
     const identity = index('ri_email', [{ attnum: 2, definition: 'email' }], { unique: true, replicaIdentity: true });
     identity.keyColumns[0]!.collation = { oid: 950, schema: 'pg_catalog', name: 'C' };
     const p = plan([table([ID, column(2, 'email', 25, 'text')], [identity], { replicaIdentity: 'i' })]);
-    expect(p.tables[0]!.identityIndex).toBe('CREATE UNIQUE INDEX "ri_email" ON "staging"."orders" USING "btree" (email COLLATE "pg_catalog"."C")');
+    expect(p.tables[0]!.identityIndex).toBe(
+      'CREATE UNIQUE INDEX "ri_email" ON "staging"."orders" USING "btree" (email COLLATE "pg_catalog"."C")',
+    );
   });
 
   test('two tables of two schemas with an index of the same name both get theirs, under different names', () => {
-    const a = table([ID], [index('pk', [{ attnum: 1, definition: 'id' }], { oid: 11, unique: true, primary: true })], { oid: 1, schema: 'public', name: 'events' });
-    const b = table([ID], [index('pk', [{ attnum: 1, definition: 'id' }], { oid: 12, unique: true, primary: true })], { oid: 2, schema: 'audit', name: 'names' });
-    const p = planReplica({ tables: [a, b], types: new Map(), collations: new Map() }, { sourceSchemas: ['public', 'audit'], targetSchema: 'staging' });
+    const a = table([ID], [index('pk', [{ attnum: 1, definition: 'id' }], { oid: 11, unique: true, primary: true })], {
+      oid: 1,
+      schema: 'public',
+      name: 'events',
+    });
+    const b = table([ID], [index('pk', [{ attnum: 1, definition: 'id' }], { oid: 12, unique: true, primary: true })], {
+      oid: 2,
+      schema: 'audit',
+      name: 'names',
+    });
+    const p = planReplica(
+      { tables: [a, b], types: new Map(), collations: new Map() },
+      { sourceSchemas: ['public', 'audit'], targetSchema: 'staging' },
+    );
     expect(p.tables.map((t) => t.identityIndex)).toEqual([
       'ALTER TABLE "staging"."events" ADD CONSTRAINT "pk" PRIMARY KEY ("id")',
       'ALTER TABLE "staging"."names" ADD CONSTRAINT "pk_12" PRIMARY KEY ("id")',
@@ -197,7 +329,10 @@ describe('names in the target schema', () => {
     const mood = type(500, 'mood', { typtype: 'e', enumLabels: ['ok'] });
     const feelings = table([ID, column(2, 'm', 500, 'public.mood')], [PK], { oid: 1, name: 'feelings' });
     const moodTable = table([ID], [], { oid: 2, schema: 'audit', name: 'mood', replicaIdentity: 'f' });
-    const p = planReplica({ tables: [feelings, moodTable], types: new Map([[500, mood]]), collations: new Map() }, { sourceSchemas: ['public', 'audit'], targetSchema: 'staging' });
+    const p = planReplica(
+      { tables: [feelings, moodTable], types: new Map([[500, mood]]), collations: new Map() },
+      { sourceSchemas: ['public', 'audit'], targetSchema: 'staging' },
+    );
     expect(p.tables[0]!.problem).toContain('would both be staging.mood');
     expect(p.tables[1]!.problem).toBeNull();
   });

@@ -22,7 +22,17 @@
  * objects (built-ins, recreated types, extension members).
  */
 import { ident, literal, qualified } from '../sql.js';
-import type { CatalogCollation, CatalogColumn, CatalogDependency, CatalogIndex, CatalogObjectRef, CatalogTable, CatalogType, SourceCatalog, TypeUse } from './catalog.js';
+import type {
+  CatalogCollation,
+  CatalogColumn,
+  CatalogDependency,
+  CatalogIndex,
+  CatalogObjectRef,
+  CatalogTable,
+  CatalogType,
+  SourceCatalog,
+  TypeUse,
+} from './catalog.js';
 import { METADATA_COLUMN_DDL, metadataClash, metadataClashReason } from './metadata-columns.js';
 
 export interface ReplicaDdlOptions {
@@ -84,7 +94,9 @@ export function planReplica(catalog: SourceCatalog, options: ReplicaDdlOptions):
 
 /** `pg_catalog, <target>, <source schemas>`: built-ins first, then recreated types, then extension members. */
 export function replicaSearchPath(options: ReplicaDdlOptions): string {
-  return ['pg_catalog', options.targetSchema, ...options.sourceSchemas.filter((s) => s !== options.targetSchema)].map(ident).join(', ');
+  return ['pg_catalog', options.targetSchema, ...options.sourceSchemas.filter((s) => s !== options.targetSchema)]
+    .map(ident)
+    .join(', ');
 }
 
 /** A type's SQL in the replica, the objects it needs and the extension it belongs to. */
@@ -139,7 +151,9 @@ class Planner {
     const create = [
       `CREATE TABLE ${target} (${[...columns, METADATA_COLUMN_DDL].join(', ')})`,
       ...(table.comment ? [`COMMENT ON TABLE ${target} IS ${literal(table.comment)}`] : []),
-      ...table.columns.flatMap((c) => (c.comment ? [`COMMENT ON COLUMN ${target}.${ident(c.name)} IS ${literal(c.comment)}`] : [])),
+      ...table.columns.flatMap((c) =>
+        c.comment ? [`COMMENT ON COLUMN ${target}.${ident(c.name)} IS ${literal(c.comment)}`] : [],
+      ),
     ];
 
     const identityIndex = identity ? this.#identitySql(target, table, identity, problems) : null;
@@ -202,12 +216,19 @@ class Planner {
 
   /** An index's statement (unique only for the row identity), or why it is left out. */
   index(table: CatalogTable, index: CatalogIndex, unique = false): { sql: string } | { reason: string } {
-    if (index.exclusion) return { reason: `it backs the exclusion constraint ${index.constraintName}, which the source enforces` };
-    const userOpclass = index.keyColumns.find((k) => k.opclass && k.opclass.extension === null && !SYSTEM_SCHEMAS.has(k.opclass.schema));
-    if (userOpclass) return { reason: `it uses the operator class ${userOpclass.opclass!.schema}.${userOpclass.opclass!.name}, which the replica does not have` };
+    if (index.exclusion)
+      return { reason: `it backs the exclusion constraint ${index.constraintName}, which the source enforces` };
+    const userOpclass = index.keyColumns.find(
+      (k) => k.opclass && k.opclass.extension === null && !SYSTEM_SCHEMAS.has(k.opclass.schema),
+    );
+    if (userOpclass)
+      return {
+        reason: `it uses the operator class ${userOpclass.opclass!.schema}.${userOpclass.opclass!.name}, which the replica does not have`,
+      };
     const needs: string[] = [];
     const missing = index.deps.filter((d) => !this.#available(d, needs));
-    if (missing.length > 0) return { reason: `it uses ${missing.map(describeDependency).join(', ')}, which the replica does not have` };
+    if (missing.length > 0)
+      return { reason: `it uses ${missing.map(describeDependency).join(', ')}, which the replica does not have` };
     const keys = index.keyColumns.map((k) => {
       const collation = k.collation ? ` COLLATE ${this.collation(k.collation, needs).sql}` : '';
       const opclass = k.opclass ? ` ${ident(k.opclass.schema)}.${ident(k.opclass.name)}` : '';
@@ -217,7 +238,9 @@ class Planner {
     const include = index.includeColumns.length > 0 ? ` INCLUDE (${index.includeColumns.join(', ')})` : '';
     const where = index.predicate ? ` WHERE ${index.predicate}` : '';
     const target = qualified(this.options.targetSchema, table.name);
-    return { sql: `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ${ident(this.#indexName(table, index))} ON ${target} USING ${ident(index.method)} (${keys.join(', ')})${include}${where}` };
+    return {
+      sql: `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ${ident(this.#indexName(table, index))} ON ${target} USING ${ident(index.method)} (${keys.join(', ')})${include}${where}`,
+    };
   }
 
   /** Is an object an expression uses there in the replica? Extension members are (checked per table); recreated types are. */
@@ -231,7 +254,9 @@ class Planner {
       return ref.problem === null;
     }
     if (dep.catalog === 'pg_collation') {
-      const collation = [...this.catalog.collations.values()].find((c) => c.schema === dep.schema && c.name === dep.name);
+      const collation = [...this.catalog.collations.values()].find(
+        (c) => c.schema === dep.schema && c.name === dep.name,
+      );
       return collation !== undefined && this.collation(collation, needs).problem === null;
     }
     return false;
@@ -239,7 +264,9 @@ class Planner {
 
   typeUse(use: Pick<TypeUse, 'typeOid' | 'typeText' | 'collation'>): TypeRef {
     const type = this.catalog.types.get(use.typeOid);
-    const ref: TypeRef = type ? this.type(type, use.typeText) : { sql: use.typeText, needs: [], extensions: [], problem: null };
+    const ref: TypeRef = type
+      ? this.type(type, use.typeText)
+      : { sql: use.typeText, needs: [], extensions: [], problem: null };
     if (!use.collation) return ref;
     const collation = this.collation(use.collation, ref.needs);
     return { ...ref, sql: `${ref.sql} COLLATE ${collation.sql}`, problem: ref.problem ?? collation.problem };
@@ -249,7 +276,8 @@ class Planner {
   type(type: CatalogType, typeText = type.printed): TypeRef {
     const element = type.elementOid ? this.catalog.types.get(type.elementOid) : undefined;
     const base = element ?? type;
-    if (base.extension !== null) return { sql: typeText, needs: [], extensions: [{ name: base.extension, schema: base.schema }], problem: null };
+    if (base.extension !== null)
+      return { sql: typeText, needs: [], extensions: [{ name: base.extension, schema: base.schema }], problem: null };
     if (SYSTEM_SCHEMAS.has(base.schema)) return { sql: typeText, needs: [], extensions: [], problem: null };
     const object = this.#userType(base);
     const nested = this.#nestedRefs(base);
@@ -264,7 +292,8 @@ class Planner {
   /** The types a user type is built from (they are created before it). */
   #nestedRefs(type: CatalogType): { needs: string[]; extensions: RequiredExtension[] } {
     const uses = [type.domainBase, type.rangeSubtype, ...type.attributes].filter((u): u is TypeUse => u !== null);
-    if (type.typtype === 'm' && type.rangeOfMultirange) uses.push({ typeOid: type.rangeOfMultirange, typeText: '', collation: null });
+    if (type.typtype === 'm' && type.rangeOfMultirange)
+      uses.push({ typeOid: type.rangeOfMultirange, typeText: '', collation: null });
     const refs = uses.map((u) => this.typeUse(u));
     return { needs: refs.flatMap((r) => r.needs), extensions: refs.flatMap((r) => r.extensions) };
   }
@@ -276,13 +305,25 @@ class Planner {
     // A multirange is created with its range.
     if (type.typtype === 'm') {
       const range = this.catalog.types.get(type.rangeOfMultirange);
-      return range ? this.#userType(range) : this.#add(key, `${type.schema}.${type.name}`, '', `the range of the multirange type ${type.schema}.${type.name} is unknown`);
+      return range
+        ? this.#userType(range)
+        : this.#add(
+            key,
+            `${type.schema}.${type.name}`,
+            '',
+            `the range of the multirange type ${type.schema}.${type.name} is unknown`,
+          );
     }
     const label = `${type.schema}.${type.name}`;
     const name = qualified(this.options.targetSchema, type.name);
     const clash = this.#targetNames.get(type.name);
     if (clash && clash !== `the type ${label}`) {
-      return this.#add(key, label, '', `${clash} and the type ${label} would both be ${this.options.targetSchema}.${type.name} in the replica`);
+      return this.#add(
+        key,
+        label,
+        '',
+        `${clash} and the type ${label} would both be ${this.options.targetSchema}.${type.name} in the replica`,
+      );
     }
     this.#targetNames.set(type.name, `the type ${label}`);
     const part = (use: TypeUse) => this.typeUse(use);
@@ -295,41 +336,68 @@ class Planner {
       }
       case 'c': {
         if (type.relkind !== 'c') {
-          return this.#add(key, label, '', `${label} is the row type of a table; a replica table has more columns (elt's metadata), so it cannot stand for it`);
+          return this.#add(
+            key,
+            label,
+            '',
+            `${label} is the row type of a table; a replica table has more columns (elt's metadata), so it cannot stand for it`,
+          );
         }
         const attributes = type.attributes.map((a) => ({ name: a.name, ref: part(a) }));
         const problem = attributes.find((a) => a.ref.problem)?.ref.problem ?? null;
-        return this.#add(key, label, `CREATE TYPE ${name} AS (${attributes.map((a) => `${ident(a.name)} ${a.ref.sql}`).join(', ')})`, problem);
+        return this.#add(
+          key,
+          label,
+          `CREATE TYPE ${name} AS (${attributes.map((a) => `${ident(a.name)} ${a.ref.sql}`).join(', ')})`,
+          problem,
+        );
       }
       case 'r': {
         const subtype = part({ ...type.rangeSubtype!, collation: null });
         const options = [`SUBTYPE = ${subtype.sql}`];
-        if (type.rangeOpclass) options.push(`SUBTYPE_OPCLASS = ${ident(type.rangeOpclass.schema)}.${ident(type.rangeOpclass.name)}`);
-        if (type.rangeSubtype!.collation) options.push(`COLLATION = ${this.collation(type.rangeSubtype!.collation, []).sql}`);
-        if (type.multirangeName) options.push(`MULTIRANGE_TYPE_NAME = ${qualified(this.options.targetSchema, type.multirangeName)}`);
+        if (type.rangeOpclass)
+          options.push(`SUBTYPE_OPCLASS = ${ident(type.rangeOpclass.schema)}.${ident(type.rangeOpclass.name)}`);
+        if (type.rangeSubtype!.collation)
+          options.push(`COLLATION = ${this.collation(type.rangeSubtype!.collation, []).sql}`);
+        if (type.multirangeName)
+          options.push(`MULTIRANGE_TYPE_NAME = ${qualified(this.options.targetSchema, type.multirangeName)}`);
         return this.#add(key, label, `CREATE TYPE ${name} AS RANGE (${options.join(', ')})`, subtype.problem);
       }
       default:
-        return this.#add(key, label, '', `${label} is a base type defined outside an extension; the replica cannot create it (install it in the destination as an extension)`);
+        return this.#add(
+          key,
+          label,
+          '',
+          `${label} is a base type defined outside an extension; the replica cannot create it (install it in the destination as an extension)`,
+        );
     }
   }
 
   collation(ref: CatalogObjectRef, needs: string[]): { sql: string; problem: string | null } {
     const collation = this.catalog.collations.get(ref.oid);
-    if (!collation || collation.extension !== null || SYSTEM_SCHEMAS.has(ref.schema)) return { sql: `${ident(ref.schema)}.${ident(ref.name)}`, problem: null };
+    if (!collation || collation.extension !== null || SYSTEM_SCHEMAS.has(ref.schema))
+      return { sql: `${ident(ref.schema)}.${ident(ref.name)}`, problem: null };
     const key = `collation:${ref.oid}`;
     const label = `${ref.schema}.${ref.name}`;
     const clash = this.#collationNames.get(ref.name);
-    const problem = clash && clash !== label ? `the collations ${clash} and ${label} would both be ${this.options.targetSchema}.${ref.name} in the replica` : null;
+    const problem =
+      clash && clash !== label
+        ? `the collations ${clash} and ${label} would both be ${this.options.targetSchema}.${ref.name} in the replica`
+        : null;
     if (!clash) this.#collationNames.set(ref.name, label);
-    const object = this.#byKey.get(key) ?? this.#add(key, label, createCollationSql(qualified(this.options.targetSchema, ref.name), collation), problem);
+    const object =
+      this.#byKey.get(key) ??
+      this.#add(key, label, createCollationSql(qualified(this.options.targetSchema, ref.name), collation), problem);
     needs.push(object.key);
     return { sql: qualified(this.options.targetSchema, ref.name), problem: object.problem };
   }
 
   #add(key: string, label: string, sql: string, problem: string | null): ReplicaObject {
     const [kind, oid] = key.split(':') as ['type' | 'collation', string];
-    const name = qualified(this.options.targetSchema, kind === 'type' ? this.catalog.types.get(Number(oid))!.name : this.catalog.collations.get(Number(oid))!.name);
+    const name = qualified(
+      this.options.targetSchema,
+      kind === 'type' ? this.catalog.types.get(Number(oid))!.name : this.catalog.collations.get(Number(oid))!.name,
+    );
     const object = { key, kind, name, label, sql, problem };
     this.#byKey.set(key, object);
     this.objects.push(object);
@@ -339,7 +407,9 @@ class Planner {
 
 function createCollationSql(name: string, c: CatalogCollation): string {
   const options =
-    c.provider === 'i' ? [`provider = icu`, `locale = ${literal(c.iculocale ?? '')}`] : [`provider = libc`, `lc_collate = ${literal(c.collate)}`, `lc_ctype = ${literal(c.ctype)}`];
+    c.provider === 'i'
+      ? [`provider = icu`, `locale = ${literal(c.iculocale ?? '')}`]
+      : [`provider = libc`, `lc_collate = ${literal(c.collate)}`, `lc_ctype = ${literal(c.ctype)}`];
   if (!c.deterministic) options.push('deterministic = false');
   return `CREATE COLLATION ${name} (${options.join(', ')})`;
 }
@@ -351,9 +421,15 @@ export function identityIndexOf(table: CatalogTable): CatalogIndex | null {
   return null;
 }
 
-
 function describeDependency(dep: CatalogDependency): string {
-  const kind = { pg_proc: 'the function', pg_operator: 'the operator', pg_type: 'the type', pg_collation: 'the collation', pg_opclass: 'the operator class' }[dep.catalog] ?? 'the object';
+  const kind =
+    {
+      pg_proc: 'the function',
+      pg_operator: 'the operator',
+      pg_type: 'the type',
+      pg_collation: 'the collation',
+      pg_opclass: 'the operator class',
+    }[dep.catalog] ?? 'the object';
   return `${kind} ${dep.schema}.${dep.name}`;
 }
 

@@ -51,7 +51,13 @@ export interface DestColumn {
  * target schema (./replica-ddl.ts creates it there).
  */
 export async function replicaType(ctx: SchemaContext, typeOid: number, typeMod: number): Promise<string> {
-  const { rows } = await ctx.source.query<{ builtin: string; schema: string; name: string; is_array: boolean; extension: boolean }>(
+  const { rows } = await ctx.source.query<{
+    builtin: string;
+    schema: string;
+    name: string;
+    is_array: boolean;
+    extension: boolean;
+  }>(
     `SELECT format_type(t.oid, $2) AS builtin, n.nspname AS schema, b.typname AS name, e.oid IS NOT NULL AS is_array,
        EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = b.oid AND d.deptype = 'e') AS extension
      FROM pg_type t
@@ -101,7 +107,12 @@ export async function createReplicaTable(ctx: SchemaContext, relation: RelationM
   for (const column of relation.columns) {
     const type = await replicaType(ctx, column.typeOid, column.typeMod);
     if (!(await typeExists(ctx, type))) {
-      throw new TableFailure(relation.schema, relation.name, `The new source table ${relation.schema}.${relation.name} uses the type ${type}, which the replica lacks.`, 'Run a full resync (elt teardown --drop-target, then elt replicate).');
+      throw new TableFailure(
+        relation.schema,
+        relation.name,
+        `The new source table ${relation.schema}.${relation.name} uses the type ${type}, which the replica lacks.`,
+        'Run a full resync (elt teardown --drop-target, then elt replicate).',
+      );
     }
     columns.push(`${ident(column.name)} ${type}`);
   }
@@ -114,5 +125,8 @@ export async function createReplicaTable(ctx: SchemaContext, relation: RelationM
      VALUES ($1, $2, $3, $4, $3, 'streaming', now()) ON CONFLICT (slot_name, source_schema, source_table) DO UPDATE SET state = 'streaming'`,
     [ctx.slot, relation.schema, relation.name, ctx.targetSchema],
   );
-  ctx.lc.info({ table: `${relation.schema}.${relation.name}`, oid: relation.relationId }, 'a new source table: created its replica');
+  ctx.lc.info(
+    { table: `${relation.schema}.${relation.name}`, oid: relation.relationId },
+    'a new source table: created its replica',
+  );
 }

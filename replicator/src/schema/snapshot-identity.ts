@@ -16,7 +16,11 @@ export interface CopiedTable {
   columns?: string[];
 }
 
-export async function readIdentitiesAtSnapshot(sourceUrl: string, snapshotName: string, tables: CopiedTable[]): Promise<TableIdentity[]> {
+export async function readIdentitiesAtSnapshot(
+  sourceUrl: string,
+  snapshotName: string,
+  tables: CopiedTable[],
+): Promise<TableIdentity[]> {
   const source = await connectSource(sourceUrl, 'elt-snapshot-identity');
   try {
     await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');

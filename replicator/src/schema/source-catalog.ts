@@ -47,24 +47,43 @@ export async function readCatalogTable(source: Queryable, oid: number): Promise<
 }
 
 /** The table by name (inside a snapshot's transaction: as the snapshot sees it), or null. */
-export async function readCatalogTableByName(source: Queryable, schema: string, table: string): Promise<CatalogTable | null> {
-  const { rows } = await source.query(`${TABLE_SQL} JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`, [schema, table]);
+export async function readCatalogTableByName(
+  source: Queryable,
+  schema: string,
+  table: string,
+): Promise<CatalogTable | null> {
+  const { rows } = await source.query(
+    `${TABLE_SQL} JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+    [schema, table],
+  );
   return rows[0] ? toCatalogTable(rows[0]) : null;
 }
 
 /** What a copy of these columns of the table holds, as elt.table_columns records it. */
-export function copiedIdentity(schema: string, table: string, catalog: CatalogTable, copiedNames: string[]): TableIdentity {
+export function copiedIdentity(
+  schema: string,
+  table: string,
+  catalog: CatalogTable,
+  copiedNames: string[],
+): TableIdentity {
   return {
     schema,
     table,
     oid: catalog.oid,
     storage: catalog.storage,
     natts: catalog.natts,
-    columns: catalog.columns.filter((c) => !c.generated && copiedNames.includes(c.name)).map((c) => ({ attnum: c.attnum, name: c.name })),
+    columns: catalog.columns
+      .filter((c) => !c.generated && copiedNames.includes(c.name))
+      .map((c) => ({ attnum: c.attnum, name: c.name })),
   };
 }
 
-function toCatalogTable(row: { oid: string; natts: number; storage: string | null; columns: (CatalogColumn & { dropped: boolean })[] }): CatalogTable {
+function toCatalogTable(row: {
+  oid: string;
+  natts: number;
+  storage: string | null;
+  columns: (CatalogColumn & { dropped: boolean })[];
+}): CatalogTable {
   const live = row.columns.filter((c) => !c.dropped);
   return {
     oid: Number(row.oid),

@@ -11,7 +11,12 @@
  */
 import type { PgoutputMessage } from '../source/pgoutput.js';
 import { ident, qualified } from '../sql.js';
-import { findRecordedOid, forgetRecordedTable, readRecordedTable, renameRecordedTable } from '../state/replica-columns.js';
+import {
+  findRecordedOid,
+  forgetRecordedTable,
+  readRecordedTable,
+  renameRecordedTable,
+} from '../state/replica-columns.js';
 import { followNewTable, type RecordedTable } from './follow-columns.js';
 import { createReplicaTable, requestResync, type SchemaContext } from './schema-changes.js';
 
@@ -43,7 +48,10 @@ export async function identifyTable(ctx: SchemaContext, relation: RelationMessag
 async function replaceTable(ctx: SchemaContext, schema: string, name: string, oldOid: number | null): Promise<void> {
   await ctx.dest.query(`DROP TABLE IF EXISTS ${qualified(ctx.targetSchema, name)}`);
   await forgetRecordedTable(ctx.dest, ctx.slot, schema, name);
-  ctx.lc.warn({ table: `${schema}.${name}`, oldOid }, 'another source table now has this name: its replica table was dropped, the new one is copied');
+  ctx.lc.warn(
+    { table: `${schema}.${name}`, oldOid },
+    'another source table now has this name: its replica table was dropped, the new one is copied',
+  );
 }
 
 /** Resyncs wait under the table's old name: a queued one follows the rename, a running one (copying by the old name) is asked again. */

@@ -39,7 +39,11 @@ export async function copyTableAtSnapshot(dest: pg.ClientBase, input: CopyTableI
     await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await source.query(`SET TRANSACTION SNAPSHOT ${literal(input.snapshotName)}`).catch((error: unknown) => {
       // The exporting connection is gone (an outage): the attempt ends and is retried, the table is not at fault.
-      throw new UnreachableError('The snapshot being copied is gone with its source connection.', 'elt retries the snapshot.', { cause: error });
+      throw new UnreachableError(
+        'The snapshot being copied is gone with its source connection.',
+        'elt retries the snapshot.',
+        { cause: error },
+      );
     });
     await pipeline(
       source.query(copyTo(`COPY (SELECT ${list} FROM ${from}) TO STDOUT`)),
@@ -63,7 +67,11 @@ class RowCounter extends Transform {
     super();
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
+  override _transform(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    callback: (error?: Error | null, data?: Buffer) => void,
+  ): void {
     for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) this.rows++;
     this.bytes += chunk.length;
     this.onProgress?.(this.rows, this.bytes);

@@ -45,7 +45,10 @@ export async function runInitialSnapshot(
   const started = Date.now();
   await using snapshot = await createSlotWithSnapshot(lc, config.sourceUrl, config.slot, source);
   const lsn = formatLsn(snapshot.consistentPoint);
-  lc.info({ slot: config.slot, lsn, snapshot: snapshot.snapshotName, tables: tables.length }, 'created slot; copying the snapshot');
+  lc.info(
+    { slot: config.slot, lsn, snapshot: snapshot.snapshotName, tables: tables.length },
+    'created slot; copying the snapshot',
+  );
   await beginSnapshotState(control, config.slot, snapshot.consistentPoint);
 
   const plan = await planAtSnapshot(config, snapshot.snapshotName, tables);
@@ -63,10 +66,21 @@ export async function runInitialSnapshot(
   await forEachParallel(copyable, config.snapshotJobs, async (table) => {
     const identity = identities.find((i) => i.schema === table.table.schema && i.table === table.table.name);
     const estimate = estimates.get(table.table.oid) ?? { rows: 0, bytes: 0 };
-    totalRows += await copyOneTable(lc, config, metrics, { plan, table, identity, estimate }, progress, snapshot.snapshotName, control);
+    totalRows += await copyOneTable(
+      lc,
+      config,
+      metrics,
+      { plan, table, identity, estimate },
+      progress,
+      snapshot.snapshotName,
+      control,
+    );
   });
   await finishSnapshotState(control, config.slot, snapshot.consistentPoint);
-  lc.info({ lsn, rows: totalRows, seconds: (Date.now() - started) / 1000 }, 'snapshot complete; streaming from its consistent point');
+  lc.info(
+    { lsn, rows: totalRows, seconds: (Date.now() - started) / 1000 },
+    'snapshot complete; streaming from its consistent point',
+  );
   return snapshot.consistentPoint;
 }
 
@@ -99,7 +113,14 @@ async function planAtSnapshot(config: Config, snapshotName: string, tables: Publ
  * Drop and create the target schema with every table the plan can create, and record each
  * table's state, in one transaction. Returns the tables to copy.
  */
-async function createTargetSchema(lc: Logger, config: Config, metrics: Metrics, plan: ReplicaPlan, estimates: Map<number, TableEstimate>, lsn: Lsn): Promise<TablePlan[]> {
+async function createTargetSchema(
+  lc: Logger,
+  config: Config,
+  metrics: Metrics,
+  plan: ReplicaPlan,
+  estimates: Map<number, TableEstimate>,
+  lsn: Lsn,
+): Promise<TablePlan[]> {
   const db = await connectDestination(config.destinationUrl, 'elt-snapshot-ddl');
   try {
     await db.query('BEGIN');
@@ -109,7 +130,10 @@ async function createTargetSchema(lc: Logger, config: Config, metrics: Metrics, 
     for (const table of plan.tables) {
       const { schema, name, oid } = table.table;
       const reason = failed.get(oid);
-      if (!reason) await db.query(`ALTER TABLE ${qualified(config.targetSchema, name)} ALTER COLUMN _lsn SET DEFAULT ${literal(formatLsn(lsn))}`);
+      if (!reason)
+        await db.query(
+          `ALTER TABLE ${qualified(config.targetSchema, name)} ALTER COLUMN _lsn SET DEFAULT ${literal(formatLsn(lsn))}`,
+        );
       await upsertTable(db, config.slot, {
         sourceSchema: schema,
         sourceTable: name,
@@ -166,7 +190,9 @@ async function copyOneTable(
     await recordSnapshotProgress(db, config.slot, schema, name, rows, true);
     if (identity) await recordReplicaColumns(db, config.slot, identity);
     await db.query('COMMIT');
-    await db.query(`ANALYZE ${qualified(config.targetSchema, name)}`).catch((error: unknown) => lc.warn({ table: label, err: error }, 'ANALYZE of the copied table failed'));
+    await db
+      .query(`ANALYZE ${qualified(config.targetSchema, name)}`)
+      .catch((error: unknown) => lc.warn({ table: label, err: error }, 'ANALYZE of the copied table failed'));
     metrics.snapshotRows.set({ table: label }, rows);
     lc.info({ table: label, rows, seconds: (Date.now() - started) / 1000 }, 'table copied');
     return rows;
@@ -177,7 +203,14 @@ async function copyOneTable(
     if (classifyFailure(error) === 'transient') throw error;
     const reason = `Copying the table failed: ${tableFailureReason(error)}`;
     lc.error({ table: label, err: error }, 'table not replicated: the destination refused its copy');
-    await upsertTable(control, config.slot, { sourceSchema: schema, sourceTable: name, targetSchema: config.targetSchema, targetTable: name, state: 'error', lastError: reason });
+    await upsertTable(control, config.slot, {
+      sourceSchema: schema,
+      sourceTable: name,
+      targetSchema: config.targetSchema,
+      targetTable: name,
+      state: 'error',
+      lastError: reason,
+    });
     return 0;
   } finally {
     shown.end();

@@ -16,7 +16,13 @@ import { finishSnapshotState } from '../state/control.js';
 import { enqueueResync } from '../state/resync-queue.js';
 
 /** Resume the slot's interrupted snapshot; null when it cannot be resumed and must start over. */
-export async function resumeSnapshot(lc: Logger, control: pg.Client, slotName: string, slot: SlotInfo | null, snapshotLsn: Lsn | null): Promise<Lsn | null> {
+export async function resumeSnapshot(
+  lc: Logger,
+  control: pg.Client,
+  slotName: string,
+  slot: SlotInfo | null,
+  snapshotLsn: Lsn | null,
+): Promise<Lsn | null> {
   if (!slot || slot.walStatus === 'lost' || snapshotLsn === null || slot.confirmedFlushLsn !== snapshotLsn) return null;
   const { rows } = await control.query<{ schema: string; table: string; state: string }>(
     'SELECT source_schema AS schema, source_table AS table, state FROM elt.tables WHERE slot_name = $1',
@@ -34,7 +40,12 @@ export async function resumeSnapshot(lc: Logger, control: pg.Client, slotName: s
     throw error;
   }
   lc.warn(
-    { slot: slotName, lsn: formatLsn(snapshotLsn), copied: rows.length - pending.length, toResync: pending.map((r) => `${r.schema}.${r.table}`) },
+    {
+      slot: slotName,
+      lsn: formatLsn(snapshotLsn),
+      copied: rows.length - pending.length,
+      toResync: pending.map((r) => `${r.schema}.${r.table}`),
+    },
     'resuming an interrupted snapshot: tables already copied are kept, the others are copied online',
   );
   return snapshotLsn;

@@ -12,8 +12,19 @@ export interface NotReplicatedTable {
 }
 
 /** Tables (not partitions) of `schemas` that the publication does not send, and why. */
-export async function tablesNotReplicated(db: ClientBase, publication: string, schemas: string[]): Promise<NotReplicatedTable[]> {
-  const { rows } = await db.query<{ schema: string; name: string; kind: string; persistence: string; identity: string; has_pk: boolean }>(
+export async function tablesNotReplicated(
+  db: ClientBase,
+  publication: string,
+  schemas: string[],
+): Promise<NotReplicatedTable[]> {
+  const { rows } = await db.query<{
+    schema: string;
+    name: string;
+    kind: string;
+    persistence: string;
+    identity: string;
+    has_pk: boolean;
+  }>(
     `SELECT n.nspname AS schema, c.relname AS name, c.relkind AS kind, c.relpersistence AS persistence, c.relreplident AS identity,
        EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -49,8 +60,12 @@ async function partitionedWithHiddenLeaves(db: ClientBase, schemas: string[]): P
   }));
 }
 
-function reason(t: { kind: string; persistence: string; identity: string; has_pk: boolean; schema: string; name: string }, publication: string): string {
-  if (t.kind === 'f') return 'Not replicated: it is a foreign table (its rows live in another server, and logical decoding never sees them).';
+function reason(
+  t: { kind: string; persistence: string; identity: string; has_pk: boolean; schema: string; name: string },
+  publication: string,
+): string {
+  if (t.kind === 'f')
+    return 'Not replicated: it is a foreign table (its rows live in another server, and logical decoding never sees them).';
   if (t.persistence === 'u') {
     return 'Not replicated: it is UNLOGGED, so logical decoding never sees its changes. Make it logged (ALTER TABLE … SET LOGGED) and resync it to replicate it.';
   }

@@ -41,9 +41,11 @@ export function compareLeaves(before: Leaf[], after: Leaf[]): LeafChange {
   const now = new Map(after.map((l) => [l.oid, l.filenode]));
   const was = new Map(before.map((l) => [l.oid, l.filenode]));
   const gone = before.filter((l) => !now.has(l.oid));
-  if (gone.length > 0) return { kind: 'changed', why: `partition ${gone.map((l) => l.oid).join(', ')} detached or dropped` };
+  if (gone.length > 0)
+    return { kind: 'changed', why: `partition ${gone.map((l) => l.oid).join(', ')} detached or dropped` };
   const rewritten = before.filter((l) => now.get(l.oid) !== l.filenode);
-  if (rewritten.length > 0) return { kind: 'changed', why: `partition ${rewritten.map((l) => l.oid).join(', ')} truncated or rewritten` };
+  if (rewritten.length > 0)
+    return { kind: 'changed', why: `partition ${rewritten.map((l) => l.oid).join(', ')} truncated or rewritten` };
   const added = after.filter((l) => !was.has(l.oid)).map((l) => l.oid);
   return added.length > 0 ? { kind: 'added', oids: added } : { kind: 'none' };
 }

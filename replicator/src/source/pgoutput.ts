@@ -166,7 +166,13 @@ export class PgoutputDecoder {
         const count = r.uint32();
         const options = r.byte();
         const relationIds = Array.from({ length: count }, () => r.uint32());
-        return { tag: 'truncate', ...xid, cascade: (options & 1) !== 0, restartIdentity: (options & 2) !== 0, relationIds };
+        return {
+          tag: 'truncate',
+          ...xid,
+          cascade: (options & 1) !== 0,
+          restartIdentity: (options & 2) !== 0,
+          relationIds,
+        };
       }
       case 'M': {
         const xid = this.#xid(r);

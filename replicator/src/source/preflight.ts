@@ -23,7 +23,9 @@ export async function checkSourceServer(db: ClientBase, schemas: string[]): Prom
       `Run ALTER ROLE ${role?.rolname ?? '<role>'} REPLICATION on the source as a superuser.`,
     );
   }
-  const present = await db.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)', [schemas]);
+  const present = await db.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)', [
+    schemas,
+  ]);
   const missing = schemas.filter((s) => !present.rows.some((r) => r.nspname === s));
   if (missing.length > 0) {
     throw new EltError(`The source database has no schema ${missing.join(', ')}.`, 'Fix ELT_SOURCE_SCHEMAS.');

@@ -66,10 +66,15 @@ export async function ensurePublication(
   schemas: string[],
   options: { setReplicaIdentityFull: boolean } = { setReplicaIdentityFull: false },
 ): Promise<PublicationOutcome> {
-  const { rows } = await db.query<{ pubviaroot: boolean }>('SELECT pubviaroot FROM pg_publication WHERE pubname = $1', [publication]);
+  const { rows } = await db.query<{ pubviaroot: boolean }>('SELECT pubviaroot FROM pg_publication WHERE pubname = $1', [
+    publication,
+  ]);
   if (rows[0]) {
     if (!rows[0].pubviaroot) {
-      lc.warn({ publication }, 'publication does not publish via partition root: changes to partitions arrive under each partition name');
+      lc.warn(
+        { publication },
+        'publication does not publish via partition root: changes to partitions arrive under each partition name',
+      );
     }
     return { excluded: [] };
   }
@@ -79,7 +84,10 @@ export async function ensurePublication(
     if (options.setReplicaIdentityFull) {
       try {
         await db.query(`ALTER TABLE ${qualified(table.schema, table.name)} REPLICA IDENTITY FULL`);
-        lc.warn({ table: label }, 'set REPLICA IDENTITY FULL on a table without a primary key, so that it can be published');
+        lc.warn(
+          { table: label },
+          'set REPLICA IDENTITY FULL on a table without a primary key, so that it can be published',
+        );
         continue;
       } catch (error) {
         lc.warn({ table: label, err: error }, 'could not set REPLICA IDENTITY FULL (the role must own the table)');
@@ -91,7 +99,10 @@ export async function ensurePublication(
       'table left out of the publication: it has no primary key or replica identity, and publishing it would make the source reject UPDATE and DELETE on it; set REPLICA IDENTITY FULL on it (or ELT_REPLICA_IDENTITY_FULL=true) and resync',
     );
   }
-  const sql = excluded.length === 0 ? createPublicationSql(publication, schemas) : await tableListPublicationSql(db, publication, schemas, excluded);
+  const sql =
+    excluded.length === 0
+      ? createPublicationSql(publication, schemas)
+      : await tableListPublicationSql(db, publication, schemas, excluded);
   try {
     await db.query(sql);
     lc.info({ publication, schemas, excluded: excluded.length }, 'created publication');
@@ -109,7 +120,12 @@ export async function ensurePublication(
   return { excluded };
 }
 
-async function tableListPublicationSql(db: ClientBase, publication: string, schemas: string[], excluded: TableWithoutIdentity[]): Promise<string> {
+async function tableListPublicationSql(
+  db: ClientBase,
+  publication: string,
+  schemas: string[],
+  excluded: TableWithoutIdentity[],
+): Promise<string> {
   const { rows } = await db.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1, 2`,

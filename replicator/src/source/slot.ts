@@ -90,7 +90,10 @@ export async function createSlotWithSnapshot(
   catalog: ClientBase,
   options: { temporary?: boolean } = {},
 ): Promise<ExportedSnapshot> {
-  const client = new pg.Client({ ...sourceClientConfig(url, 'elt-snapshot'), replication: 'database' } as pg.ClientConfig);
+  const client = new pg.Client({
+    ...sourceClientConfig(url, 'elt-snapshot'),
+    replication: 'database',
+  } as pg.ClientConfig);
   try {
     await client.connect();
   } catch (error) {
@@ -121,7 +124,11 @@ export async function createSlotWithSnapshot(
   } catch (error) {
     await client.end().catch(() => undefined); // the error below is the one to report
     if ((error as { code?: string }).code === '42710') {
-      throw new AlreadyRunningError(`The replication slot ${slot} already exists.`, 'Run elt teardown to drop it, or choose another ELT_SLOT.', { cause: error });
+      throw new AlreadyRunningError(
+        `The replication slot ${slot} already exists.`,
+        'Run elt teardown to drop it, or choose another ELT_SLOT.',
+        { cause: error },
+      );
     }
     throw error;
   } finally {

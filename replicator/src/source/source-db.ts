@@ -43,7 +43,11 @@ export async function connectSource(url: string, applicationName = 'elt'): Promi
 }
 
 export async function connectDestination(url: string, applicationName = 'elt'): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, application_name: applicationName, options: DESTINATION_SESSION_OPTIONS });
+  const client = new pg.Client({
+    connectionString: url,
+    application_name: applicationName,
+    options: DESTINATION_SESSION_OPTIONS,
+  });
   try {
     await client.connect();
   } catch (error) {

@@ -40,7 +40,8 @@ export interface StreamHandlers {
 /** Pause reading from the socket when this many bytes of decoded messages wait to be handled. */
 export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
-type Queued = { kind: 'message'; message: PgoutputMessage; bytes: number } | { kind: 'keepalive'; walEnd: Lsn; bytes: 0 };
+type Queued =
+  { kind: 'message'; message: PgoutputMessage; bytes: number } | { kind: 'keepalive'; walEnd: Lsn; bytes: 0 };
 
 /**
  * The plugin hook of pg-logical-replication (shaped like its AbstractPlugin, which the
@@ -58,7 +59,11 @@ class PgoutputTextPlugin {
 
   start(client: pg.Client, slotName: string, lastLsn: string): Promise<unknown> {
     this.client = client;
-    const options = [`proto_version '1'`, `publication_names ${literal(ident(this.options.publication))}`, `messages 'false'`];
+    const options = [
+      `proto_version '1'`,
+      `publication_names ${literal(ident(this.options.publication))}`,
+      `messages 'false'`,
+    ];
     return client.query(`START_REPLICATION SLOT ${ident(slotName)} LOGICAL ${lastLsn} (${options.join(', ')})`);
   }
 
@@ -192,12 +197,17 @@ export class SlotStream {
   }
 
   #setPaused(paused: boolean): void {
-    const socket = (this.#plugin.client as unknown as { connection?: { stream?: { pause(): void; resume(): void } } } | null)?.connection?.stream;
+    const socket = (
+      this.#plugin.client as unknown as { connection?: { stream?: { pause(): void; resume(): void } } } | null
+    )?.connection?.stream;
     if (!socket) return;
     if (paused) socket.pause();
     else socket.resume();
     this.#paused = paused;
-    this.lc.debug({ queuedBytes: this.#queuedBytes }, paused ? 'apply is behind: pausing the stream' : 'resuming the stream');
+    this.lc.debug(
+      { queuedBytes: this.#queuedBytes },
+      paused ? 'apply is behind: pausing the stream' : 'resuming the stream',
+    );
   }
 
   #fail(error: unknown): void {
@@ -221,7 +231,9 @@ export class SlotStream {
   }
 
   sendStatus(replyRequested = false): void {
-    const connection = (this.#plugin.client as unknown as { connection?: { sendCopyFromChunk(b: Buffer): void } } | null)?.connection;
+    const connection = (
+      this.#plugin.client as unknown as { connection?: { sendCopyFromChunk(b: Buffer): void } } | null
+    )?.connection;
     if (!connection || this.#stopped) return;
     try {
       connection.sendCopyFromChunk(standbyStatusUpdate(this.#confirmed, Date.now(), replyRequested));

@@ -24,10 +24,11 @@ export interface ReplicationState {
 }
 
 export async function readReplicationState(db: ClientBase, slot: string): Promise<ReplicationState | null> {
-  const { rows } = await db.query<{ phase: ReplicationState['phase']; snapshot_lsn: string | null; applied_lsn: string | null }>(
-    'SELECT phase, snapshot_lsn::text, applied_lsn::text FROM elt.replication_state WHERE slot_name = $1',
-    [slot],
-  );
+  const { rows } = await db.query<{
+    phase: ReplicationState['phase'];
+    snapshot_lsn: string | null;
+    applied_lsn: string | null;
+  }>('SELECT phase, snapshot_lsn::text, applied_lsn::text FROM elt.replication_state WHERE slot_name = $1', [slot]);
   const row = rows[0];
   if (!row) return null;
   return {
@@ -91,11 +92,27 @@ export async function upsertTable(db: ClientBase, slot: string, t: TableRecord):
      ON CONFLICT (slot_name, source_schema, source_table) DO UPDATE SET target_schema = $4, target_table = $5, state = $6,
        rows_estimated = coalesce($7::bigint, elt.tables.rows_estimated), last_error = $8::text,
        last_error_at = CASE WHEN $8::text IS NOT NULL THEN now() ELSE elt.tables.last_error_at END`,
-    [slot, t.sourceSchema, t.sourceTable, t.targetSchema, t.targetTable, t.state, t.rowsEstimated ?? null, t.lastError ?? null],
+    [
+      slot,
+      t.sourceSchema,
+      t.sourceTable,
+      t.targetSchema,
+      t.targetTable,
+      t.state,
+      t.rowsEstimated ?? null,
+      t.lastError ?? null,
+    ],
   );
 }
 
-export async function recordSnapshotProgress(db: ClientBase, slot: string, schema: string, table: string, rowsCopied: number, done: boolean): Promise<void> {
+export async function recordSnapshotProgress(
+  db: ClientBase,
+  slot: string,
+  schema: string,
+  table: string,
+  rowsCopied: number,
+  done: boolean,
+): Promise<void> {
   await db.query(
     `UPDATE elt.tables SET rows_copied = $4::bigint, state = CASE WHEN $5::boolean THEN 'streaming' ELSE state END,
        snapshot_done_at = CASE WHEN $5::boolean THEN now() ELSE snapshot_done_at END
@@ -183,7 +200,8 @@ export async function readTableStates(db: ClientBase, slot: string): Promise<{ t
 
 export async function recordHeartbeat(db: ClientBase, slot: string, beat: Heartbeat): Promise<void> {
   const info = beat.slot;
-  const lagBytes = info?.confirmedFlushLsn != null ? Math.max(0, Number(info.currentWalLsn - info.confirmedFlushLsn)) : null;
+  const lagBytes =
+    info?.confirmedFlushLsn != null ? Math.max(0, Number(info.currentWalLsn - info.confirmedFlushLsn)) : null;
   await db.query(
     `UPDATE elt.replication_state SET heartbeat_at = now(), status = $2, received_lsn = $3::pg_lsn, lag_seconds = $4::float8,
        host = $5, pid = $6, confirmed_lsn = $7::pg_lsn, source_wal_lsn = $8::pg_lsn, lag_bytes = $9::bigint,
@@ -207,7 +225,13 @@ export async function recordHeartbeat(db: ClientBase, slot: string, beat: Heartb
 }
 
 /** A table stopped: its state becomes `error` with the reason (in the caller's transaction). */
-export async function recordTableError(db: ClientBase, slot: string, schema: string, table: string, reason: string): Promise<void> {
+export async function recordTableError(
+  db: ClientBase,
+  slot: string,
+  schema: string,
+  table: string,
+  reason: string,
+): Promise<void> {
   await db.query(
     `UPDATE elt.tables SET state = 'error', last_error = $4, last_error_at = now() WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,
     [slot, schema, table, reason],

@@ -49,14 +49,21 @@ export async function migrateControlSchema(db: ClientBase): Promise<MigrationRes
 async function migrateInTransaction(db: ClientBase): Promise<MigrationResult> {
   await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [LOCK_KEY]);
   // No DDL at all when the table is there: a start at the current version changes nothing.
-  const { rows: found } = await db.query<{ found: boolean }>("SELECT to_regclass('elt.schema_version') IS NOT NULL AS found");
+  const { rows: found } = await db.query<{ found: boolean }>(
+    "SELECT to_regclass('elt.schema_version') IS NOT NULL AS found",
+  );
   if (!found[0]!.found) await db.query(VERSION_TABLE);
-  const { rows } = await db.query<{ version: number; name: string }>('SELECT version, name FROM elt.schema_version ORDER BY version');
+  const { rows } = await db.query<{ version: number; name: string }>(
+    'SELECT version, name FROM elt.schema_version ORDER BY version',
+  );
   const from = rows.at(-1)?.version ?? 0;
   checkKnown(rows, from);
   for (const migration of MIGRATIONS.filter((m) => m.version > from)) {
     await db.query(migration.sql);
-    await db.query('INSERT INTO elt.schema_version (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+    await db.query('INSERT INTO elt.schema_version (version, name) VALUES ($1, $2)', [
+      migration.version,
+      migration.name,
+    ]);
   }
   return { from, to: CURRENT_VERSION };
 }

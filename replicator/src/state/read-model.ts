@@ -115,7 +115,11 @@ const TABLE_COLUMNS = `
      AND a.state IN ('queued', 'running')) AS active_resync_job_id`;
 
 /** The slot's tables, by name; only those in `filter.state`, or only the one named `filter.name` (schema.table). */
-export async function readTables(db: Queryable, slot: string, filter: { state?: string; name?: string } = {}): Promise<TableRow[]> {
+export async function readTables(
+  db: Queryable,
+  slot: string,
+  filter: { state?: string; name?: string } = {},
+): Promise<TableRow[]> {
   const { rows } = await db.query(
     `SELECT ${TABLE_COLUMNS} FROM elt.tables t
      WHERE t.slot_name = $1 AND ($2::text IS NULL OR t.state = $2) AND ($3::text IS NULL OR t.source_schema || '.' || t.source_table = $3)
@@ -166,7 +170,10 @@ export async function readJobs(db: Queryable, slot: string, limit: number, state
 
 /** One resync job of the slot, or null. */
 export async function readJob(db: Queryable, slot: string, id: string | number): Promise<JobRow | null> {
-  const { rows } = await db.query(`SELECT ${JOB_COLUMNS} FROM elt.resync_jobs j ${JOB_PROGRESS} WHERE j.id = $1::bigint AND j.slot_name = $2`, [String(id), slot]);
+  const { rows } = await db.query(
+    `SELECT ${JOB_COLUMNS} FROM elt.resync_jobs j ${JOB_PROGRESS} WHERE j.id = $1::bigint AND j.slot_name = $2`,
+    [String(id), slot],
+  );
   return (rows[0] as JobRow | undefined) ?? null;
 }
 

@@ -43,7 +43,11 @@ export async function recordReplicaColumns(db: Queryable, slot: string, identity
      WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,
     [slot, schema, table, identity.oid, identity.storage ?? null, identity.natts ?? null],
   );
-  await db.query('DELETE FROM elt.table_columns WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3', [slot, schema, table]);
+  await db.query('DELETE FROM elt.table_columns WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3', [
+    slot,
+    schema,
+    table,
+  ]);
   await db.query(
     `INSERT INTO elt.table_columns (slot_name, source_schema, source_table, attnum, column_name)
      SELECT $1, $2, $3, c.attnum, c.name FROM unnest($4::smallint[], $5::text[]) AS c(attnum, name)`,
@@ -57,14 +61,15 @@ export async function recordReplicaColumns(db: Queryable, slot: string, identity
  * rows must not land there.
  */
 export async function recordCopiedColumns(db: Queryable, slot: string, identity: TableIdentity): Promise<void> {
-  const { rows } = await db.query('SELECT source_oid::bigint AS oid FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3', [
-    slot,
-    identity.schema,
-    identity.table,
-  ]);
+  const { rows } = await db.query(
+    'SELECT source_oid::bigint AS oid FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3',
+    [slot, identity.schema, identity.table],
+  );
   const held = rows[0]?.oid as string | null | undefined;
   if (held != null && Number(held) !== identity.oid) {
-    throw new Error(`${identity.schema}.${identity.table} was replaced on the source while it was copied (OID ${identity.oid}, the replica follows ${held}): the copy is not swapped in`);
+    throw new Error(
+      `${identity.schema}.${identity.table} was replaced on the source while it was copied (OID ${identity.oid}, the replica follows ${held}): the copy is not swapped in`,
+    );
   }
   await recordReplicaColumns(db, slot, identity);
 }
@@ -83,23 +88,52 @@ export async function readRecordedTable(
      FROM elt.tables t WHERE t.slot_name = $1 AND t.source_schema = $2 AND t.source_table = $3`,
     [slot, schema, table],
   );
-  const row = rows[0] as { oid: string | null; storage: string | null; natts: number | null; columns: RecordedColumn[] } | undefined;
+  const row = rows[0] as
+    { oid: string | null; storage: string | null; natts: number | null; columns: RecordedColumn[] } | undefined;
   if (!row) return null;
-  return { schema, table, oid: row.oid === null ? null : Number(row.oid), storage: row.storage, natts: row.natts, columns: row.columns };
+  return {
+    schema,
+    table,
+    oid: row.oid === null ? null : Number(row.oid),
+    storage: row.storage,
+    natts: row.natts,
+    columns: row.columns,
+  };
 }
 
 /** The name under which a source relation OID is recorded, if any. */
-export async function findRecordedOid(db: Queryable, slot: string, schema: string, oid: number): Promise<string | null> {
-  const { rows } = await db.query('SELECT source_table FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_oid = $3', [slot, schema, oid]);
+export async function findRecordedOid(
+  db: Queryable,
+  slot: string,
+  schema: string,
+  oid: number,
+): Promise<string | null> {
+  const { rows } = await db.query(
+    'SELECT source_table FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_oid = $3',
+    [slot, schema, oid],
+  );
   return (rows[0]?.source_table as string | undefined) ?? null;
 }
 
 /** The source renamed a table: its control rows follow (its columns cascade). */
-export async function renameRecordedTable(db: Queryable, slot: string, schema: string, from: string, to: string): Promise<void> {
-  await db.query('UPDATE elt.tables SET source_table = $4, target_table = $4 WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3', [slot, schema, from, to]);
+export async function renameRecordedTable(
+  db: Queryable,
+  slot: string,
+  schema: string,
+  from: string,
+  to: string,
+): Promise<void> {
+  await db.query(
+    'UPDATE elt.tables SET source_table = $4, target_table = $4 WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3',
+    [slot, schema, from, to],
+  );
 }
 
 /** The source table is gone (dropped, or replaced by another under its name): its control rows go (its columns cascade). */
 export async function forgetRecordedTable(db: Queryable, slot: string, schema: string, table: string): Promise<void> {
-  await db.query('DELETE FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3', [slot, schema, table]);
+  await db.query('DELETE FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3', [
+    slot,
+    schema,
+    table,
+  ]);
 }

@@ -12,7 +12,12 @@ export interface ResyncTarget {
 }
 
 /** Queue one job for the tables (those without an active job); returns its id, or null when none was needed. */
-export async function enqueueResync(db: Queryable, slot: string, tables: ResyncTarget[], requestedBy: string): Promise<number | null> {
+export async function enqueueResync(
+  db: Queryable,
+  slot: string,
+  tables: ResyncTarget[],
+  requestedBy: string,
+): Promise<number | null> {
   if (tables.length === 0) return null;
   const { rows } = await db.query(
     `WITH wanted AS (

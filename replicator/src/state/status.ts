@@ -45,7 +45,8 @@ export async function readStatus(source: pg.Client | null, dest: pg.Client, slot
   let state: StateRow | null = null;
   let tables: TableStatus[] = [];
   try {
-    const hasControl = (await dest.query("SELECT to_regclass('elt.replication_state') IS NOT NULL AS ok")).rows[0]?.ok as boolean;
+    const hasControl = (await dest.query("SELECT to_regclass('elt.replication_state') IS NOT NULL AS ok")).rows[0]
+      ?.ok as boolean;
     if (hasControl) {
       state = await readState(dest, slot);
       tables = await readTables(dest, slot);
@@ -56,7 +57,12 @@ export async function readStatus(source: pg.Client | null, dest: pg.Client, slot
   const info = source ? await inspectSlot(source, slot) : null;
   const appliedLsn = state?.applied_lsn ? parseLsn(state.applied_lsn) : null;
   const confirmed = info?.confirmedFlushLsn ?? null;
-  const caughtUpTo = confirmed !== null && appliedLsn !== null ? (confirmed > appliedLsn ? confirmed : appliedLsn) : (confirmed ?? appliedLsn);
+  const caughtUpTo =
+    confirmed !== null && appliedLsn !== null
+      ? confirmed > appliedLsn
+        ? confirmed
+        : appliedLsn
+      : (confirmed ?? appliedLsn);
   return {
     slot,
     slot_exists: info !== null,
@@ -86,10 +92,23 @@ export function formatStatus(s: ReplicationStatus): string {
     `last commit     ${s.applied_commit_at ?? '-'}   heartbeat ${s.heartbeat_at ?? '-'}`,
   ];
   if (s.last_error) lines.push(`last error      ${s.last_error}`);
-  lines.push('', 'table'.padEnd(32) + 'state'.padEnd(14) + 'copied'.padStart(10) + 'inserts'.padStart(10) + 'updates'.padStart(10) + 'deletes'.padStart(10));
+  lines.push(
+    '',
+    'table'.padEnd(32) +
+      'state'.padEnd(14) +
+      'copied'.padStart(10) +
+      'inserts'.padStart(10) +
+      'updates'.padStart(10) +
+      'deletes'.padStart(10),
+  );
   for (const t of s.tables) {
     lines.push(
-      t.table.padEnd(32) + t.state.padEnd(14) + String(t.rows_copied).padStart(10) + String(t.inserts).padStart(10) + String(t.updates).padStart(10) + String(t.deletes).padStart(10),
+      t.table.padEnd(32) +
+        t.state.padEnd(14) +
+        String(t.rows_copied).padStart(10) +
+        String(t.inserts).padStart(10) +
+        String(t.updates).padStart(10) +
+        String(t.deletes).padStart(10),
     );
   }
   return lines.join('\n');

@@ -34,7 +34,12 @@ export const pruneRoutes: FastifyPluginAsyncZod<PruneRouteOptions> = async (app,
       },
     },
     async (request, reply) => {
-      const job = await queuePrune(app.db, options.slot, request.body.older_than, request.body.requested_by ?? `api ${request.ip}`);
+      const job = await queuePrune(
+        app.db,
+        options.slot,
+        request.body.older_than,
+        request.body.requested_by ?? `api ${request.ip}`,
+      );
       request.log.info({ job: job.id, olderThan: job.older_than }, 'prune job queued');
       return reply.code(202).header('location', `/v1/prune/${job.id}`).send(job);
     },
@@ -69,7 +74,10 @@ export const pruneRoutes: FastifyPluginAsyncZod<PruneRouteOptions> = async (app,
     },
     async (request) => {
       const job = await getPrune(app.db, options.slot, request.params.id);
-      if (!job) throw notFound(`Slot ${options.slot} has no prune job ${request.params.id}: GET /v1/prune lists the recent ones.`);
+      if (!job)
+        throw notFound(
+          `Slot ${options.slot} has no prune job ${request.params.id}: GET /v1/prune lists the recent ones.`,
+        );
       return job;
     },
   );

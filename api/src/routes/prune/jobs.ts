@@ -39,6 +39,9 @@ export async function listPrunes(pool: Pool, slot: string, limit: number, state?
 }
 
 export async function getPrune(pool: Pool, slot: string, id: string): Promise<PruneJob | null> {
-  const { rows } = await pool.query<Row>(`SELECT ${COLUMNS} FROM elt.prune_jobs WHERE id = $1::bigint AND slot_name = $2`, [id, slot]);
+  const { rows } = await pool.query<Row>(
+    `SELECT ${COLUMNS} FROM elt.prune_jobs WHERE id = $1::bigint AND slot_name = $2`,
+    [id, slot],
+  );
   return rows[0] ? toJob(rows[0]) : null;
 }

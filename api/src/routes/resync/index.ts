@@ -16,7 +16,8 @@ export interface ResyncRouteOptions {
 
 export const resyncRoutes: FastifyPluginAsyncZod<ResyncRouteOptions> = async (app, options) => {
   const readSecurity = options.readsNeedToken ? { security: BEARER_SECURITY } : {};
-  const jobNotFound = (id: string) => notFound(`Slot ${options.slot} has no resync job ${id}: GET /v1/resync lists the recent ones.`);
+  const jobNotFound = (id: string) =>
+    notFound(`Slot ${options.slot} has no resync job ${id}: GET /v1/resync lists the recent ones.`);
 
   app.post(
     '/v1/resync',
@@ -36,7 +37,9 @@ export const resyncRoutes: FastifyPluginAsyncZod<ResyncRouteOptions> = async (ap
     async (request, reply) => {
       const body = request.body;
       const requestedBy = body.requested_by ?? `api ${request.ip}`;
-      const id = await app.controlRepo.queueResync(body.all ? { all: true, requestedBy } : { tables: body.tables ?? [], requestedBy });
+      const id = await app.controlRepo.queueResync(
+        body.all ? { all: true, requestedBy } : { tables: body.tables ?? [], requestedBy },
+      );
       const job = await app.controlRepo.getJob(id);
       if (!job) throw jobNotFound(String(id));
       request.log.info({ job: id, tables: job.tables.length }, 'resync job queued');

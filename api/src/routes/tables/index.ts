@@ -42,7 +42,10 @@ export const tablesRoutes: FastifyPluginAsyncZod<TablesRouteOptions> = async (ap
     },
     async (request) => {
       const table = await app.controlRepo.getTable(request.params.table);
-      if (!table) throw notFound(`Table ${JSON.stringify(request.params.table)} is not replicated for slot ${options.slot}: name it as schema.table; GET /v1/tables lists them.`);
+      if (!table)
+        throw notFound(
+          `Table ${JSON.stringify(request.params.table)} is not replicated for slot ${options.slot}: name it as schema.table; GET /v1/tables lists them.`,
+        );
       return table;
     },
   );
