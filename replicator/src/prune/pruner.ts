@@ -24,7 +24,7 @@ import {
   streamingTarget,
   type PruneJob,
   type ReplicaTable,
-} from './prune-jobs.js';
+} from '../state/prune-jobs.js';
 import { pruneChunkSql } from './prune-sql.js';
 
 /** Rows removed by one statement at most. */

@@ -23,7 +23,7 @@ import {
   requeueInterruptedJobs,
   setTableState,
   updateJobTable,
-} from './jobs.js';
+} from '../state/resync-jobs.js';
 import { ResyncCancelled, resyncTable } from './table-resync.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { estimateTable, type TableEstimate } from '../progress/table-estimate.js';
