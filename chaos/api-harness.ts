@@ -125,7 +125,8 @@ export interface DatabaseState {
 export async function databaseState(pool: pg.Pool): Promise<DatabaseState> {
   const { rows } = await pool.query<{ control: string; relations: string[] }>(
     `SELECT (SELECT coalesce(json_agg(t ORDER BY t.slot_name, t.source_schema, t.source_table), '[]')::text FROM elt.tables t) ||
-            (SELECT coalesce(json_agg(s ORDER BY s.slot_name), '[]')::text FROM elt.replication_state s) AS control,
+            (SELECT coalesce(json_agg(s ORDER BY s.slot_name), '[]')::text FROM elt.replication_state s) ||
+            (SELECT coalesce(json_agg(p ORDER BY p.id), '[]')::text FROM elt.prune_jobs p) AS control,
             (SELECT array_agg(n.nspname || '.' || c.relname ORDER BY n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')) AS relations`,
   );

@@ -299,6 +299,9 @@ describe("schemathesis against the API's own OpenAPI document", () => {
           'POST /v1/resync',
           'GET /v1/resync/{id}',
           'DELETE /v1/resync/{id}',
+          'GET /v1/prune',
+          'POST /v1/prune',
+          'GET /v1/prune/{id}',
           'Stateful tests',
         ]),
       );
@@ -373,7 +376,9 @@ describe("schemathesis against the API's own OpenAPI document", () => {
               ];
         });
         expect(wrongStatus).toEqual([]);
-        expect(new Set(calls.map((e) => e.operation))).toEqual(new Set(['POST /v1/resync', 'DELETE /v1/resync/{id}']));
+        expect(new Set(calls.map((e) => e.operation))).toEqual(
+          new Set(['POST /v1/resync', 'DELETE /v1/resync/{id}', 'POST /v1/prune']),
+        );
         expect(calls.length).toBeGreaterThan(50);
         expect(await databaseState(dest.pool)).toEqual(before);
         expect(api.output()).not.toMatch(/"level":(50|60)/);
