@@ -6,6 +6,7 @@
  * copy resumes it, because the changes skipped meanwhile are in no other place.
  */
 import type { ClientBase } from 'pg';
+import { readStoppedTables } from '../state/control.js';
 
 export class StoppedTables {
   /** "schema.table" (as JSON, so no name can collide) → why it stopped. */
@@ -29,10 +30,7 @@ export class StoppedTables {
 
   /** Take over the tables a previous run stopped, and those excluded (their changes are never applied). */
   async load(db: ClientBase, slot: string): Promise<void> {
-    const { rows } = await db.query<{ schema: string; table: string; reason: string | null }>(
-      `SELECT source_schema AS schema, source_table AS table, last_error AS reason FROM elt.tables WHERE slot_name = $1 AND state IN ('error', 'excluded')`,
-      [slot],
-    );
-    for (const row of rows) this.stop(row.schema, row.table, row.reason ?? 'stopped by an earlier run');
+    for (const row of await readStoppedTables(db, slot))
+      this.stop(row.schema, row.table, row.reason ?? 'stopped by an earlier run');
   }
 }

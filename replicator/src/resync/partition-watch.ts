@@ -5,18 +5,14 @@
  * elt.partition_leaves, so a change made while the replicator was down is found too.
  */
 import type { ClientBase } from 'pg';
-import { compareLeaves, leavesEmpty, readPartitionLeaves, type Leaf } from '../source/partition-leaves.js';
+import { compareLeaves, leavesEmpty, readPartitionLeaves } from '../source/partition-leaves.js';
+import { readKnownLeaves, recordLeaves } from '../state/partition-leaves.js';
 import { requestResync, type SchemaContext } from '../schema/schema-changes.js';
 
 export async function watchPartitions(ctx: SchemaContext & { control: ClientBase }): Promise<void> {
   const tables = await readPartitionLeaves(ctx.source, ctx.sourceSchemas);
   if (tables.length === 0) return;
-  const { rows } = await ctx.control.query<{ schema: string; table: string; state: string; leaves: Leaf[] | null }>(
-    `SELECT t.source_schema AS schema, t.source_table AS table, t.state, p.leaves
-     FROM elt.tables t LEFT JOIN elt.partition_leaves p USING (slot_name, source_schema, source_table)
-     WHERE t.slot_name = $1`,
-    [ctx.slot],
-  );
+  const rows = await readKnownLeaves(ctx.control, ctx.slot);
   const known = new Map(rows.map((r) => [JSON.stringify([r.schema, r.table]), r]));
   for (const table of tables) {
     const seen = known.get(JSON.stringify([table.schema, table.table]));
@@ -35,10 +31,6 @@ export async function watchPartitions(ctx: SchemaContext & { control: ClientBase
           'a partition with rows was attached',
         );
     }
-    await ctx.control.query(
-      `INSERT INTO elt.partition_leaves (slot_name, source_schema, source_table, leaves) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (slot_name, source_schema, source_table) DO UPDATE SET leaves = EXCLUDED.leaves, seen_at = now()`,
-      [ctx.slot, table.schema, table.table, JSON.stringify(table.leaves)],
-    );
+    await recordLeaves(ctx.control, ctx.slot, table.schema, table.table, table.leaves);
   }
 }

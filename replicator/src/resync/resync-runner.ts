@@ -27,6 +27,7 @@ import {
 import { ResyncCancelled, resyncTable } from './table-resync.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { estimateTable, type TableEstimate } from '../progress/table-estimate.js';
+import { readTableState } from '../state/control.js';
 
 const POLL_INTERVAL_MS = 5_000;
 
@@ -93,11 +94,7 @@ async function runJob(
     const estimate = estimates.get(label) ?? { rows: 0, bytes: 0 };
     metrics.resyncRowsEstimated.set({ table: label }, estimate.rows);
     await updateJobTable(db, jobId, t, { state: 'running' });
-    const before = await db.query<{ state: string }>(
-      'SELECT state FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3',
-      [config.slot, t.schema, t.table],
-    );
-    const previousState = before.rows[0]?.state ?? 'streaming';
+    const previousState = (await readTableState(db, config.slot, t.schema, t.table)) ?? 'streaming';
     await setTableState(db, config.slot, t, 'resyncing');
     const shown = progress.table('resync', label, estimate);
     try {

@@ -38,6 +38,7 @@ import { readIdentitiesAtSnapshot } from '../schema/snapshot-identity.js';
 import { recordCopiedColumns } from '../state/replica-columns.js';
 import type { RowChange } from '../apply/batch.js';
 import type { Applier } from '../apply/applier.js';
+import { deleteDelta, readDelta } from '../state/resync-delta.js';
 
 const PROGRESS_INTERVAL_MS = 2_000;
 const REPLAY_PAGE_ROWS = 5_000;
@@ -134,7 +135,7 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       replayed = await replayDelta(applier, shadowTable, jobId, fromLsn);
       for (const statement of swapSql(shape, shadowName, config.deleteMode)) await applier.query(statement);
       await applier.query(`DROP TABLE ${shadow}`);
-      await applier.query('DELETE FROM elt.resync_delta WHERE job_id = $1', [jobId]);
+      await deleteDelta(applier, jobId);
       for (const identity of copied) await recordCopiedColumns(applier, config.slot, identity);
       hooks.unmirror(schema, table);
       // A stopped table is whole again: its changes apply from here on.
@@ -287,15 +288,12 @@ async function replayDelta(applier: Applier, shadow: TargetTable, jobId: number,
   let after = 0;
   let replayed = 0;
   for (;;) {
-    const { rows } = await applier.query(
-      'SELECT seq, change FROM elt.resync_delta WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
-      [jobId, after, REPLAY_PAGE_ROWS],
-    );
+    const rows = await readDelta(applier, jobId, after, REPLAY_PAGE_ROWS);
     if (rows.length === 0) return replayed;
     after = Number(rows.at(-1)!.seq);
     let pending: RowChange[] = [];
     for (const row of rows) {
-      const change = decodeDelta(row.change);
+      const change = decodeDelta(row.change as Parameters<typeof decodeDelta>[0]);
       if (change.lsn < fromLsn) continue;
       replayed++;
       if (change.op === 'truncate') {

@@ -11,6 +11,7 @@ import type { PgoutputMessage, ReplicaIdentity } from '../source/pgoutput.js';
 import { qualified } from '../sql.js';
 
 import { METADATA_COLUMNS } from './metadata-columns.js';
+import { ensureErrorTableRow } from '../state/control.js';
 
 export interface TargetColumn {
   name: string;
@@ -90,11 +91,7 @@ async function followSchema(ctx: SchemaContext, relation: RelationMessage): Prom
     if (classifyFailure(error) === 'transient') throw error;
     await ctx.dest.query('ROLLBACK TO SAVEPOINT elt_follow_schema');
     // The table may have no row yet (a new or renamed table): it needs one to show its state.
-    await ctx.dest.query(
-      `INSERT INTO elt.tables (slot_name, source_schema, source_table, target_schema, target_table, state) VALUES ($1, $2, $3, $4, $3, 'error')
-       ON CONFLICT (slot_name, source_schema, source_table) DO NOTHING`,
-      [ctx.slot, relation.schema, relation.name, ctx.targetSchema],
-    );
+    await ensureErrorTableRow(ctx.dest, ctx.slot, relation.schema, relation.name, ctx.targetSchema);
     if (error instanceof TableFailure) throw error;
     const label = `${relation.schema}.${relation.name}`;
     throw new TableFailure(

@@ -27,6 +27,7 @@ import type { PgoutputMessage } from '../source/pgoutput.js';
 import { ident, qualified } from '../sql.js';
 import { METADATA_COLUMN_DDL } from './metadata-columns.js';
 import { enqueueResync } from '../state/resync-queue.js';
+import { insertStreamingTable } from '../state/control.js';
 
 type RelationMessage = Extract<PgoutputMessage, { tag: 'relation' }>;
 
@@ -120,11 +121,7 @@ export async function createReplicaTable(ctx: SchemaContext, relation: RelationM
   const key = keys.length > 0 && relation.replicaIdentity !== 'f' ? `, PRIMARY KEY (${keys.join(', ')})` : '';
   const target = qualified(ctx.targetSchema, relation.name);
   await ctx.dest.query(`CREATE TABLE ${target} (${columns.join(', ')}, ${METADATA_COLUMN_DDL}${key})`);
-  await ctx.dest.query(
-    `INSERT INTO elt.tables (slot_name, source_schema, source_table, target_schema, target_table, state, snapshot_done_at)
-     VALUES ($1, $2, $3, $4, $3, 'streaming', now()) ON CONFLICT (slot_name, source_schema, source_table) DO UPDATE SET state = 'streaming'`,
-    [ctx.slot, relation.schema, relation.name, ctx.targetSchema],
-  );
+  await insertStreamingTable(ctx.dest, ctx.slot, relation.schema, relation.name, ctx.targetSchema);
   ctx.lc.info(
     { table: `${relation.schema}.${relation.name}`, oid: relation.relationId },
     'a new source table: created its replica',

@@ -19,6 +19,7 @@ import {
 } from '../state/replica-columns.js';
 import { followNewTable, type RecordedTable } from './follow-columns.js';
 import { createReplicaTable, requestResync, type SchemaContext } from './schema-changes.js';
+import { followRenamedTable } from '../state/resync-jobs.js';
 
 type RelationMessage = Extract<PgoutputMessage, { tag: 'relation' }>;
 
@@ -56,14 +57,6 @@ async function replaceTable(ctx: SchemaContext, schema: string, name: string, ol
 
 /** Resyncs wait under the table's old name: a queued one follows the rename, a running one (copying by the old name) is asked again. */
 async function followResyncs(ctx: SchemaContext, schema: string, from: string, to: string): Promise<void> {
-  await ctx.dest.query(
-    `UPDATE elt.resync_job_tables SET source_table = $4 WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND state = 'queued'
-       AND NOT EXISTS (SELECT 1 FROM elt.resync_job_tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $4 AND state IN ('queued', 'running'))`,
-    [ctx.slot, schema, from, to],
-  );
-  const { rows } = await ctx.dest.query(
-    `SELECT 1 FROM elt.resync_job_tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND state = 'running'`,
-    [ctx.slot, schema, from],
-  );
-  if (rows.length > 0) await requestResync(ctx, schema, to, `renamed from ${from} while a resync copied it`);
+  if (await followRenamedTable(ctx.dest, ctx.slot, schema, from, to))
+    await requestResync(ctx, schema, to, `renamed from ${from} while a resync copied it`);
 }

@@ -14,6 +14,7 @@ import { formatLsn, type Lsn } from '../lsn.js';
 import type { SlotInfo } from '../source/slot.js';
 import { finishSnapshotState } from '../state/control.js';
 import { enqueueResync } from '../state/resync-queue.js';
+import { readTableRows } from '../state/control.js';
 
 /** Resume the slot's interrupted snapshot; null when it cannot be resumed and must start over. */
 export async function resumeSnapshot(
@@ -24,10 +25,7 @@ export async function resumeSnapshot(
   snapshotLsn: Lsn | null,
 ): Promise<Lsn | null> {
   if (!slot || slot.walStatus === 'lost' || snapshotLsn === null || slot.confirmedFlushLsn !== snapshotLsn) return null;
-  const { rows } = await control.query<{ schema: string; table: string; state: string }>(
-    'SELECT source_schema AS schema, source_table AS table, state FROM elt.tables WHERE slot_name = $1',
-    [slotName],
-  );
+  const rows = await readTableRows(control, slotName);
   if (rows.length === 0) return null;
   const pending = rows.filter((r) => r.state === 'snapshotting');
   await control.query('BEGIN');

@@ -5,6 +5,7 @@
  * upgraded by ./migrate.ts.
  */
 import type { ClientBase } from 'pg';
+import type { Queryable } from './replica-columns.js';
 import { hostname } from 'node:os';
 import { formatLsn, parseLsn, type Lsn } from '../lsn.js';
 import type { SlotInfo } from '../source/slot.js';
@@ -247,4 +248,72 @@ export async function recordError(db: ClientBase, slot: string, message: string)
 
 function hostName(): string {
   return hostname();
+}
+
+/** Each table's state, by schema and name (what an interrupted snapshot resumes from). */
+export async function readTableRows(
+  db: ClientBase,
+  slot: string,
+): Promise<{ schema: string; table: string; state: string }[]> {
+  const { rows } = await db.query<{ schema: string; table: string; state: string }>(
+    'SELECT source_schema AS schema, source_table AS table, state FROM elt.tables WHERE slot_name = $1',
+    [slot],
+  );
+  return rows;
+}
+
+/** One table's state, or null when elt.tables has no row for it. */
+export async function readTableState(
+  db: ClientBase,
+  slot: string,
+  schema: string,
+  table: string,
+): Promise<string | null> {
+  const { rows } = await db.query<{ state: string }>(
+    'SELECT state FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3',
+    [slot, schema, table],
+  );
+  return rows[0]?.state ?? null;
+}
+
+/** The tables stopped (error) or left out (excluded), with why. */
+export async function readStoppedTables(
+  db: ClientBase,
+  slot: string,
+): Promise<{ schema: string; table: string; reason: string | null }[]> {
+  const { rows } = await db.query<{ schema: string; table: string; reason: string | null }>(
+    `SELECT source_schema AS schema, source_table AS table, last_error AS reason FROM elt.tables WHERE slot_name = $1 AND state IN ('error', 'excluded')`,
+    [slot],
+  );
+  return rows;
+}
+
+/** A table created in the replica while streaming: it streams from here (an existing row is set streaming). */
+export async function insertStreamingTable(
+  db: Queryable,
+  slot: string,
+  schema: string,
+  table: string,
+  targetSchema: string,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO elt.tables (slot_name, source_schema, source_table, target_schema, target_table, state, snapshot_done_at)
+     VALUES ($1, $2, $3, $4, $3, 'streaming', now()) ON CONFLICT (slot_name, source_schema, source_table) DO UPDATE SET state = 'streaming'`,
+    [slot, schema, table, targetSchema],
+  );
+}
+
+/** A row for a table that has none yet (a new or renamed table), in state error: recordTableError says why. */
+export async function ensureErrorTableRow(
+  db: Queryable,
+  slot: string,
+  schema: string,
+  table: string,
+  targetSchema: string,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO elt.tables (slot_name, source_schema, source_table, target_schema, target_table, state) VALUES ($1, $2, $3, $4, $3, 'error')
+     ON CONFLICT (slot_name, source_schema, source_table) DO NOTHING`,
+    [slot, schema, table, targetSchema],
+  );
 }

@@ -3,6 +3,7 @@
  * executor) sees it. The API inserts jobs and may ask for their cancellation.
  */
 import type { ClientBase } from 'pg';
+import type { Queryable } from './replica-columns.js';
 
 export interface JobTable {
   schema: string;
@@ -110,4 +111,27 @@ export async function setTableState(
      WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,
     [slot, t.schema, t.table, state, error],
   );
+}
+
+/**
+ * A table renamed on the source: its queued resync follows the new name (unless that name has one
+ * already). Returns whether a resync of the old name is running (its copy is of the old table).
+ */
+export async function followRenamedTable(
+  db: Queryable,
+  slot: string,
+  schema: string,
+  from: string,
+  to: string,
+): Promise<boolean> {
+  await db.query(
+    `UPDATE elt.resync_job_tables SET source_table = $4 WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND state = 'queued'
+       AND NOT EXISTS (SELECT 1 FROM elt.resync_job_tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $4 AND state IN ('queued', 'running'))`,
+    [slot, schema, from, to],
+  );
+  const { rows } = await db.query(
+    `SELECT 1 FROM elt.resync_job_tables WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND state = 'running'`,
+    [slot, schema, from],
+  );
+  return rows.length > 0;
 }
