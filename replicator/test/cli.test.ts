@@ -55,7 +55,8 @@ describe('elt command line', () => {
     (
       await query<{ slot_name: string }>(
         pair.destinationUrl,
-        'SELECT slot_name FROM elt.replication_state UNION SELECT slot_name FROM elt.tables ORDER BY 1',
+        `SELECT slot_name FROM elt.replication_state UNION SELECT slot_name FROM elt.tables UNION SELECT slot_name FROM elt.resync_jobs
+         UNION SELECT slot_name FROM elt.prune_jobs UNION SELECT slot_name FROM elt.partition_leaves ORDER BY 1`,
       )
     ).map((r) => r.slot_name);
   const schemas = async () =>
@@ -192,6 +193,15 @@ describe('elt command line', () => {
       await production();
       await createSlot('scratch_slot');
       await replicaOf('scratch_slot', 'scratch');
+      // The slot's job history goes too.
+      await query(
+        pair.destinationUrl,
+        "INSERT INTO elt.resync_jobs (slot_name, state) VALUES ('scratch_slot', 'succeeded')",
+      );
+      await query(
+        pair.destinationUrl,
+        "INSERT INTO elt.prune_jobs (slot_name, older_than_seconds) VALUES ('scratch_slot', 60)",
+      );
       const result = await runElt(['teardown', ...slotFlag, '--yes'], env);
       expect(result.code, result.output).toBe(0);
       expect(result.output).toContain('dropped replication slot scratch_slot\n');

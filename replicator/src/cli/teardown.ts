@@ -15,6 +15,7 @@ import type { Config } from '../config.js';
 import { dropPublication } from '../source/publication.js';
 import { dropSlot, inspectSlot, slotInUse } from '../source/slot.js';
 import { ident } from '../sql.js';
+import { deleteSlotState } from '../state/teardown.js';
 
 export interface TeardownPlan {
   /** host:port/database, without credentials. */
@@ -82,7 +83,7 @@ export function formatPlan(plan: TeardownPlan): string {
   } else keep.push(`  ${publicationLeftover(plan).what}`);
   if (todo.has('state'))
     drop.push(
-      `  elt's state for slot ${slot.name} (rows of elt.replication_state and elt.tables) on the destination at ${plan.destination}`,
+      `  elt's state for slot ${slot.name} (its rows in elt.replication_state, elt.tables and the job tables) on the destination at ${plan.destination}`,
     );
   if (target) {
     if (todo.has('target'))
@@ -227,8 +228,7 @@ export async function executeTeardown(
     try {
       await dest.query('BEGIN');
       if (todo.has('state')) {
-        await dest.query('DELETE FROM elt.tables WHERE slot_name = $1', [plan.slot.name]);
-        await dest.query('DELETE FROM elt.replication_state WHERE slot_name = $1', [plan.slot.name]);
+        await deleteSlotState(dest, plan.slot.name);
       }
       if (todo.has('target')) await dest.query(`DROP SCHEMA ${ident(plan.target!.name)} CASCADE`);
       await dest.query('COMMIT');

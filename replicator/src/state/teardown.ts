@@ -1,0 +1,21 @@
+/**
+ * Forgetting a slot in the control schema (`elt teardown`): every row elt keeps for it, in the
+ * caller's transaction. The schema itself stays: other slots may use it, and its version with it.
+ */
+import type { Queryable } from './replica-columns.js';
+
+/** The per-slot tables, children before parents (elt.table_columns goes with elt.tables, a job's tables and held changes with the job). */
+const SLOT_TABLES = [
+  'elt.prune_jobs',
+  'elt.resync_jobs',
+  'elt.partition_leaves',
+  'elt.tables',
+  'elt.replication_state',
+];
+
+export async function deleteSlotState(db: Queryable, slot: string): Promise<void> {
+  for (const table of SLOT_TABLES) {
+    const exists = (await db.query('SELECT to_regclass($1) IS NOT NULL AS ok', [table])).rows[0] as { ok: boolean };
+    if (exists.ok) await db.query(`DELETE FROM ${table} WHERE slot_name = $1`, [slot]);
+  }
+}
