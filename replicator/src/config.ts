@@ -44,6 +44,15 @@ export const configSchema = z.object({
     .transform((value) => value === 'true'),
   /** Tables copied in parallel during the snapshot. */
   snapshotJobs: positiveInt(64).default(2),
+  /** Seconds between two runs of the background verifier in `elt replicate`; 0 = off. */
+  verifyInterval: z.coerce.number().int('must be a whole number').min(0, 'must be 0 (off) or seconds').max(31_536_000, 'must be at most a year').default(0),
+  /** The verifier reads at most this many source rows per second. */
+  verifyMaxRowsPerS: positiveInt(100_000_000).default(50_000),
+  /** Queue a resync of a table the verifier found differing. */
+  verifyRepair: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .transform((value) => value === 'true'),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -70,6 +79,9 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   batchMaxRows: { env: 'ELT_BATCH_MAX_ROWS', flag: 'batch-max-rows', arg: 'n', help: 'rows per destination transaction at most' },
   batchMaxMs: { env: 'ELT_BATCH_MAX_MS', flag: 'batch-max-ms', arg: 'ms', help: 'a destination transaction commits after this long' },
   snapshotJobs: { env: 'ELT_SNAPSHOT_JOBS', flag: 'snapshot-jobs', arg: 'n', help: 'tables copied in parallel during the snapshot' },
+  verifyInterval: { env: 'ELT_VERIFY_INTERVAL', flag: 'verify-interval', arg: 'seconds', help: 'verify the replica against the source every so many seconds (0 = off)' },
+  verifyMaxRowsPerS: { env: 'ELT_VERIFY_MAX_ROWS_PER_S', flag: 'verify-max-rows-per-s', arg: 'n', help: 'source rows the verifier reads per second at most' },
+  verifyRepair: { env: 'ELT_VERIFY_REPAIR', flag: 'verify-repair', arg: 'true|false', help: 'queue a resync of each table the verifier finds differing' },
   replicaIdentityFull: {
     env: 'ELT_REPLICA_IDENTITY_FULL',
     flag: 'replica-identity-full',

@@ -7,6 +7,7 @@
  */
 import { sql as baseline } from './0001-baseline.js';
 import { sql as resyncJobsBySlot } from './0002-resync-jobs-by-slot.js';
+import { sql as verifyResults } from './0003-verify-results.js';
 
 export interface Migration {
   version: number;
@@ -17,6 +18,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'baseline', sql: baseline },
   { version: 2, name: 'resync-jobs-by-slot', sql: resyncJobsBySlot },
+  { version: 3, name: 'verify-results', sql: verifyResults },
 ];
 
 /** The version of the control schema this build creates and understands. */
