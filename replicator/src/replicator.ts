@@ -24,6 +24,7 @@ import { connectDestination, connectSource } from './source/source-db.js';
 import { beginSnapshotState, readReplicationState, recordError, upsertTable, type ReplicationState } from './state/control.js';
 import { resumeSnapshot } from './snapshot/resume-snapshot.js';
 import { migrateControlSchema } from './state/migrate.js';
+import { runBackgroundVerifier } from './verify/background.js';
 
 /** After a crash the source may keep the old walsender for a moment; wait this long for it to go. */
 const SLOT_RELEASE_WAIT_MS = 10_000;
@@ -116,6 +117,7 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
       lc.error({ err: error }, 'the resync queue stopped; restarting the attempt');
       attempt.abort();
     });
+    const verifier = runBackgroundVerifier(lc, config, metrics, attempt.signal);
     try {
       await streamChanges(lc, config, metrics, { apply, control, source }, startLsn, attempt.signal, hooks);
       if (attempt.signal.aborted && !signal.aborted) throw new Error('the resync queue failed');
@@ -124,6 +126,7 @@ async function replicateOnce(lc: Logger, config: Config, metrics: Metrics, signa
       hooks.cancelPending(new Error('the stream stopped before the resync could be swapped in'));
       signal.removeEventListener('abort', stopAttempt);
       await resyncs;
+      await verifier;
     }
   } finally {
     for (const close of closers.reverse()) await close().catch(() => {});
