@@ -16,6 +16,7 @@ import { conflict, notFound } from '../errors.js';
 import type { TableResponse } from '../schemas/tables.js';
 import type { ResyncJob, ResyncJobSummary, ResyncJobTable } from '../schemas/resync.js';
 import type { StatusResponse } from '../schemas/status.js';
+import type { VerifyResult } from '../schemas/verify.js';
 import { tableStates, type jobStates } from '../schemas/common.js';
 import { globalPlugin } from './global-plugin.js';
 
@@ -188,6 +189,23 @@ export class ControlRepository {
       [this.slot, name],
     );
     return rows[0] ?? null;
+  }
+
+  /** The last verification of each table; none while the replicator has not upgraded the schema to have them. */
+  async verifyResults(): Promise<VerifyResult[]> {
+    const { rows } = await this.pool
+      .query<VerifyResult>(
+        `SELECT v.source_schema || '.' || v.source_table AS table, v.outcome, v.rows_checked::float8 AS rows_checked,
+           v.rows_differing::float8 AS rows_differing, v.differences, v.reason, v.repair_job_id::float8 AS repair_job_id,
+           ${iso('v.started_at')}, ${iso('v.finished_at')}
+         FROM elt.verify_results v WHERE v.slot_name = $1 ORDER BY v.source_schema, v.source_table`,
+        [this.slot],
+      )
+      .catch((error: { code?: string }) => {
+        if (error.code === '42P01') return { rows: [] };
+        throw error;
+      });
+    return rows;
   }
 
   /**

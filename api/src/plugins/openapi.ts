@@ -22,7 +22,7 @@ export const openapiPlugin = globalPlugin('openapi', async (app: FastifyInstance
       info: {
         title: 'elt API',
         description:
-          'Status of the elt change-data-capture replicator and its tables, and resync jobs. ' +
+          'Status of the elt change-data-capture replicator and its tables, resync jobs, and verification results. ' +
           'Errors are {"error": {"code", "message"}}. Requests that change something need "Authorization: Bearer $ELT_API_TOKEN".',
         version: VERSION,
       },
@@ -30,6 +30,7 @@ export const openapiPlugin = globalPlugin('openapi', async (app: FastifyInstance
         { name: 'health', description: 'Liveness, readiness and metrics' },
         { name: 'status', description: 'Replication status and tables' },
         { name: 'resync', description: 'Copy tables again while the stream keeps running' },
+        { name: 'verify', description: 'The replica compared with the source (elt verify)' },
       ],
       components: {
         securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'ELT_API_TOKEN' } },

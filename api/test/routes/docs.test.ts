@@ -13,6 +13,7 @@ const ROUTES: Record<string, string[]> = {
   '/v1/tables/{table}': ['get'],
   '/v1/resync': ['get', 'post'],
   '/v1/resync/{id}': ['delete', 'get'],
+  '/v1/verify': ['get'],
 };
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
