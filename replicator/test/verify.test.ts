@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectReplicaEqual, query, runElt, startElt, startPair, StopWaiting, waitFor, waitForCatchUp, waitForStreaming, type ClusterPair, type ReplicatorProcess } from '../../harness/replication.js';
+import { freePort } from '../../harness/pg-cluster.js';
 import { EXIT } from '../src/cli/exit-codes.js';
 
 interface Report {
@@ -146,7 +147,9 @@ describe('elt verify', () => {
 
   it('repairs what differs with ELT_VERIFY_REPAIR: the background verifier queues resyncs, and the replica ends equal', async () => {
     await replicator.kill();
-    replicator = startElt(['replicate'], { ...env, ELT_VERIFY_INTERVAL: '1', ELT_VERIFY_REPAIR: 'true' });
+    const metricsPort = await freePort();
+    replicator = startElt(['replicate'], { ...env, ELT_VERIFY_INTERVAL: '1', ELT_VERIFY_REPAIR: 'true', ELT_METRICS_PORT: String(metricsPort) });
+    const metric = async (line: RegExp) => line.exec(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())?.[1];
     await waitForStreaming(pair.destinationUrl, replicator);
     await startWriting();
     await waitFor('the damaged tables to be repaired', async () => {
@@ -157,6 +160,10 @@ describe('elt verify', () => {
       );
       return rows[0]!.n === '3';
     }, 300_000);
+    expect(replicator.output()).toMatch(/"table":"public.items","outcome":"differs","rowsChecked":\d+,"rowsDiffering":5,"reason":null,"repairJobId":\d+/);
+    // The next run finds the repaired table equal.
+    await waitFor('the verifier to find items equal', async () => (await metric(/^elt_verify_rows_differing\{table="public.items"\} (\d+)$/m)) === '0', 120_000);
+    expect(Number(await metric(/^elt_verify_rows_checked_total\{table="public.items"\} (\d+)$/m))).toBeGreaterThan(100_000);
     await stopWriting();
     await waitForCatchUp(pair, replicator);
     await expectReplicaEqual(pair, replicator);
