@@ -106,6 +106,8 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       for (const statement of swapSql(shape, shadowName, config.deleteMode)) await applier.query(statement);
       await applier.query(`DROP TABLE ${shadow}`);
       await applier.query('DELETE FROM elt.resync_delta WHERE job_id = $1', [jobId]);
+      // The last verification described rows that are replaced now: the next one tells again.
+      await applier.query('DELETE FROM elt.verify_results WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3', [config.slot, schema, table]);
       for (const identity of copied) await recordCopiedColumns(applier, config.slot, identity);
       hooks.unmirror(schema, table);
       // A stopped table is whole again: its changes apply from here on.
