@@ -105,6 +105,15 @@ describe('elt verify', () => {
     expect(table(report, 'public.items').rowsChecked).toBeGreaterThan(50_000);
   });
 
+  it('refuses, with what to do, a slot no replicator streams, and a table it does not replicate', async () => {
+    const other = await runElt(['verify'], { ...env, ELT_SLOT: 'other_slot' });
+    expect(other.code).toBe(EXIT.failed);
+    expect(other.output).toContain('The destination has no replication state for slot other_slot');
+    const unknown = await runElt(['verify', '--tables', 'public.nope'], env);
+    expect(unknown.code).toBe(EXIT.usage);
+    expect(unknown.output).toContain('Not replicated by slot elt_slot: public.nope.');
+  });
+
   it('finds exactly the rows damaged in the replica: deleted, changed, added, a column nulled', async () => {
     await query(
       pair.destinationUrl,

@@ -44,6 +44,32 @@ export class ReplicaNotApplying extends EltError {
   override readonly name = 'ReplicaNotApplying';
 }
 
+/** A heartbeat older than this: the replicator is not running. */
+const HEARTBEAT_MAX_AGE_S = 60;
+
+/** Before verifying: the slot's replicator streams and its heartbeat is fresh; otherwise no point would ever be reached. */
+export async function checkReplicatorStreaming(replica: pg.Client, slot: string): Promise<void> {
+  const { rows } = await replica
+    .query<{ phase: string; age: number | null }>(
+      'SELECT phase, extract(epoch FROM now() - heartbeat_at)::float8 AS age FROM elt.replication_state WHERE slot_name = $1',
+      [slot],
+    )
+    .catch((error: { code?: string }) => {
+      if (error.code === '42P01') return { rows: [] };
+      throw error;
+    });
+  const row = rows[0];
+  const hint = 'Start elt replicate for this slot (or set ELT_SLOT to the slot it uses), then verify again.';
+  if (!row) throw new ReplicaNotApplying(`The destination has no replication state for slot ${slot}: nothing replicates there to verify.`, hint);
+  if (row.phase !== 'streaming') throw new ReplicaNotApplying(`The replicator for slot ${slot} is still ${row.phase}: verification needs it streaming.`, 'Wait until its snapshot is done (elt status), then verify again.');
+  if (row.age === null || row.age > HEARTBEAT_MAX_AGE_S) {
+    throw new ReplicaNotApplying(
+      `The replicator for slot ${slot} is not running: its last heartbeat was ${row.age === null ? 'never' : `${Math.round(row.age)} s ago`}, and verification compares the source with what it has applied.`,
+      hint,
+    );
+  }
+}
+
 let pointCounter = 0;
 
 export async function openPoint(ctx: PointContext): Promise<Point> {

@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { connectDestination, connectSource } from '../source/source-db.js';
 import { enqueueResync } from '../state/resync-queue.js';
-import { ReplicaNotApplying } from './point.js';
+import { checkReplicatorStreaming, ReplicaNotApplying } from './point.js';
 import { RateLimiter } from './rate-limit.js';
 import { storeResult } from './results.js';
 import { verifyTable, type TableResult } from './verify-table.js';
@@ -42,6 +42,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   try {
     const replica = await connectDestination(options.destinationUrl, 'elt-verify');
     try {
+      await checkReplicatorStreaming(replica, slot);
       const tables = await tablesToVerify(replica, slot, options.tables);
       const limiter = new RateLimiter(options.maxRowsPerS);
       const ctx = { lc, sourceUrl: options.sourceUrl, slot, source, replica, signal: options.signal };
@@ -79,10 +80,7 @@ async function tablesToVerify(db: import('pg').Client, slot: string, names: stri
   const { rows } = await db.query<{ schema: string; table: string }>(
     `SELECT source_schema AS schema, source_table AS table FROM elt.tables WHERE slot_name = $1 AND state <> 'excluded' ORDER BY 1, 2`,
     [slot],
-  ).catch((error: { code?: string }) => {
-    if (error.code === '42P01') return { rows: [] };
-    throw error;
-  });
+  );
   if (!names) return rows;
   const unknown = names.filter((n) => !rows.some((r) => `${r.schema}.${r.table}` === n));
   if (unknown.length > 0) {
