@@ -177,6 +177,7 @@ export async function streamChanges(
   let caughtUp: Lsn = startLsn;
   let caughtUpRecorded: Lsn = startLsn;
   let caughtUpRecordedAt = 0;
+  let caughtUpTimer: NodeJS.Timeout | null = null;
   const recordCaughtUpSafely = async () => {
     const lsn = caughtUp;
     if (lsn <= caughtUpRecorded) return;
@@ -276,7 +277,13 @@ export async function streamChanges(
       // Every transaction before walEnd has been received and applied.
       stream.confirm(walEnd);
       if (walEnd > caughtUp) caughtUp = walEnd;
-      if (Date.now() - caughtUpRecordedAt >= CAUGHT_UP_RECORD_INTERVAL_MS) await recordCaughtUpSafely();
+      const wait = CAUGHT_UP_RECORD_INTERVAL_MS - (Date.now() - caughtUpRecordedAt);
+      if (wait <= 0) await recordCaughtUpSafely();
+      // Not lost until the next heartbeat: a reader waiting for this position (elt verify) sees it within the interval.
+      else caughtUpTimer ??= setTimeout(() => {
+        caughtUpTimer = null;
+        void queue.run(recordCaughtUpSafely);
+      }, wait);
     }
   };
 
@@ -335,6 +342,7 @@ export async function streamChanges(
   } finally {
     clearInterval(commitTimer);
     clearInterval(heartbeat);
+    if (caughtUpTimer) clearTimeout(caughtUpTimer);
     signal.removeEventListener('abort', onAbort);
     await applier.rollback();
   }

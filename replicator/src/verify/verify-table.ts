@@ -1,6 +1,6 @@
 /**
  * Verify one table: chunk after chunk in key order (or the whole table when it has no key),
- * a few chunks per point so that no source transaction stays open long; the candidate
+ * the chunks of about two seconds per point so that no source transaction stays open long; the candidate
  * differences of each group are confirmed at a later point before they count.
  */
 import type { Lsn } from '../lsn.js';
@@ -12,8 +12,12 @@ import type { RateLimiter } from './rate-limit.js';
 import type { Candidate, DiffKind } from './rows.js';
 import { NotVerifiable, readTablePlan, type TablePlan } from './table-plan.js';
 
-/** Chunks compared inside one source snapshot. */
-const CHUNKS_PER_POINT = 4;
+/**
+ * Chunks are compared inside one source snapshot for up to this long (and at most
+ * MAX_CHUNKS_PER_POINT of them): each point costs a slot creation and a wait for the replica.
+ */
+const POINT_BUDGET_MS = 2_000;
+const MAX_CHUNKS_PER_POINT = 20;
 /** Differing rows listed in a result (all are counted). */
 export const LISTED_DIFFERENCES = 1_000;
 
@@ -57,7 +61,8 @@ export async function verifyTable(ctx: PointContext, limiter: RateLimiter, schem
       try {
         lsn = point.lsn;
         plan ??= await readTablePlan(ctx.source, ctx.replica, ctx.slot, schema, table);
-        for (let i = 0; i < CHUNKS_PER_POINT && !done; i++) {
+        const until = Date.now() + POINT_BUDGET_MS;
+        for (let i = 0; i < MAX_CHUNKS_PER_POINT && !done && Date.now() < until; i++) {
           const chunk: ChunkResult = plan.key.length === 0 ? await checkWholeTable({ ...ctx, lsn }, plan) : await checkChunk({ ...ctx, lsn }, plan, lo);
           groupRows += chunk.rows;
           group.push(...chunk.candidates);
