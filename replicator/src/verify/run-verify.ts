@@ -3,6 +3,7 @@
  * result stored in elt.verify_results and counted in the metrics; with repair, a table with
  * differing rows is queued for an online resync of the whole table.
  */
+import type pg from 'pg';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -58,7 +59,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
             return { schema, table, outcome: 'failed', rowsChecked: 0, rowsDiffering: 0, differences: [], startedAt: now, finishedAt: now, reason };
           },
         );
-        const repairJobId = options.repair && result.outcome === 'differs' ? await enqueueResync(replica, slot, [{ schema, table }], 'elt verify') : null;
+        const repairJobId = options.repair && result.outcome === 'differs' ? await queueRepair(replica, slot, schema, table) : null;
         await storeResult(replica, slot, result, repairJobId);
         if (result.outcome === 'equal' || result.outcome === 'differs') options.metrics?.verifyRowsDiffering.set({ table: name }, result.rowsDiffering);
         const log = { table: name, outcome: result.outcome, rowsChecked: result.rowsChecked, rowsDiffering: result.rowsDiffering, reason: result.reason, repairJobId };
@@ -75,8 +76,20 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   }
 }
 
+/** Queue a resync of the whole table, or find the one already queued or running for it; its job id. */
+async function queueRepair(db: pg.Client, slot: string, schema: string, table: string): Promise<number | null> {
+  const queued = await enqueueResync(db, slot, [{ schema, table }], 'elt verify');
+  if (queued !== null) return queued;
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT job_id::text AS id FROM elt.resync_job_tables
+     WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND state IN ('queued', 'running') LIMIT 1`,
+    [slot, schema, table],
+  );
+  return rows[0] ? Number(rows[0].id) : null;
+}
+
 /** The slot's replicated tables, or those named (each must be one of them). */
-async function tablesToVerify(db: import('pg').Client, slot: string, names: string[] | undefined): Promise<{ schema: string; table: string }[]> {
+async function tablesToVerify(db: pg.Client, slot: string, names: string[] | undefined): Promise<{ schema: string; table: string }[]> {
   const { rows } = await db.query<{ schema: string; table: string }>(
     `SELECT source_schema AS schema, source_table AS table FROM elt.tables WHERE slot_name = $1 AND state <> 'excluded' ORDER BY 1, 2`,
     [slot],

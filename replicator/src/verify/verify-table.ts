@@ -51,7 +51,9 @@ export async function verifyTable(ctx: PointContext, limiter: RateLimiter, schem
   let plan: TablePlan | null = null;
   let lo: string[] | null = null;
   let rowsChecked = 0;
-  const found: Candidate[] = [];
+  let rowsDiffering = 0;
+  /** The first LISTED_DIFFERENCES confirmed differences (all are counted). */
+  const listed: Candidate[] = [];
   try {
     for (let done = false; !done; ) {
       const group: Candidate[] = [];
@@ -72,7 +74,10 @@ export async function verifyTable(ctx: PointContext, limiter: RateLimiter, schem
       } finally {
         await point.close();
       }
-      found.push(...(await confirmCandidates(ctx, plan, group, lsn)));
+      for (const c of await confirmCandidates(ctx, plan, group, lsn)) {
+        rowsDiffering += c.rows;
+        if (listed.length < LISTED_DIFFERENCES) listed.push(c);
+      }
       rowsChecked += groupRows;
       onRows(groupRows);
       await limiter.take(groupRows, ctx.signal);
@@ -82,8 +87,7 @@ export async function verifyTable(ctx: PointContext, limiter: RateLimiter, schem
     if (error instanceof NotVerifiable) return result('skipped', { reason: error.message });
     throw error;
   }
-  const rowsDiffering = found.reduce((sum, c) => sum + c.rows, 0);
-  const differences = found.slice(0, LISTED_DIFFERENCES).map((c) => describe(plan!, c));
+  const differences = listed.map((c) => describe(plan!, c));
   return result(rowsDiffering > 0 ? 'differs' : 'equal', { rowsChecked, rowsDiffering, differences });
 }
 
