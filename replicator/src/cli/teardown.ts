@@ -75,7 +75,7 @@ export function formatPlan(plan: TeardownPlan): string {
   else if (publication.usedBy.length > 0) {
     keep.push(`  publication ${publication.name} on the source: slot ${publication.usedBy.join(', ')} on that database may stream from it`);
   } else keep.push(`  ${publicationLeftover(plan).what}`);
-  if (todo.has('state')) drop.push(`  elt's state for slot ${slot.name} (rows of elt.replication_state and elt.tables) on the destination at ${plan.destination}`);
+  if (todo.has('state')) drop.push(`  elt's state for slot ${slot.name} (rows of elt.replication_state, elt.tables and elt.verify_results) on the destination at ${plan.destination}`);
   if (target) {
     if (todo.has('target')) drop.push(`  schema ${target.name} and its ${target.tables} table${target.tables === 1 ? '' : 's'} on the destination at ${plan.destination}`);
     else if (!target.exists) keep.push(`  schema ${target.name}: there is none on the destination`);
@@ -197,6 +197,9 @@ export async function executeTeardown(source: ClientBase, dest: ClientBase, plan
       if (todo.has('state')) {
         await dest.query('DELETE FROM elt.tables WHERE slot_name = $1', [plan.slot.name]);
         await dest.query('DELETE FROM elt.replication_state WHERE slot_name = $1', [plan.slot.name]);
+        // Verification results exist from control schema version 3 on.
+        const { rows } = await dest.query<{ ok: boolean }>("SELECT to_regclass('elt.verify_results') IS NOT NULL AS ok");
+        if (rows[0]!.ok) await dest.query('DELETE FROM elt.verify_results WHERE slot_name = $1', [plan.slot.name]);
       }
       if (todo.has('target')) await dest.query(`DROP SCHEMA ${ident(plan.target!.name)} CASCADE`);
       await dest.query('COMMIT');
