@@ -178,7 +178,7 @@ describe('elt verify', () => {
     await expectReplicaEqual(pair, replicator);
     const { code, output } = await verify();
     expect(code, output).toBe(EXIT.ok);
-  });
+  }, 480_000);
 
   it('a partition truncated on the source: the partition watch resyncs the table, and verify finds it equal', async () => {
     await query(pair.sourceUrl, 'TRUNCATE events_2025');
