@@ -97,6 +97,22 @@ export interface ScenarioError {
   message: string;
 }
 
+export interface VerifyRow {
+  phase: string;
+  /** ELT_VERIFY_MAX_ROWS_PER_S, or null for no limit / no verification. */
+  maxRowsPerS: number | null;
+  /** Verification runs (whole dataset each). */
+  runs: number;
+  rows: number;
+  /** Time spent verifying. */
+  seconds: number;
+  rowsPerSecond: number;
+  /** Our replicator's lag while the load ran; null without a load. */
+  lagSeconds: Distribution | null;
+  /** Every verification found the replica equal (under load: no false positive). */
+  check: Check;
+}
+
 export interface BenchResults {
   startedAt: string;
   finishedAt: string;
@@ -108,5 +124,6 @@ export interface BenchResults {
   steady: SteadyRow[];
   backlog: BacklogRow[];
   bigTransaction: BigTransactionRow[];
+  verify: VerifyRow[];
   errors: ScenarioError[];
 }

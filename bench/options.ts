@@ -34,11 +34,11 @@ export interface BenchOptions {
   resultsDir: string;
 }
 
-export const SCENARIOS = ['snapshot', 'steady', 'backlog', 'bigtx'] as const;
+export const SCENARIOS = ['snapshot', 'steady', 'backlog', 'bigtx', 'verify'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 const USAGE = `usage: npx tsx bench/run.ts [--quick] [--scale S] [--seconds T] [--backlog N] [--demo-rate R]
-                              [--jobs J] [--apply-timeout SECONDS] [--only snapshot,steady,backlog,bigtx] [--profile DIR] [--elt-bin PATH] [--out DIR]`;
+                              [--jobs J] [--apply-timeout SECONDS] [--only snapshot,steady,backlog,bigtx,verify] [--profile DIR] [--elt-bin PATH] [--out DIR]`;
 
 const flagsSchema = z.object({
   quick: z.boolean().default(false),

@@ -161,6 +161,35 @@ export function renderMarkdown(results: BenchResults): string {
     );
     for (const r of results.bigTransaction) if (r.note) out.push('', `${r.system}: ${r.note}.`);
   }
+  if (results.verify.length) {
+    out.push(
+      '',
+      '### 5. Verification (`elt verify` of the pgbench dataset; under load, in a loop while pgbench runs)',
+      '',
+    );
+    out.push(
+      table(
+        [
+          'phase',
+          'rate limit (rows/s)',
+          'verifications',
+          'rows compared',
+          'rows/s',
+          'elt lag p50 / p99 / max (s)',
+          'check',
+        ],
+        results.verify.map((r) => [
+          r.phase,
+          r.maxRowsPerS === null ? '–' : int(r.maxRowsPerS),
+          String(r.runs),
+          int(r.rows),
+          r.runs === 0 ? '–' : int(r.rowsPerSecond),
+          r.lagSeconds === null ? '–' : triple(r.lagSeconds, 1, 2),
+          checkCell(r.check),
+        ]),
+      ),
+    );
+  }
   if (results.errors.length) {
     out.push('', '### Scenarios that did not finish (FAIL)', '');
     for (const e of results.errors) out.push(`- ${e.scenario}: ${e.message.split('\n')[0]}`);

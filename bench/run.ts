@@ -23,6 +23,7 @@ import { runBacklog } from './scenarios/backlog.js';
 import { runBigTransaction } from './scenarios/big-transaction.js';
 import { runSnapshot } from './scenarios/snapshot.js';
 import { runSteady } from './scenarios/steady.js';
+import { runVerification } from './scenarios/verification.js';
 import { dropSlotIfExists } from './slots.js';
 
 const options = parseOptions(process.argv.slice(2));
@@ -47,6 +48,7 @@ const results: BenchResults = {
   steady: [],
   backlog: [],
   bigTransaction: [],
+  verify: [],
   errors: [],
 };
 
@@ -136,6 +138,10 @@ async function main(): Promise<number> {
         const rows = await scenario('backlog drain', () => runBacklog(ctx, run));
         if (rows) results.backlog.push(...rows);
       }
+      if (dataset.name === 'pgbench' && options.only.has('verify')) {
+        const rows = await scenario('verification', () => runVerification(ctx, run));
+        if (rows) results.verify.push(...rows);
+      }
       if (dataset.name === 'pgbench' && options.only.has('bigtx')) {
         const rows = await scenario('big transaction', () => runBigTransaction(ctx, run));
         if (rows) results.bigTransaction.push(...rows);
@@ -157,9 +163,13 @@ async function main(): Promise<number> {
   process.stdout.write('\n' + markdown);
   const files = await writeResults(results, markdown, resolve(REPO_ROOT, options.resultsDir));
   log(`wrote ${files.join(', ')} (total ${((Date.now() - began) / 1000).toFixed(0)} s)`);
-  const failedChecks = [...results.snapshot, ...results.steady, ...results.backlog, ...results.bigTransaction].filter(
-    (r) => !r.check.ok,
-  );
+  const failedChecks = [
+    ...results.snapshot,
+    ...results.steady,
+    ...results.backlog,
+    ...results.bigTransaction,
+    ...results.verify,
+  ].filter((r) => !r.check.ok);
   return results.errors.length > 0 || failedChecks.length > 0 ? 1 : 0;
 }
 

@@ -20,4 +20,6 @@ export const PROPOSED_METRICS: Record<string, ProposedMetric> = {};
 export const SITUATIONAL_METRICS: Record<string, string> = {
   elt_resync_rows: 'only once a resync has run',
   elt_resync_rows_estimated: 'only once a resync has run',
+  elt_verify_rows_checked_total: 'only once the background verifier has run (ELT_VERIFY_INTERVAL, off by default)',
+  elt_verify_rows_differing: 'only once the background verifier has run (ELT_VERIFY_INTERVAL, off by default)',
 };

@@ -4,7 +4,8 @@
 1. `wait_for_replication` (sensor, reschedule mode: no worker slot while it waits) polls
    GET /v1/status until the replicator streams with a fresh heartbeat and its lag is
    under `max_lag_seconds` (or the slot is lost, which waiting cannot fix).
-2. `check_replica` (branch) reads GET /v1/tables: tables in `error` or a lost slot go to
+2. `check_replica` (branch) reads GET /v1/tables and GET /v1/verify: tables in `error`, tables
+   whose last verification (`elt verify`) found differing rows, or a lost slot go to
    `request_resync` (POST /v1/resync) and `wait_for_resync` (sensor on the job); a healthy
    replica goes straight on. A resync that fails or leaves a table in error fails
    `wait_for_resync`, and dbt does not run: marts are never built from a broken replica.
@@ -77,11 +78,12 @@ def elt_dag():
 
     @task.branch
     def check_replica(status: dict) -> str:
-        """Tables in error or a lost slot -> request_resync; otherwise dbt_source_freshness."""
+        """Tables in error or differing from the source, or a lost slot -> request_resync; otherwise dbt_source_freshness."""
         from elt_common.connections import EltApi
         from elt_common.decisions import plan_repair
 
-        plan = plan_repair(status, EltApi.resolve(SETTINGS.api_conn_id).tables())
+        api = EltApi.resolve(SETTINGS.api_conn_id)
+        plan = plan_repair(status, api.tables(), api.verify_results())
         if not plan.needed:
             print("replica healthy: every table streaming, slot not lost")
             return "dbt_source_freshness"
@@ -98,7 +100,7 @@ def elt_dag():
         api = EltApi.resolve(SETTINGS.api_conn_id)
         ctx = get_current_context()
         for attempt in (1, 2):
-            plan = plan_repair(api.status(), api.tables())
+            plan = plan_repair(api.status(), api.tables(), api.verify_results())
             body = plan.request_body(requested_by=f"airflow {ctx['dag'].dag_id} {ctx['run_id']}")
             if body is None:
                 print(
@@ -144,7 +146,7 @@ def elt_dag():
             raise AirflowFailException("; ".join(failed))
         if not all(v.finished for v in verdicts):
             return PokeReturnValue(is_done=False)
-        broken = tables_still_broken(api.tables())
+        broken = tables_still_broken(api.tables(), verify_results=api.verify_results())
         if broken:
             raise AirflowFailException(
                 f"resync job(s) {job_ids} succeeded but tables are still in error: {', '.join(broken)}"

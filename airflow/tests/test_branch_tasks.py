@@ -26,10 +26,18 @@ STATUS = {
 
 
 class ScriptedApi:
-    """GET /v1/status, GET /v1/tables, POST /v1/resync, GET /v1/resync/{id}, with a scripted job."""
+    """GET /v1/status, GET /v1/tables, GET /v1/verify, POST /v1/resync, GET /v1/resync/{id}, with a scripted job."""
 
-    def __init__(self, tables: list[dict], job_states: list[str], job_error: str | None = None, heal: bool = True):
+    def __init__(
+        self,
+        tables: list[dict],
+        job_states: list[str],
+        job_error: str | None = None,
+        heal: bool = True,
+        verify: list[dict] | None = None,
+    ):
         self.tables = tables
+        self.verify = verify
         self.job_states = list(job_states)
         self.job_error = job_error
         self.heal = heal
@@ -42,6 +50,8 @@ class ScriptedApi:
             if state == "succeeded" and self.heal:
                 for t in self.tables:
                     t["state"], t["active_resync_job_id"] = "streaming", None
+                if self.verify is not None:  # a resync clears the table's last verification
+                    self.verify = []
         failed = state == "failed"
         return {
             "id": 1,
@@ -77,6 +87,8 @@ def serve(api: ScriptedApi) -> ThreadingHTTPServer:
                 self.reply(200, STATUS)
             elif self.path == "/v1/tables":
                 self.reply(200, {"slot": "elt_slot", "tables": api.tables})
+            elif self.path == "/v1/verify" and api.verify is not None:
+                self.reply(200, {"results": api.verify})
             elif self.path == "/v1/resync/1":
                 self.reply(200, api.job())
             else:
@@ -157,6 +169,32 @@ def test_failed_resync_fails_wait_for_resync_and_blocks_dbt(airflow_db, tmp_path
     assert result.asset_events == 0
     assert "ELT FAILURE dag=elt_dag" in result.output and "task=wait_for_resync" in result.output
     assert "permission denied for table orders" in result.output
+
+
+DIFFERS = {
+    "table": "public.orders",
+    "outcome": "differs",
+    "rows_differing": 3,
+    "finished_at": "2026-01-02T03:04:05.000000Z",
+}
+
+
+def test_table_that_differs_from_the_source_is_resynced_before_dbt(airflow_db, tmp_path):
+    api = ScriptedApi([orders("streaming")], ["running", "succeeded"], verify=[dict(DIFFERS)])
+    result = run(airflow_db, api, tmp_path)
+    assert result.returncode == 0, result.output[-4000:]
+    assert "public.orders differs from the source: 3 rows" in result.output
+    assert [p["tables"] for p in api.posts] == [["public.orders"]]
+    assert all(result.states[t] == "success" for t in DBT), result.states
+
+
+def test_table_still_differing_after_its_resync_stops_the_marts(airflow_db, tmp_path):
+    api = ScriptedApi([orders("streaming")], ["succeeded"], verify=[dict(DIFFERS)])
+    api.heal = False  # the verification after the resync found it differing again
+    result = run(airflow_db, api, tmp_path)
+    assert result.states["wait_for_resync"] == "failed"
+    assert "public.orders differs from the source" in result.output
+    assert all(result.states[t] == "upstream_failed" for t in DBT), result.states
 
 
 def test_resync_that_leaves_the_table_in_error_fails_too(airflow_db, tmp_path):

@@ -88,6 +88,27 @@ class TestPlanRepair:
         assert plan.needed and plan.tables == () and plan.existing_jobs == (7,)
         assert plan.request_body("x") is None
 
+    def test_tables_that_differ_from_the_source_are_resynced_or_waited_for(self):
+        verify = [
+            {"table": "public.orders", "outcome": "differs", "rows_differing": 3, "finished_at": "T"},
+            {"table": "public.customers", "outcome": "equal", "rows_differing": 0, "finished_at": "T"},
+            {"table": "public.a", "outcome": "differs", "rows_differing": 1, "finished_at": "T"},
+        ]
+        plan = plan_repair(
+            STREAMING, [table("public.orders"), table("public.customers"), table("public.a", job=9)], verify
+        )
+        assert plan.tables == ("public.orders",) and plan.existing_jobs == (9,)
+        assert plan.reasons == (
+            "public.a differs from the source: 1 rows at the verification of T",
+            "public.orders differs from the source: 3 rows at the verification of T",
+        )
+        assert tables_still_broken([table("public.orders"), table("public.customers")], verify_results=verify) == [
+            "public.orders differs from the source: 3 rows at the verification of T"
+        ]
+        assert not plan_repair(
+            STREAMING, [table("public.orders")], [{"table": "public.orders", "outcome": "skipped"}]
+        ).needed
+
     def test_lost_slot_resyncs_everything(self):
         plan = plan_repair({**STREAMING, "wal_status": "lost"}, [table("public.orders"), table("public.customers")])
         assert plan.resync_all and plan.request_body("x") == {"all": True, "requested_by": "x"}

@@ -24,6 +24,7 @@ import { pruneRoutes } from './routes/prune/index.js';
 import { resyncRoutes } from './routes/resync/index.js';
 import { statusRoutes } from './routes/status.js';
 import { tablesRoutes } from './routes/tables/index.js';
+import { verifyRoutes } from './routes/verify.js';
 
 /** Requests are small JSON documents; anything bigger is refused before it is parsed. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -143,6 +144,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await app.register(healthRoutes, { slot: options.slot, heartbeatMaxAgeS });
   await app.register(statusRoutes, { slot: options.slot, heartbeatMaxAgeS, readsNeedToken });
   await app.register(tablesRoutes, { slot: options.slot, readsNeedToken });
+  await app.register(verifyRoutes, { readsNeedToken });
   await app.register(resyncRoutes, { slot: options.slot, readsNeedToken });
   await app.register(pruneRoutes, { slot: options.slot, readsNeedToken });
   return app;

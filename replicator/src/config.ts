@@ -82,6 +82,20 @@ export const configSchema = z
     softDeleteRetention: durationOrOff(1).default(null),
     /** How often, in seconds, the replicator looks for soft-deleted rows past the retention. */
     pruneInterval: duration(1).default(3_600),
+    /** Seconds between two runs of the background verifier in `elt replicate`; 0 = off. */
+    verifyInterval: z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(0, 'must be 0 (off) or seconds')
+      .max(31_536_000, 'must be at most a year')
+      .default(0),
+    /** The verifier reads at most this many source rows per second. */
+    verifyMaxRowsPerS: positiveInt(100_000_000).default(50_000),
+    /** Queue a resync of a table the verifier found differing. */
+    verifyRepair: z
+      .enum(['true', 'false'], { error: 'must be true or false' })
+      .default('false')
+      .transform((value) => value === 'true'),
   })
   .superRefine((config, ctx) => {
     if (config.softDeleteRetention !== null && config.deleteMode !== 'soft') {
@@ -178,6 +192,24 @@ export const SETTINGS: Record<keyof Config, Setting> = {
     flag: 'prune-interval',
     arg: 'duration',
     help: 'how often to look for soft-deleted rows past the retention',
+  },
+  verifyInterval: {
+    env: 'ELT_VERIFY_INTERVAL',
+    flag: 'verify-interval',
+    arg: 'seconds',
+    help: 'verify the replica against the source every so many seconds (0 = off)',
+  },
+  verifyMaxRowsPerS: {
+    env: 'ELT_VERIFY_MAX_ROWS_PER_S',
+    flag: 'verify-max-rows-per-s',
+    arg: 'n',
+    help: 'source rows the verifier reads per second at most',
+  },
+  verifyRepair: {
+    env: 'ELT_VERIFY_REPAIR',
+    flag: 'verify-repair',
+    arg: 'true|false',
+    help: 'queue a resync of each table the verifier finds differing',
   },
   replicaIdentityFull: {
     env: 'ELT_REPLICA_IDENTITY_FULL',

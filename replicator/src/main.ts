@@ -4,6 +4,7 @@
  *   elt replicate            snapshot once, then stream changes into the target schema
  *   elt status [--json]      slot, applied LSN, lag and per-table state
  *   elt api                  the REST API (api/)
+ *   elt verify [--tables]    compare the replica with the source at consistent points
  *   elt teardown [--yes]     drop the slot and the publication (and, with --drop-target, the replica)
  *   elt up | down            the local demo pipeline (local-stack/, see README)
  *
@@ -23,6 +24,8 @@ import { packageVersion } from './package-info.js';
 import { runReplicator } from './replicator.js';
 import { connectDestination, connectSource } from './source/source-db.js';
 import { formatStatus, readStatus } from './state/status.js';
+import { formatVerifyReport } from './verify/format.js';
+import { runVerify } from './verify/run-verify.js';
 
 async function replicate(flags: Flags): Promise<number> {
   const config = loadConfig(process.env, flags);
@@ -91,6 +94,26 @@ async function status(flags: Flags, options: { json: boolean; local: boolean }):
   }
 }
 
+async function verify(flags: Flags, options: { tables: string[] | undefined; json: boolean }): Promise<number> {
+  const config = loadConfig(process.env, flags);
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  process.once('SIGTERM', () => controller.abort());
+  const report = await runVerify({
+    lc: createLogger(),
+    sourceUrl: config.sourceUrl,
+    destinationUrl: config.destinationUrl,
+    slot: config.slot,
+    tables: options.tables,
+    maxRowsPerS: config.verifyMaxRowsPerS,
+    repair: config.verifyRepair,
+    signal: controller.signal,
+  });
+  process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyReport(report));
+  if (report.tables.some((t) => t.outcome === 'differs')) return EXIT.differs;
+  return report.tables.some((t) => t.outcome === 'failed') ? EXIT.failed : EXIT.ok;
+}
+
 /** On a terminal, ask; elsewhere, never assume. */
 async function confirmed(yes: boolean): Promise<boolean> {
   if (yes) return true;
@@ -132,6 +155,7 @@ runCli(
     replicate,
     status,
     teardown,
+    verify,
     api: async () => (await import('../../api/src/server.js')).runApi(process.env),
     up: async () => (await import('./local-stack/up.js')).up(),
     down: async (options) => (await import('./local-stack/down.js')).down(options),

@@ -93,6 +93,18 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly verifyRowsChecked = new Counter({
+    name: 'elt_verify_rows_checked_total',
+    help: 'Source rows the verifier compared with the replica, by table.',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+  readonly verifyRowsDiffering = new Gauge({
+    name: 'elt_verify_rows_differing',
+    help: 'Rows that differed between the source and the replica at the last verification of each table (confirmed at two points).',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
   readonly slotActive = new Gauge({
     name: 'elt_slot_active',
     help: '1 when a walsender is reading the replication slot (pg_replication_slots.active), else 0.',

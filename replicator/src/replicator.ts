@@ -32,6 +32,7 @@ import {
 } from './state/control.js';
 import { resumeSnapshot } from './snapshot/resume-snapshot.js';
 import { migrateControlSchema } from './state/migrate.js';
+import { runBackgroundVerifier } from './verify/background.js';
 
 /** After a crash the source may keep the old walsender for a moment; wait this long for it to go. */
 const SLOT_RELEASE_WAIT_MS = 10_000;
@@ -150,6 +151,7 @@ async function replicateOnce(
         attempt.abort();
       },
     );
+    const verifier = runBackgroundVerifier(lc, config, metrics, attempt.signal);
     try {
       await streamChanges(
         { lc, options: config, metrics, db: { apply, control, source }, startLsn, hooks, onHeartbeat: watchPartitions },
@@ -161,6 +163,7 @@ async function replicateOnce(
       hooks.cancelPending(new Error('the stream stopped before the resync could be swapped in'));
       signal.removeEventListener('abort', stopAttempt);
       await resyncs;
+      await verifier;
     }
   } finally {
     // Closing connections on the way out: the run's own outcome is what to report.

@@ -96,6 +96,15 @@ class EltApi:
     def tables(self) -> list[dict[str, Any]]:
         return list(self._request("GET", "/v1/tables")["tables"])
 
+    def verify_results(self) -> list[dict[str, Any]]:
+        """GET /v1/verify: the last verification of each table (none from an API older than elt verify)."""
+        try:
+            return list(self._request("GET", "/v1/verify")["results"])
+        except ApiError as error:
+            if error.status == 404 and error.code == "not_found":
+                return []
+            raise
+
     def request_resync(self, body: dict[str, Any]) -> dict[str, Any]:
         if not self.token:
             raise ApiError(

@@ -1,7 +1,7 @@
 """The decisions the elt DAGs take, as pure functions of what the API returned.
 
 No I/O here: every function takes the parsed JSON of an API answer (GET /v1/status,
-GET /v1/tables, GET /v1/resync/{id}, GET /v1/prune/{id}) or a dbt artifact and returns a value. The tasks in
+GET /v1/tables, GET /v1/resync/{id}, GET /v1/prune/{id}, GET /v1/verify) or a dbt artifact and returns a value. The tasks in
 elt_dag.py only fetch, call these and act, so the branching is tested without a server.
 """
 
@@ -95,12 +95,27 @@ class RepairPlan:
         return None
 
 
-def plan_repair(status: JsonObject, tables: Sequence[JsonObject]) -> RepairPlan:
-    """Decide the repair from GET /v1/status and GET /v1/tables (`tables` is its `tables` list).
+def differing_tables(verify_results: Sequence[JsonObject]) -> dict[str, str]:
+    """The tables whose last verification (GET /v1/verify `results`) found rows that differ, with why."""
+    return {
+        str(
+            r["table"]
+        ): f"{r['table']} differs from the source: {r.get('rows_differing')} rows at the verification of {r.get('finished_at')}"
+        for r in verify_results
+        if r.get("outcome") == "differs"
+    }
+
+
+def plan_repair(
+    status: JsonObject, tables: Sequence[JsonObject], verify_results: Sequence[JsonObject] = ()
+) -> RepairPlan:
+    """Decide the repair from GET /v1/status, GET /v1/tables (`tables` is its `tables` list) and GET /v1/verify.
 
     - A lost slot: every table is copied again (`all`), unless some already have a resync
       queued: then those jobs are waited for and the others are named.
-    - Tables in state `error`: each is resynced, or its active job waited for.
+    - Tables in state `error`, and tables whose last verification found differing rows (a
+      resync clears that result): each is resynced, or its active job waited for. Marts are
+      never built from a table known to differ.
     Tables `resyncing` without an error keep serving their old rows until the swap, so dbt
     does not wait for them.
     """
@@ -114,8 +129,16 @@ def plan_repair(status: JsonObject, tables: Sequence[JsonObject]) -> RepairPlan:
         rest = tuple(sorted(str(t["table"]) for t in tables if str(t["table"]) not in active))
         return RepairPlan(tables=rest, existing_jobs=tuple(sorted(set(active.values()))), reasons=reasons)
 
-    broken = sorted((t for t in tables if t.get("state") == "error"), key=lambda t: str(t["table"]))
-    reasons = tuple(f"{t['table']} is in error: {t.get('last_error') or 'no error message'}" for t in broken)
+    differing = differing_tables(verify_results)
+    broken = sorted(
+        (t for t in tables if t.get("state") == "error" or str(t["table"]) in differing), key=lambda t: str(t["table"])
+    )
+    reasons = tuple(
+        f"{t['table']} is in error: {t.get('last_error') or 'no error message'}"
+        if t.get("state") == "error"
+        else differing[str(t["table"])]
+        for t in broken
+    )
     new = tuple(str(t["table"]) for t in broken if str(t["table"]) not in active)
     waiting = tuple(sorted({active[str(t["table"])] for t in broken if str(t["table"]) in active}))
     return RepairPlan(tables=new, existing_jobs=waiting, reasons=reasons)
@@ -159,13 +182,18 @@ def job_verdict(job: JsonObject) -> JobVerdict:
     return JobVerdict(True, False, f"resync job {job_id} {state}: {detail}")
 
 
-def tables_still_broken(tables: Sequence[JsonObject], names: Sequence[str] | None = None) -> list[str]:
-    """The tables (all, or only `names`) whose state is still `error`, with their last error."""
+def tables_still_broken(
+    tables: Sequence[JsonObject], names: Sequence[str] | None = None, verify_results: Sequence[JsonObject] = ()
+) -> list[str]:
+    """The tables (all, or only `names`) whose state is still `error`, with their last error, or that still differ."""
     wanted = None if names is None else set(names)
+    differing = differing_tables(verify_results)
     return [
         f"{t['table']} ({t.get('last_error') or 'no error message'})"
+        if t.get("state") == "error"
+        else differing[str(t["table"])]
         for t in tables
-        if t.get("state") == "error" and (wanted is None or t["table"] in wanted)
+        if (t.get("state") == "error" or str(t["table"]) in differing) and (wanted is None or t["table"] in wanted)
     ]
 
 

@@ -20,12 +20,14 @@ import {
   readReadiness,
   readState,
   readTables,
+  readVerifyResults,
   type JobRow,
 } from '../../../replicator/src/state/read-model.js';
 import { conflict, notFound } from '../errors.js';
 import type { TableResponse } from '../schemas/tables.js';
 import type { ResyncJob, ResyncJobSummary } from '../schemas/resync.js';
 import type { StatusResponse } from '../schemas/status.js';
+import type { VerifyResult } from '../schemas/verify.js';
 import { tableStates, type jobStates } from '../schemas/common.js';
 import { globalPlugin } from './global-plugin.js';
 
@@ -134,6 +136,11 @@ export class ControlRepository {
   async getTable(name: string): Promise<TableResponse | null> {
     const [row] = await readTables(this.pool, this.slot, { name });
     return (row as TableResponse | undefined) ?? null;
+  }
+
+  /** The last verification of each table; none while the replicator has not upgraded the schema to have them. */
+  async verifyResults(): Promise<VerifyResult[]> {
+    return (await readVerifyResults(this.pool, this.slot)) as VerifyResult[];
   }
 
   /**

@@ -22,7 +22,7 @@ export const openapiPlugin = globalPlugin('openapi', async (app: FastifyInstance
       info: {
         title: 'elt API',
         description:
-          'Status of the elt change-data-capture replicator and its tables, resync jobs and prune jobs. ' +
+          'Status of the elt change-data-capture replicator and its tables, resync jobs, prune jobs and verification results. ' +
           'Errors are {"error": {"code", "message"}}. Requests that change something need "Authorization: Bearer $ELT_API_TOKEN".',
         version: VERSION,
       },
@@ -31,6 +31,7 @@ export const openapiPlugin = globalPlugin('openapi', async (app: FastifyInstance
         { name: 'status', description: 'Replication status and tables' },
         { name: 'resync', description: 'Copy tables again while the stream keeps running' },
         { name: 'prune', description: 'Remove old soft-deleted rows, through the replicator' },
+        { name: 'verify', description: 'The replica compared with the source (elt verify)' },
       ],
       components: {
         securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'ELT_API_TOKEN' } },

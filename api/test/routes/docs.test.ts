@@ -15,6 +15,7 @@ const ROUTES: Record<string, string[]> = {
   '/v1/resync/{id}': ['delete', 'get'],
   '/v1/prune': ['get', 'post'],
   '/v1/prune/{id}': ['get'],
+  '/v1/verify': ['get'],
 };
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 

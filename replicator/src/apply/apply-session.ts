@@ -183,6 +183,7 @@ export class ApplySession {
     } finally {
       clearInterval(commitTimer);
       stopHeartbeat();
+      this.#caughtUp.stop();
       signal.removeEventListener('abort', onAbort);
       await this.#applier.rollback();
     }

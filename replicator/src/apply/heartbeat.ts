@@ -22,6 +22,9 @@ const CAUGHT_UP_RECORD_INTERVAL_MS = 1_000;
 export class CaughtUpRecorder {
   #recorded: Lsn;
   #recordedAt = 0;
+  /** The newest position asked for; a deferred record writes it. */
+  #latest: Lsn;
+  #deferred: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly lc: Logger,
@@ -30,12 +33,25 @@ export class CaughtUpRecorder {
     start: Lsn,
   ) {
     this.#recorded = start;
+    this.#latest = start;
   }
 
-  /** Record `lsn` unless it was recorded less than a second ago (or `now` is set). */
+  /**
+   * Record `lsn` now (`now`), or at most once a second: a position asked for sooner is written
+   * when the second is over, not lost until the next heartbeat (a reader waiting for it, such as
+   * elt verify, sees it within the second).
+   */
   async record(lsn: Lsn, now = false): Promise<void> {
+    if (lsn > this.#latest) this.#latest = lsn;
     if (lsn <= this.#recorded) return;
-    if (!now && Date.now() - this.#recordedAt < CAUGHT_UP_RECORD_INTERVAL_MS) return;
+    const wait = CAUGHT_UP_RECORD_INTERVAL_MS - (Date.now() - this.#recordedAt);
+    if (!now && wait > 0) {
+      this.#deferred ??= setTimeout(() => {
+        this.#deferred = null;
+        void this.record(this.#latest, true);
+      }, wait);
+      return;
+    }
     try {
       await recordCaughtUp(this.control, this.slot, lsn);
       this.#recorded = lsn;
@@ -43,6 +59,12 @@ export class CaughtUpRecorder {
     } catch (error) {
       this.lc.warn({ err: error, lsn: formatLsn(lsn) }, 'could not record the caught-up position');
     }
+  }
+
+  /** No deferred record after this (the session ends). */
+  stop(): void {
+    if (this.#deferred) clearTimeout(this.#deferred);
+    this.#deferred = null;
   }
 }
 

@@ -15,6 +15,8 @@ export const EXIT = {
   usage: 2,
   /** The replication slot is in use by another replicator. */
   slotInUse: 3,
+  /** elt verify: rows of the replica differ from the source's. */
+  differs: 4,
 } as const;
 
 export const EXIT_CODES_HELP = `Exit codes:
@@ -22,7 +24,8 @@ export const EXIT_CODES_HELP = `Exit codes:
   1  failed: a server is unreachable, a password or a privilege was refused,
      replication stopped, or teardown left something behind (it says what)
   2  nothing was done: unknown command or flag, a bad setting, or teardown without --yes
-  3  the replication slot is in use by another replicator`;
+  3  the replication slot is in use by another replicator
+  4  elt verify found rows that differ between the source and the replica`;
 
 /** A teardown that was not confirmed: nothing was changed. */
 export class NotConfirmedError extends EltError {

@@ -13,6 +13,7 @@ async function parse(argv: string[]): Promise<{ code: number; calls: Call[]; std
     replicate: async (flags) => (calls.push({ command: 'replicate', flags }), 0),
     status: async (flags, options) => (calls.push({ command: 'status', flags, options }), 0),
     teardown: async (flags, options) => (calls.push({ command: 'teardown', flags, options }), 7),
+    verify: async (flags, options) => (calls.push({ command: 'verify', flags, options }), 4),
     api: async () => (calls.push({ command: 'api' }), 0),
     up: async () => (calls.push({ command: 'up' }), 0),
     down: async (options) => (calls.push({ command: 'down', options }), 0),
@@ -57,6 +58,13 @@ describe('elt command line', () => {
       command: 'teardown',
       flags: { 'target-schema': 'scratch' },
       options: { dropTarget: true, yes: true },
+    });
+    const verify = await parse(['verify', '--tables', 'public.a, sales.b', '--json', '--verify-repair', 'true']);
+    expect(verify.code).toBe(4);
+    expect(verify.calls[0]).toEqual({
+      command: 'verify',
+      flags: { 'verify-repair': 'true' },
+      options: { tables: ['public.a', 'sales.b'], json: true },
     });
     const status = await parse(['status', '--json', '--local']);
     expect(status.calls[0]!.options).toEqual({ json: true, local: true });

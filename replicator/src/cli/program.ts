@@ -17,6 +17,7 @@ export interface Handlers {
   replicate(flags: Flags): Promise<number>;
   status(flags: Flags, options: { json: boolean; local: boolean }): Promise<number>;
   teardown(flags: Flags, options: { dropTarget: boolean; yes: boolean }): Promise<number>;
+  verify(flags: Flags, options: { tables: string[] | undefined; json: boolean }): Promise<number>;
   api(): Promise<number>;
   up(): Promise<number>;
   down(options: { clean: boolean }): Promise<number>;
@@ -32,6 +33,7 @@ const COMMAND_SETTINGS = {
   replicate: Object.keys(SETTINGS) as Array<keyof Config>,
   status: ['sourceUrl', 'destinationUrl', 'slot'],
   teardown: ['sourceUrl', 'destinationUrl', 'slot', 'publication', 'targetSchema'],
+  verify: ['sourceUrl', 'destinationUrl', 'slot', 'verifyMaxRowsPerS', 'verifyRepair'],
 } satisfies Record<string, Array<keyof Config>>;
 
 const SETTINGS_NOTE = 'Each setting comes from its environment variable (in parentheses); the flag wins.';
@@ -152,6 +154,34 @@ export function buildProgram(handlers: Handlers, version: string, out: Output, d
         await handlers.teardown(settingFlags(options, COMMAND_SETTINGS.teardown), {
           dropTarget: options.dropTarget === true,
           yes: options.yes === true,
+        }),
+      ),
+    );
+
+  settingOptions(
+    command(
+      'verify',
+      'compare the replica with the source, table by table, at consistent points while replication runs; exit 4 when rows differ',
+    ),
+    COMMAND_SETTINGS.verify,
+  )
+    .option('--tables <list>', 'comma-separated schema.table names (default: every replicated table)')
+    .option('--json', 'print JSON for machines')
+    .addHelpText(
+      'afterAll',
+      `\n${SETTINGS_NOTE}\nThe replicator must be streaming for the slot: each point waits until it has applied the source's snapshot.`,
+    )
+    .action(async (options: Record<string, unknown>) =>
+      done(
+        await handlers.verify(settingFlags(options, COMMAND_SETTINGS.verify), {
+          tables:
+            typeof options.tables === 'string'
+              ? options.tables
+                  .split(',')
+                  .map((t) => t.trim())
+                  .filter(Boolean)
+              : undefined,
+          json: options.json === true,
         }),
       ),
     );

@@ -26,7 +26,7 @@ describe('teardown plan', () => {
         'elt teardown will drop:',
         '  replication slot elt_slot on the source at src:5433/shop (it holds 3.0 MB of WAL)',
         '  publication elt_pub on the source at src:5433/shop',
-        "  elt's state for slot elt_slot (rows of elt.replication_state and elt.tables) on the destination at dst:5434/analytics",
+        "  elt's state for slot elt_slot (its rows in elt.replication_state, elt.tables, the job tables and elt.verify_results) on the destination at dst:5434/analytics",
         '',
       ].join('\n'),
     );

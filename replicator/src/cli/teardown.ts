@@ -83,7 +83,7 @@ export function formatPlan(plan: TeardownPlan): string {
   } else keep.push(`  ${publicationLeftover(plan).what}`);
   if (todo.has('state'))
     drop.push(
-      `  elt's state for slot ${slot.name} (its rows in elt.replication_state, elt.tables and the job tables) on the destination at ${plan.destination}`,
+      `  elt's state for slot ${slot.name} (its rows in elt.replication_state, elt.tables, the job tables and elt.verify_results) on the destination at ${plan.destination}`,
     );
   if (target) {
     if (todo.has('target'))

@@ -39,6 +39,7 @@ import { recordCopiedColumns } from '../state/replica-columns.js';
 import type { RowChange } from '../apply/batch.js';
 import type { Applier } from '../apply/applier.js';
 import { deleteDelta, readDelta } from '../state/resync-delta.js';
+import { clearVerifyResult } from '../state/verify-results.js';
 
 const PROGRESS_INTERVAL_MS = 2_000;
 const REPLAY_PAGE_ROWS = 5_000;
@@ -136,6 +137,8 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       for (const statement of swapSql(shape, shadowName, config.deleteMode)) await applier.query(statement);
       await applier.query(`DROP TABLE ${shadow}`);
       await deleteDelta(applier, jobId);
+      // The last verification described rows that are replaced now: the next one tells again.
+      await clearVerifyResult(applier, config.slot, schema, table);
       for (const identity of copied) await recordCopiedColumns(applier, config.slot, identity);
       hooks.unmirror(schema, table);
       // A stopped table is whole again: its changes apply from here on.

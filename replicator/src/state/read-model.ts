@@ -197,3 +197,20 @@ export async function readJobTables(db: Queryable, id: string | number): Promise
   );
   return rows as JobTableRow[];
 }
+
+/** The last verification of each table (elt verify); none before the schema has elt.verify_results. */
+export async function readVerifyResults(db: Queryable, slot: string): Promise<Record<string, unknown>[]> {
+  const { rows } = await db
+    .query(
+      `SELECT v.source_schema || '.' || v.source_table AS table, v.outcome, v.rows_checked::float8 AS rows_checked,
+         v.rows_differing::float8 AS rows_differing, v.differences, v.reason, v.repair_job_id::float8 AS repair_job_id,
+         ${iso('v.started_at')}, ${iso('v.finished_at')}
+       FROM elt.verify_results v WHERE v.slot_name = $1 ORDER BY v.source_schema, v.source_table`,
+      [slot],
+    )
+    .catch((error: { code?: string }) => {
+      if (error.code === '42P01') return { rows: [] };
+      throw error;
+    });
+  return rows as Record<string, unknown>[];
+}
