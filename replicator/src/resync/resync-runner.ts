@@ -94,7 +94,9 @@ async function runJob(
     const estimate = estimates.get(label) ?? { rows: 0, bytes: 0 };
     metrics.resyncRowsEstimated.set({ table: label }, estimate.rows);
     await updateJobTable(db, jobId, t, { state: 'running' });
-    const previousState = (await readTableState(db, config.slot, t.schema, t.table)) ?? 'streaming';
+    // A table left "resyncing" by a crash streams (its copy was swapped in, or never started).
+    const recordedState = await readTableState(db, config.slot, t.schema, t.table);
+    const previousState = recordedState === null || recordedState === 'resyncing' ? 'streaming' : recordedState;
     await setTableState(db, config.slot, t, 'resyncing');
     const shown = progress.table('resync', label, estimate);
     try {
@@ -114,8 +116,8 @@ async function runJob(
         onCount: (rowsCopied, bytesCopied) => shown.update(rowsCopied, bytesCopied),
         cancelled: () => cancelRequested(db, jobId),
       });
-      await updateJobTable(db, jobId, t, { state: 'succeeded', rowsCopied: rows, rowsEstimated: rows });
-      await setTableState(db, config.slot, t, 'streaming');
+      // The swap's transaction recorded the table streaming and its job table succeeded.
+      lc.debug({ job: jobId, table: label, rows }, 'resync: table done');
     } catch (error) {
       // The table is as it was before the resync: so is its state (an error stays an error, and
       // a table the stream stopped meanwhile is stopped).

@@ -40,6 +40,7 @@ import type { RowChange } from '../apply/batch.js';
 import type { Applier } from '../apply/applier.js';
 import { deleteDelta, readDelta } from '../state/resync-delta.js';
 import { clearVerifyResult } from '../state/verify-results.js';
+import { setTableState, updateJobTable } from '../state/resync-jobs.js';
 
 const PROGRESS_INTERVAL_MS = 2_000;
 const REPLAY_PAGE_ROWS = 5_000;
@@ -140,6 +141,15 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       // The last verification described rows that are replaced now: the next one tells again.
       await clearVerifyResult(applier, config.slot, schema, table);
       for (const identity of copied) await recordCopiedColumns(applier, config.slot, identity);
+      // The table streams and the job's table is done with the swap, in its transaction: a crash
+      // right after it must not leave the table "resyncing" under a job that will not run it again.
+      await setTableState(applier, config.slot, { schema, table }, 'streaming');
+      await updateJobTable(
+        applier,
+        jobId,
+        { schema, table },
+        { state: 'succeeded', rowsCopied: rows, rowsEstimated: rows },
+      );
       hooks.unmirror(schema, table);
       // A stopped table is whole again: its changes apply from here on.
       hooks.stopped.resume(schema, table);

@@ -58,7 +58,7 @@ export async function cancelRequested(db: ClientBase, jobId: number): Promise<bo
 }
 
 export async function updateJobTable(
-  db: ClientBase,
+  db: Queryable,
   jobId: number,
   t: { schema: string; table: string },
   change: { state?: string; rowsCopied?: number; rowsEstimated?: number; error?: string },
@@ -100,7 +100,7 @@ export async function finishJob(
 }
 
 export async function setTableState(
-  db: ClientBase,
+  db: Queryable,
   slot: string,
   t: { schema: string; table: string },
   state: string,
