@@ -5,10 +5,9 @@
  * log directory when it stops.
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ELT_BIN, ELT_NODE_FLAGS, query, type ReplicatorProcess } from '../harness/replication.js';
+import { ELT_BIN, ELT_NODE_FLAGS, eltProcess, query, type ReplicatorProcess } from '../harness/replication.js';
 import { PUBLICATION, type Dataset } from './datasets.js';
 import { track } from './proc.js';
 import { waitSlotActive } from './slots.js';
@@ -63,20 +62,8 @@ export function startOurs(options: OursOptions): Ours {
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );
-  const chunks: string[] = [];
-  child.stdout!.on('data', (c: Buffer) => chunks.push(c.toString()));
-  child.stderr!.on('data', (c: Buffer) => chunks.push(c.toString()));
-  const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);
+  const proc = eltProcess(child);
   const alive = () => child.exitCode === null && child.signalCode === null;
-  const proc: ReplicatorProcess = {
-    child,
-    output: () => chunks.join(''),
-    exited,
-    async kill(signal: NodeJS.Signals = 'SIGTERM') {
-      if (alive()) child.kill(signal);
-      return exited;
-    },
-  };
   return { options, process: proc, pid: child.pid!, startedAt, alive };
 }
 

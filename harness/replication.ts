@@ -50,7 +50,8 @@ export async function startPair(
   };
 }
 
-export interface ReplicatorProcess {
+/** A running `elt` command; disposing of it stops it (SIGTERM, then SIGKILL if it lingers) and waits for its exit. */
+export interface ReplicatorProcess extends AsyncDisposable {
   child: ChildProcess;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
@@ -76,6 +77,11 @@ export function startEltCommand(
     env: { ...process.env, ELT_METRICS_PORT: '0', ELT_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return eltProcess(child);
+}
+
+/** A spawned `elt` (stdout and stderr piped) as a ReplicatorProcess that collects its output. */
+export function eltProcess(child: ChildProcess): ReplicatorProcess {
   const chunks: string[] = [];
   child.stdout.on('data', (c: Buffer) => chunks.push(c.toString()));
   child.stderr.on('data', (c: Buffer) => chunks.push(c.toString()));
@@ -88,7 +94,25 @@ export function startEltCommand(
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
+    async [Symbol.asyncDispose]() {
+      await stopProcess(child, exited);
+    },
   };
+}
+
+/** How long a stopped `elt` may take to shut down cleanly before it is killed. */
+const SHUTDOWN_GRACE_MS = 30_000;
+
+/** SIGTERM, then SIGKILL if the process has not exited within the grace period; resolves on exit. */
+async function stopProcess(child: ChildProcess, exited: Promise<number | string>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const grace = setTimeout(() => child.kill('SIGKILL'), SHUTDOWN_GRACE_MS);
+  try {
+    await exited;
+  } finally {
+    clearTimeout(grace);
+  }
 }
 
 /** Run `elt <args>` to completion. */
