@@ -1,5 +1,5 @@
 /**
- * What the sample-database tests share (library.test.ts, hr.test.ts): a fixture's writes run in a
+ * What the sample-database tests share (library.pg.test.ts, hr.pg.test.ts): a fixture's writes run in a
  * loop, transaction by transaction, while the replicator snapshots, streams and is killed; then
  * each source table is compared with its replica, every column (generated ones too), or found
  * not replicated with its reason.
@@ -7,9 +7,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
+import type { ReplicationFixture } from '../../harness/fixture.js';
 import {
   query,
-  startElt,
   StopWaiting,
   waitFor,
   waitForStreaming,
@@ -139,17 +139,17 @@ async function appliedPast(destinationUrl: string, slot: string, lsn: string): P
  * Start the replicator while `writes` run, and kill -9 it twice while they go on: once as soon
  * as its snapshot has copied a first table (still snapshotting, or just streaming), once after
  * it has applied streamed writes past its restart. Writes are committed while it is down each
- * time, and it restarts with the same environment. Returns the last replicator, streaming, with
+ * time, and it restarts with the same environment (the fixture's, plus `env`). Returns the last replicator, streaming, with
  * the writes stopped.
  */
 export async function replicateThroughKills(
-  pair: ClusterPair,
+  pair: ReplicationFixture,
   env: Record<string, string>,
   writes: WriteLoop,
   slot = 'elt_slot',
 ): Promise<ReplicatorProcess> {
   writes.start();
-  let replicator = startElt(['replicate'], env);
+  let replicator = pair.launch(env);
   try {
     await waitFor('a first table to be copied', async () => {
       if (replicator.child.exitCode !== null) throw new StopWaiting(`elt exited: ${replicator.output()}`);
@@ -161,10 +161,9 @@ export async function replicateThroughKills(
       return (rows[0]?.n ?? 0) > 0;
     });
     for (let kill = 1; kill <= 2; kill++) {
-      replicator.child.kill('SIGKILL');
-      await replicator.exited;
+      await pair.stop('SIGKILL');
       await writes.waitForMore(1);
-      replicator = startElt(['replicate'], env);
+      replicator = pair.launch(env);
       if (kill === 2) break;
       await waitForStreaming(pair.destinationUrl, replicator, slot);
       const [{ lsn }] = (await query<{ lsn: string }>(

@@ -3,39 +3,21 @@
  * Writes keep landing on the source from before the slot exists until the snapshot is
  * done; afterwards the replica must equal the source.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  expectReplicaEqual,
-  query,
-  startElt,
-  startPair,
-  waitForCatchUp,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
+import { query } from '../../harness/replication.js';
 
 describe('a snapshot under concurrent writes', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
-
-  beforeAll(async () => {
-    pair = await startPair();
-    await query(
-      pair.sourceUrl,
-      `CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL, note text);
+  const pair = replicationSuite({
+    start: false,
+    sourceSql: `CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL, note text);
        INSERT INTO accounts SELECT i, 1000, repeat('x', 100) FROM generate_series(1, 300000) i;
        CREATE TABLE ledger (at timestamptz NOT NULL DEFAULT clock_timestamp(), account int, amount bigint);
        ALTER TABLE ledger REPLICA IDENTITY FULL;`,
-    );
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
   });
 
   it('applies every change committed during the copy exactly once', async () => {
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
+    const replicator = pair.launch();
     let writesWhileCopying = 0;
     let i = 0;
     for (;;) {
@@ -59,8 +41,8 @@ describe('a snapshot under concurrent writes', () => {
       expect(replicator.child.exitCode, replicator.output()).toBeNull();
     }
     expect(writesWhileCopying).toBeGreaterThan(0);
-    await waitForCatchUp(pair, replicator);
-    await expectReplicaEqual(pair, replicator);
+    await pair.catchUp();
+    await pair.expectEqual();
     const [sums] = await query<{ total: string }>(
       pair.destinationUrl,
       'SELECT sum(balance)::text AS total FROM staging.accounts',

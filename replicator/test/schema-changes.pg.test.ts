@@ -2,27 +2,18 @@
  * Source DDL while streaming: staging follows every column change and new tables, no
  * change in flight is lost, and where values need it the table is resynced online.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  expectReplicaEqual,
-  outputTail,
-  query,
-  startElt,
-  startPair,
-  StopWaiting,
-  waitFor,
-  waitForCatchUp,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
+import { outputTail, query, StopWaiting, waitFor } from '../../harness/replication.js';
 
 describe('schema changes on the source while streaming', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
+  const pair = replicationSuite({
+    sourceSql:
+      "CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(8,2)); INSERT INTO items SELECT i, 'item ' || i, i FROM generate_series(1, 500) i;",
+  });
 
   const settled = async () => {
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     await waitFor('resync jobs to finish', async () => {
       const rows = await query<{ n: string; failed: string }>(
         pair.destinationUrl,
@@ -30,12 +21,12 @@ describe('schema changes on the source while streaming', () => {
       );
       if (rows[0]!.failed !== '0') {
         throw new StopWaiting(
-          `a resync job failed: ${JSON.stringify(await query(pair.destinationUrl, 'SELECT * FROM elt.resync_jobs'))}\n${outputTail(replicator)}`,
+          `a resync job failed: ${JSON.stringify(await query(pair.destinationUrl, 'SELECT * FROM elt.resync_jobs'))}\n${outputTail(pair.replicator)}`,
         );
       }
       return rows[0]!.n === '0';
     });
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
   };
 
   const columns = async (table: string) =>
@@ -45,21 +36,6 @@ describe('schema changes on the source while streaming', () => {
         `SELECT attname || ' ' || format_type(atttypid, atttypmod) AS c FROM pg_attribute WHERE attrelid = 'staging.${table}'::regclass AND attnum > 0 AND NOT attisdropped AND attname NOT LIKE '\\_%' ORDER BY attnum`,
       )
     ).map((r) => r.c);
-
-  beforeAll(async () => {
-    pair = await startPair();
-    await query(
-      pair.sourceUrl,
-      "CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(8,2)); INSERT INTO items SELECT i, 'item ' || i, i FROM generate_series(1, 500) i;",
-    );
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitForStreaming(pair.destinationUrl, replicator);
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
-  });
 
   it('follows ADD COLUMN with and without a default', async () => {
     await query(pair.sourceUrl, "ALTER TABLE items ADD COLUMN color text; UPDATE items SET color = 'red' WHERE id = 1");
@@ -80,7 +56,7 @@ describe('schema changes on the source while streaming', () => {
       'qty integer',
       'seen timestamp with time zone',
     ]);
-    await expectReplicaEqual(pair, replicator);
+    await pair.expectEqual();
   });
 
   it('follows RENAME COLUMN, DROP COLUMN and ALTER COLUMN TYPE', async () => {
@@ -106,7 +82,7 @@ describe('schema changes on the source while streaming', () => {
       'qty integer',
       'seen timestamp with time zone',
     ]);
-    await expectReplicaEqual(pair, replicator);
+    await pair.expectEqual();
   });
 
   it('replicates a table created after the snapshot, rows written before its first change included', async () => {
@@ -117,7 +93,7 @@ describe('schema changes on the source while streaming', () => {
     await query(pair.sourceUrl, "UPDATE gadgets SET label = 'changed' WHERE id = 7; DELETE FROM gadgets WHERE id = 8;");
     await settled();
     expect(await columns('gadgets')).toEqual(['id bigint', 'label character varying(20)', 'tags text[]']);
-    await expectReplicaEqual(pair, replicator);
+    await pair.expectEqual();
     const [state] = await query<{ state: string }>(
       pair.destinationUrl,
       "SELECT state FROM elt.tables WHERE source_table = 'gadgets'",

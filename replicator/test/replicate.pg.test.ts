@@ -2,18 +2,9 @@
  * The replicator end to end, as a user runs it: `elt replicate` as a child process against
  * real source and destination clusters. Every assertion is about rows.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  expectReplicaEqual,
-  query,
-  runElt,
-  startElt,
-  startPair,
-  waitFor,
-  waitForCatchUp,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
+import { query, waitFor } from '../../harness/replication.js';
 
 const SCHEMA = `
 CREATE TYPE mood AS ENUM ('happy', 'sad');
@@ -48,13 +39,9 @@ INSERT INTO children SELECT i, 1 + i % 10 FROM generate_series(1, 50) i;
 const AWKWARD = `'tab\there, newline\nthere, backslash \\ and "quotes" and ''single'', 日本語 é 🎉'`;
 
 describe('elt replicate', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
-  let env: Record<string, string>;
+  const pair = replicationSuite({ sourceSql: SCHEMA, start: false });
 
   beforeAll(async () => {
-    pair = await startPair();
-    await query(pair.sourceUrl, SCHEMA);
     await query(
       pair.sourceUrl,
       `INSERT INTO items (sku, name, price, qty, active, born, seen, uid, attrs, tags, blob, feeling)
@@ -68,27 +55,11 @@ describe('elt replicate', () => {
        INSERT INTO log SELECT timestamptz '2025-06-01', 'duplicate' FROM generate_series(1, 3);
        INSERT INTO measurements SELECT i, date '2025-06-01' + i, i / 3.0 FROM generate_series(1, 400) i;`,
     );
-    env = { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl };
-    replicator = startElt(['replicate'], env);
-    await waitFor('the snapshot to finish', async () => {
-      if (replicator.child.exitCode !== null) throw new Error(`elt exited: ${replicator.output()}`);
-      const rows = await query<{ phase: string }>(
-        pair.destinationUrl,
-        "SELECT phase FROM elt.replication_state WHERE slot_name = 'elt_slot'",
-      ).catch(() => []);
-      return rows[0]?.phase === 'streaming';
-    }).catch((error: Error) => {
-      throw new Error(`${error.message}\n--- elt output ---\n${replicator.output()}`);
-    });
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
+    await pair.start();
   });
 
   it('copies every table exactly, partitions into one table named after the root', async () => {
-    await expectReplicaEqual(pair, replicator);
+    await pair.expectEqual();
     const tables = await query<{ relname: string }>(
       pair.destinationUrl,
       "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = relnamespace WHERE nspname = 'staging' AND relkind = 'r' ORDER BY 1",
@@ -119,14 +90,14 @@ describe('elt replicate', () => {
     );
     await query(pair.sourceUrl, 'TRUNCATE lines');
     await query(pair.sourceUrl, 'INSERT INTO lines VALUES (1, 1, $1)', ['after truncate']);
-    await waitForCatchUp(pair, replicator);
-    await expectReplicaEqual(pair, replicator);
+    await pair.catchUp();
+    await pair.expectEqual();
   });
 
   it('appends to a table without a key exactly once', async () => {
     const [before] = await query<{ n: string }>(pair.destinationUrl, 'SELECT count(*) AS n FROM staging.log');
     await query(pair.sourceUrl, "INSERT INTO log VALUES (now(), 'one more')");
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     const [after] = await query<{ n: string }>(pair.destinationUrl, 'SELECT count(*) AS n FROM staging.log');
     expect(Number(after!.n)).toBe(Number(before!.n) + 1);
   });
@@ -138,8 +109,8 @@ describe('elt replicate', () => {
       pair.sourceUrl,
       "INSERT INTO parents VALUES (1); INSERT INTO children VALUES (1, 1); INSERT INTO log VALUES (now(), 'after')",
     );
-    await waitForCatchUp(pair, replicator);
-    await expectReplicaEqual(pair, replicator);
+    await pair.catchUp();
+    await pair.expectEqual();
     const [counts] = await query<{ lines: string; children: string }>(
       pair.destinationUrl,
       'SELECT (SELECT count(*) FROM staging.lines) AS lines, (SELECT count(*) FROM staging.children) AS children',
@@ -156,7 +127,7 @@ describe('elt replicate', () => {
        INSERT INTO measurements VALUES (2027, '2027-06-01', 27);
        UPDATE measurements SET value = 99 WHERE taken = '2027-05-01';`,
     );
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     const rows = await query<{ id: number; value: number }>(
       pair.destinationUrl,
       "SELECT id, value FROM staging.measurements WHERE taken >= '2027-01-01' ORDER BY id",
@@ -166,7 +137,7 @@ describe('elt replicate', () => {
       { id: 1, value: 99 },
       { id: 2027, value: 27 },
     ]);
-    await expectReplicaEqual(pair, replicator);
+    await pair.expectEqual();
   });
 
   it('advances the slot while the replicated database is idle and another one on the server is busy', async () => {
@@ -179,7 +150,7 @@ describe('elt replicate', () => {
       pair.source.url('other'),
       "CREATE TABLE noise AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 100000) g",
     );
-    await waitFor(
+    const moved = await waitFor(
       "the slot to move past the other database's WAL",
       async () => {
         const [slot] = await query<{ ok: boolean }>(
@@ -191,19 +162,21 @@ describe('elt replicate', () => {
       },
       60_000,
     );
+    expect(moved).toBe(true);
     // The replica says so too: its applied LSN moves past WAL that held nothing of its own.
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     // The slot's restart point follows at the next running-transactions record (every 15 s):
     // the WAL the slot retains, as `elt status` reports it, falls back below one segment.
-    await waitFor(
+    const report = await waitFor(
       'the retained WAL to shrink',
       async () => {
-        const status = await runElt(['status', '--json'], env);
+        const status = await pair.run(['status', '--json']);
         const report = JSON.parse(status.output) as { retained_wal_bytes: number };
-        return report.retained_wal_bytes < 16 * 1024 * 1024;
+        return report.retained_wal_bytes < 16 * 1024 * 1024 && report;
       },
       90_000,
       2_000,
     );
+    expect(report.retained_wal_bytes).toBeLessThan(16 * 1024 * 1024);
   });
 });

@@ -11,15 +11,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  outputTail,
-  query,
-  startPair,
-  waitForCatchUp,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
+import { outputTail, query } from '../../harness/replication.js';
 import { waitForResyncs } from './settled.js';
 import {
   compareTables,
@@ -38,34 +32,25 @@ const NOT_REPLICATED: Record<string, NotReplicated> = {
 };
 
 describe('an HR schema', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess | undefined;
+  const pair = replicationSuite({ sourceDb: 'hr', start: false });
 
   beforeAll(async () => {
-    pair = await startPair({ sourceDb: 'hr' });
     await query(pair.sourceUrl, await readFile(join(FIXTURES, 'hr.sql'), 'utf8'));
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
   });
 
   it('replicates through HR days and two kill -9s: every table equal or excluded with its reason', async () => {
     const writes = await WriteLoop.open(pair.sourceUrl, 'hr-writes.sql');
     await writes.run(2); // before the snapshot
-    const env = {
-      ELT_SOURCE_URL: pair.sourceUrl,
-      ELT_DESTINATION_URL: pair.destinationUrl,
-      ELT_SOURCE_SCHEMAS: 'hr',
-      ELT_PUBLICATION: 'hr_pub',
-      ELT_SLOT: SLOT,
-    };
-    replicator = await replicateThroughKills(pair, env, writes, SLOT);
+    const replicator = await replicateThroughKills(
+      pair,
+      { ELT_SOURCE_SCHEMAS: 'hr', ELT_PUBLICATION: 'hr_pub', ELT_SLOT: SLOT },
+      writes,
+      SLOT,
+    );
     // A snapshot cut short by the first kill is finished by resync jobs: wait for them, then for the stream.
-    await waitForCatchUp(pair, replicator, { slot: SLOT });
+    await pair.catchUp({ slot: SLOT });
     await waitForResyncs(pair.destinationUrl);
-    await waitForCatchUp(pair, replicator, { slot: SLOT });
+    await pair.catchUp({ slot: SLOT });
 
     const states = await tableStates(pair.destinationUrl, 'hr');
     for (const [table, expected] of Object.entries(NOT_REPLICATED)) {

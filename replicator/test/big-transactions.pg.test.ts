@@ -5,17 +5,9 @@
  * the source afterwards.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  expectReplicaEqual,
-  query,
-  startElt,
-  startPair,
-  waitForCatchUp,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
+import { query } from '../../harness/replication.js';
 
 const MEMORY_BOUND_BYTES = 300 * 1024 * 1024;
 
@@ -26,24 +18,11 @@ function peakRss(pid: number): number {
 }
 
 describe('huge transactions', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
-
-  beforeAll(async () => {
-    pair = await startPair({ settings: { logical_decoding_work_mem: '64MB' } });
-    await query(
-      pair.sourceUrl,
-      `CREATE TABLE accounts (id int PRIMARY KEY, balance bigint, filler text);
+  const pair = replicationSuite({
+    settings: { logical_decoding_work_mem: '64MB' },
+    sourceSql: `CREATE TABLE accounts (id int PRIMARY KEY, balance bigint, filler text);
        INSERT INTO accounts SELECT i, 0, repeat('f', 80) FROM generate_series(1, 300000) i;
        CREATE TABLE blobs (id int PRIMARY KEY, body text);`,
-    );
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitForStreaming(pair.destinationUrl, replicator);
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
   });
 
   it('applies a 300k-row UPDATE and 200 MB of text in single transactions with bounded memory', async () => {
@@ -53,10 +32,10 @@ describe('huge transactions', () => {
       pair.sourceUrl,
       `INSERT INTO blobs SELECT i, (SELECT string_agg(md5(i::text || g), '') FROM generate_series(1, 65536) g) FROM generate_series(1, 100) i`,
     );
-    await waitForCatchUp(pair, replicator, { slot: 'elt_slot', timeoutMs: 600_000 });
-    const peak = peakRss(replicator.child.pid!);
+    await pair.catchUp({ timeoutMs: 600_000 });
+    const peak = peakRss(pair.replicator.child.pid!);
     expect(peak).toBeLessThan(MEMORY_BOUND_BYTES);
-    await expectReplicaEqual(pair, replicator);
+    await pair.expectEqual();
     console.info(`peak RSS of the replicator: ${(peak / 1024 / 1024).toFixed(0)} MB`);
   }, 600_000);
 });

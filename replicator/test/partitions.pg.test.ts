@@ -3,21 +3,18 @@
  * or DETACH of one partition, the rows of a table ATTACHed as a partition. The replicator
  * sees them in the catalog and resyncs the table online; the replica ends equal to the source.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  compareReplica,
-  query,
-  startElt,
-  startPair,
-  waitFor,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
+import { compareReplica, query, waitFor } from '../../harness/replication.js';
 
 describe('partitions changed behind the stream', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
+  const pair = replicationSuite({
+    sourceSql: `CREATE TABLE notes (id int PRIMARY KEY);
+       CREATE TABLE readings (id int, taken date, v text, PRIMARY KEY (id, taken)) PARTITION BY RANGE (taken);
+       CREATE TABLE readings_2025 PARTITION OF readings FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+       CREATE TABLE readings_2026 PARTITION OF readings FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+       INSERT INTO readings SELECT i, date '2025-06-01' + (i % 2) * 365, 'v' || i FROM generate_series(1, 100) i;`,
+  });
 
   /** The root's replica equals the source, then the resync the change needed has finished. */
   const waitForEqual = (what: string) =>
@@ -35,28 +32,12 @@ describe('partitions changed behind the stream', () => {
     );
 
   beforeAll(async () => {
-    pair = await startPair();
-    await query(
-      pair.sourceUrl,
-      `CREATE TABLE notes (id int PRIMARY KEY);
-       CREATE TABLE readings (id int, taken date, v text, PRIMARY KEY (id, taken)) PARTITION BY RANGE (taken);
-       CREATE TABLE readings_2025 PARTITION OF readings FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
-       CREATE TABLE readings_2026 PARTITION OF readings FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
-       INSERT INTO readings SELECT i, date '2025-06-01' + (i % 2) * 365, 'v' || i FROM generate_series(1, 100) i;`,
-    );
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitForStreaming(pair.destinationUrl, replicator);
     // The replicator has seen the partitions once (its first heartbeat).
     await waitFor(
       'the partitions to be watched',
       async () => (await query(pair.destinationUrl, 'SELECT 1 FROM elt.partition_leaves')).length > 0,
       30_000,
     );
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
   });
 
   it('empties the rows of a truncated partition', async () => {
@@ -78,6 +59,6 @@ describe('partitions changed behind the stream', () => {
     await waitForEqual('the replica to follow the detach and the attach');
     const [replica] = await query<{ n: string }>(pair.destinationUrl, 'SELECT count(*) AS n FROM staging.readings');
     expect(replica!.n).toBe('7');
-    expect(replicator.output()).toMatch(/detached or dropped/);
+    expect(pair.replicator.output()).toMatch(/detached or dropped/);
   });
 });

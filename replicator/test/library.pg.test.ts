@@ -9,15 +9,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  outputTail,
-  query,
-  startPair,
-  waitForCatchUp,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
+import { outputTail, query } from '../../harness/replication.js';
 import { waitForResyncs } from './settled.js';
 import {
   compareTables,
@@ -34,31 +28,20 @@ const NOT_REPLICATED: Record<string, NotReplicated> = {
 };
 
 describe('a lending library', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess | undefined;
+  const pair = replicationSuite({ sourceDb: 'library', start: false });
 
   beforeAll(async () => {
-    pair = await startPair({ sourceDb: 'library' });
     await query(pair.sourceUrl, await readFile(join(FIXTURES, 'library.sql'), 'utf8'));
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
   });
 
   it('replicates through a day-by-day circulation and two kill -9s: every table equal or excluded with its reason', async () => {
     const writes = await WriteLoop.open(pair.sourceUrl, 'library-writes.sql');
     await writes.run(2); // before the snapshot
-    replicator = await replicateThroughKills(
-      pair,
-      { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl },
-      writes,
-    );
+    const replicator = await replicateThroughKills(pair, {}, writes);
     // A snapshot cut short by the first kill is finished by resync jobs: wait for them, then for the stream.
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     await waitForResyncs(pair.destinationUrl);
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
 
     const states = await tableStates(pair.destinationUrl, 'public');
     for (const [table, expected] of Object.entries(NOT_REPLICATED)) {

@@ -3,17 +3,9 @@
  * marker, not the value. The replica must keep what it has — also when the row changes
  * key, and when several changes to it share one batch.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  expectReplicaEqual,
-  query,
-  startElt,
-  startPair,
-  waitForCatchUp,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
+import { query } from '../../harness/replication.js';
 
 /** About 64 KB of hex that does not compress, so PostgreSQL stores it out of line. */
 const BIG = (seed: string) => `(SELECT string_agg(md5('${seed}' || g), '') FROM generate_series(1, 2000) g)`;
@@ -22,11 +14,9 @@ const BIG = (seed: string) => `(SELECT string_agg(md5('${seed}' || g), '') FROM 
 const LONG_KEY = (seed: string) => `(SELECT string_agg(md5(${seed} || '-' || g), '') FROM generate_series(1, 70) g)`;
 
 describe('unchanged TOAST values', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
+  const pair = replicationSuite({ start: false });
 
   beforeAll(async () => {
-    pair = await startPair();
     await query(
       pair.sourceUrl,
       `CREATE TABLE docs (id int PRIMARY KEY, title text, body text, meta jsonb, blob bytea);
@@ -43,13 +33,7 @@ describe('unchanged TOAST values', () => {
       "SELECT pg_column_size(body) < octet_length(body) OR pg_relation_size(reltoastrelid) > 0 AS external FROM docs, pg_class WHERE relname = 'docs' LIMIT 1",
     )) as [{ external: boolean }];
     expect(external).toBe(true);
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitForStreaming(pair.destinationUrl, replicator);
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
+    await pair.start();
   });
 
   it('keeps large values an update did not touch, whatever the key does', async () => {
@@ -64,7 +48,7 @@ describe('unchanged TOAST values', () => {
       "BEGIN; UPDATE docs SET title = 'moved twice' WHERE id = 4; UPDATE docs SET id = 104 WHERE id = 4; UPDATE docs SET id = 204 WHERE id = 104; COMMIT;",
     );
     await query(pair.sourceUrl, "UPDATE docs SET body = 'now small' WHERE id = 5");
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     const rowDigest =
       'SELECT id, md5(title) AS t, md5(body) AS b, md5(meta::text) AS m, md5(blob) AS x FROM TABLE ORDER BY id';
     const [source, replica] = await Promise.all([
@@ -72,7 +56,7 @@ describe('unchanged TOAST values', () => {
       query(pair.destinationUrl, rowDigest.replace('TABLE', 'staging.docs')),
     ]);
     expect(replica).toEqual(source);
-    await expectReplicaEqual(pair, replicator);
+    await pair.expectEqual();
     const rows = await query<{ id: number; body_ok: boolean }>(
       pair.destinationUrl,
       'SELECT id, length(body) > 60000 AND meta IS NOT NULL AND length(blob) > 30000 AS body_ok FROM staging.docs WHERE id IN (1, 100, 204) ORDER BY id',
@@ -96,12 +80,12 @@ describe('unchanged TOAST values', () => {
       `BEGIN; UPDATE long_keys SET v = 'one' WHERE k = ${LONG_KEY('1')}; UPDATE long_keys SET v = 'two' WHERE k = ${LONG_KEY('2')}; COMMIT;`,
     );
     await query(pair.sourceUrl, `UPDATE long_keys SET v = 'three' WHERE k = ${LONG_KEY('3')}`);
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     const [replica] = await query<{ n: string; v: string }>(
       pair.destinationUrl,
       "SELECT count(*) AS n, string_agg(v, ',' ORDER BY v) AS v FROM staging.long_keys",
     );
     expect(replica).toEqual({ n: '3', v: 'one,three,two' });
-    await expectReplicaEqual(pair, replicator);
+    await pair.expectEqual();
   });
 });
