@@ -5,26 +5,15 @@
  * soft-delete mode the rows already marked deleted stay as they were.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  compareReplica,
-  query,
-  startElt,
-  startPair,
-  waitFor,
-  waitForCatchUp,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
+import { compareReplica, query, waitFor } from '../../harness/replication.js';
 import { queueResync, waitForResync } from './queue-resync.js';
 
 describe('an online resync while the stream is behind', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
+  const pair = replicationSuite({ start: false });
 
   beforeAll(async () => {
-    pair = await startPair();
     await query(
       pair.sourceUrl,
       `CREATE TABLE events (id int, v text);
@@ -32,13 +21,7 @@ describe('an online resync while the stream is behind', () => {
        INSERT INTO events VALUES (0, 'first');
        CREATE TABLE blocker (id int PRIMARY KEY);`,
     );
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitForStreaming(pair.destinationUrl, replicator);
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
+    await pair.start();
   });
 
   it('does not apply again the changes its copy already holds', async () => {
@@ -70,7 +53,7 @@ describe('an online resync while the stream is behind', () => {
     } finally {
       await reader.end();
     }
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     const [replica] = await query<{ n: string }>(pair.destinationUrl, 'SELECT count(*) AS n FROM staging.events');
     expect(replica!.n).toBe('51');
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
@@ -78,11 +61,9 @@ describe('an online resync while the stream is behind', () => {
 });
 
 describe('an online resync in soft-delete mode', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
+  const pair = replicationSuite({ start: false });
 
   beforeAll(async () => {
-    pair = await startPair();
     await query(
       pair.sourceUrl,
       `CREATE TABLE items (id int PRIMARY KEY, v text);
@@ -91,22 +72,12 @@ describe('an online resync in soft-delete mode', () => {
        ALTER TABLE lines REPLICA IDENTITY FULL;
        INSERT INTO lines SELECT 'l' || i FROM generate_series(1, 5) i;`,
     );
-    replicator = startElt(['replicate'], {
-      ELT_SOURCE_URL: pair.sourceUrl,
-      ELT_DESTINATION_URL: pair.destinationUrl,
-      ELT_DELETE_MODE: 'soft',
-    });
-    await waitForStreaming(pair.destinationUrl, replicator);
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
+    await pair.start({ ELT_DELETE_MODE: 'soft' });
   });
 
   it('keeps the rows marked deleted, with when they were deleted', async () => {
     await query(pair.sourceUrl, "DELETE FROM items WHERE id <= 3; DELETE FROM lines WHERE v = 'l1'");
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     const deletedRows = `SELECT 'items' AS t, id::text AS row, _synced_at::text AS at FROM staging.items WHERE _deleted
                          UNION ALL SELECT 'lines', v, _synced_at::text FROM staging.lines WHERE _deleted ORDER BY 1, 2`;
     const before = await query<{ t: string; row: string; at: string }>(pair.destinationUrl, deletedRows);
@@ -118,7 +89,7 @@ describe('an online resync in soft-delete mode', () => {
     );
 
     await waitForResync(pair.destinationUrl, await queueResync(pair.destinationUrl, ['public.items', 'public.lines']));
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
 
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { softDeleted: true })).toEqual([]);
     const after = await query<{ t: string; row: string; at: string }>(pair.destinationUrl, deletedRows);

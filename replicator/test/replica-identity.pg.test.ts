@@ -3,17 +3,9 @@
  * by the full row (duplicates included) replicate updates and deletes; a table with no
  * usable identity is never allowed to break the source application.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  expectReplicaEqual,
-  query,
-  startElt,
-  startPair,
-  waitForCatchUp,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
+import { query, waitForStreaming } from '../../harness/replication.js';
 
 const SCHEMA = `
 CREATE TABLE by_key (id int PRIMARY KEY, v text);
@@ -31,22 +23,7 @@ INSERT INTO no_identity VALUES ('a'), ('b');
 `;
 
 describe('replica identity', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
-  let fixing: ReplicatorProcess | null = null;
-
-  beforeAll(async () => {
-    pair = await startPair();
-    await query(pair.sourceUrl, SCHEMA);
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitForStreaming(pair.destinationUrl, replicator);
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await fixing?.kill();
-    await pair?.[Symbol.asyncDispose]();
-  });
+  const pair = replicationSuite({ sourceSql: SCHEMA });
 
   it('leaves a table without identity out, so the source keeps accepting UPDATE and DELETE on it', async () => {
     await query(
@@ -59,7 +36,7 @@ describe('replica identity', () => {
     );
     expect(table?.state).toBe('excluded');
     expect(table?.last_error).toMatch(/no primary key or replica identity\. Set REPLICA IDENTITY FULL/);
-    expect(replicator.output()).toMatch(/table left out of the publication/);
+    expect(pair.replicator.output()).toMatch(/table left out of the publication/);
   });
 
   it('applies updates and deletes by primary key, by identity index and by full row with duplicates', async () => {
@@ -70,8 +47,8 @@ describe('replica identity', () => {
        DELETE FROM by_row WHERE ctid = (SELECT min(ctid) FROM by_row WHERE v = 'same');
        UPDATE by_row SET n = 5 WHERE v = 'other';`,
     );
-    await waitForCatchUp(pair, replicator);
-    await expectReplicaEqual(pair, replicator, { except: ['no_identity'] });
+    await pair.catchUp();
+    await pair.expectEqual({ except: ['no_identity'] });
     const [missing] = await query<{ exists: boolean }>(
       pair.destinationUrl,
       "SELECT to_regclass('staging.no_identity') IS NOT NULL AS exists",
@@ -85,9 +62,7 @@ describe('replica identity', () => {
   });
 
   it('sets REPLICA IDENTITY FULL where configured and replicates the table', async () => {
-    fixing = startElt(['replicate'], {
-      ELT_SOURCE_URL: pair.sourceUrl,
-      ELT_DESTINATION_URL: pair.destinationUrl,
+    const fixing = pair.spawn(['replicate'], {
       ELT_SLOT: 'fixing_slot',
       ELT_PUBLICATION: 'fixing_pub',
       ELT_TARGET_SCHEMA: 'fixed',
@@ -100,7 +75,7 @@ describe('replica identity', () => {
     );
     expect(identity?.relreplident).toBe('f');
     await query(pair.sourceUrl, "UPDATE no_identity SET v = 'again'; INSERT INTO no_identity VALUES ('new')");
-    await waitForCatchUp(pair, replicator, { slot: 'fixing_slot' });
-    await expectReplicaEqual(pair, replicator, { targetSchema: 'fixed' });
+    await pair.catchUp({ slot: 'fixing_slot' });
+    await pair.expectEqual({ targetSchema: 'fixed' });
   });
 });

@@ -6,16 +6,9 @@
  * intervals, escaped bytea, a far time zone): the replicator pins its sessions' settings.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  query,
-  startElt,
-  startPair,
-  waitForCatchUp,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
+import { query } from '../../harness/replication.js';
 
 const SCHEMA = `
 CREATE TYPE rgb AS ENUM ('red', 'green', 'blue');
@@ -121,23 +114,15 @@ describe.each([
   ['its default settings', null],
   ['hostile default settings', HOSTILE_DEFAULTS],
 ])('type fidelity on a destination with %s', (_name, defaults) => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
+  const pair = replicationSuite({ start: false });
 
   beforeAll(async () => {
-    pair = await startPair();
     if (defaults) {
       for (const setting of defaults.split('; '))
         await query(pair.destinationUrl, `ALTER DATABASE analytics SET ${setting}`);
     }
     await query(pair.sourceUrl, SCHEMA + ROWS);
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitForStreaming(pair.destinationUrl, replicator);
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
+    await pair.start();
   });
 
   it('keeps every value of the snapshot', async () => {
@@ -161,7 +146,7 @@ describe.each([
        UPDATE floats SET tag = 'exact, updated' WHERE x = 0.3;
        UPDATE float_arrays SET id = 2 WHERE id = 1;`,
     );
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     const cols = await columns(pair.sourceUrl);
     const [source, replica] = await Promise.all([
       values(pair.sourceUrl, 'public', cols),

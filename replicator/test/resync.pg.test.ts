@@ -5,26 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../harness/pg-cluster.js';
-import {
-  compareReplica,
-  expectReplicaEqual,
-  query,
-  startElt,
-  startPair,
-  waitFor,
-  waitForCatchUp,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { replicationSuite } from '../../harness/fixture.js';
+import { compareReplica, query, StopWaiting, waitFor } from '../../harness/replication.js';
 
 const TOKEN = 'resync-test-token-0123456789';
 
 describe('online resync', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
-  let api: ReplicatorProcess;
+  const pair = replicationSuite({ start: false });
   let apiUrl: string;
-  let env: Record<string, string>;
   let writing = false;
   let writes = 0;
 
@@ -57,7 +45,6 @@ describe('online resync', () => {
   };
 
   beforeAll(async () => {
-    pair = await startPair();
     await query(
       pair.sourceUrl,
       `CREATE TABLE orders (id bigint PRIMARY KEY, total numeric(12,2), status text, note text);
@@ -68,19 +55,14 @@ describe('online resync', () => {
        CREATE TABLE untouched (id int PRIMARY KEY);
        INSERT INTO untouched SELECT generate_series(1, 10);`,
     );
-    env = { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl };
-    replicator = startElt(['replicate'], env);
+    const replicator = pair.launch();
     const port = await freePort();
     apiUrl = `http://127.0.0.1:${port}`;
-    api = startElt(['api'], {
-      ELT_DESTINATION_URL: pair.destinationUrl,
-      ELT_API_PORT: String(port),
-      ELT_API_TOKEN: TOKEN,
-    });
+    pair.spawn(['api'], { ELT_API_PORT: String(port), ELT_API_TOKEN: TOKEN });
     await waitFor(
       'streaming and the API ready',
       async () => {
-        if (replicator.child.exitCode !== null) throw new Error(replicator.output());
+        if (replicator.child.exitCode !== null) throw new StopWaiting(replicator.output());
         const ready = await fetch(`${apiUrl}/ready`).catch(() => null);
         return ready?.status === 200;
       },
@@ -88,11 +70,8 @@ describe('online resync', () => {
     );
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     writing = false;
-    await replicator?.kill();
-    await api?.kill();
-    await pair?.[Symbol.asyncDispose]();
   });
 
   it('repairs damaged tables while writes to them go on, losing and doubling nothing', async () => {
@@ -126,13 +105,13 @@ describe('online resync', () => {
     expect(writes - writes0).toBeGreaterThan(5);
     expect(JSON.stringify(job)).toMatch(/"rows_copied":\d{5,}/);
     // Changes made during the copy were replayed onto the new copy, not just re-read.
-    const replayed = [...replicator.output().matchAll(/"replayedChanges":(\d+)/g)].map((m) => Number(m[1]));
+    const replayed = [...pair.replicator.output().matchAll(/"replayedChanges":(\d+)/g)].map((m) => Number(m[1]));
     expect(Math.max(...replayed)).toBeGreaterThan(0);
     // Done in one go: no replication attempt had to start over.
-    expect(replicator.output()).not.toMatch(/replication attempt failed/);
+    expect(pair.replicator.output()).not.toMatch(/replication attempt failed/);
 
-    await waitForCatchUp(pair, replicator);
-    await expectReplicaEqual(pair, replicator);
+    await pair.catchUp();
+    await pair.expectEqual();
     const tables = await request('GET', '/v1/tables/public.orders');
     expect(tables.body.state).toBe('streaming');
   });
@@ -148,8 +127,8 @@ describe('online resync', () => {
       30_000,
       20,
     );
-    await replicator.kill('SIGKILL');
-    replicator = startElt(['replicate'], env);
+    await pair.stop('SIGKILL');
+    pair.launch();
     await waitFor(
       `resync job ${id} after the restart`,
       async () => {
@@ -160,8 +139,8 @@ describe('online resync', () => {
       120_000,
     );
     await query(pair.sourceUrl, 'INSERT INTO untouched VALUES (11)');
-    await waitForCatchUp(pair, replicator);
-    await expectReplicaEqual(pair, replicator);
-    expect(replicator.output()).toMatch(/resync jobs interrupted by a restart start over/);
+    await pair.catchUp();
+    await pair.expectEqual();
+    expect(pair.replicator.output()).toMatch(/resync jobs interrupted by a restart start over/);
   });
 });

@@ -3,16 +3,9 @@
  * position: migrations that look alike by name leave the replica equal to the source, row
  * by row; a change the replica cannot follow stops that table alone.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  compareReplica,
-  query,
-  startElt,
-  startPair,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
+import { compareReplica, query } from '../../harness/replication.js';
 import { waitForApplied, waitForSettled } from './settled.js';
 
 const SCHEMA = `
@@ -40,10 +33,9 @@ CREATE TABLE bystander (id int PRIMARY KEY, v int);
 `;
 
 describe('columns and tables by identity', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
+  const pair = replicationSuite({ sourceSql: SCHEMA });
 
-  const settled = () => waitForSettled(pair.sourceUrl, pair.destinationUrl, replicator);
+  const settled = () => waitForSettled(pair.sourceUrl, pair.destinationUrl, pair.replicator);
   /** The tables among `tables` whose replica differs from the source. */
   const differing = async (...tables: string[]) =>
     (await compareReplica(pair.sourceUrl, pair.destinationUrl)).filter((d) => tables.includes(d.table));
@@ -55,18 +47,6 @@ describe('columns and tables by identity', () => {
         [table],
       )
     )[0];
-
-  beforeAll(async () => {
-    pair = await startPair();
-    await query(pair.sourceUrl, SCHEMA);
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitForStreaming(pair.destinationUrl, replicator);
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
-  });
 
   it('keeps the values of two columns renamed in one migration', async () => {
     await query(
@@ -169,13 +149,13 @@ describe('columns and tables by identity', () => {
       pair.sourceUrl,
       'ALTER TABLE viewed ALTER COLUMN c TYPE int USING length(c); UPDATE viewed SET c = 100 WHERE id = 1; INSERT INTO bystander VALUES (2, 2)',
     );
-    await waitForApplied(pair.sourceUrl, pair.destinationUrl, replicator);
+    await waitForApplied(pair.sourceUrl, pair.destinationUrl, pair.replicator);
     const viewed = await tableState('viewed');
     expect(viewed?.state).toBe('error');
     expect(viewed?.last_error).toMatch(/viewed.*view/s);
     expect(await differing('bystander')).toEqual([]);
     await query(pair.sourceUrl, 'INSERT INTO bystander VALUES (3, 3)');
-    await waitForApplied(pair.sourceUrl, pair.destinationUrl, replicator);
+    await waitForApplied(pair.sourceUrl, pair.destinationUrl, pair.replicator);
     expect(await differing('bystander')).toEqual([]);
     expect((await tableState('bystander'))?.state).toBe('streaming');
   });

@@ -4,35 +4,20 @@
  * the metrics, its later changes skipped (also after a restart) until it is resynced. The
  * other tables of the same source transaction go on, exactly once, and nothing is retried.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../harness/pg-cluster.js';
-import {
-  compareReplica,
-  query,
-  startElt,
-  startPair,
-  waitFor,
-  waitForCatchUp,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { replicationSuite } from '../../harness/fixture.js';
+import { compareReplica, query, waitFor } from '../../harness/replication.js';
 import { queueResync, waitForResync } from './queue-resync.js';
 
 describe('a change the replica refuses', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
+  const pair = replicationSuite({ start: false });
   let metricsUrl: string;
 
   const start = async () => {
     const port = await freePort();
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
-    replicator = startElt(['replicate'], {
-      ELT_SOURCE_URL: pair.sourceUrl,
-      ELT_DESTINATION_URL: pair.destinationUrl,
-      ELT_METRICS_PORT: String(port),
-    });
-    await waitForStreaming(pair.destinationUrl, replicator);
+    await pair.start({ ELT_METRICS_PORT: String(port) });
   };
   const tableState = async (table: string) =>
     (
@@ -50,7 +35,6 @@ describe('a change the replica refuses', () => {
     (await query<{ balance: number }>(url, `SELECT balance FROM ${table} WHERE id = $1`, [id]))[0]?.balance;
 
   beforeAll(async () => {
-    pair = await startPair();
     await query(
       pair.sourceUrl,
       `CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL);
@@ -58,11 +42,6 @@ describe('a change the replica refuses', () => {
        CREATE TABLE audit (id int PRIMARY KEY, what text);`,
     );
     await start();
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
   });
 
   it('stops that table alone while the other tables of the same transaction go on', async () => {
@@ -79,7 +58,7 @@ describe('a change the replica refuses', () => {
       pair.sourceUrl,
       "BEGIN; UPDATE accounts SET balance = 60 WHERE id = 3; INSERT INTO audit VALUES (2, 'later'); COMMIT;",
     );
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
 
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['accounts'] })).toEqual([]);
     expect(await tableState('audit')).toEqual({ state: 'streaming', last_error: null });
@@ -95,17 +74,17 @@ describe('a change the replica refuses', () => {
       async () => (await metric('elt_table_state{table="public.accounts",state="error"}')) === 1,
       30_000,
     );
-    expect(replicator.output()).not.toMatch(/replication attempt failed/);
+    expect(pair.replicator.output()).not.toMatch(/replication attempt failed/);
   });
 
   it('keeps the table stopped across a restart', async () => {
-    await replicator.kill();
+    await pair.stop();
     await start();
     await query(
       pair.sourceUrl,
       "BEGIN; UPDATE accounts SET balance = 70 WHERE id = 4; INSERT INTO audit VALUES (3, 'after the restart'); COMMIT;",
     );
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['accounts'] })).toEqual([]);
     expect(await balance(pair.destinationUrl, 'staging.accounts', 4)).toBe(100);
     expect((await tableState('accounts'))!.state).toBe('error');
@@ -115,7 +94,7 @@ describe('a change the replica refuses', () => {
     await query(pair.destinationUrl, 'ALTER TABLE staging.accounts DROP CONSTRAINT small_balance');
     await waitForResync(pair.destinationUrl, await queueResync(pair.destinationUrl, ['public.accounts']));
     await query(pair.sourceUrl, 'UPDATE accounts SET balance = 80 WHERE id = 5');
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
     expect((await tableState('accounts'))!.state).toBe('streaming');
   });
