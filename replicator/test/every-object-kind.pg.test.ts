@@ -5,18 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { queueResync, waitForResync } from './queue-resync.js';
-import {
-  query,
-  startElt,
-  startPair,
-  waitFor,
-  waitForCatchUp,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { replicationSuite } from '../../harness/fixture.js';
+import { query, waitFor } from '../../harness/replication.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 
@@ -29,10 +21,8 @@ const NOT_REPLICATED: Record<string, { state: string; reason: string }> = {
 };
 
 describe('a source schema with every object kind', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
+  const pair = replicationSuite({ start: false });
   let round = 0;
-  const env = () => ({ ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
 
   const write = async (rounds: number) => {
     const sql = await readFile(join(FIXTURES, 'every-object-kind-writes.sql'), 'utf8');
@@ -44,7 +34,7 @@ describe('a source schema with every object kind', () => {
 
   /** Everything the source committed so far is applied (the destination says so), and no resync is pending. */
   const caughtUp = async () => {
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     await waitFor('resyncs to finish', async () => {
       const [row] = await query<{ n: number }>(
         pair.destinationUrl,
@@ -86,7 +76,6 @@ describe('a source schema with every object kind', () => {
   };
 
   beforeAll(async () => {
-    pair = await startPair();
     await query(pair.sourceUrl, await readFile(join(FIXTURES, 'every-object-kind.sql'), 'utf8'));
     // The extensions the README asks for, in the schemas the source has them in (not isn).
     await query(
@@ -94,13 +83,7 @@ describe('a source schema with every object kind', () => {
       'CREATE EXTENSION citext; CREATE EXTENSION pg_trgm; CREATE SCHEMA ext; CREATE EXTENSION hstore SCHEMA ext;',
     );
     await write(2);
-    replicator = startElt(['replicate'], env());
-    await waitForStreaming(pair.destinationUrl, replicator);
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
+    await pair.start();
   });
 
   it('copies every table it can hold, and says why not for the others', async () => {
@@ -221,13 +204,12 @@ describe('a source schema with every object kind', () => {
   it('streams writes to every table through two kill -9s, and the replica equals the source', async () => {
     for (let kill = 0; kill < 2; kill++) {
       await write(3);
-      replicator.child.kill('SIGKILL');
-      await replicator.exited;
+      await pair.stop('SIGKILL');
       await write(2);
-      replicator = startElt(['replicate'], env());
+      pair.launch();
     }
     await write(2);
     await caughtUp();
-    expect(await differences(), replicator.output().slice(-4000)).toEqual([]);
+    expect(await differences(), pair.replicator.output().slice(-4000)).toEqual([]);
   });
 });

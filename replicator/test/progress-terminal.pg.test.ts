@@ -3,48 +3,24 @@
  * progress line per table during the snapshot, and its log lines stay whole JSON above it.
  */
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ELT_BIN,
-  ELT_NODE_FLAGS,
-  REPO_ROOT,
-  query,
-  startPair,
-  waitFor,
-  type ClusterPair,
-} from '../../harness/replication.js';
+import { describe, expect, it } from 'vitest';
+import { replicationFixture } from '../../harness/fixture.js';
+import { ELT_BIN, ELT_NODE_FLAGS, REPO_ROOT, query, waitFor } from '../../harness/replication.js';
 
 /** Terminal escapes (CSI sequences) and carriage returns, which a person's terminal interprets. */
 // eslint-disable-next-line no-control-regex -- matching the escape character is the point
 const ESCAPES = /\x1b\[[0-9;]*[A-Za-z]|\r/g;
 
 describe('elt replicate on a terminal', () => {
-  let pair: ClusterPair;
-
-  beforeAll(async () => {
-    pair = await startPair();
-    await query(
-      pair.sourceUrl,
-      `CREATE TABLE big (id bigint PRIMARY KEY, pad text);
-       INSERT INTO big SELECT i, repeat('b', 40) FROM generate_series(1, 200000) i;`,
-    );
-  });
-
-  afterAll(async () => {
-    await pair?.[Symbol.asyncDispose]();
-  });
-
   it('draws a line with rows of the estimate, MB/s and ETA while copying, logs stay JSON', async () => {
+    await using pair = await replicationFixture({
+      sourceSql: `CREATE TABLE big (id bigint PRIMARY KEY, pad text);
+       INSERT INTO big SELECT i, repeat('b', 40) FROM generate_series(1, 200000) i;`,
+    });
     const command = [process.execPath, ...ELT_NODE_FLAGS, ELT_BIN, 'replicate'].map((a) => `'${a}'`).join(' ');
     const child = spawn('script', ['-qfec', command, '/dev/null'], {
       cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        ELT_SOURCE_URL: pair.sourceUrl,
-        ELT_DESTINATION_URL: pair.destinationUrl,
-        ELT_METRICS_PORT: '0',
-        ELT_LOG_LEVEL: 'info',
-      },
+      env: { ...process.env, ELT_METRICS_PORT: '0', ELT_LOG_LEVEL: 'info', ...pair.env() },
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });

@@ -4,17 +4,10 @@
  * job reports an estimate and a percent below 100 while each table runs, and 100 when done,
  * its figures adding up over its tables; without a terminal the output stays JSON lines.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../harness/pg-cluster.js';
-import {
-  query,
-  startElt,
-  startPair,
-  waitFor,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { replicationSuite } from '../../harness/fixture.js';
+import { query, waitFor } from '../../harness/replication.js';
 
 const TOKEN = 'progress-test-token-0123456789';
 
@@ -32,13 +25,10 @@ interface Job {
 }
 
 describe('resync progress of plain and partitioned tables', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
-  let api: ReplicatorProcess;
+  const pair = replicationSuite({ start: false });
   let apiUrl: string;
 
   beforeAll(async () => {
-    pair = await startPair();
     // About 40 MB each, autovacuum off: never analyzed, so the catalog has no row count to give.
     await query(
       pair.sourceUrl,
@@ -56,21 +46,10 @@ describe('resync progress of plain and partitioned tables', () => {
       "SELECT count(*) AS n FROM pg_class WHERE relname IN ('plain', 'parted_1', 'parted_2', 'small') AND reltuples = -1",
     );
     expect(Number(never[0]!.n)).toBe(4);
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
     const port = await freePort();
     apiUrl = `http://127.0.0.1:${port}`;
-    api = startElt(['api'], {
-      ELT_DESTINATION_URL: pair.destinationUrl,
-      ELT_API_PORT: String(port),
-      ELT_API_TOKEN: TOKEN,
-    });
-    await waitForStreaming(pair.destinationUrl, replicator);
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await api?.kill();
-    await pair?.[Symbol.asyncDispose]();
+    pair.spawn(['api'], { ELT_API_PORT: String(port), ELT_API_TOKEN: TOKEN });
+    await pair.start();
   });
 
   it('the snapshot estimated every table from its rows, not from missing statistics', async () => {
@@ -132,12 +111,12 @@ describe('resync progress of plain and partitioned tables', () => {
   });
 
   it('without a terminal the replicator writes JSON lines only, no terminal escapes', () => {
-    const lines = replicator
+    const lines = pair.replicator
       .output()
       .split('\n')
       .filter((l) => l.length > 0);
     expect(lines.length).toBeGreaterThan(5);
-    expect(replicator.output()).not.toContain('\x1b');
+    expect(pair.replicator.output()).not.toContain('\x1b');
     for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
   });
 });

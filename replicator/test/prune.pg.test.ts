@@ -12,17 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../../api/src/config.js';
 import { startApi, type RunningApi } from '../../api/src/server.js';
 import { freePort } from '../../harness/pg-cluster.js';
-import {
-  expectReplicaEqual,
-  query,
-  startElt,
-  startPair,
-  waitFor,
-  waitForCatchUp,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { replicationSuite } from '../../harness/fixture.js';
+import { query, waitFor } from '../../harness/replication.js';
 
 const TOKEN = 'prune-test-token-0123456789abcdef';
 
@@ -35,8 +26,10 @@ interface Job {
 }
 
 describe('pruning soft-deleted rows', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
+  const pair = replicationSuite({
+    start: false,
+    env: { ELT_DELETE_MODE: 'soft', ELT_SOFT_DELETE_RETENTION: '1h', ELT_PRUNE_INTERVAL: '1s' },
+  });
   let api: RunningApi;
   let metricsPort: number;
 
@@ -90,7 +83,6 @@ describe('pruning soft-deleted rows', () => {
   };
 
   beforeAll(async () => {
-    pair = await startPair();
     await query(
       pair.sourceUrl,
       `CREATE TABLE items (id int PRIMARY KEY, v text);
@@ -99,15 +91,7 @@ describe('pruning soft-deleted rows', () => {
        INSERT INTO notes SELECT g % 5, 'n' || g FROM generate_series(1, 20) g;`,
     );
     metricsPort = await freePort();
-    replicator = startElt(['replicate'], {
-      ELT_SOURCE_URL: pair.sourceUrl,
-      ELT_DESTINATION_URL: pair.destinationUrl,
-      ELT_DELETE_MODE: 'soft',
-      ELT_SOFT_DELETE_RETENTION: '1h',
-      ELT_PRUNE_INTERVAL: '1s',
-      ELT_METRICS_PORT: String(metricsPort),
-    });
-    await waitForStreaming(pair.destinationUrl, replicator);
+    await pair.start({ ELT_METRICS_PORT: String(metricsPort) });
     api = await startApi(
       loadApiConfig({ ELT_DESTINATION_URL: pair.destinationUrl, ELT_API_PORT: '0', ELT_API_TOKEN: TOKEN }),
     );
@@ -115,14 +99,12 @@ describe('pruning soft-deleted rows', () => {
 
   afterAll(async () => {
     await api?.close();
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
   });
 
   it('removes rows deleted longer ago than ELT_SOFT_DELETE_RETENTION, in chunks, while changes keep streaming', async () => {
     // 11,000 old deletes (more than two chunks of 5,000), 100 recent ones, 900 live rows.
     await query(pair.sourceUrl, 'DELETE FROM items WHERE id <= 11100; DELETE FROM notes WHERE n = 1');
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     const before = await lastFinishedJobId();
     await query(
       pair.destinationUrl,
@@ -148,7 +130,7 @@ describe('pruning soft-deleted rows', () => {
     );
     expect(total).toEqual({ rows: 11_004, items: 11_000, notes: 4 });
     await query(pair.sourceUrl, "INSERT INTO items VALUES (1, 'back'); UPDATE items SET v = 'again' WHERE id = 1");
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
 
     const ids = await replicaIds();
     expect(ids.deleted).toEqual(Array.from({ length: 100 }, (_, i) => 11_001 + i));
@@ -156,10 +138,10 @@ describe('pruning soft-deleted rows', () => {
     expect(await query(pair.destinationUrl, 'SELECT count(*)::int AS n FROM staging.notes WHERE _deleted')).toEqual([
       { n: 0 },
     ]);
-    await expectReplicaEqual(pair, replicator, { softDeleted: true, what: 'after the retention pass' });
+    await pair.expectEqual({ softDeleted: true, what: 'after the retention pass' });
     expect(await prunedMetric('public.items')).toBe(11_000);
     expect(
-      replicator
+      pair.replicator
         .output()
         .split('\n')
         .filter((l) => l.includes('"table":"public.items"') && l.includes('prune: soft-deleted rows removed')),
@@ -168,7 +150,7 @@ describe('pruning soft-deleted rows', () => {
 
   it('runs a prune job queued through POST /v1/prune with its own duration', async () => {
     await query(pair.sourceUrl, 'DELETE FROM items WHERE id BETWEEN 11101 AND 11110');
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     // 11001-11010 deleted "45 minutes ago", 11101-11105 "20 minutes ago"; the rest of the deletes are recent.
     await ageDeletes(
       Array.from({ length: 10 }, (_, i) => 11_001 + i),
@@ -193,7 +175,7 @@ describe('pruning soft-deleted rows', () => {
       ...Array.from({ length: 90 }, (_, i) => 11_011 + i),
       ...Array.from({ length: 10 }, (_, i) => 11_101 + i),
     ]);
-    await expectReplicaEqual(pair, replicator, { softDeleted: true, what: 'after the API job' });
+    await pair.expectEqual({ softDeleted: true, what: 'after the API job' });
     expect(await prunedMetric('public.items')).toBe(11_010);
   });
 });
