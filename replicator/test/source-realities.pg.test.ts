@@ -4,47 +4,26 @@
  * the slot, and a destination that refuses what elt must create: each gets a sentence or a
  * warning a person can act on, never wrong rows and never a loop.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  query,
-  startElt,
-  startPair,
-  waitFor,
-  waitForCatchUp,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { describe, expect, it } from 'vitest';
+import { replicationFixture } from '../../harness/fixture.js';
+import { query, waitFor, waitForStreaming } from '../../harness/replication.js';
 
 describe('real sources', () => {
-  let pair: ClusterPair | undefined;
-  let replicator: ReplicatorProcess | undefined;
-
-  afterEach(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
-    pair = undefined;
-    replicator = undefined;
-  });
-
   it('ignores, with one warning, tables a FOR ALL TABLES publication sends from outside ELT_SOURCE_SCHEMAS', async () => {
-    pair = await startPair();
-    await query(
-      pair.sourceUrl,
-      `CREATE SCHEMA audit;
+    await using pair = await replicationFixture({
+      sourceSql: `CREATE SCHEMA audit;
        CREATE TABLE public.orders (id int PRIMARY KEY, note text);
        CREATE TABLE audit.orders (id int PRIMARY KEY, note text);
        INSERT INTO public.orders VALUES (1, 'public'); INSERT INTO audit.orders VALUES (1, 'audit');
        CREATE PUBLICATION elt_pub FOR ALL TABLES WITH (publish_via_partition_root = true);`,
-    );
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitForStreaming(pair.destinationUrl, replicator);
+    });
+    const replicator = await pair.start();
     await query(
       pair.sourceUrl,
       "INSERT INTO audit.orders VALUES (2, 'audit'); UPDATE audit.orders SET note = 'changed' WHERE id = 1; INSERT INTO audit.orders VALUES (3, 'audit')",
     );
     await query(pair.sourceUrl, "INSERT INTO public.orders VALUES (2, 'public')");
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     expect(await query(pair.destinationUrl, 'SELECT id, note FROM staging.orders ORDER BY id')).toEqual([
       { id: 1, note: 'public' },
       { id: 2, note: 'public' },
@@ -58,22 +37,24 @@ describe('real sources', () => {
   });
 
   it('names a forgotten prepared transaction that holds up the slot, and streams once it is gone', async () => {
-    pair = await startPair({ settings: { max_prepared_transactions: 5 } });
-    await query(pair.sourceUrl, 'CREATE TABLE t (id int PRIMARY KEY)');
+    await using pair = await replicationFixture({
+      settings: { max_prepared_transactions: 5 },
+      sourceSql: 'CREATE TABLE t (id int PRIMARY KEY)',
+    });
     await query(pair.sourceUrl, "BEGIN; INSERT INTO t VALUES (1); PREPARE TRANSACTION 'forgotten_gid';");
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitFor('the blocker to be named', async () => replicator!.output().includes('forgotten_gid'), 60_000);
+    const replicator = pair.launch();
+    await waitFor('the blocker to be named', async () => replicator.output().includes('forgotten_gid'), 60_000);
     expect(replicator.output()).toContain('prepared transaction');
     await query(pair.sourceUrl, "COMMIT PREPARED 'forgotten_gid'");
     await waitForStreaming(pair.destinationUrl, replicator);
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     expect(await query(pair.destinationUrl, 'SELECT id FROM staging.t')).toEqual([{ id: 1 }]);
   });
 });
 
 describe('a destination that refuses what elt must create', () => {
   it('ends elt replicate with the reason after a few attempts instead of retrying forever', async () => {
-    await using pair = await startPair();
+    await using pair = await replicationFixture();
     await query(
       pair.destinationUrl,
       "CREATE ROLE writer LOGIN PASSWORD 'writer'; REVOKE CREATE ON SCHEMA public FROM PUBLIC; REVOKE CREATE ON DATABASE analytics FROM PUBLIC;",
@@ -81,7 +62,7 @@ describe('a destination that refuses what elt must create', () => {
     const url = new URL(pair.destinationUrl);
     url.username = 'writer';
     url.password = 'writer';
-    const replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: url.toString() });
+    const replicator = pair.launch({ ELT_DESTINATION_URL: url.toString() });
     const code = await replicator.exited;
     expect(code).toBe(1);
     expect(replicator.output()).toMatch(/permission denied for database analytics/);

@@ -2,7 +2,8 @@
  * Each way a user can misconfigure `elt replicate` ends in one clear sentence that says
  * what to do, and a non-zero exit — never a stack trace alone.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
 import { startCluster, freePort, type PgCluster } from '../../harness/pg-cluster.js';
 import { query, runElt, waitFor } from '../../harness/replication.js';
 
@@ -13,36 +14,24 @@ function withUser(url: string, user: string): string {
 }
 
 describe('elt replicate refuses bad configuration clearly', () => {
-  let source: PgCluster;
-  let destination: PgCluster;
-  let replicaLevel: PgCluster;
-
-  beforeAll(async () => {
-    [source, destination, replicaLevel] = await Promise.all([
-      startCluster({ name: 'cfg-source' }),
-      startCluster({ name: 'cfg-destination' }),
-      startCluster({ name: 'cfg-replica-level', settings: { wal_level: 'replica' } }),
-    ]);
-    await query(
-      source.url(),
-      `CREATE TABLE public.secret (id int PRIMARY KEY);
+  const pair = replicationSuite({
+    start: false,
+    sourceSql: `CREATE TABLE public.secret (id int PRIMARY KEY);
        CREATE TABLE public.open (id serial PRIMARY KEY);
        CREATE ROLE plain LOGIN;
        CREATE ROLE replicator LOGIN REPLICATION;
        GRANT SELECT ON public.open TO replicator;
        CREATE PUBLICATION elt_pub FOR TABLES IN SCHEMA public WITH (publish_via_partition_root = true);`,
-    );
+  });
+  let replicaLevel: PgCluster;
+
+  beforeAll(async () => {
+    replicaLevel = await startCluster({ name: 'cfg-replica-level', settings: { wal_level: 'replica' } });
+    pair.defer(() => replicaLevel.destroy());
   });
 
-  afterAll(async () => {
-    await Promise.all([source?.destroy(), destination?.destroy(), replicaLevel?.destroy()]);
-  });
-
-  const env = (sourceUrl: string, extra: Record<string, string> = {}) => ({
-    ELT_SOURCE_URL: sourceUrl,
-    ELT_DESTINATION_URL: destination.url(),
-    ...extra,
-  });
+  const env = (sourceUrl: string, extra: Record<string, string> = {}) =>
+    pair.env({ ELT_SOURCE_URL: sourceUrl, ...extra });
 
   it.each([
     ['a missing setting', {}, 2, /ELT_SOURCE_URL \(--source-url\) is required/],
@@ -89,7 +78,7 @@ describe('elt replicate refuses bad configuration clearly', () => {
   });
 
   it('a role without the REPLICATION attribute', async () => {
-    const result = await runElt(['replicate'], env(withUser(source.url(), 'plain')));
+    const result = await runElt(['replicate'], env(withUser(pair.sourceUrl, 'plain')));
     expect(result.code).toBe(1);
     expect(result.output).toMatch(
       /The source role plain lacks the REPLICATION attribute\.\n\s+Run ALTER ROLE plain REPLICATION/,
@@ -97,7 +86,7 @@ describe('elt replicate refuses bad configuration clearly', () => {
   });
 
   it('a role that may not read a published table or its sequence', async () => {
-    const result = await runElt(['replicate'], env(withUser(source.url(), 'replicator')));
+    const result = await runElt(['replicate'], env(withUser(pair.sourceUrl, 'replicator')));
     expect(result.code).toBe(1);
     expect(result.output).toMatch(
       /The source role replicator cannot SELECT from public.open_id_seq, public.secret\.\n\s+Run GRANT SELECT ON public.open_id_seq, public.secret TO replicator/,
@@ -107,7 +96,7 @@ describe('elt replicate refuses bad configuration clearly', () => {
   it('a publication the role may not create', async () => {
     const result = await runElt(
       ['replicate'],
-      env(withUser(source.url(), 'replicator'), { ELT_PUBLICATION: 'other_pub' }),
+      env(withUser(pair.sourceUrl, 'replicator'), { ELT_PUBLICATION: 'other_pub' }),
     );
     expect(result.code).toBe(1);
     expect(result.output).toMatch(
@@ -116,12 +105,12 @@ describe('elt replicate refuses bad configuration clearly', () => {
   });
 
   it('a slot that another client is streaming from', async () => {
-    await query(source.url(), "SELECT pg_create_logical_replication_slot('busy_slot', 'pgoutput')");
+    await query(pair.sourceUrl, "SELECT pg_create_logical_replication_slot('busy_slot', 'pgoutput')");
     // pg_recvlogical holds busy_slot open, as another consumer would.
     const { spawn } = await import('node:child_process');
     const recv = spawn('pg_recvlogical', [
       '-d',
-      source.url(),
+      pair.sourceUrl,
       '--slot',
       'busy_slot',
       '--start',
@@ -138,14 +127,14 @@ describe('elt replicate refuses bad configuration clearly', () => {
         async () =>
           (
             await query<{ active: boolean }>(
-              source.url(),
+              pair.sourceUrl,
               "SELECT active FROM pg_replication_slots WHERE slot_name = 'busy_slot'",
             )
           )[0]?.active,
       );
       const result = await runElt(
         ['replicate'],
-        env(source.url(), { ELT_SLOT: 'busy_slot', ELT_TARGET_SCHEMA: 'busy' }),
+        env(pair.sourceUrl, { ELT_SLOT: 'busy_slot', ELT_TARGET_SCHEMA: 'busy' }),
       );
       expect(result.code).toBe(3);
       expect(result.output).toMatch(

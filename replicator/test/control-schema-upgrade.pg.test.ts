@@ -9,19 +9,10 @@ import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pgBinDir } from '../../harness/pg-cluster.js';
-import {
-  expectReplicaEqual,
-  query,
-  REPO_ROOT,
-  runElt,
-  startElt,
-  startPair,
-  waitForCatchUp,
-  waitForStreaming,
-  type ClusterPair,
-} from '../../harness/replication.js';
+import { replicationSuite } from '../../harness/fixture.js';
+import { query, REPO_ROOT } from '../../harness/replication.js';
 import { migrateControlSchema } from '../src/state/migrate.js';
 import { CURRENT_VERSION, MIGRATIONS } from '../src/state/migrations/index.js';
 
@@ -69,21 +60,10 @@ async function versions(url: string): Promise<{ version: number; name: string }[
 }
 
 describe('upgrading the control schema', () => {
-  let pair: ClusterPair;
-  let env: Record<string, string>;
-
-  beforeAll(async () => {
-    pair = await startPair();
-    await query(
-      pair.sourceUrl,
-      `CREATE TABLE items (id int PRIMARY KEY, name text);
+  const pair = replicationSuite({
+    start: false,
+    sourceSql: `CREATE TABLE items (id int PRIMARY KEY, name text);
        INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 500) i;`,
-    );
-    env = { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl };
-  });
-
-  afterAll(async () => {
-    await pair?.[Symbol.asyncDispose]();
   });
 
   it('the migrations make exactly the 0.1 schema, plus what came after it', async () => {
@@ -91,12 +71,8 @@ describe('upgrading the control schema', () => {
     const released = dumpControlSchema(pair.destinationUrl);
     expect(released).toBe(normalize(await readFile(FIXTURE, 'utf8')));
 
-    const replicator = startElt(['replicate'], env);
-    try {
-      await waitForStreaming(pair.destinationUrl, replicator);
-    } finally {
-      await replicator.kill();
-    }
+    const replicator = await pair.start();
+    await pair.stop();
     expect(await versions(pair.destinationUrl)).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
     expect(replicator.output()).toContain(`control schema elt created or adopted at version ${CURRENT_VERSION}`);
 
@@ -125,26 +101,21 @@ describe('upgrading the control schema', () => {
       "UPDATE items SET name = 'renamed' WHERE id = 2; DELETE FROM items WHERE id = 3; INSERT INTO items VALUES (501, 'new')",
     );
 
-    const replicator = startElt(['replicate'], env);
-    try {
-      await waitForCatchUp(pair, replicator);
-      await query(pair.sourceUrl, "INSERT INTO items VALUES (502, 'after the upgrade')");
-      await waitForCatchUp(pair, replicator);
-      await expectReplicaEqual(pair, replicator);
-      expect(await versions(pair.destinationUrl)).toEqual(
-        MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
-      );
-      // Same rows; the snapshot was not taken again (its LSN, the tables' snapshot times and
-      // the rows nobody changed are as they were).
-      expect(await stateRows(pair.destinationUrl)).toEqual(before);
-      const [row] = await query<{ synced: string }>(
-        pair.destinationUrl,
-        'SELECT _synced_at::text AS synced FROM staging.items WHERE id = 1',
-      );
-      expect(row!.synced).toBe(untouched!.synced);
-    } finally {
-      await replicator.kill();
-    }
+    pair.launch();
+    await pair.catchUp();
+    await query(pair.sourceUrl, "INSERT INTO items VALUES (502, 'after the upgrade')");
+    await pair.catchUp();
+    await pair.expectEqual();
+    expect(await versions(pair.destinationUrl)).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
+    // Same rows; the snapshot was not taken again (its LSN, the tables' snapshot times and
+    // the rows nobody changed are as they were).
+    expect(await stateRows(pair.destinationUrl)).toEqual(before);
+    const [row] = await query<{ synced: string }>(
+      pair.destinationUrl,
+      'SELECT _synced_at::text AS synced FROM staging.items WHERE id = 1',
+    );
+    expect(row!.synced).toBe(untouched!.synced);
+    await pair.stop();
   });
 
   it('a schema newer than this replicator knows is refused and left as it was', async () => {
@@ -155,7 +126,7 @@ describe('upgrading the control schema', () => {
     const schema = dumpControlSchema(pair.destinationUrl);
     const recorded = await versions(pair.destinationUrl);
 
-    const { code, output } = await runElt(['replicate'], env);
+    const { code, output } = await pair.run(['replicate']);
 
     expect(code).toBe(1);
     expect(output).toContain(

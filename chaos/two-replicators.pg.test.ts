@@ -5,42 +5,24 @@
  * one refused says so in one sentence and exits 3; the one that runs goes on, and the
  * replica equals the source.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  expectReplicaEqual,
-  query,
-  startElt,
-  startPair,
-  waitFor,
-  waitForCatchUp,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../harness/replication.js';
+import { describe, expect, it } from 'vitest';
+import { replicationSuite } from '../harness/fixture.js';
+import { expectReplicaEqual, query, waitFor, waitForCatchUp, type ReplicatorProcess } from '../harness/replication.js';
 import { recordFigure } from './figures.js';
 
 const STREAMING = '"msg":"streaming changes"';
 
 describe('two replicators on one slot', () => {
-  let pair: ClusterPair;
+  const pair = replicationSuite({
+    start: false,
+    sourceSql:
+      "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 50000) i",
+    destinationSql: 'CREATE DATABASE other_analytics',
+  });
   let replicators: ReplicatorProcess[] = [];
 
-  beforeAll(async () => {
-    pair = await startPair();
-    await query(
-      pair.sourceUrl,
-      "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 50000) i",
-    );
-    await query(pair.destinationUrl, 'CREATE DATABASE other_analytics');
-  });
-
-  afterAll(async () => {
-    await Promise.all(replicators.map((r) => r.kill('SIGKILL')));
-    await pair?.[Symbol.asyncDispose]();
-  });
-
   it('three started at once: exactly one runs, the others refuse in one sentence', async () => {
-    const env = { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl };
-    replicators = [startElt(['replicate'], env), startElt(['replicate'], env), startElt(['replicate'], env)];
+    replicators = [pair.spawn(['replicate']), pair.spawn(['replicate']), pair.spawn(['replicate'])];
     await waitFor(
       'all but one to give up',
       async () => replicators.filter((r) => r.child.exitCode !== null).length === 2,
@@ -75,7 +57,7 @@ describe('two replicators on one slot', () => {
   it('one for another destination on the same source slot is refused by the source', async () => {
     const other = new URL(pair.destinationUrl);
     other.pathname = '/other_analytics';
-    const intruder = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: other.toString() });
+    const intruder = pair.spawn(['replicate'], { ELT_DESTINATION_URL: other.toString() });
     replicators.push(intruder);
     expect(await intruder.exited, intruder.output()).toBe(3);
     expect(intruder.output()).toMatch(

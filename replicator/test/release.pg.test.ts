@@ -11,18 +11,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../harness/pg-cluster.js';
-import {
-  REPO_ROOT,
-  query,
-  startEltCommand,
-  startPair,
-  StopWaiting,
-  waitFor,
-  waitForCatchUp,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { replicationSuite } from '../../harness/fixture.js';
+import { REPO_ROOT, query, StopWaiting, waitFor } from '../../harness/replication.js';
 
 const run = promisify(execFile);
 
@@ -60,31 +50,21 @@ describe('the installed package', () => {
   let work: string;
   let prefix: string;
   let elt: string;
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess | undefined;
-  let env: Record<string, string>;
-
-  const start = (args: string[], extra: Record<string, string> = {}) =>
-    startEltCommand(elt, args, { ...env, ...extra }, work);
+  const pair = replicationSuite({
+    start: false,
+    sourceSql: `CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT i, 'before ' || i FROM generate_series(1, 500) i;`,
+  });
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'elt-release-'));
     prefix = join(work, 'prefix');
     const cache = join(work, 'empty-npm-cache');
-    const [tarball, clusters] = await Promise.all([pack(work, cache), startPair()]);
-    pair = clusters;
+    const tarball = await pack(work, cache);
     await run('mkdir', [prefix]);
     elt = await install(tarball, prefix, cache);
-    env = { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl };
-    await query(
-      pair.sourceUrl,
-      `CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT i, 'before ' || i FROM generate_series(1, 500) i;`,
-    );
   });
 
   afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
@@ -106,13 +86,12 @@ describe('the installed package', () => {
   });
 
   it('elt replicate copies and then streams into staging (ELT_LOG_PRETTY=1 without pino-pretty logs JSON)', async () => {
-    replicator = start(['replicate'], { ELT_LOG_PRETTY: '1' });
-    await waitForStreaming(pair.destinationUrl, replicator);
+    const replicator = await pair.start({ ELT_LOG_PRETTY: '1' }, { command: { file: elt, cwd: work } });
     await query(
       pair.sourceUrl,
       `INSERT INTO orders SELECT i, 'after ' || i FROM generate_series(501, 600) i; UPDATE orders SET note = 'changed' WHERE id = 1;`,
     );
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     const rows = await query<{ n: string; changed: string }>(
       pair.destinationUrl,
       `SELECT count(*) AS n, count(*) FILTER (WHERE note = 'changed') AS changed FROM staging.orders`,
@@ -122,7 +101,7 @@ describe('the installed package', () => {
   });
 
   it('elt status reports the slot streaming', async () => {
-    const { stdout } = await run(elt, ['status', '--json'], { cwd: work, env: { ...process.env, ...env } });
+    const { stdout } = await run(elt, ['status', '--json'], { cwd: work, env: { ...process.env, ...pair.env() } });
     const report = JSON.parse(stdout) as { phase: string; slot_exists: boolean; tables: { table: string }[] };
     expect(report.phase).toBe('streaming');
     expect(report.slot_exists).toBe(true);
@@ -131,17 +110,17 @@ describe('the installed package', () => {
 
   it('elt api serves the OpenAPI document with the package version', async () => {
     const port = await freePort();
-    const api = start(['api'], { ELT_API_PORT: String(port), ELT_API_TOKEN: 'release-test-token' });
-    try {
-      const document = await waitFor('the API to answer', async () => {
-        if (api.child.exitCode !== null) throw new StopWaiting(`elt api exited: ${api.output()}`);
-        const response = await fetch(`http://127.0.0.1:${port}/openapi.json`);
-        return response.ok ? ((await response.json()) as { info: { version: string } }) : null;
-      });
-      const { version } = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
-      expect(document.info.version).toBe(version);
-    } finally {
-      await api.kill();
-    }
+    await using api = pair.spawn(
+      ['api'],
+      { ELT_API_PORT: String(port), ELT_API_TOKEN: 'release-test-token' },
+      { file: elt, cwd: work },
+    );
+    const document = await waitFor('the API to answer', async () => {
+      if (api.child.exitCode !== null) throw new StopWaiting(`elt api exited: ${api.output()}`);
+      const response = await fetch(`http://127.0.0.1:${port}/openapi.json`);
+      return response.ok ? ((await response.json()) as { info: { version: string } }) : null;
+    });
+    const { version } = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(document.info.version).toBe(version);
   });
 });

@@ -8,18 +8,10 @@ import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
 import { freePort } from '../../harness/pg-cluster.js';
-import {
-  ELT_BIN,
-  ELT_NODE_FLAGS,
-  REPO_ROOT,
-  query,
-  runElt,
-  startPair,
-  waitFor,
-  type ClusterPair,
-} from '../../harness/replication.js';
+import { ELT_BIN, ELT_NODE_FLAGS, REPO_ROOT, query, runElt, waitFor } from '../../harness/replication.js';
 import { migrateControlSchema } from '../src/state/migrate.js';
 
 const PASSWORD = 'right-password-7f3a';
@@ -34,7 +26,12 @@ function as(url: string, user: string, password?: string): string {
 const noStack = /\n\s+at /;
 
 describe('elt command line', () => {
-  let pair: ClusterPair;
+  const pair = replicationSuite({
+    start: false,
+    sourceSql: `CREATE TABLE items (id int PRIMARY KEY);
+       CREATE ROLE replicator LOGIN REPLICATION PASSWORD '${PASSWORD}';
+       GRANT SELECT ON items TO replicator;`,
+  });
   let env: Record<string, string>;
 
   const slots = async (url = pair.sourceUrl) =>
@@ -93,13 +90,6 @@ describe('elt command line', () => {
   }
 
   beforeAll(async () => {
-    pair = await startPair();
-    await query(
-      pair.sourceUrl,
-      `CREATE TABLE items (id int PRIMARY KEY);
-       CREATE ROLE replicator LOGIN REPLICATION PASSWORD '${PASSWORD}';
-       GRANT SELECT ON items TO replicator;`,
-    );
     await pair.source.psql('CREATE DATABASE lp');
     await query(
       pair.source.url('lp'),
@@ -135,11 +125,7 @@ describe('elt command line', () => {
     } finally {
       await dest.end();
     }
-    env = { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl };
-  });
-
-  afterAll(async () => {
-    await pair?.[Symbol.asyncDispose]();
+    env = pair.env();
   });
 
   it('elt --version prints the version in package.json', async () => {
