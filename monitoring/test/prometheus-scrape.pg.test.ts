@@ -19,15 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../harness/pg-cluster.js';
-import {
-  REPO_ROOT,
-  query,
-  startElt,
-  startPair,
-  waitFor,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { replicationSuite } from '../../harness/fixture.js';
+import { REPO_ROOT, waitFor, waitForStreaming } from '../../harness/replication.js';
 import { initDemoSource } from '../../source_db_init/init.js';
 import { startWorkload, type Workload } from '../../source_db_init/workload.js';
 import {
@@ -71,8 +64,7 @@ interface RulesResponse {
 }
 
 describe('Prometheus scraping the replicator under the demo workload', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
+  const pair = replicationSuite({ start: false });
   let api: ChildProcess | undefined;
   let apiOutput = '';
   let prometheus: RunningPrometheus | undefined;
@@ -136,14 +128,13 @@ describe('Prometheus scraping the replicator under the demo workload', () => {
       error.message,
       `--- up ---\n${JSON.stringify(up)}`,
       `--- prometheus ---\n${prometheus?.output().slice(-3000)}`,
-      `--- elt replicate ---\n${replicator.output().slice(-5000)}`,
+      `--- elt replicate ---\n${pair.replicator.output().slice(-5000)}`,
       `--- api ---\n${apiOutput.slice(-2000)}`,
     ].join('\n');
   }
 
   beforeAll(async () => {
     prometheusBinaries(); // fails first, with what to install
-    pair = await startPair();
     await initDemoSource(pair.sourceUrl, { scale: DEMO_SCALE, replicatorPassword: 'elt-monitoring-test' });
     const [metricsPort, apiPort, prometheusPort] = [await freePort(), await freePort(), await freePort()];
     metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
@@ -162,9 +153,8 @@ describe('Prometheus scraping the replicator under the demo workload', () => {
     );
     prometheus = await startPrometheus({ configFile, dataDir: join(dataDir, 'data'), port: prometheusPort });
 
-    replicator = startElt(['replicate'], {
+    const replicator = pair.launch({
       ELT_SOURCE_URL: pair.source.url('shop', 'elt_replicator'),
-      ELT_DESTINATION_URL: pair.destinationUrl,
       ELT_METRICS_PORT: String(metricsPort),
     });
     api = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'api', 'src', 'server.ts')], {
@@ -181,17 +171,7 @@ describe('Prometheus scraping the replicator under the demo workload', () => {
     api.stdout!.on('data', (c: Buffer) => (apiOutput += c.toString()));
     api.stderr!.on('data', (c: Buffer) => (apiOutput += c.toString()));
 
-    const streaming = async () => {
-      if (replicator.child.exitCode !== null) throw new Error(`elt replicate exited: ${replicator.output()}`);
-      const rows = await query<{ phase: string }>(
-        pair.destinationUrl,
-        "SELECT phase FROM elt.replication_state WHERE slot_name = 'elt_slot'",
-      ).catch(() => []);
-      return rows[0]?.phase === 'streaming';
-    };
-    await waitFor('the replicator to finish its snapshot', streaming, 120_000).catch((error: Error) => {
-      throw new Error(`${error.message}\n--- elt output ---\n${replicator.output()}`);
-    });
+    await waitForStreaming(pair.destinationUrl, replicator);
     workload = startWorkload({ url: pair.sourceUrl, ratePerSecond: WORKLOAD_RATE });
     await waitFor(
       'Prometheus to see changes applied',
@@ -262,9 +242,7 @@ describe('Prometheus scraping the replicator under the demo workload', () => {
       api.kill('SIGTERM');
       await once(api, 'exit');
     }
-    await replicator?.kill();
     await prometheus?.stop();
-    await pair?.[Symbol.asyncDispose]();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 

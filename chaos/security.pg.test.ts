@@ -23,16 +23,14 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type PgCluster } from '../harness/pg-cluster.js';
+import { replicationSuite } from '../harness/fixture.js';
 import {
   expectReplicaEqual,
   query,
   runElt,
-  startElt,
-  startPair,
   waitFor,
   waitForCatchUp,
   waitForStreaming,
-  type ClusterPair,
   type ReplicatorProcess,
 } from '../harness/replication.js';
 import { DEMO_TABLES } from '../source_db_init/generate.js';
@@ -92,23 +90,22 @@ async function requirePasswords(cluster: PgCluster, users: string[]): Promise<vo
   await cluster.psql('SELECT pg_reload_conf()');
 }
 
-let pair: ClusterPair;
+const pair = replicationSuite({ start: false });
 /** elt_replicator on the source, as the replicator logs in. */
 let roleUrl: string;
 /** elt_dest (a password-checked superuser) on the destination. */
 let destUrl: string;
-const processes: ReplicatorProcess[] = [];
 /** Everything every process of this file printed, for the final scan. */
 const outputs: { what: string; output: () => string }[] = [];
 
-function track(what: string, child: ReplicatorProcess): ReplicatorProcess {
-  processes.push(child);
+/** Start `elt <args>` (stopped with the fixture) and keep its output for the final scan. */
+function track(what: string, args: string[], env: Record<string, string>): ReplicatorProcess {
+  const child = pair.spawn(args, env);
   outputs.push({ what, output: () => child.output() });
   return child;
 }
 
 beforeAll(async () => {
-  pair = await startPair();
   await initDemoSource(pair.sourceUrl, { scale: 0.02, replicatorPassword: SOURCE_PASSWORD });
   // A table of our own whose every value carries the marker (text key, so keys do too).
   await query(
@@ -122,11 +119,6 @@ beforeAll(async () => {
   await requirePasswords(pair.destination, [DEST_ROLE]);
   roleUrl = urlFor(pair.source, 'shop', REPLICATOR_ROLE, SOURCE_PASSWORD);
   destUrl = urlFor(pair.destination, 'analytics', DEST_ROLE, DEST_PASSWORD);
-});
-
-afterAll(async () => {
-  for (const child of processes) await child.kill('SIGKILL');
-  await pair?.[Symbol.asyncDispose]();
 });
 
 describe(`the replication role ${REPLICATOR_ROLE} holds only what it needs`, () => {
@@ -563,7 +555,7 @@ describe('logs, at the default info level', () => {
       'analytics',
     );
     // The refused table stops alone (state error, with the reason); the others are copied and stream.
-    const failed = track('replicator (failed snapshot)', startElt(['replicate'], env));
+    const failed = track('replicator (failed snapshot)', ['replicate'], env);
     await waitForStreaming(pair.destinationUrl, failed, SLOT, 180_000);
     const [vault] = await query<{ state: string; last_error: string }>(
       pair.destinationUrl,
@@ -588,7 +580,7 @@ describe('logs, at the default info level', () => {
   });
 
   it('snapshot, then inserts, updates (key and TOAST too) and deletes while streaming: no password, no row value', async () => {
-    replicator = track('replicator', startElt(['replicate'], env));
+    replicator = track('replicator', ['replicate'], env);
     await waitForStreaming(pair.destinationUrl, replicator, SLOT, 180_000);
     await query(
       pair.sourceUrl,
@@ -646,15 +638,12 @@ describe('logs, at the default info level', () => {
   it('the API (elt api) logs no token and no password, whatever the Authorization header holds', async () => {
     const replicatorFrom = replicator.output().length;
     const port = await freePort();
-    const api = track(
-      'api',
-      startElt(['api'], {
-        ELT_DESTINATION_URL: destUrl,
-        ELT_API_TOKEN: TOKEN,
-        ELT_API_PORT: String(port),
-        ELT_API_READS_NEED_TOKEN: 'true',
-      }),
-    );
+    const api = track('api', ['api'], {
+      ELT_DESTINATION_URL: destUrl,
+      ELT_API_TOKEN: TOKEN,
+      ELT_API_PORT: String(port),
+      ELT_API_READS_NEED_TOKEN: 'true',
+    });
     const base = `http://127.0.0.1:${port}`;
     await waitFor('the API to listen', async () => {
       if (api.child.exitCode !== null) throw new Error(`elt api exited: ${api.output()}`);
@@ -732,10 +721,11 @@ describe('logs, at the default info level', () => {
     );
     const from = replicator.output().length;
     const port = await freePort();
-    const api = track(
-      'api (failed resync)',
-      startElt(['api'], { ELT_DESTINATION_URL: destUrl, ELT_API_TOKEN: TOKEN, ELT_API_PORT: String(port) }),
-    );
+    const api = track('api (failed resync)', ['api'], {
+      ELT_DESTINATION_URL: destUrl,
+      ELT_API_TOKEN: TOKEN,
+      ELT_API_PORT: String(port),
+    });
     const base = `http://127.0.0.1:${port}`;
     const auth = { authorization: `Bearer ${TOKEN}` };
     try {
@@ -775,10 +765,11 @@ describe('logs, at the default info level', () => {
   it('an API whose destination is down, or whose token is badly formed, prints neither password nor token', async () => {
     const port = await freePort();
     const deadDest = `postgres://${DEST_ROLE}:${encodeURIComponent(DEST_PASSWORD)}@127.0.0.1:${await freePort()}/analytics`;
-    const api = track(
-      'api (destination down)',
-      startElt(['api'], { ELT_DESTINATION_URL: deadDest, ELT_API_TOKEN: TOKEN, ELT_API_PORT: String(port) }),
-    );
+    const api = track('api (destination down)', ['api'], {
+      ELT_DESTINATION_URL: deadDest,
+      ELT_API_TOKEN: TOKEN,
+      ELT_API_PORT: String(port),
+    });
     const base = `http://127.0.0.1:${port}`;
     await waitFor('the API to listen', async () => (await fetch(`${base}/health`)).ok);
     expect((await fetch(`${base}/v1/status`)).status).toBe(503);

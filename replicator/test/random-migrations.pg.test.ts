@@ -7,16 +7,9 @@
  * explore or lengthen a run.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
-import {
-  compareReplica,
-  query,
-  startElt,
-  startPair,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
+import { compareReplica, query } from '../../harness/replication.js';
 import { waitForApplied, waitForResyncs } from './settled.js';
 import { Migrations, seededRandom } from './random-ddl.js';
 
@@ -30,19 +23,7 @@ const STEPS = Number(process.env.ELT_MIGRATION_STEPS ?? 60);
 const KILL_EVERY_STEPS = 20;
 
 describe('randomized migrations while streaming', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
-  let env: Record<string, string>;
-
-  beforeAll(async () => {
-    pair = await startPair();
-    env = { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl };
-  });
-
-  afterAll(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
-  });
+  const pair = replicationSuite({ start: false });
 
   it(`leaves the replica equal to the source, or the table stopped with a reason, after each of ${STEPS} steps (seed ${SEED})`, async () => {
     console.log(`randomized migrations: seed ${SEED}, ${STEPS} steps (ELT_MIGRATION_SEED=${SEED} replays it)`);
@@ -56,8 +37,7 @@ describe('randomized migrations while streaming', () => {
       async (sql) => ((await session.query(sql)) as unknown as pg.QueryResult).rows ?? [],
     );
     await migrations.createTables();
-    replicator = startElt(['replicate'], env);
-    await waitForStreaming(pair.destinationUrl, replicator);
+    let replicator = await pair.start();
     const outputs: (() => string)[] = [];
     // What the replicators did to tables, to read a failing seed by.
     onTestFailed(() =>
@@ -74,10 +54,10 @@ describe('randomized migrations while streaming', () => {
     for (let step = 1; step <= STEPS; step++) {
       const done = await migrations.step();
       if (step % KILL_EVERY_STEPS === KILL_EVERY_STEPS / 2) {
-        await replicator.kill('SIGKILL');
+        await pair.stop('SIGKILL');
         outputs.push(replicator.output);
         kills++;
-        replicator = startElt(['replicate'], env);
+        replicator = pair.launch();
       }
       // A resync of a table renamed or dropped while it copied fails; the comparison says whether one was needed.
       await waitForApplied(pair.sourceUrl, pair.destinationUrl, replicator);

@@ -7,17 +7,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  query,
-  startElt,
-  startPair,
-  waitFor,
-  waitForCatchUp,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { describe, expect, it } from 'vitest';
+import { replicationFixture } from '../../harness/fixture.js';
+import { query, waitFor } from '../../harness/replication.js';
 import { enqueueResync } from '../src/state/resync-queue.js';
 
 const MB = 1024 * 1024;
@@ -46,34 +38,21 @@ async function bodies(
 }
 
 describe('big values', () => {
-  let pair: ClusterPair | undefined;
-  let replicator: ReplicatorProcess | undefined;
-
-  afterEach(async () => {
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
-    pair = undefined;
-    replicator = undefined;
-  });
-
   it('replicates a 256 MB value through inserts, updates and a resync with memory bounded by a small multiple of it', async () => {
     const size = 256 * MB;
-    pair = await startPair();
-    await query(
-      pair.sourceUrl,
-      `CREATE TABLE docs (id int PRIMARY KEY, note text, body text); INSERT INTO docs VALUES (1, 'small', 'tiny')`,
-    );
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitForStreaming(pair.destinationUrl, replicator);
-    const pid = replicator.child.pid!;
+    await using pair = await replicationFixture({
+      sourceSql: `CREATE TABLE docs (id int PRIMARY KEY, note text, body text); INSERT INTO docs VALUES (1, 'small', 'tiny')`,
+    });
+    await pair.start();
+    const pid = pair.replicator.child.pid!;
     const before = await memory(pid);
 
     await query(pair.sourceUrl, `INSERT INTO docs VALUES (2, 'big', ${bigText(size, 'first')})`);
-    await waitForCatchUp(pair, replicator, { timeoutMs: 300_000 });
+    await pair.catchUp({ timeoutMs: 300_000 });
     await query(pair.sourceUrl, `UPDATE docs SET note = 'body unchanged' WHERE id = 2`);
-    await waitForCatchUp(pair, replicator, { timeoutMs: 300_000 });
+    await pair.catchUp({ timeoutMs: 300_000 });
     await query(pair.sourceUrl, `UPDATE docs SET body = ${bigText(size, 'second')} WHERE id = 2`);
-    await waitForCatchUp(pair, replicator, { timeoutMs: 300_000 });
+    await pair.catchUp({ timeoutMs: 300_000 });
     expect(await bodies(pair.destinationUrl, 'staging.docs')).toEqual(await bodies(pair.sourceUrl, 'docs'));
     const streamed = await memory(pid);
 
@@ -85,13 +64,13 @@ describe('big values', () => {
       'the resync to finish',
       async () =>
         (
-          await query<{ state: string }>(pair!.destinationUrl, 'SELECT state FROM elt.resync_jobs WHERE id = $1', [
+          await query<{ state: string }>(pair.destinationUrl, 'SELECT state FROM elt.resync_jobs WHERE id = $1', [
             jobId,
           ])
         )[0]?.state === 'succeeded',
       300_000,
     );
-    await waitForCatchUp(pair, replicator, { timeoutMs: 300_000 });
+    await pair.catchUp({ timeoutMs: 300_000 });
     expect(await bodies(pair.destinationUrl, 'staging.docs')).toEqual(await bodies(pair.sourceUrl, 'docs'));
     const after = await memory(pid);
 
@@ -101,17 +80,14 @@ describe('big values', () => {
         `${(after.peak / MB).toFixed(0)} MB after the resync: ${(growth / size).toFixed(2)} × the value`,
     );
     expect(growth).toBeLessThan(4 * size);
-    expect(replicator.output()).not.toMatch(/heap out of memory/i);
+    expect(pair.replicator.output()).not.toMatch(/heap out of memory/i);
   }, 900_000);
 
   it('fails a resync, with the reason, when its table changes a value too big to hold aside during the copy; the table streams on', async () => {
-    pair = await startPair();
-    await query(
-      pair.sourceUrl,
-      `CREATE TABLE docs (id int PRIMARY KEY, note text, body text); INSERT INTO docs VALUES (1, 'small', 'tiny')`,
-    );
-    replicator = startElt(['replicate'], { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl });
-    await waitForStreaming(pair.destinationUrl, replicator);
+    await using pair = await replicationFixture({
+      sourceSql: `CREATE TABLE docs (id int PRIMARY KEY, note text, body text); INSERT INTO docs VALUES (1, 'small', 'tiny')`,
+    });
+    await pair.start();
 
     // A transaction open on the table holds up the resync's snapshot (a new slot waits for running transactions):
     // its change reaches the apply loop while the resync has started to hold the table's changes aside.
@@ -124,7 +100,7 @@ describe('big values', () => {
     const jobId = await enqueueResync(db, 'elt_slot', [{ schema: 'public', table: 'docs' }], 'test');
     await db.end();
     await waitFor('the resync to wait for the open transaction', async () => {
-      const waiting = await query(pair!.sourceUrl, `SELECT 1 FROM pg_stat_activity WHERE wait_event = 'transactionid'`);
+      const waiting = await query(pair.sourceUrl, `SELECT 1 FROM pg_stat_activity WHERE wait_event = 'transactionid'`);
       return waiting.length > 0;
     });
     await writer.query('COMMIT');
@@ -132,14 +108,14 @@ describe('big values', () => {
 
     const [job] = await waitFor('the resync to fail', async () => {
       const rows = await query<{ state: string; error: string | null }>(
-        pair!.destinationUrl,
+        pair.destinationUrl,
         'SELECT state, error FROM elt.resync_job_tables WHERE job_id = $1',
         [jobId],
       );
       return rows[0]?.state === 'failed' ? rows : null;
     });
     expect(job!.error).toContain('carried a value of 24 MB while the table was being copied again');
-    await waitForCatchUp(pair, replicator);
+    await pair.catchUp();
     expect(await bodies(pair.destinationUrl, 'staging.docs')).toEqual(await bodies(pair.sourceUrl, 'docs'));
     expect(await query(pair.destinationUrl, `SELECT state FROM elt.tables WHERE source_table = 'docs'`)).toEqual([
       { state: 'streaming' },

@@ -15,16 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbtVenv } from '../../harness/venvs.js';
-import {
-  query,
-  REPO_ROOT,
-  startElt,
-  startPair,
-  waitFor,
-  waitForCatchUp,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { replicationSuite } from '../../harness/fixture.js';
+import { query, REPO_ROOT, waitFor } from '../../harness/replication.js';
 import { initDemoSource } from '../../source_db_init/init.js';
 import { startWorkload } from '../../source_db_init/workload.js';
 
@@ -81,8 +73,7 @@ describe.each([{ deleteMode: 'hard' }, { deleteMode: 'soft' }])(
   'dbt project on a live replica (ELT_DELETE_MODE=$deleteMode)',
   ({ deleteMode }) => {
     const dbt = join(dbtVenv(), 'bin', 'dbt');
-    let pair: ClusterPair;
-    let replicator: ReplicatorProcess;
+    const pair = replicationSuite({ start: false, env: { ELT_DELETE_MODE: deleteMode } });
     let workDir: string;
     let dbtEnv: Record<string, string>;
 
@@ -146,26 +137,8 @@ describe.each([{ deleteMode: 'hard' }, { deleteMode: 'soft' }])(
           `dbt not found at ${dbt}: run \`make dbt-deps\` (or set ELT_DBT_VENV to a virtualenv with custom_postgres/requirements.txt).`,
         );
       workDir = await mkdtemp(join(tmpdir(), 'elt-dbt-test-'));
-      pair = await startPair();
       await initDemoSource(pair.sourceUrl, { scale: SCALE, replicatorPassword: 'elt-test' });
-      replicator = startElt(['replicate'], {
-        ELT_SOURCE_URL: pair.sourceUrl,
-        ELT_DESTINATION_URL: pair.destinationUrl,
-        ELT_DELETE_MODE: deleteMode,
-      });
-      await waitFor(
-        'the snapshot to finish',
-        async () => {
-          if (replicator.child.exitCode !== null) throw new Error(`elt exited: ${replicator.output()}`);
-          const rows = await dest<{ phase: string }>(
-            "SELECT phase FROM elt.replication_state WHERE slot_name = 'elt_slot'",
-          ).catch(() => []);
-          return rows[0]?.phase === 'streaming';
-        },
-        300_000,
-      ).catch((error: Error) => {
-        throw new Error(`${error.message}\n--- elt output ---\n${replicator.output()}`);
-      });
+      await pair.start({}, { timeoutMs: 300_000 });
       const url = new URL(pair.destinationUrl);
       dbtEnv = {
         ELT_DBT_HOST: url.hostname,
@@ -179,8 +152,6 @@ describe.each([{ deleteMode: 'hard' }, { deleteMode: 'soft' }])(
     }, 360_000);
 
     afterAll(async () => {
-      await replicator?.kill();
-      await pair?.[Symbol.asyncDispose]();
       if (workDir) await rm(workDir, { recursive: true, force: true });
     });
 
@@ -301,7 +272,7 @@ describe.each([{ deleteMode: 'hard' }, { deleteMode: 'soft' }])(
           `INSERT INTO payments (order_id, created_at, amount, currency, method, status) SELECT order_id, now(), total, 'EUR', 'card', 'captured' FROM orders WHERE order_id = $1`,
           [created!.order_id],
         );
-        await waitForCatchUp(pair, replicator);
+        await pair.catchUp();
 
         // The incremental build: lookback 0 so that it reads only what changed after the first build.
         const incremental = await runDbtOk(['build', '--vars', `{${STRICT}, elt_incremental_lookback: "0 seconds"}`]);

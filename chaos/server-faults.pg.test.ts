@@ -14,17 +14,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLUSTER_USER, freePort } from '../harness/pg-cluster.js';
+import { replicationFixture, type ReplicationFixture } from '../harness/fixture.js';
 import {
   expectReplicaEqual,
   query,
   slotConfirmed,
-  startElt,
-  startPair,
   waitFor,
   waitForCatchUp,
   waitForStreaming,
   walInsertLsn,
-  type ClusterPair,
   type ReplicatorProcess,
 } from '../harness/replication.js';
 import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
@@ -63,7 +61,7 @@ function canMountTmpfs(): boolean {
 const canMount = canMountTmpfs();
 
 describe('server faults', () => {
-  let pair: ClusterPair;
+  let pair: ReplicationFixture;
   let replicator: ReplicatorProcess | null = null;
   let proxy: TcpProxy | null = null;
   let mountPoint: string | null = null;
@@ -71,10 +69,10 @@ describe('server faults', () => {
   beforeEach(async () => {
     // The slot may keep more WAL than the largest transaction here (200,000 updated rows, about 60 MB):
     // a slow apply must never cost the slot. Only the slot-loss case lowers the limit, inside it.
-    pair = await startPair({
+    pair = await replicationFixture({
       settings: { max_slot_wal_keep_size: '512MB', wal_keep_size: 0, max_wal_size: '64MB', min_wal_size: '32MB' },
+      sourceSql: SCHEMA,
     });
-    await query(pair.sourceUrl, SCHEMA);
   });
 
   afterEach(async () => {
@@ -88,11 +86,6 @@ describe('server faults', () => {
     }
   });
 
-  const env = (extra: Record<string, string> = {}) => ({
-    ELT_SOURCE_URL: pair.sourceUrl,
-    ELT_DESTINATION_URL: pair.destinationUrl,
-    ...extra,
-  });
   const sourceLsn = () => walInsertLsn(pair.sourceUrl);
   /** The source still keeps the transaction that ends at `lsn` as long as this is false. */
   const confirmed = (lsn: string) => slotConfirmed(pair.sourceUrl, 'elt_slot', lsn);
@@ -101,7 +94,7 @@ describe('server faults', () => {
   /** Start the replicator with its metrics on a free port; returns the metrics URL. */
   async function startWithMetrics(): Promise<string> {
     const port = await freePort();
-    replicator = startElt(['replicate'], env({ ELT_METRICS_PORT: String(port) }));
+    replicator = pair.spawn(['replicate'], { ELT_METRICS_PORT: String(port) });
     return `http://127.0.0.1:${port}/metrics`;
   }
 
@@ -188,7 +181,7 @@ describe('server faults', () => {
   }
 
   it('survives a restart of the source while streaming', async () => {
-    replicator = startElt(['replicate'], env());
+    replicator = pair.spawn(['replicate']);
     await waitForStreaming(pair.destinationUrl, replicator);
     await query(
       pair.sourceUrl,
@@ -206,7 +199,7 @@ describe('server faults', () => {
   });
 
   it('survives the destination crashing in the middle of a large transaction', async () => {
-    replicator = startElt(['replicate'], env());
+    replicator = pair.spawn(['replicate']);
     await waitForStreaming(pair.destinationUrl, replicator);
     await largeTransactionInFlight();
     // Wait until the apply connection is at work on it, then crash the server under it.
@@ -232,7 +225,7 @@ describe('server faults', () => {
   it('survives the network to the source being cut in the middle of a large transaction', async () => {
     proxy = await startTcpProxy(pair.source.port);
     const viaProxy = pair.sourceUrl.replace(`:${pair.source.port}/`, `:${proxy.port}/`);
-    replicator = startElt(['replicate'], env({ ELT_SOURCE_URL: viaProxy }));
+    replicator = pair.spawn(['replicate'], { ELT_SOURCE_URL: viaProxy });
     await waitForStreaming(pair.destinationUrl, replicator);
     await largeTransactionInFlight();
     const cut = proxy.cut();
@@ -242,7 +235,7 @@ describe('server faults', () => {
   });
 
   it('turns a slot that lost its WAL into a full resync, loudly', async () => {
-    replicator = startElt(['replicate'], env());
+    replicator = pair.spawn(['replicate']);
     await waitForStreaming(pair.destinationUrl, replicator);
     await replicator.kill('SIGKILL');
     // While the replicator is down, write more WAL than max_slot_wal_keep_size lets the slot keep.
@@ -265,7 +258,7 @@ describe('server faults', () => {
       },
       60_000,
     );
-    replicator = startElt(['replicate'], env());
+    replicator = pair.spawn(['replicate']);
     await waitFor(
       'the full resync',
       async () =>

@@ -16,18 +16,16 @@
  * has no key). The number of kills and the worst catch-up are recorded as figures.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { replicationSuite } from '../harness/fixture.js';
 import {
   caughtUpTo,
   expectReplicaEqual,
   outputTail,
   query,
-  startElt,
-  startPair,
   StopWaiting,
   waitFor,
   waitForCatchUp,
   walInsertLsn,
-  type ClusterPair,
   type ReplicatorProcess,
 } from '../harness/replication.js';
 import { initDemoSource } from '../source_db_init/init.js';
@@ -56,7 +54,7 @@ interface Kill {
 }
 
 describe('kill -9, again and again, under the demo workload', () => {
-  let pair: ClusterPair;
+  const pair = replicationSuite({ start: false });
   let env: Record<string, string>;
   let workload: Workload | null = null;
   let replicator: ReplicatorProcess | null = null;
@@ -67,7 +65,6 @@ describe('kill -9, again and again, under the demo workload', () => {
   const resyncJobs: string[] = [];
 
   beforeAll(async () => {
-    pair = await startPair();
     await initDemoSource(pair.sourceUrl, { scale: 0.2, replicatorPassword: 'demo-secret' });
     // A table big enough that one UPDATE of it, or a resync of it, takes a while to apply.
     await query(
@@ -80,14 +77,13 @@ describe('kill -9, again and again, under the demo workload', () => {
     const url = new URL(pair.sourceUrl);
     url.username = 'elt_replicator';
     url.password = 'demo-secret';
-    env = { ELT_SOURCE_URL: url.toString(), ELT_DESTINATION_URL: pair.destinationUrl, ELT_BATCH_MAX_MS: '100' };
+    env = { ELT_SOURCE_URL: url.toString(), ELT_BATCH_MAX_MS: '100' };
     rng = createRng(2026);
   });
 
   afterAll(async () => {
     await workload?.stop();
     await replicator?.kill('SIGKILL');
-    await pair?.[Symbol.asyncDispose]();
   });
 
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -123,7 +119,7 @@ describe('kill -9, again and again, under the demo workload', () => {
   }
 
   function start(): ReplicatorProcess {
-    replicator = startElt(['replicate'], env);
+    replicator = pair.spawn(['replicate'], env);
     return replicator;
   }
 
