@@ -9,7 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../replicator/src/errors.js';
 import { loadApiConfig } from '../src/config.js';
 import { startApi, type RunningApi } from '../src/server.js';
+import { waitFor } from '../../harness/replication.js';
 import { seed, startDestination, TOKEN, type Destination } from './helper.js';
+
+/** On a loaded machine starting the server under tsx alone can take half a minute. */
+const SERVER_START_MS = 120_000;
 
 const SERVER = fileURLToPath(new URL('../src/server.ts', import.meta.url));
 
@@ -32,17 +36,6 @@ function runServer(env: Record<string, string>): ApiProcess {
     output: () => output,
     kill: (signal) => child.kill(signal),
   };
-}
-
-/** Polls until a deadline, not a count of tries: on a loaded machine starting the server under tsx alone can take half a minute. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 describe('the API server', () => {
@@ -83,8 +76,11 @@ describe('the API server', () => {
       expect((await fetch(`${api.url}/health`)).status).toBe(200);
 
       await dest.cluster.start();
-      await waitFor('the API to see the destination again', async () =>
-        (await fetch(`${api.url}/v1/status`)).status === 200 ? true : undefined,
+      await waitFor(
+        'the API to see the destination again',
+        async () => (await fetch(`${api.url}/v1/status`)).status === 200,
+        SERVER_START_MS,
+        50,
       );
       const job = await fetch(`${api.url}/v1/resync/${((await queued.json()) as { id: number }).id}`);
       expect(job.status).toBe(200);
@@ -115,7 +111,7 @@ describe('the API server', () => {
     const proc = runServer({ ELT_DESTINATION_URL: dest.url, ELT_API_PORT: port, ELT_API_TOKEN: TOKEN });
     try {
       const base = `http://127.0.0.1:${port}`;
-      await waitFor('the API to listen', async () => ((await fetch(`${base}/health`)).ok ? true : undefined));
+      await waitFor('the API to listen', async () => (await fetch(`${base}/health`)).ok, SERVER_START_MS, 50);
       const res = await fetch(`${base}/v1/resync`, {
         method: 'POST',
         headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },

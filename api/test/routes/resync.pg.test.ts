@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RESYNC_CHANNEL } from '../../../replicator/src/state/control.js';
+import { waitFor } from '../../../harness/replication.js';
 import type { App } from '../../src/app.js';
 import {
   bearer,
@@ -82,7 +83,7 @@ describe('resync jobs', () => {
       const res = await post({ tables: ['public.customers'] });
       expect(res.statusCode).toBe(202);
       const id = String(res.json().id);
-      for (let i = 0; i < 200 && !seen.includes(id); i++) await new Promise((r) => setTimeout(r, 25));
+      await waitFor('the notification', async () => seen.includes(id));
       expect(seen).toEqual([id]);
       visible = (await listener.query('SELECT state FROM elt.resync_jobs WHERE id = $1::bigint', [id])).rows;
       expect(visible).toEqual([{ state: 'queued' }]);
@@ -385,7 +386,7 @@ describe('resync jobs', () => {
         cancel_requested: true,
         tables: [{ state: 'running', rows_copied: 10 }],
       });
-      for (let i = 0; i < 200 && !seen.includes(String(id)); i++) await new Promise((r) => setTimeout(r, 25));
+      await waitFor('the notification', async () => seen.includes(String(id)));
       expect(seen).toContain(String(id));
     } finally {
       await listener.end();

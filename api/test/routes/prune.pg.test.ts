@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PRUNE_CHANNEL } from '../../../replicator/src/state/control.js';
+import { waitFor } from '../../../harness/replication.js';
 import type { App } from '../../src/app.js';
 import { bearer, seed, SLOT, startDestination, testApp, type Destination } from '../helper.js';
 
@@ -56,7 +57,7 @@ describe('prune jobs', () => {
         tables: {},
         error: null,
       });
-      for (let i = 0; i < 200 && !seen.includes(String(job.id)); i++) await new Promise((r) => setTimeout(r, 25));
+      await waitFor('the notification', async () => seen.includes(String(job.id)));
       expect(seen).toEqual([String(job.id)]);
       const { rows } = await listener.query(
         'SELECT slot_name, state, older_than_seconds::int AS s FROM elt.prune_jobs WHERE id = $1',
