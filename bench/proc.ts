@@ -9,7 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 const children = new Set<ChildProcess>();
 
 /** Remember a child so that killAll() ends it. */
-export function track(child: ChildProcess): ChildProcess {
+export function track<T extends ChildProcess>(child: T): T {
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;

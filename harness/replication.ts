@@ -3,8 +3,9 @@
  * cluster, the replicator as a real child process, waiting for a condition, and comparing
  * the replica with the source table by table.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -81,7 +82,7 @@ export function startEltCommand(
 }
 
 /** A spawned `elt` (stdout and stderr piped) as a ReplicatorProcess that collects its output. */
-export function eltProcess(child: ChildProcess): ReplicatorProcess {
+export function eltProcess(child: ChildProcessByStdio<null, Readable, Readable>): ReplicatorProcess {
   const chunks: string[] = [];
   child.stdout.on('data', (c: Buffer) => chunks.push(c.toString()));
   child.stderr.on('data', (c: Buffer) => chunks.push(c.toString()));
