@@ -21,7 +21,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type PgCluster } from '../harness/pg-cluster.js';
 import { replicationSuite } from '../harness/fixture.js';
 import {

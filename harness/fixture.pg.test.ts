@@ -5,7 +5,7 @@ import { query, type ReplicatorProcess } from './replication.js';
 
 it('replicates across a restart, then stops every elt it started and destroys both clusters when disposed of', async () => {
   const started: ReplicatorProcess[] = [];
-  let urls: string[] = [];
+  const urls: string[] = [];
   {
     await using pair = await replicationFixture({
       sourceSql: 'CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)',
@@ -24,7 +24,7 @@ it('replicates across a restart, then stops every elt it started and destroys bo
       { id: 3 },
     ]);
     expect(started[1]!.child.exitCode).toBeNull();
-    urls = [pair.sourceUrl, pair.destinationUrl];
+    urls.push(pair.sourceUrl, pair.destinationUrl);
   }
   expect(started[1]!.child.exitCode ?? started[1]!.child.signalCode).not.toBeNull();
   for (const url of urls) await expect(query(url, 'SELECT 1')).rejects.toThrow();

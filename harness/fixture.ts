@@ -68,7 +68,7 @@ export class ReplicationFixture implements AsyncDisposable {
   #replicator: ReplicatorProcess | null = null;
   #launched: { env: Record<string, string>; options: StartOptions } = { env: {}, options: {} };
   readonly #processes: { label: string; process: ReplicatorProcess }[] = [];
-  readonly #cleanups: (() => Promise<unknown> | unknown)[] = [];
+  readonly #cleanups: (() => unknown)[] = [];
 
   constructor(readonly options: FixtureOptions = {}) {}
 
@@ -157,11 +157,11 @@ export class ReplicationFixture implements AsyncDisposable {
 
   /** The replica equals the source, table by table (expectReplicaEqual). */
   async expectEqual(options: Parameters<typeof expectReplicaEqual>[2] = {}): Promise<void> {
-    await expectReplicaEqual(this.pair, this.#replicator ?? finished(''), options);
+    await expectReplicaEqual(this.pair, this.replicator, options);
   }
 
   /** Run `cleanup` on disposal, before the replicators stop (a proxy to close, a mount to undo). */
-  defer(cleanup: () => Promise<unknown> | unknown): void {
+  defer(cleanup: () => unknown): void {
     this.#cleanups.push(cleanup);
   }
 
@@ -185,17 +185,6 @@ export class ReplicationFixture implements AsyncDisposable {
     this.#pair = null;
     if (errors.length > 0) throw new AggregateError(errors, 'the replication fixture could not clean up');
   }
-}
-
-/** A process that has already exited with this output (a finished `elt` run, as ReplicatorProcess). */
-function finished(output: string): ReplicatorProcess {
-  return {
-    child: { exitCode: 0, signalCode: null } as ReplicatorProcess['child'],
-    output: () => output,
-    exited: Promise.resolve(0),
-    kill: async () => 0,
-    async [Symbol.asyncDispose]() {},
-  };
 }
 
 /** Print the fixture's `elt` output when the test fails. */
