@@ -169,7 +169,7 @@ clean: deps
 CHAOS_FIGURES := .elt/chaos/figures.jsonl
 chaos: deps dbt-deps airflow-deps chaos-deps
 	rm -f $(CHAOS_FIGURES)
-	npx vitest run chaos replicator/test/config-errors.test.ts
+	npx vitest run chaos replicator/test/config-errors.pg.test.ts
 	# Exit 2: a check could not run (e.g. the registry serves no advisories); it says which, and the rest still counts.
 	npx tsx chaos/audit.ts || [ $$? -eq 2 ]
 	npx tsx chaos/report.ts $(CHAOS_FIGURES)
