@@ -3,6 +3,7 @@
  * stand for what a replicator would have written, and the app built on it for `inject`.
  */
 import pg from 'pg';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { freePort, startCluster, type PgCluster } from '../../harness/pg-cluster.js';
 import { migrateControlSchema } from '../../replicator/src/state/migrate.js';
 import { buildApp, type App, type AppOptions } from '../src/app.js';
@@ -105,6 +106,41 @@ export async function testApp(pool: pg.Pool | string, options: Partial<AppOption
   const app = await buildApp({ database: pool, token: TOKEN, slot: SLOT, ...options });
   await app.ready();
   return app;
+}
+
+/**
+ * The destination and the app shared by the tests of a describe block: started in beforeAll,
+ * elt.* reset to the seed before each test, closed in afterAll.
+ */
+export function apiSuite(
+  name: string,
+  options: Partial<AppOptions> = {},
+): { readonly dest: Destination; readonly app: App } {
+  let dest: Destination | undefined;
+  let app: App | undefined;
+  beforeAll(async () => {
+    dest = await startDestination(name);
+    app = await testApp(dest.pool, options);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await dest?.close();
+  });
+  beforeEach(async () => {
+    if (dest) await seed(dest.pool);
+  });
+  const opened = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the API suite is not open yet (use it inside a test or a hook)');
+    return value;
+  };
+  return {
+    get dest() {
+      return opened(dest);
+    },
+    get app() {
+      return opened(app);
+    },
+  };
 }
 
 /** Every row of the resync tables, as text: what a refused request must leave exactly as it was. */

@@ -1,23 +1,9 @@
 /** GET /health, GET /ready, GET /metrics and unknown routes, on a real destination. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.js';
-import { deadDatabaseUrl, seed, SLOT, startDestination, testApp, type Destination } from '../helper.js';
+import { describe, expect, it } from 'vitest';
+import { apiSuite, deadDatabaseUrl, SLOT, testApp } from '../helper.js';
 
 describe('health and readiness', () => {
-  let dest: Destination;
-  let app: App;
-
-  beforeAll(async () => {
-    dest = await startDestination('api-health');
-    app = await testApp(dest.pool, { heartbeatMaxAgeS: 30 });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await dest?.close();
-  });
-  beforeEach(async () => {
-    await seed(dest.pool);
-  });
+  const api = apiSuite('api-health', { heartbeatMaxAgeS: 30 });
 
   it('GET /health answers without touching the database', async () => {
     const down = await testApp(await deadDatabaseUrl());
@@ -31,18 +17,18 @@ describe('health and readiness', () => {
   });
 
   it('GET /ready is 200 while the heartbeat is fresh', async () => {
-    const res = await app.inject('/ready');
+    const res = await api.app.inject('/ready');
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ status: 'ready', slot: SLOT, phase: 'streaming' });
     expect(res.json().heartbeat_age_seconds).toBeLessThan(30);
   });
 
   it('GET /ready is 503 with the reason when the heartbeat is stale', async () => {
-    await dest.pool.query(
+    await api.dest.pool.query(
       "UPDATE elt.replication_state SET heartbeat_at = now() - interval '95 seconds' WHERE slot_name = $1",
       [SLOT],
     );
-    const res = await app.inject('/ready');
+    const res = await api.app.inject('/ready');
     expect(res.statusCode).toBe(503);
     expect(res.json().error.code).toBe('not_ready');
     // At least 95 s: how much more depends on how long the request took.
@@ -52,7 +38,7 @@ describe('health and readiness', () => {
   });
 
   it('GET /ready is 503 when the replicator never ran for the slot, or reports an error, or the slot lost WAL', async () => {
-    const other = await testApp(dest.pool, { slot: 'never_started' });
+    const other = await testApp(api.dest.pool, { slot: 'never_started' });
     try {
       const res = await other.inject('/ready');
       expect(res.statusCode).toBe(503);
@@ -60,25 +46,25 @@ describe('health and readiness', () => {
     } finally {
       await other.close();
     }
-    await dest.pool.query(
+    await api.dest.pool.query(
       "UPDATE elt.replication_state SET status = 'error', last_error = 'source unreachable' WHERE slot_name = $1",
       [SLOT],
     );
-    let res = await app.inject('/ready');
+    let res = await api.app.inject('/ready');
     expect(res.statusCode).toBe(503);
     expect(res.json().error.message).toContain('source unreachable');
-    await dest.pool.query(
+    await api.dest.pool.query(
       "UPDATE elt.replication_state SET status = 'streaming', wal_status = 'lost' WHERE slot_name = $1",
       [SLOT],
     );
-    res = await app.inject('/ready');
+    res = await api.app.inject('/ready');
     expect(res.statusCode).toBe(503);
     expect(res.json().error.message).toContain('full resync');
   });
 
   it('GET /ready is 503 when the elt schema does not exist yet', async () => {
-    await dest.cluster.psql('CREATE DATABASE empty');
-    const empty = await testApp(dest.cluster.url('empty'));
+    await api.dest.cluster.psql('CREATE DATABASE empty');
+    const empty = await testApp(api.dest.cluster.url('empty'));
     try {
       const res = await empty.inject('/ready');
       expect(res.statusCode).toBe(503);
@@ -100,7 +86,7 @@ describe('health and readiness', () => {
   });
 
   it('an unknown route is a 404 in the error format', async () => {
-    const res = await app.inject('/v2/nothing?x=1');
+    const res = await api.app.inject('/v2/nothing?x=1');
     expect(res.statusCode).toBe(404);
     expect(res.json()).toEqual({
       error: {
@@ -111,10 +97,10 @@ describe('health and readiness', () => {
   });
 
   it('GET /metrics counts requests by route pattern and status, with durations', async () => {
-    await app.inject('/v1/tables/public.orders');
-    await app.inject('/v1/tables/public.nope');
-    await app.inject('/random/scanner/path');
-    const res = await app.inject('/metrics');
+    await api.app.inject('/v1/tables/public.orders');
+    await api.app.inject('/v1/tables/public.nope');
+    await api.app.inject('/random/scanner/path');
+    const res = await api.app.inject('/metrics');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
     const text = res.body;

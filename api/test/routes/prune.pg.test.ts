@@ -4,36 +4,25 @@
  * replicator/test/prune.test.ts.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { PRUNE_CHANNEL } from '../../../replicator/src/state/control.js';
 import { waitFor } from '../../../harness/replication.js';
-import type { App } from '../../src/app.js';
-import { bearer, seed, SLOT, startDestination, testApp, type Destination } from '../helper.js';
+import { apiSuite, bearer, SLOT } from '../helper.js';
 
 describe('prune jobs', () => {
-  let dest: Destination;
-  let app: App;
+  const api = apiSuite('api-prune');
 
   const post = (payload: unknown, headers: Record<string, string> = bearer()) =>
-    app.inject({ method: 'POST', url: '/v1/prune', payload: payload as object, headers });
+    api.app.inject({ method: 'POST', url: '/v1/prune', payload: payload as object, headers });
   const jobCount = async () =>
-    (await dest.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM elt.prune_jobs')).rows[0]!.n;
+    (await api.dest.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM elt.prune_jobs')).rows[0]!.n;
 
-  beforeAll(async () => {
-    dest = await startDestination('api-prune');
-    app = await testApp(dest.pool);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await dest?.close();
-  });
   beforeEach(async () => {
-    await seed(dest.pool);
-    await dest.pool.query('TRUNCATE elt.prune_jobs RESTART IDENTITY');
+    await api.dest.pool.query('TRUNCATE elt.prune_jobs RESTART IDENTITY');
   });
 
   it('POST /v1/prune queues a job, announces it on elt_prune after it is committed, and answers 202', async () => {
-    const listener = new pg.Client(dest.url);
+    const listener = new pg.Client(api.dest.url);
     await listener.connect();
     try {
       const seen: string[] = [];
@@ -71,13 +60,13 @@ describe('prune jobs', () => {
 
   it('GET /v1/prune and /v1/prune/{id} show the jobs of this slot, with what the replicator recorded', async () => {
     const id = (await post({ older_than: '12h' })).json().id as number;
-    await dest.pool.query(
+    await api.dest.pool.query(
       `UPDATE elt.prune_jobs SET state = 'succeeded', started_at = now(), finished_at = now(), cutoff = now() - interval '12 hours',
          rows_pruned = 7, tables = '{"public.orders": 7}' WHERE id = $1`,
       [id],
     );
-    await dest.pool.query("INSERT INTO elt.prune_jobs (slot_name, older_than_seconds) VALUES ('other_slot', 60)");
-    const one = await app.inject(`/v1/prune/${id}`);
+    await api.dest.pool.query("INSERT INTO elt.prune_jobs (slot_name, older_than_seconds) VALUES ('other_slot', 60)");
+    const one = await api.app.inject(`/v1/prune/${id}`);
     expect(one.statusCode).toBe(200);
     expect(one.json()).toMatchObject({
       id,
@@ -87,10 +76,10 @@ describe('prune jobs', () => {
       tables: { 'public.orders': 7 },
     });
     expect(one.json().cutoff).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
-    const list = await app.inject('/v1/prune?state=succeeded');
+    const list = await api.app.inject('/v1/prune?state=succeeded');
     expect(list.json().jobs.map((j: { id: number }) => j.id)).toEqual([id]);
-    expect((await app.inject('/v1/prune')).json().jobs).toHaveLength(1);
-    expect((await app.inject('/v1/prune/999')).statusCode).toBe(404);
+    expect((await api.app.inject('/v1/prune')).json().jobs).toHaveLength(1);
+    expect((await api.app.inject('/v1/prune/999')).statusCode).toBe(404);
   });
 
   it.each([

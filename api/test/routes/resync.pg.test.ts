@@ -4,40 +4,16 @@
  * The replicator's side is simulated by updating the job rows as it would.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RESYNC_CHANNEL } from '../../../replicator/src/state/control.js';
 import { waitFor } from '../../../harness/replication.js';
-import type { App } from '../../src/app.js';
-import {
-  bearer,
-  deadDatabaseUrl,
-  resyncSnapshot,
-  seed,
-  SLOT,
-  startDestination,
-  testApp,
-  TOKEN,
-  type Destination,
-} from '../helper.js';
+import { apiSuite, bearer, deadDatabaseUrl, resyncSnapshot, SLOT, testApp, TOKEN } from '../helper.js';
 
 describe('resync jobs', () => {
-  let dest: Destination;
-  let app: App;
+  const api = apiSuite('api-resync');
 
   const post = (payload: unknown, headers: Record<string, string> = bearer()) =>
-    app.inject({ method: 'POST', url: '/v1/resync', payload: payload as object, headers });
-
-  beforeAll(async () => {
-    dest = await startDestination('api-resync');
-    app = await testApp(dest.pool);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await dest?.close();
-  });
-  beforeEach(async () => {
-    await seed(dest.pool);
-  });
+    api.app.inject({ method: 'POST', url: '/v1/resync', payload: payload as object, headers });
 
   it('POST /v1/resync queues a job with its tables and answers 202 with the job', async () => {
     const res = await post({
@@ -59,19 +35,19 @@ describe('resync jobs', () => {
         { table: 'sales.line items', state: 'queued', rows_copied: 0, rows_estimated: 200, percent: 0 },
       ],
     });
-    const { rows } = await dest.pool.query(
+    const { rows } = await api.dest.pool.query(
       'SELECT j.slot_name, j.state, t.source_schema, t.source_table, t.slot_name AS t_slot FROM elt.resync_jobs j JOIN elt.resync_job_tables t ON t.job_id = j.id ORDER BY 3, 4',
     );
     expect(rows).toEqual([
       { slot_name: SLOT, state: 'queued', source_schema: 'public', source_table: 'orders', t_slot: SLOT },
       { slot_name: SLOT, state: 'queued', source_schema: 'sales', source_table: 'line items', t_slot: SLOT },
     ]);
-    const table = await app.inject('/v1/tables/public.orders');
+    const table = await api.app.inject('/v1/tables/public.orders');
     expect(table.json().active_resync_job_id).toBe(job.id);
   });
 
   it('a queued job is announced on elt_resync, after its rows are committed', async () => {
-    const listener = new pg.Client(dest.url);
+    const listener = new pg.Client(api.dest.url);
     await listener.connect();
     try {
       const seen: string[] = [];
@@ -107,7 +83,7 @@ describe('resync jobs', () => {
   it('409 when a table already has a queued or running resync; nothing of the new request is written', async () => {
     const first = await post({ tables: ['public.orders'] });
     expect(first.statusCode).toBe(202);
-    const before = await resyncSnapshot(dest.pool);
+    const before = await resyncSnapshot(api.dest.pool);
     for (const body of [
       { tables: ['public.orders'] },
       { tables: ['public.customers', 'public.orders'] },
@@ -121,21 +97,25 @@ describe('resync jobs', () => {
       });
     }
     // Still 409 while the replicator runs it; free again once it finished.
-    await dest.pool.query("UPDATE elt.resync_job_tables SET state = 'running' WHERE job_id = $1", [first.json().id]);
+    await api.dest.pool.query("UPDATE elt.resync_job_tables SET state = 'running' WHERE job_id = $1", [
+      first.json().id,
+    ]);
     expect((await post({ tables: ['public.orders'] })).statusCode).toBe(409);
-    expect((await resyncSnapshot(dest.pool)).jobs).toBe(before.jobs);
-    await dest.pool.query("UPDATE elt.resync_job_tables SET state = 'succeeded' WHERE job_id = $1", [first.json().id]);
+    expect((await resyncSnapshot(api.dest.pool)).jobs).toBe(before.jobs);
+    await api.dest.pool.query("UPDATE elt.resync_job_tables SET state = 'succeeded' WHERE job_id = $1", [
+      first.json().id,
+    ]);
     expect((await post({ tables: ['public.orders'] })).statusCode).toBe(202);
   });
 
   it('two concurrent requests for the same table: one 202, one 409', async () => {
     const results = await Promise.all(Array.from({ length: 6 }, () => post({ tables: ['public.orders'] })));
     expect(results.map((r) => r.statusCode).sort()).toEqual([202, 409, 409, 409, 409, 409]);
-    expect((await resyncSnapshot(dest.pool)).tables).toBe(1);
+    expect((await resyncSnapshot(api.dest.pool)).tables).toBe(1);
   });
 
   it("404 for a table that is not replicated (or excluded, or another slot's); nothing is written", async () => {
-    const before = await resyncSnapshot(dest.pool);
+    const before = await resyncSnapshot(api.dest.pool);
     for (const tables of [
       ['public.nope'],
       ['public.orders', 'public.nope'],
@@ -147,12 +127,12 @@ describe('resync jobs', () => {
       expect(res.statusCode, tables.join()).toBe(404);
       expect(res.json().error.code).toBe('not_found');
     }
-    expect(await resyncSnapshot(dest.pool)).toEqual(before);
-    expect((await dest.pool.query('SELECT count(*)::int AS n FROM elt.tables')).rows[0].n).toBe(6);
+    expect(await resyncSnapshot(api.dest.pool)).toEqual(before);
+    expect((await api.dest.pool.query('SELECT count(*)::int AS n FROM elt.tables')).rows[0].n).toBe(6);
   });
 
   it('404 for {"all": true} when the slot has no tables yet', async () => {
-    await dest.pool.query('DELETE FROM elt.tables WHERE slot_name = $1', [SLOT]);
+    await api.dest.pool.query('DELETE FROM elt.tables WHERE slot_name = $1', [SLOT]);
     const res = await post({ all: true });
     expect(res.statusCode).toBe(404);
     expect(res.json().error.message).toContain('No tables are replicated');
@@ -160,7 +140,7 @@ describe('resync jobs', () => {
 
   it('malformed requests are 400 (413, 415 for the body itself) and change nothing', async () => {
     await post({ tables: ['public.orders'] });
-    const before = await resyncSnapshot(dest.pool);
+    const before = await resyncSnapshot(api.dest.pool);
     const bodies: unknown[] = [
       {},
       { tables: [] },
@@ -181,7 +161,7 @@ describe('resync jobs', () => {
       expect(res.statusCode, JSON.stringify(body).slice(0, 80)).toBe(400);
       expect(res.json().error.code).toBe('bad_request');
     }
-    const jsonString = await app.inject({
+    const jsonString = await api.app.inject({
       method: 'POST',
       url: '/v1/resync',
       headers: { ...bearer(), 'content-type': 'application/json' },
@@ -190,7 +170,7 @@ describe('resync jobs', () => {
     expect(jsonString.statusCode).toBe(400);
     const exclusive = await post({});
     expect(exclusive.json().error.message).toContain('give either "tables"');
-    const badJson = await app.inject({
+    const badJson = await api.app.inject({
       method: 'POST',
       url: '/v1/resync',
       headers: { ...bearer(), 'content-type': 'application/json' },
@@ -198,13 +178,13 @@ describe('resync jobs', () => {
     });
     expect(badJson.statusCode).toBe(400);
     expect(badJson.json().error.code).toBe('bad_request');
-    const empty = await app.inject({
+    const empty = await api.app.inject({
       method: 'POST',
       url: '/v1/resync',
       headers: { ...bearer(), 'content-type': 'application/json' },
     });
     expect(empty.statusCode).toBe(400);
-    const text = await app.inject({
+    const text = await api.app.inject({
       method: 'POST',
       url: '/v1/resync',
       headers: { ...bearer(), 'content-type': 'text/plain' },
@@ -222,18 +202,18 @@ describe('resync jobs', () => {
       '/v1/resync/1.5',
       '/v1/resync/99999999999999999999',
     ]) {
-      expect((await app.inject(url)).statusCode, url).toBe(400);
-      expect((await app.inject({ method: 'DELETE', url, headers: bearer() })).statusCode, url).toBe(400);
+      expect((await api.app.inject(url)).statusCode, url).toBe(400);
+      expect((await api.app.inject({ method: 'DELETE', url, headers: bearer() })).statusCode, url).toBe(400);
     }
-    expect((await app.inject('/v1/resync?limit=0')).statusCode).toBe(400);
-    expect((await app.inject('/v1/resync?state=done')).statusCode).toBe(400);
-    expect(await resyncSnapshot(dest.pool)).toEqual(before);
+    expect((await api.app.inject('/v1/resync?limit=0')).statusCode).toBe(400);
+    expect((await api.app.inject('/v1/resync?state=done')).statusCode).toBe(400);
+    expect(await resyncSnapshot(api.dest.pool)).toEqual(before);
   });
 
   it('unauthenticated requests are 401, a wrong token 403, and change nothing', async () => {
     const queued = await post({ tables: ['public.orders'] });
     const id = queued.json().id as number;
-    const before = await resyncSnapshot(dest.pool);
+    const before = await resyncSnapshot(api.dest.pool);
     const attempts: Array<{ headers: Record<string, string>; status: number }> = [
       { headers: {}, status: 401 },
       { headers: { authorization: '' }, status: 401 },
@@ -252,13 +232,15 @@ describe('resync jobs', () => {
         expect(res.statusCode, label).toBe(status);
         expect(res.json().error.code).toBe(status === 401 ? 'unauthorized' : 'forbidden');
       }
-      expect((await app.inject({ method: 'DELETE', url: `/v1/resync/${id}`, headers })).statusCode, label).toBe(status);
+      expect((await api.app.inject({ method: 'DELETE', url: `/v1/resync/${id}`, headers })).statusCode, label).toBe(
+        status,
+      );
     }
-    expect(await resyncSnapshot(dest.pool)).toEqual(before);
+    expect(await resyncSnapshot(api.dest.pool)).toEqual(before);
   });
 
   it('without ELT_API_TOKEN configured, every mutation is refused (403)', async () => {
-    const open = await testApp(dest.pool, { token: undefined });
+    const open = await testApp(api.dest.pool, { token: undefined });
     try {
       const res = await open.inject({ method: 'POST', url: '/v1/resync', payload: { all: true } });
       expect(res.statusCode).toBe(403);
@@ -268,7 +250,7 @@ describe('resync jobs', () => {
           .statusCode,
       ).toBe(403);
       expect((await open.inject('/v1/resync')).statusCode).toBe(200);
-      expect((await resyncSnapshot(dest.pool)).jobs).toBe(0);
+      expect((await resyncSnapshot(api.dest.pool)).jobs).toBe(0);
     } finally {
       await open.close();
     }
@@ -276,14 +258,14 @@ describe('resync jobs', () => {
 
   it('GET /v1/resync/{id} shows progress per table and in total as the replicator advances', async () => {
     const id = (await post({ tables: ['public.orders', 'public.payments', 'sales.line items'] })).json().id as number;
-    await dest.pool.query("UPDATE elt.resync_jobs SET state = 'running', started_at = now() WHERE id = $1", [id]);
-    await dest.pool.query(
+    await api.dest.pool.query("UPDATE elt.resync_jobs SET state = 'running', started_at = now() WHERE id = $1", [id]);
+    await api.dest.pool.query(
       `UPDATE elt.resync_job_tables SET state = CASE source_table WHEN 'line items' THEN 'succeeded' ELSE 'running' END,
          rows_copied = CASE source_table WHEN 'orders' THEN 250 WHEN 'payments' THEN 40 ELSE 210 END, started_at = now()
        WHERE job_id = $1`,
       [id],
     );
-    const res = await app.inject(`/v1/resync/${id}`);
+    const res = await api.app.inject(`/v1/resync/${id}`);
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({
       id,
@@ -300,29 +282,31 @@ describe('resync jobs', () => {
 
   it('a running job whose copy outgrew its estimate shows 99.9 %, not 100, until it succeeds', async () => {
     const id = (await post({ tables: ['public.orders'] })).json().id as number;
-    await dest.pool.query("UPDATE elt.resync_jobs SET state = 'running', started_at = now() WHERE id = $1", [id]);
-    await dest.pool.query(
+    await api.dest.pool.query("UPDATE elt.resync_jobs SET state = 'running', started_at = now() WHERE id = $1", [id]);
+    await api.dest.pool.query(
       "UPDATE elt.resync_job_tables SET state = 'running', rows_copied = 73059, rows_estimated = 35416 WHERE job_id = $1",
       [id],
     );
-    const running = (await app.inject(`/v1/resync/${id}`)).json();
+    const running = (await api.app.inject(`/v1/resync/${id}`)).json();
     expect(running.progress.percent).toBe(99.9);
     expect(running.tables[0].percent).toBe(99.9);
-    await dest.pool.query(
+    await api.dest.pool.query(
       "UPDATE elt.resync_job_tables SET state = 'succeeded', rows_estimated = rows_copied WHERE job_id = $1",
       [id],
     );
-    await dest.pool.query("UPDATE elt.resync_jobs SET state = 'succeeded', finished_at = now() WHERE id = $1", [id]);
-    const done = (await app.inject(`/v1/resync/${id}`)).json();
+    await api.dest.pool.query("UPDATE elt.resync_jobs SET state = 'succeeded', finished_at = now() WHERE id = $1", [
+      id,
+    ]);
+    const done = (await api.app.inject(`/v1/resync/${id}`)).json();
     expect(done.progress).toMatchObject({ percent: 100, rows_copied: 73059, rows_estimated: 73059 });
   });
 
   it("GET /v1/resync/{id} is 404 for an unknown job or another slot's job", async () => {
-    expect((await app.inject('/v1/resync/424242')).statusCode).toBe(404);
-    const { rows } = await dest.pool.query(
+    expect((await api.app.inject('/v1/resync/424242')).statusCode).toBe(404);
+    const { rows } = await api.dest.pool.query(
       "INSERT INTO elt.resync_jobs (slot_name) VALUES ('other_slot') RETURNING id",
     );
-    const res = await app.inject(`/v1/resync/${rows[0].id}`);
+    const res = await api.app.inject(`/v1/resync/${rows[0].id}`);
     expect(res.statusCode).toBe(404);
     expect(res.json().error.code).toBe('not_found');
   });
@@ -331,26 +315,26 @@ describe('resync jobs', () => {
     const ids: number[] = [];
     for (const table of ['public.orders', 'public.customers', 'public.payments'])
       ids.push((await post({ tables: [table] })).json().id);
-    await dest.pool.query("UPDATE elt.resync_jobs SET state = 'succeeded', finished_at = now() WHERE id = $1", [
+    await api.dest.pool.query("UPDATE elt.resync_jobs SET state = 'succeeded', finished_at = now() WHERE id = $1", [
       ids[0],
     ]);
-    await dest.pool.query("INSERT INTO elt.resync_jobs (slot_name) VALUES ('other_slot')");
-    const all = await app.inject('/v1/resync');
+    await api.dest.pool.query("INSERT INTO elt.resync_jobs (slot_name) VALUES ('other_slot')");
+    const all = await api.app.inject('/v1/resync');
     expect(all.statusCode).toBe(200);
     expect(all.json().jobs.map((j: { id: number }) => j.id)).toEqual([...ids].reverse());
     expect(all.json().jobs[2]).toMatchObject({ state: 'succeeded', progress: { percent: 100, tables_total: 1 } });
-    expect((await app.inject('/v1/resync?limit=2')).json().jobs.map((j: { id: number }) => j.id)).toEqual([
+    expect((await api.app.inject('/v1/resync?limit=2')).json().jobs.map((j: { id: number }) => j.id)).toEqual([
       ids[2],
       ids[1],
     ]);
-    expect((await app.inject('/v1/resync?state=succeeded')).json().jobs.map((j: { id: number }) => j.id)).toEqual([
+    expect((await api.app.inject('/v1/resync?state=succeeded')).json().jobs.map((j: { id: number }) => j.id)).toEqual([
       ids[0],
     ]);
   });
 
   it('DELETE /v1/resync/{id} cancels a queued job and its tables at once (200), and again is a no-op', async () => {
     const id = (await post({ tables: ['public.orders', 'public.customers'] })).json().id as number;
-    const res = await app.inject({ method: 'DELETE', url: `/v1/resync/${id}`, headers: bearer() });
+    const res = await api.app.inject({ method: 'DELETE', url: `/v1/resync/${id}`, headers: bearer() });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({
       id,
@@ -359,7 +343,7 @@ describe('resync jobs', () => {
       finished_at: expect.any(String),
     });
     expect(res.json().tables.map((t: { state: string }) => t.state)).toEqual(['cancelled', 'cancelled']);
-    const again = await app.inject({ method: 'DELETE', url: `/v1/resync/${id}`, headers: bearer() });
+    const again = await api.app.inject({ method: 'DELETE', url: `/v1/resync/${id}`, headers: bearer() });
     expect(again.statusCode).toBe(200);
     expect(again.json().state).toBe('cancelled');
     // The tables are free for a new resync.
@@ -368,17 +352,18 @@ describe('resync jobs', () => {
 
   it('DELETE /v1/resync/{id} asks the replicator to stop a running job (202) and notifies it', async () => {
     const id = (await post({ tables: ['public.orders'] })).json().id as number;
-    await dest.pool.query("UPDATE elt.resync_jobs SET state = 'running', started_at = now() WHERE id = $1", [id]);
-    await dest.pool.query("UPDATE elt.resync_job_tables SET state = 'running', rows_copied = 10 WHERE job_id = $1", [
-      id,
-    ]);
-    const listener = new pg.Client(dest.url);
+    await api.dest.pool.query("UPDATE elt.resync_jobs SET state = 'running', started_at = now() WHERE id = $1", [id]);
+    await api.dest.pool.query(
+      "UPDATE elt.resync_job_tables SET state = 'running', rows_copied = 10 WHERE job_id = $1",
+      [id],
+    );
+    const listener = new pg.Client(api.dest.url);
     await listener.connect();
     try {
       const seen: string[] = [];
       listener.on('notification', (message) => seen.push(message.payload ?? ''));
       await listener.query(`LISTEN ${RESYNC_CHANNEL}`);
-      const res = await app.inject({ method: 'DELETE', url: `/v1/resync/${id}`, headers: bearer() });
+      const res = await api.app.inject({ method: 'DELETE', url: `/v1/resync/${id}`, headers: bearer() });
       expect(res.statusCode).toBe(202);
       expect(res.json()).toMatchObject({
         id,
@@ -395,13 +380,17 @@ describe('resync jobs', () => {
 
   it('DELETE /v1/resync/{id} is 409 for a finished job and 404 for an unknown one', async () => {
     const id = (await post({ tables: ['public.orders'] })).json().id as number;
-    await dest.pool.query("UPDATE elt.resync_jobs SET state = 'succeeded', finished_at = now() WHERE id = $1", [id]);
-    const before = await resyncSnapshot(dest.pool);
-    const done = await app.inject({ method: 'DELETE', url: `/v1/resync/${id}`, headers: bearer() });
+    await api.dest.pool.query("UPDATE elt.resync_jobs SET state = 'succeeded', finished_at = now() WHERE id = $1", [
+      id,
+    ]);
+    const before = await resyncSnapshot(api.dest.pool);
+    const done = await api.app.inject({ method: 'DELETE', url: `/v1/resync/${id}`, headers: bearer() });
     expect(done.statusCode).toBe(409);
     expect(done.json().error.message).toContain('already succeeded');
-    expect((await app.inject({ method: 'DELETE', url: '/v1/resync/987654', headers: bearer() })).statusCode).toBe(404);
-    expect(await resyncSnapshot(dest.pool)).toEqual(before);
+    expect((await api.app.inject({ method: 'DELETE', url: '/v1/resync/987654', headers: bearer() })).statusCode).toBe(
+      404,
+    );
+    expect(await resyncSnapshot(api.dest.pool)).toEqual(before);
   });
 
   it('503 for every resync endpoint when the destination is down', async () => {

@@ -1,24 +1,13 @@
 /** GET /v1/status, GET /v1/tables and GET /v1/tables/{table}, and reads behind the token. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
-import { bearer, deadDatabaseUrl, seed, SLOT, startDestination, testApp, TOKEN, type Destination } from '../helper.js';
+import { apiSuite, bearer, deadDatabaseUrl, seed, SLOT, testApp, TOKEN } from '../helper.js';
 
 describe('status and tables', () => {
-  let dest: Destination;
-  let app: App;
-
-  beforeAll(async () => {
-    dest = await startDestination('api-status');
-    await seed(dest.pool);
-    app = await testApp(dest.pool);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await dest?.close();
-  });
+  const api = apiSuite('api-status');
 
   it('GET /v1/status reports the slot, LSNs, lag, retained WAL and the replicator state', async () => {
-    const res = await app.inject('/v1/status');
+    const res = await api.app.inject('/v1/status');
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body).toMatchObject({
@@ -46,13 +35,13 @@ describe('status and tables', () => {
 
   it('GET /v1/status never shows the applied LSN past the source, rounds lag, and keeps lag bytes from one heartbeat, never negative', async () => {
     // Applied live past the heartbeat's source position; a confirmed LSN past it too; float noise in lag_seconds.
-    await dest.pool.query(
+    await api.dest.pool.query(
       `UPDATE elt.replication_state SET applied_lsn = '0/16B6000', source_wal_lsn = '0/16B5000', confirmed_lsn = '0/16B5800',
          lag_seconds = 0.53434912109375 WHERE slot_name = $1`,
       [SLOT],
     );
     try {
-      const body = (await app.inject('/v1/status')).json();
+      const body = (await api.app.inject('/v1/status')).json();
       expect(body).toMatchObject({
         applied_lsn: '0/16B6000',
         source_wal_lsn: '0/16B6000',
@@ -61,22 +50,22 @@ describe('status and tables', () => {
         lag_seconds: 0.534,
       });
       expect(String(body.heartbeat_age_seconds)).toMatch(/^\d+(\.\d{1,3})?$/);
-      await dest.pool.query(
+      await api.dest.pool.query(
         `UPDATE elt.replication_state SET confirmed_lsn = '0/16B4000', lag_seconds = -0.2 WHERE slot_name = $1`,
         [SLOT],
       );
-      expect((await app.inject('/v1/status')).json()).toMatchObject({
+      expect((await api.app.inject('/v1/status')).json()).toMatchObject({
         source_wal_lsn: '0/16B6000',
         lag_bytes: 0x1000,
         lag_seconds: 0,
       });
     } finally {
-      await seed(dest.pool);
+      await seed(api.dest.pool);
     }
   });
 
   it('GET /v1/status is 404 for a slot without state, 503 with the destination down', async () => {
-    const other = await testApp(dest.pool, { slot: 'no_such_slot' });
+    const other = await testApp(api.dest.pool, { slot: 'no_such_slot' });
     const down = await testApp(await deadDatabaseUrl());
     try {
       const missing = await other.inject('/v1/status');
@@ -93,7 +82,7 @@ describe('status and tables', () => {
   });
 
   it("GET /v1/tables lists the slot's tables with state, rows and last change", async () => {
-    const res = await app.inject('/v1/tables');
+    const res = await api.app.inject('/v1/tables');
     expect(res.statusCode).toBe(200);
     const { slot, tables } = res.json<{ slot: string; tables: Array<Record<string, unknown>> }>();
     expect(slot).toBe(SLOT);
@@ -124,19 +113,19 @@ describe('status and tables', () => {
   });
 
   it('GET /v1/tables?state= filters; an unknown state is a 400', async () => {
-    const res = await app.inject('/v1/tables?state=error');
+    const res = await api.app.inject('/v1/tables?state=error');
     expect(res.json().tables.map((t: { table: string }) => t.table)).toEqual(['public.payments']);
-    const bad = await app.inject('/v1/tables?state=bogus');
+    const bad = await api.app.inject('/v1/tables?state=bogus');
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe('bad_request');
     expect(bad.json().error.message).toContain('querystring.state');
   });
 
   it('GET /v1/tables/{schema.table} shows one table, names with spaces included', async () => {
-    const res = await app.inject('/v1/tables/public.orders');
+    const res = await api.app.inject('/v1/tables/public.orders');
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ table: 'public.orders', state: 'streaming' });
-    const spaced = await app.inject(`/v1/tables/${encodeURIComponent('sales.line items')}`);
+    const spaced = await api.app.inject(`/v1/tables/${encodeURIComponent('sales.line items')}`);
     expect(spaced.statusCode).toBe(200);
     expect(spaced.json()).toMatchObject({
       source_schema: 'sales',
@@ -148,7 +137,7 @@ describe('status and tables', () => {
 
   it('GET /v1/tables/{table} is 404 for a table that is not replicated, or only by another slot', async () => {
     for (const name of ['public.nope', 'orders', 'public.only_in_other_slot', 'PUBLIC.ORDERS']) {
-      const res = await app.inject(`/v1/tables/${encodeURIComponent(name)}`);
+      const res = await api.app.inject(`/v1/tables/${encodeURIComponent(name)}`);
       expect(res.statusCode, name).toBe(404);
       expect(res.json().error.code).toBe('not_found');
     }
@@ -165,16 +154,16 @@ describe('status and tables', () => {
       'public.%',
     ];
     for (const name of attempts) {
-      const res = await app.inject(`/v1/tables/${encodeURIComponent(name)}`);
+      const res = await api.app.inject(`/v1/tables/${encodeURIComponent(name)}`);
       expect(res.statusCode, name).toBe(404);
     }
-    const { rows } = await dest.pool.query('SELECT count(*)::int AS n FROM elt.tables');
+    const { rows } = await api.dest.pool.query('SELECT count(*)::int AS n FROM elt.tables');
     expect(rows[0].n).toBe(6);
   });
 
   it('a table name with a NUL byte or over 300 characters is a 400', async () => {
-    expect((await app.inject('/v1/tables/public.a%00b')).statusCode).toBe(400);
-    const long = await app.inject(`/v1/tables/public.${'x'.repeat(400)}`);
+    expect((await api.app.inject('/v1/tables/public.a%00b')).statusCode).toBe(400);
+    const long = await api.app.inject(`/v1/tables/public.${'x'.repeat(400)}`);
     expect(long.statusCode).toBe(400);
     expect(long.json().error.message).toContain('300');
   });
@@ -182,7 +171,7 @@ describe('status and tables', () => {
   describe('with ELT_API_READS_NEED_TOKEN=true', () => {
     let closed: App;
     beforeAll(async () => {
-      closed = await testApp(dest.pool, { readsNeedToken: true });
+      closed = await testApp(api.dest.pool, { readsNeedToken: true });
     });
     afterAll(async () => {
       await closed?.close();
