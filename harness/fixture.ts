@@ -160,6 +160,16 @@ export class ReplicationFixture implements AsyncDisposable {
     await expectReplicaEqual(this.pair, this.replicator, options);
   }
 
+  /** The destination's elt.tables row of a source table: its state and the reason it stopped, if it did. */
+  async tableState(table: string): Promise<{ state: string; last_error: string | null } | undefined> {
+    const rows = await query<{ state: string; last_error: string | null }>(
+      this.destinationUrl,
+      'SELECT state, last_error FROM elt.tables WHERE source_table = $1',
+      [table],
+    );
+    return rows[0];
+  }
+
   /** Run `cleanup` on disposal, before the replicators stop (a proxy to close, a mount to undo). */
   defer(cleanup: () => unknown): void {
     this.#cleanups.push(cleanup);

@@ -39,14 +39,7 @@ describe('columns and tables by identity', () => {
   /** The tables among `tables` whose replica differs from the source. */
   const differing = async (...tables: string[]) =>
     (await compareReplica(pair.sourceUrl, pair.destinationUrl)).filter((d) => tables.includes(d.table));
-  const tableState = async (table: string) =>
-    (
-      await query<{ state: string; last_error: string | null }>(
-        pair.destinationUrl,
-        'SELECT state, last_error FROM elt.tables WHERE source_table = $1',
-        [table],
-      )
-    )[0];
+  const tableState = (table: string) => pair.tableState(table);
 
   it('keeps the values of two columns renamed in one migration', async () => {
     await query(

@@ -19,14 +19,7 @@ describe('a change the replica refuses', () => {
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
     await pair.start({ ELT_METRICS_PORT: String(port) });
   };
-  const tableState = async (table: string) =>
-    (
-      await query<{ state: string; last_error: string | null }>(
-        pair.destinationUrl,
-        'SELECT state, last_error FROM elt.tables WHERE source_table = $1',
-        [table],
-      )
-    )[0];
+  const tableState = (table: string) => pair.tableState(table);
   const metric = async (prefix: string) => {
     const line = (await (await fetch(metricsUrl)).text()).split('\n').find((l) => l.startsWith(prefix));
     return line ? Number(line.split(' ').at(-1)) : 0;
