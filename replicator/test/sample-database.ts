@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
+import { expect } from 'vitest';
 import type { ReplicationFixture } from '../../harness/fixture.js';
 import {
   query,
@@ -16,6 +17,8 @@ import {
   type ClusterPair,
   type ReplicatorProcess,
 } from '../../harness/replication.js';
+
+import { waitForResyncs } from './settled.js';
 
 export const FIXTURES = join(import.meta.dirname, 'fixtures');
 
@@ -187,8 +190,31 @@ export interface NotReplicated {
   reason: string;
 }
 
+/**
+ * After replicateThroughKills: the resync jobs that finish a snapshot cut short by the first
+ * kill are done and the stream has applied everything; each table of `notReplicated` stopped
+ * with its reason. Returns the other tables of the schema as "table: state".
+ */
+export async function settledTableStates(
+  pair: ReplicationFixture,
+  schema: string,
+  notReplicated: Record<string, NotReplicated>,
+  slot = 'elt_slot',
+): Promise<string[]> {
+  await pair.catchUp({ slot });
+  await waitForResyncs(pair.destinationUrl);
+  await pair.catchUp({ slot });
+  const states = await tableStates(pair.destinationUrl, schema);
+  for (const [table, expected] of Object.entries(notReplicated)) {
+    const row = states.find((s) => s.table === table);
+    expect(row?.state, `${table}: ${JSON.stringify(row)}`).toBe(expected.state);
+    expect(row?.reason).toContain(expected.reason);
+  }
+  return states.filter((s) => !(s.table in notReplicated)).map((s) => `${s.table}: ${s.state}`);
+}
+
 /** elt.tables for one source schema. */
-export async function tableStates(
+async function tableStates(
   destinationUrl: string,
   schema: string,
 ): Promise<{ table: string; state: string; reason: string | null }[]> {
