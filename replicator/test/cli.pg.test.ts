@@ -89,6 +89,13 @@ describe('elt command line', () => {
     await replicaOf('elt_slot', 'staging');
   }
 
+  /** A scratch replication (scratch_slot into scratch) beside the production one: what teardown is pointed at. */
+  async function scratchBesideProduction(): Promise<void> {
+    await production();
+    await createSlot('scratch_slot');
+    await replicaOf('scratch_slot', 'scratch');
+  }
+
   beforeAll(async () => {
     await pair.source.psql('CREATE DATABASE lp');
     await query(
@@ -147,9 +154,7 @@ describe('elt command line', () => {
   });
 
   it('teardown without --yes says what it would drop, drops nothing and exits 2', async () => {
-    await production();
-    await createSlot('scratch_slot');
-    await replicaOf('scratch_slot', 'scratch');
+    await scratchBesideProduction();
     const result = await runElt(
       ['teardown', '--slot', 'scratch_slot', '--target-schema', 'scratch', '--drop-target'],
       env,
@@ -176,9 +181,7 @@ describe('elt command line', () => {
   it.each([[['--slot', 'scratch_slot']], [['--slot=scratch_slot']]])(
     'teardown %j --yes drops scratch_slot and its state, and leaves elt_slot, its publication and its replica',
     async (slotFlag) => {
-      await production();
-      await createSlot('scratch_slot');
-      await replicaOf('scratch_slot', 'scratch');
+      await scratchBesideProduction();
       // The slot's job history goes too.
       await query(
         pair.destinationUrl,
@@ -201,9 +204,7 @@ describe('elt command line', () => {
   );
 
   it('teardown --drop-target drops only the schema it names, and never one another slot replicates into', async () => {
-    await production();
-    await createSlot('scratch_slot');
-    await replicaOf('scratch_slot', 'scratch');
+    await scratchBesideProduction();
     const shared = await runElt(
       ['teardown', '--slot=scratch_slot', '--target-schema', 'staging', '--drop-target', '--yes'],
       env,

@@ -9,15 +9,12 @@
  * streams and is killed twice; then every table equals its replica, or is excluded with its
  * reason, and nothing outside hr is replicated.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { replicationSuite } from '../../harness/fixture.js';
-import { outputTail, query } from '../../harness/replication.js';
+import { describe, expect, it } from 'vitest';
+import { query } from '../../harness/replication.js';
 import {
-  compareTables,
-  FIXTURES,
+  expectTablesEqual,
   replicateThroughKills,
+  sampleDatabaseSuite,
   settledTableStates,
   WriteLoop,
   type NotReplicated,
@@ -31,16 +28,12 @@ const NOT_REPLICATED: Record<string, NotReplicated> = {
 };
 
 describe('an HR schema', () => {
-  const pair = replicationSuite({ sourceDb: 'hr', start: false });
-
-  beforeAll(async () => {
-    await query(pair.sourceUrl, await readFile(join(FIXTURES, 'hr.sql'), 'utf8'));
-  });
+  const pair = sampleDatabaseSuite('hr');
 
   it('replicates through HR days and two kill -9s: every table equal or excluded with its reason', async () => {
     const writes = await WriteLoop.open(pair.sourceUrl, 'hr-writes.sql');
     await writes.run(2); // before the snapshot
-    const replicator = await replicateThroughKills(
+    await replicateThroughKills(
       pair,
       { ELT_SOURCE_SCHEMAS: 'hr', ELT_PUBLICATION: 'hr_pub', ELT_SLOT: SLOT },
       writes,
@@ -58,11 +51,7 @@ describe('an HR schema', () => {
       'timesheets: streaming',
     ]);
 
-    const tables = await compareTables(pair, 'hr', Object.keys(NOT_REPLICATED));
-    expect(
-      tables.filter((t) => !t.equal),
-      outputTail(replicator),
-    ).toEqual([]);
+    const tables = await expectTablesEqual(pair, 'hr', Object.keys(NOT_REPLICATED));
     expect(tables.map((t) => t.table)).toEqual([
       'Departments',
       'Locations',

@@ -7,15 +7,11 @@
  * replicator snapshots, streams and is killed twice; then every table equals its replica, or is
  * excluded with its reason.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { replicationSuite } from '../../harness/fixture.js';
-import { outputTail, query } from '../../harness/replication.js';
+import { describe, expect, it } from 'vitest';
 import {
-  compareTables,
-  FIXTURES,
+  expectTablesEqual,
   replicateThroughKills,
+  sampleDatabaseSuite,
   settledTableStates,
   WriteLoop,
   type NotReplicated,
@@ -27,16 +23,12 @@ const NOT_REPLICATED: Record<string, NotReplicated> = {
 };
 
 describe('a lending library', () => {
-  const pair = replicationSuite({ sourceDb: 'library', start: false });
-
-  beforeAll(async () => {
-    await query(pair.sourceUrl, await readFile(join(FIXTURES, 'library.sql'), 'utf8'));
-  });
+  const pair = sampleDatabaseSuite('library');
 
   it('replicates through a day-by-day circulation and two kill -9s: every table equal or excluded with its reason', async () => {
     const writes = await WriteLoop.open(pair.sourceUrl, 'library-writes.sql');
     await writes.run(2); // before the snapshot
-    const replicator = await replicateThroughKills(pair, {}, writes);
+    await replicateThroughKills(pair, {}, writes);
     expect(await settledTableStates(pair, 'public', NOT_REPLICATED)).toEqual([
       'authors: streaming',
       'book_authors: streaming',
@@ -49,11 +41,7 @@ describe('a lending library', () => {
       'wish_list: streaming',
     ]);
 
-    const tables = await compareTables(pair, 'public', Object.keys(NOT_REPLICATED));
-    expect(
-      tables.filter((t) => !t.equal),
-      outputTail(replicator),
-    ).toEqual([]);
+    const tables = await expectTablesEqual(pair, 'public', Object.keys(NOT_REPLICATED));
     // Every table was compared, with the rows the fixture and the writes gave it.
     expect(tables.map((t) => t.table)).toEqual([
       'authors',

@@ -7,9 +7,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { expect } from 'vitest';
-import type { ReplicationFixture } from '../../harness/fixture.js';
+import { beforeAll, expect } from 'vitest';
+import { replicationSuite, type ReplicationFixture } from '../../harness/fixture.js';
 import {
+  outputTail,
   query,
   StopWaiting,
   waitFor,
@@ -30,6 +31,18 @@ const DAY_ZERO = '2026-03-01';
  * a flood that starves the replicator of the machine's two cores. Pacing only: no test waits on it.
  */
 const PAUSE_BETWEEN_ROUNDS_MS = 1_000;
+
+/**
+ * The fixture of a sample database's tests: a source database of that name, loaded from
+ * fixtures/<name>.sql before the tests; the replicator is started by the test.
+ */
+export function sampleDatabaseSuite(name: string): ReplicationFixture {
+  const pair = replicationSuite({ sourceDb: name, start: false });
+  beforeAll(async () => {
+    await query(pair.sourceUrl, await readFile(join(FIXTURES, `${name}.sql`), 'utf8'));
+  });
+  return pair;
+}
 
 /**
  * A writes file cut into its transactions: each "-- tx:" line starts one. `:today` and `:round`
@@ -266,4 +279,18 @@ export async function compareTables(pair: ClusterPair, schema: string, skip: str
     });
   }
   return results;
+}
+
+/** compareTables, expecting every table equal (the replicator's output beside a difference); returns the comparisons. */
+export async function expectTablesEqual(
+  pair: ReplicationFixture,
+  schema: string,
+  skip: string[],
+): Promise<TableComparison[]> {
+  const tables = await compareTables(pair, schema, skip);
+  expect(
+    tables.filter((t) => !t.equal),
+    outputTail(pair.replicator),
+  ).toEqual([]);
+  return tables;
 }
