@@ -16,7 +16,6 @@ import {
   replicateThroughKills,
   sampleDatabaseSuite,
   settledTableStates,
-  WriteLoop,
   type NotReplicated,
 } from './sample-database.js';
 
@@ -44,14 +43,8 @@ describe('an HR schema', () => {
   const pair = sampleDatabaseSuite('hr');
 
   it('replicates through HR days and two kill -9s: every table equal or excluded with its reason', async () => {
-    const writes = await WriteLoop.open(pair.sourceUrl, 'hr-writes.sql');
-    await writes.run(2); // before the snapshot
-    await replicateThroughKills(
-      pair,
-      { ELT_SOURCE_SCHEMAS: 'hr', ELT_PUBLICATION: 'hr_pub', ELT_SLOT: SLOT },
-      writes,
-      SLOT,
-    );
+    const env = { ELT_SOURCE_SCHEMAS: 'hr', ELT_PUBLICATION: 'hr_pub', ELT_SLOT: SLOT };
+    const writes = await replicateThroughKills(pair, 'hr-writes.sql', env, SLOT);
     expect(await settledTableStates(pair, 'hr', NOT_REPLICATED, SLOT)).toEqual(
       REPLICATED.map((table) => `${table}: streaming`),
     );

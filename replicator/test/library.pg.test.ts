@@ -13,7 +13,6 @@ import {
   replicateThroughKills,
   sampleDatabaseSuite,
   settledTableStates,
-  WriteLoop,
   type NotReplicated,
 } from './sample-database.js';
 
@@ -39,9 +38,7 @@ describe('a lending library', () => {
   const pair = sampleDatabaseSuite('library');
 
   it('replicates through a day-by-day circulation and two kill -9s: every table equal or excluded with its reason', async () => {
-    const writes = await WriteLoop.open(pair.sourceUrl, 'library-writes.sql');
-    await writes.run(2); // before the snapshot
-    await replicateThroughKills(pair, {}, writes);
+    const writes = await replicateThroughKills(pair, 'library-writes.sql');
     expect(await settledTableStates(pair, 'public', NOT_REPLICATED)).toEqual(
       REPLICATED.map((table) => `${table}: streaming`),
     );

@@ -16,7 +16,6 @@ import {
   waitFor,
   waitForStreaming,
   type ClusterPair,
-  type ReplicatorProcess,
 } from '../../harness/replication.js';
 
 import { waitForResyncs } from './settled.js';
@@ -152,18 +151,21 @@ async function appliedPast(destinationUrl: string, slot: string, lsn: string): P
 }
 
 /**
- * Start the replicator while `writes` run, and kill -9 it twice while they go on: once as soon
- * as its snapshot has copied a first table (still snapshotting, or just streaming), once after
- * it has applied streamed writes past its restart. Writes are committed while it is down each
- * time, and it restarts with the same environment (the fixture's, plus `env`). Returns the last replicator, streaming, with
- * the writes stopped.
+ * Run two rounds of the fixture's writes (`writesFile`), then start the replicator while they
+ * run on, and kill -9 it twice while they go on: once as soon as its snapshot has copied a first
+ * table (still snapshotting, or just streaming), once after it has applied streamed writes past
+ * its restart. Writes are committed while it is down each time, and it restarts with the same
+ * environment (the fixture's, plus `env`). Returns the writes, stopped, with the last
+ * replicator streaming.
  */
 export async function replicateThroughKills(
   pair: ReplicationFixture,
-  env: Record<string, string>,
-  writes: WriteLoop,
+  writesFile: string,
+  env: Record<string, string> = {},
   slot = 'elt_slot',
-): Promise<ReplicatorProcess> {
+): Promise<WriteLoop> {
+  const writes = await WriteLoop.open(pair.sourceUrl, writesFile);
+  await writes.run(2); // before the snapshot
   writes.start();
   let replicator = pair.launch(env);
   try {
@@ -194,7 +196,7 @@ export async function replicateThroughKills(
   } finally {
     await writes.stop();
   }
-  return replicator;
+  return writes;
 }
 
 export interface NotReplicated {
