@@ -175,12 +175,12 @@ export class ReplicationFixture implements AsyncDisposable {
     this.#cleanups.push(cleanup);
   }
 
-  /** The last lines of the output of the processes started last, for a failed test. */
+  /** The last lines of the current replicator's output and of the other processes started last, for a failed test. */
   output(): string {
-    return this.#processes
-      .slice(-PROCESSES_SHOWN)
-      .map(({ label, process }) => `${label}:\n${outputTail(process)}`)
-      .join('\n');
+    const shown = this.#processes.slice(-PROCESSES_SHOWN);
+    const current = this.#processes.find(({ process }) => process === this.#replicator);
+    if (current && !shown.includes(current)) shown.unshift(current);
+    return shown.map(({ label, process }) => `${label}:\n${outputTail(process)}`).join('\n');
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
