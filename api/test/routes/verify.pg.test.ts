@@ -1,24 +1,13 @@
 /** GET /v1/verify: the last verification of each table of the slot, as the verifier stored it. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.js';
-import { bearer, SLOT, startDestination, testApp, type Destination } from '../helper.js';
+import { describe, expect, it } from 'vitest';
+import { apiSuite, bearer, SLOT, testApp } from '../helper.js';
 
 describe('GET /v1/verify', () => {
-  let dest: Destination;
-  let app: App;
-
-  beforeAll(async () => {
-    dest = await startDestination('api-verify');
-    app = await testApp(dest.pool);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await dest?.close();
-  });
+  const api = apiSuite('api-verify');
 
   it('is an empty list before any verification, then each table of the slot with its last result', async () => {
-    expect((await app.inject('/v1/verify')).json()).toEqual({ results: [] });
-    await dest.pool.query(
+    expect((await api.app.inject('/v1/verify')).json()).toEqual({ results: [] });
+    await api.dest.pool.query(
       `INSERT INTO elt.verify_results (slot_name, source_schema, source_table, outcome, rows_checked, rows_differing, differences, reason, repair_job_id, started_at, finished_at)
        VALUES ($1, 'public', 'orders', 'differs', 60000, 2, '[{"kind": "missing", "key": {"id": "5"}, "rows": 1}, {"kind": "differs", "key": {"id": "7"}, "rows": 1}]', NULL, 12,
                '2026-01-02 03:04:05+00', '2026-01-02 03:04:09.5+00'),
@@ -26,7 +15,7 @@ describe('GET /v1/verify', () => {
               ('other_slot', 'public', 'orders', 'equal', 1, 0, '[]', NULL, NULL, now(), now())`,
       [SLOT],
     );
-    const res = await app.inject('/v1/verify');
+    const res = await api.app.inject('/v1/verify');
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({
       results: [
@@ -60,7 +49,7 @@ describe('GET /v1/verify', () => {
   });
 
   it('needs the token when reads do', async () => {
-    const closed = await testApp(dest.pool, { readsNeedToken: true });
+    const closed = await testApp(api.dest.pool, { readsNeedToken: true });
     try {
       expect((await closed.inject('/v1/verify')).statusCode).toBe(401);
       expect((await closed.inject({ url: '/v1/verify', headers: bearer() })).statusCode).toBe(200);

@@ -6,19 +6,8 @@
  * truncated on the source (which the stream never carries) is repaired by the partition watch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  expectReplicaEqual,
-  query,
-  runElt,
-  startElt,
-  startPair,
-  StopWaiting,
-  waitFor,
-  waitForCatchUp,
-  waitForStreaming,
-  type ClusterPair,
-  type ReplicatorProcess,
-} from '../../harness/replication.js';
+import { replicationSuite } from '../../harness/fixture.js';
+import { query, runElt, StopWaiting, waitFor } from '../../harness/replication.js';
 import { freePort } from '../../harness/pg-cluster.js';
 import { EXIT } from '../src/cli/exit-codes.js';
 
@@ -34,8 +23,7 @@ interface Report {
 }
 
 describe('elt verify', () => {
-  let pair: ClusterPair;
-  let replicator: ReplicatorProcess;
+  const pair = replicationSuite({ start: false });
   let env: Record<string, string>;
   let writing = false;
   let writes = 0;
@@ -89,7 +77,6 @@ describe('elt verify', () => {
   const table = (report: Report, name: string) => report.tables.find((t) => `${t.schema}.${t.table}` === name)!;
 
   beforeAll(async () => {
-    pair = await startPair();
     await query(
       pair.sourceUrl,
       `CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int, note text);
@@ -103,17 +90,14 @@ describe('elt verify', () => {
        CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
        INSERT INTO events SELECT i, CASE WHEN i <= 100 THEN date '2025-05-01' ELSE date '2026-05-01' END, 'v' || i FROM generate_series(1, 300) i;`,
     );
-    env = { ELT_SOURCE_URL: pair.sourceUrl, ELT_DESTINATION_URL: pair.destinationUrl };
-    replicator = startElt(['replicate'], env);
-    await waitForStreaming(pair.destinationUrl, replicator);
+    env = pair.env();
+    await pair.start();
   });
 
   afterAll(async () => {
     writing = false;
     // The workload's own failure is reported by the test that waited on it.
     await running.catch(() => undefined);
-    await replicator?.kill();
-    await pair?.[Symbol.asyncDispose]();
   });
 
   it('reports no difference while writes go on and the replica is intact', async () => {
@@ -186,17 +170,15 @@ describe('elt verify', () => {
   });
 
   it('repairs what differs with ELT_VERIFY_REPAIR: the background verifier queues resyncs, and the replica ends equal', async () => {
-    await replicator.kill();
+    await pair.stop();
     const metricsPort = await freePort();
-    replicator = startElt(['replicate'], {
-      ...env,
+    const replicator = await pair.start({
       ELT_VERIFY_INTERVAL: '1',
       ELT_VERIFY_REPAIR: 'true',
       ELT_METRICS_PORT: String(metricsPort),
     });
     const metric = async (line: RegExp) =>
       line.exec(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())?.[1];
-    await waitForStreaming(pair.destinationUrl, replicator);
     await startWriting();
     await waitFor(
       'the damaged tables to be repaired',
@@ -223,8 +205,8 @@ describe('elt verify', () => {
       100_000,
     );
     await stopWriting();
-    await waitForCatchUp(pair, replicator);
-    await expectReplicaEqual(pair, replicator);
+    await pair.catchUp();
+    await pair.expectEqual();
     const { code, output } = await verify();
     expect(code, output).toBe(EXIT.ok);
   }, 480_000);
