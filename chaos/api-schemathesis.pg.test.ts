@@ -302,6 +302,7 @@ describe("schemathesis against the API's own OpenAPI document", () => {
           'GET /v1/prune',
           'POST /v1/prune',
           'GET /v1/prune/{id}',
+          'GET /v1/verify',
           'Stateful tests',
         ]),
       );
