@@ -26,6 +26,7 @@ import {
   type TableCounts,
 } from '../state/control.js';
 import {
+  changeValues,
   newChunk,
   unchangedColumns,
   type KeyedChunk,
@@ -353,14 +354,7 @@ export class Applier {
 
 function valueBytes(change: RowChange): number {
   let bytes = 0;
-  const tuples = [
-    change.op === 'delete' ? undefined : change.new,
-    change.op === 'insert' ? undefined : change.key,
-    change.op === 'insert' ? undefined : change.old,
-  ];
-  for (const tuple of tuples) {
-    if (tuple) for (const value of tuple) if (Buffer.isBuffer(value)) bytes += value.length;
-  }
+  for (const value of changeValues(change)) bytes += value.length;
   return bytes;
 }
 

@@ -17,7 +17,7 @@
  * the resync fails at its swap with the reason, and the table goes on as it was.
  */
 import type { Applier } from './applier.js';
-import type { RowChange } from './batch.js';
+import { changeValues, type RowChange } from './batch.js';
 import { StoppedTables } from './stopped-tables.js';
 import type { Lsn } from '../lsn.js';
 import { UNCHANGED_TOAST, type Tuple } from '../source/pgoutput.js';
@@ -144,14 +144,8 @@ function decodeTuple(value: unknown): Tuple | undefined {
 /** The size of the biggest value a change carries, in bytes. */
 export function largestValue(change: DeltaChange): number {
   if (change.op === 'truncate') return 0;
-  const tuples = [
-    change.op === 'delete' ? undefined : change.new,
-    change.op === 'insert' ? undefined : change.key,
-    change.op === 'insert' ? undefined : change.old,
-  ];
   let largest = 0;
-  for (const tuple of tuples)
-    for (const value of tuple ?? []) if (Buffer.isBuffer(value)) largest = Math.max(largest, value.length);
+  for (const value of changeValues(change)) largest = Math.max(largest, value.length);
   return largest;
 }
 

@@ -22,6 +22,16 @@ export type RowChange =
   | { op: 'update'; new: Tuple; key?: Tuple; old?: Tuple; lsn: Lsn }
   | { op: 'delete'; key?: Tuple; old?: Tuple; lsn: Lsn };
 
+/** Every value a change carries (new image, key, old image), as bytes; markers and nulls left out. */
+export function* changeValues(change: RowChange): Generator<Buffer> {
+  const tuples = [
+    change.op === 'delete' ? undefined : change.new,
+    change.op === 'insert' ? undefined : change.key,
+    change.op === 'insert' ? undefined : change.old,
+  ];
+  for (const tuple of tuples) for (const value of tuple ?? []) if (Buffer.isBuffer(value)) yield value;
+}
+
 /** One row of the stage table: U = make the key hold this image, D = delete the key. */
 export interface StagedRow {
   op: 'U' | 'D';

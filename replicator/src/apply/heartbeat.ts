@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import type { Metrics } from '../metrics.js';
 import { inspectSlot } from '../source/slot.js';
-import { readTableStates, recordCaughtUp, recordHeartbeat } from '../state/control.js';
+import { readTableRows, recordCaughtUp, recordHeartbeat } from '../state/control.js';
 
 const HEARTBEAT_INTERVAL_MS = 5_000;
 /** A position reached without a commit of ours is recorded at most this often (and at each heartbeat). */
@@ -92,7 +92,8 @@ async function beat(input: HeartbeatInput): Promise<void> {
     metrics.lagBytes.set(Math.max(0, Number(slot.currentWalLsn - slot.confirmedFlushLsn)));
   if (slot?.retainedWalBytes != null) metrics.retainedWalBytes.set(slot.retainedWalBytes);
   metrics.slotActive.set({ slot: slotName }, slot?.active ? 1 : 0);
-  metrics.setTableStates(await readTableStates(control, slotName));
+  const tables = await readTableRows(control, slotName);
+  metrics.setTableStates(tables.map((t) => ({ table: `${t.schema}.${t.table}`, state: t.state })));
   await recordHeartbeat(control, slotName, {
     status: 'streaming',
     receivedLsn: position.serverWalEnd,

@@ -190,15 +190,6 @@ export interface Heartbeat {
   slot: SlotInfo | null;
 }
 
-/** Each table's state, for the metrics. */
-export async function readTableStates(db: ClientBase, slot: string): Promise<{ table: string; state: string }[]> {
-  const { rows } = await db.query<{ table: string; state: string }>(
-    "SELECT source_schema || '.' || source_table AS table, state FROM elt.tables WHERE slot_name = $1",
-    [slot],
-  );
-  return rows;
-}
-
 export async function recordHeartbeat(db: ClientBase, slot: string, beat: Heartbeat): Promise<void> {
   const info = beat.slot;
   const lagBytes =
@@ -250,7 +241,7 @@ function hostName(): string {
   return hostname();
 }
 
-/** Each table's state, by schema and name (what an interrupted snapshot resumes from). */
+/** Each table's state, by schema and name (the metrics; what an interrupted snapshot resumes from). */
 export async function readTableRows(
   db: ClientBase,
   slot: string,
