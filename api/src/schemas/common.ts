@@ -73,3 +73,13 @@ export const percent = z
   .max(100)
   .nullable()
   .describe('rows_copied of rows_estimated in percent (null without an estimate)');
+
+/** The path parameters of one job, `{id}`: the id as `returnedBy` gave it. */
+export function jobIdParams(returnedBy: string) {
+  return z.object({
+    id: z
+      .string()
+      .regex(/^[1-9][0-9]{0,17}$/, 'must be a job id (a positive whole number)')
+      .describe(`Job id, as returned by ${returnedBy}`),
+  });
+}

@@ -1,7 +1,7 @@
 /** POST/GET /v1/prune and GET /v1/prune/{id}: passes that remove old soft-deleted rows. */
 import { z } from 'zod';
 import { parseDuration } from '../../../replicator/src/prune/duration.js';
-import { timestamp } from './common.js';
+import { jobIdParams, timestamp } from './common.js';
 
 export const pruneStates = ['queued', 'running', 'succeeded', 'failed'] as const;
 export const pruneState = z.enum(pruneStates);
@@ -55,9 +55,4 @@ export const pruneListQuery = z.object({
 
 export const pruneListResponse = z.object({ jobs: z.array(pruneJob) });
 
-export const pruneParams = z.object({
-  id: z
-    .string()
-    .regex(/^[1-9][0-9]{0,17}$/, 'must be a job id (a positive whole number)')
-    .describe('Job id, as returned by POST /v1/prune'),
-});
+export const pruneParams = jobIdParams('POST /v1/prune');

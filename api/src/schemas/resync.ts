@@ -1,6 +1,6 @@
 /** POST/GET /v1/resync and GET/DELETE /v1/resync/{id}. */
 import { z } from 'zod';
-import { jobState, percent, tableName, timestamp } from './common.js';
+import { jobIdParams, jobState, percent, tableName, timestamp } from './common.js';
 
 export const resyncRequest = z
   .strictObject({
@@ -74,9 +74,4 @@ export const resyncListQuery = z.object({
 
 export const resyncListResponse = z.object({ jobs: z.array(resyncJobSummary) });
 
-export const jobParams = z.object({
-  id: z
-    .string()
-    .regex(/^[1-9][0-9]{0,17}$/, 'must be a job id (a positive whole number)')
-    .describe('Job id, as returned by POST /v1/resync'),
-});
+export const jobParams = jobIdParams('POST /v1/resync');
