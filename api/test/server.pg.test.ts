@@ -106,6 +106,32 @@ describe('the API server', () => {
     }
   });
 
+  it("reports the same numbers and times whatever the destination database's own settings", async () => {
+    // A database whose default prints floats to one significant digit, in another zone and date style.
+    await dest.pool.query(
+      "ALTER DATABASE dest SET extra_float_digits = -14; ALTER DATABASE dest SET timezone = 'Pacific/Chatham'; " +
+        "ALTER DATABASE dest SET datestyle = 'SQL, DMY'",
+    );
+    await dest.pool.query(
+      "UPDATE elt.tables SET rows_copied = 1234567, last_change_at = '2026-03-04 05:06:07.123456+00' " +
+        "WHERE source_table = 'orders'",
+    );
+    const api = await startApi(loadApiConfig({ ELT_DESTINATION_URL: dest.url, ELT_API_PORT: '0' }), {
+      processMetrics: false,
+    });
+    try {
+      const response = await fetch(`${api.url}/v1/tables/public.orders`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({
+        rows_copied: 1234567,
+        last_change_at: '2026-03-04T05:06:07.123456Z',
+      });
+    } finally {
+      await api.close();
+      await dest.pool.query('ALTER DATABASE dest RESET ALL');
+    }
+  });
+
   it('server.ts as a process: logs without the token, stops on SIGTERM with exit 0', async () => {
     const port = String(await import('../../harness/pg-cluster.js').then((m) => m.freePort()));
     const proc = runServer({ ELT_DESTINATION_URL: dest.url, ELT_API_PORT: port, ELT_API_TOKEN: TOKEN });

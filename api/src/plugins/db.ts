@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
+import { DESTINATION_SESSION_OPTIONS } from '../../../replicator/src/source/source-db.js';
 import { globalPlugin } from './global-plugin.js';
 
 declare module 'fastify' {
@@ -17,7 +18,11 @@ declare module 'fastify' {
 const CONNECT_TIMEOUT_MS = 3_000;
 const STATEMENT_TIMEOUT_MS = 10_000;
 
-/** A pool on the destination with the API's settings. */
+/**
+ * A pool on the destination with the API's settings, and the replicator's session settings
+ * (UTC, ISO dates, exact floats), so that what the API reports does not depend on the
+ * destination's or its database's defaults.
+ */
 export function createPool(url: string): pg.Pool {
   return new pg.Pool({
     connectionString: url,
@@ -26,6 +31,7 @@ export function createPool(url: string): pg.Pool {
     idleTimeoutMillis: 30_000,
     application_name: 'elt-api',
     statement_timeout: STATEMENT_TIMEOUT_MS,
+    options: DESTINATION_SESSION_OPTIONS,
   });
 }
 
