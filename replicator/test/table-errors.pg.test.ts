@@ -4,10 +4,12 @@
  * the metrics, its later changes skipped (also after a restart) until it is resynced. The
  * other tables of the same source transaction go on, exactly once, and nothing is retried.
  */
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../harness/pg-cluster.js';
 import { replicationSuite } from '../../harness/fixture.js';
 import { compareReplica, query, waitFor } from '../../harness/replication.js';
+import { INTERRUPTED_RESYNC_REASON } from '../src/state/resync-jobs.js';
 import { queueResync, waitForResync } from './queue-resync.js';
 
 describe('a change the replica refuses', () => {
@@ -81,6 +83,40 @@ describe('a change the replica refuses', () => {
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['accounts'] })).toEqual([]);
     expect(await balance(pair.destinationUrl, 'staging.accounts', 4)).toBe(100);
     expect((await tableState('accounts'))!.state).toBe('error');
+  });
+
+  it('keeps the table stopped when a restart interrupts its resync, and in error when that resync is cancelled', async () => {
+    // An open transaction that has written: the resync's snapshot (from a temporary slot) waits
+    // for it, so the copy cannot finish before the kill.
+    const blocker = new pg.Client(pair.sourceUrl);
+    await blocker.connect();
+    try {
+      await blocker.query("BEGIN; INSERT INTO audit VALUES (100, 'open')");
+      const jobId = await queueResync(pair.destinationUrl, ['public.accounts']);
+      await waitFor('the resync to start', async () => (await tableState('accounts'))?.state === 'resyncing', 60_000);
+      await pair.stop('SIGKILL');
+      await blocker.query('ROLLBACK');
+      // While elt is down: a change to the table, and the job cancelled as the API does for a running one.
+      await query(
+        pair.sourceUrl,
+        "BEGIN; UPDATE accounts SET balance = 90 WHERE id = 6; INSERT INTO audit VALUES (4, 'down'); COMMIT;",
+      );
+      await query(pair.destinationUrl, 'UPDATE elt.resync_jobs SET cancel_requested = true WHERE id = $1', [jobId]);
+
+      await start();
+      await pair.catchUp();
+      expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['accounts'] })).toEqual([]);
+      expect(await balance(pair.destinationUrl, 'staging.accounts', 6)).toBe(100);
+      expect(await tableState('accounts')).toEqual({ state: 'error', last_error: INTERRUPTED_RESYNC_REASON });
+      const [job] = await query<{ state: string }>(
+        pair.destinationUrl,
+        'SELECT state FROM elt.resync_jobs WHERE id = $1',
+        [jobId],
+      );
+      expect(job!.state).toBe('cancelled');
+    } finally {
+      await blocker.end();
+    }
   });
 
   it('recovers the table with a resync once the cause is gone', async () => {

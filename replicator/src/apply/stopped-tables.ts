@@ -2,8 +2,9 @@
  * Tables whose changes are skipped until a resync copies them again: the replica refused
  * one of their changes (a deterministic failure, see ../failures.ts) or the replicator
  * cannot follow a change of their source table. The others go on. A stopped table stays
- * stopped across restarts (its state in elt.tables is `error`); only the swap of a resync's
- * copy resumes it, because the changes skipped meanwhile are in no other place.
+ * stopped across restarts (its state in elt.tables is `error`), and so is a table a restart
+ * caught in the middle of its resync; only the swap of a resync's copy resumes it, because the
+ * changes skipped meanwhile are in no other place.
  */
 import type { ClientBase } from 'pg';
 import { readStoppedTables } from '../state/control.js';

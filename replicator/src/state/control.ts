@@ -267,13 +267,19 @@ export async function readTableState(
   return rows[0]?.state ?? null;
 }
 
-/** The tables stopped (error) or left out (excluded), with why. */
+/**
+ * The tables stopped (error) or left out (excluded), with why; and those a previous run was
+ * resyncing: whether they were stopped before is not recorded, so their changes wait for
+ * their resync to copy them again.
+ */
 export async function readStoppedTables(
   db: ClientBase,
   slot: string,
 ): Promise<{ schema: string; table: string; reason: string | null }[]> {
   const { rows } = await db.query<{ schema: string; table: string; reason: string | null }>(
-    `SELECT source_schema AS schema, source_table AS table, last_error AS reason FROM elt.tables WHERE slot_name = $1 AND state IN ('error', 'excluded')`,
+    `SELECT source_schema AS schema, source_table AS table,
+            CASE WHEN state = 'resyncing' THEN 'its resync was interrupted by a restart' ELSE last_error END AS reason
+       FROM elt.tables WHERE slot_name = $1 AND state IN ('error', 'excluded', 'resyncing')`,
     [slot],
   );
   return rows;

@@ -11,11 +11,35 @@ export interface JobTable {
   state: string;
 }
 
-/** Jobs a previous run left half done start over (their copies and deltas are discarded). */
+/**
+ * Why a table whose resync a restart interrupted, and which no job will copy again, is stopped:
+ * its changes were skipped from the restart on (see ../apply/stopped-tables.ts).
+ */
+export const INTERRUPTED_RESYNC_REASON =
+  'a restart interrupted its resync, which was then cancelled, so its changes since were skipped: resync the table';
+
+/**
+ * Jobs a previous run left half done start over (their copies and deltas are discarded). One
+ * whose cancellation was asked for meanwhile ends cancelled instead, and its tables stop.
+ */
 export async function requeueInterruptedJobs(db: ClientBase, slot: string): Promise<number> {
   await db.query(
     `DELETE FROM elt.resync_delta d USING elt.resync_jobs j WHERE d.job_id = j.id AND j.slot_name = $1 AND j.state = 'running'`,
     [slot],
+  );
+  await db.query(
+    `WITH cancelled AS (
+       UPDATE elt.resync_jobs SET state = 'cancelled', finished_at = now()
+        WHERE slot_name = $1 AND state = 'running' AND cancel_requested RETURNING id),
+     job_tables AS (
+       UPDATE elt.resync_job_tables jt SET state = 'cancelled', finished_at = now()
+         FROM cancelled c WHERE jt.job_id = c.id AND jt.state IN ('queued', 'running')
+       RETURNING jt.source_schema, jt.source_table)
+     UPDATE elt.tables t SET state = 'error', last_error = $2, last_error_at = now()
+       FROM job_tables jt
+      WHERE t.slot_name = $1 AND t.source_schema = jt.source_schema AND t.source_table = jt.source_table
+        AND t.state = 'resyncing'`,
+    [slot, INTERRUPTED_RESYNC_REASON],
   );
   await db.query(
     `UPDATE elt.resync_job_tables SET state = 'queued', rows_copied = 0, started_at = NULL
