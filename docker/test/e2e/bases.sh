@@ -51,8 +51,9 @@ bases_build_debian() {
   tarball="$IMAGE_CACHE/bookworm-minbase-$(sha256sum <"$STANDINS/debian.txt" | cut -c1-16).tar"
   if [ ! -s "$tarball" ]; then
     local rootfs="$E2E_DIR/rootfs"
-    # shellcheck disable=SC2046
-    debootstrap --variant=minbase $(grep -v '^#' "$STANDINS/debian.txt") "$rootfs" >"$E2E_DIR/debootstrap.log" 2>&1 || {
+    local suite mirror
+    { read -r suite && read -r mirror; } < <(grep -v '^#' "$STANDINS/debian.txt")
+    debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" >"$E2E_DIR/debootstrap.log" 2>&1 || {
       tail -n 20 "$E2E_DIR/debootstrap.log" >&2
       return 1
     }
