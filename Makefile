@@ -48,7 +48,7 @@ help:
 	@echo "make dbt-build  build and test the marts (dbt) on the make up destination (.elt/stack.env); make dbt-docs: docs site files"
 	@echo "make airflow-up Airflow in the foreground for the make up stack (make up already starts it)"
 	@echo "make bench   replicator vs native logical replication vs pg_dump | psql (bench-quick: ~2 min)"
-	@echo "make test-compose  docker compose up for real: builds every image, runs the stack end to end (root; ~N min)"
+	@echo "make test-compose  docker compose up for real: builds every image, runs the stack end to end (root; ~13 min, ~19 the first time)"
 	@echo "make chaos   the reliability and security suite: kill -9s, server faults, hostile API input, audits (~4 min)"
 	@echo "make clean   stop and remove all local state (.elt/)"
 	@echo "make pack    the release: compile to dist/ and write the npm package elt-<version>.tgz (README, Install)"
@@ -140,7 +140,6 @@ $(COMPOSE_VENV)/.installed: | $(COMPOSE_REQ)
 	touch "$@"
 
 # docker-compose.yaml end to end on a Docker engine of its own (docker/test/e2e/run.sh; root).
-# E2E_PROFILES=demo,monitoring,airflow adds Airflow.
 test-compose: $(COMPOSE_VENV)/.installed
 	COMPOSE_BIN="$$(ls "$(COMPOSE_VENV)"/lib/python3*/site-packages/compose/docker-compose)" docker/test/e2e/run.sh
 

@@ -42,7 +42,6 @@ bases_key() {
   {
     cat "$STANDINS/$1".* "$STANDINS/debian".* "$HOST_CA"
     [ "$1" != node ] || node --version
-    [ "$1" != airflow ] || cat "$REPO/airflow/requirements.txt"
   } | sha256sum | cut -c1-16
 }
 
@@ -94,8 +93,4 @@ bases_build_postgres() {
 
 bases_build_prometheus() {
   bases_docker_build "$1" "$STANDINS/prometheus.Dockerfile" "$STANDINS"
-}
-
-bases_build_airflow() {
-  bases_docker_build "$1" "$STANDINS/airflow.Dockerfile" "$REPO"
 }

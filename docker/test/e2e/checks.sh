@@ -102,32 +102,3 @@ check_down_leaves_nothing() {
   echo "e2e: ok: docker compose down -v leaves no container, volume or network"
 }
 
-airflow_token() {
-  curl -fsS -X POST http://127.0.0.1:8080/auth/token -H 'Content-Type: application/json' \
-    -d "{\"username\": \"airflow\", \"password\": \"$AIRFLOW_ADMIN_PASSWORD\"}" | jq -r .access_token
-}
-
-dag_run_state() {
-  curl -fsS -H "Authorization: Bearer $1" "http://127.0.0.1:8080/api/v2/dags/elt_dag/dagRuns/$2" | jq -r .state
-}
-
-dag_run_succeeded() {
-  local state
-  state="$(dag_run_state "$1" "$2")"
-  [ "$state" != failed ] || { echo "e2e: FAILED: elt_dag run $2 failed" >&2; exit 1; }
-  [ "$state" = success ]
-}
-
-# elt_dag, triggered through Airflow's REST API, builds the marts from what the replicator wrote.
-check_elt_dag_builds_marts() {
-  local token run_id
-  token="$(airflow_token)"
-  wait_for 300 "Airflow knows elt_dag" curl -fsS -H "Authorization: Bearer $token" http://127.0.0.1:8080/api/v2/dags/elt_dag
-  run_id="$(curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    -d '{"logical_date": null}' http://127.0.0.1:8080/api/v2/dags/elt_dag/dagRuns | jq -r .dag_run_id)"
-  wait_for 900 "elt_dag run $run_id succeeds" dag_run_succeeded "$token" "$run_id"
-  local customers
-  customers="$("${DEST_PSQL[@]}" -c "select count(*) from marts.dim_customers where last_name = 'e2e-staging'")"
-  [ "$customers" = 25 ] || { echo "e2e: FAILED: marts.dim_customers has $customers of the 25 new customers" >&2; return 1; }
-  echo "e2e: ok: elt_dag (triggered through Airflow's REST API) built the marts, new rows included"
-}
