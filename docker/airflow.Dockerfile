@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # Airflow 3 for elt: the official image, the DAGs from airflow/dags, the dbt project from
 # custom_postgres, and dbt in a virtualenv of its own.
 #
@@ -12,7 +10,8 @@
 #   docker build -f docker/airflow.Dockerfile -t elt-airflow:local .
 
 ARG AIRFLOW_VERSION=3.3.2
-ARG PYTHON_VERSION=3.12
+# airflow/requirements.txt is a freeze made with Python 3.11: the base image's Python matches it.
+ARG PYTHON_VERSION=3.11
 
 # ---------------------------------------------------------------------------------------
 # dbt-core and dbt-postgres exactly as custom_postgres/requirements.txt pins them, built
@@ -30,16 +29,12 @@ ARG PYTHON_VERSION
 
 COPY --from=dbt /opt/airflow/dbt-venv /opt/airflow/dbt-venv
 
-# The providers the DAGs need beyond those the official image ships (airflow/requirements.txt,
-# once the DAGs have one), installed against Airflow's official constraints for this
-# Airflow and Python, with apache-airflow itself held at the image's version.
+# The providers the DAGs need beyond those the official image ships: airflow/requirements.txt
+# is a complete freeze of Airflow with them (apache-airflow itself at the image's version), so
+# it installs as it is, with nothing fetched but the packages.
 COPY --chown=50000:0 airflow /opt/airflow/elt-airflow
-RUN if [ -f /opt/airflow/elt-airflow/requirements.txt ]; then \
-      pip install --no-cache-dir --disable-pip-version-check \
-        "apache-airflow==${AIRFLOW_VERSION}" \
-        -r /opt/airflow/elt-airflow/requirements.txt \
-        --constraint "https://raw.githubusercontent.com/apache/airflow/constraints-${AIRFLOW_VERSION}/constraints-${PYTHON_VERSION}.txt"; \
-    fi
+RUN pip install --no-cache-dir --disable-pip-version-check -r /opt/airflow/elt-airflow/requirements.txt \
+ && python -c "import airflow; assert airflow.__version__ == '${AIRFLOW_VERSION}', airflow.__version__"
 
 COPY --chown=50000:0 airflow/dags /opt/airflow/dags
 COPY --chown=50000:0 custom_postgres /opt/airflow/custom_postgres
@@ -49,5 +44,10 @@ ENV ELT_DBT_VENV=/opt/airflow/dbt-venv \
     DBT_PROFILES_DIR=/opt/airflow/custom_postgres \
     PATH=$PATH:/opt/airflow/dbt-venv/bin
 
+COPY --chown=50000:0 docker/airflow-entrypoint.sh /opt/airflow/elt-entrypoint.sh
+
 # The official image's airflow user, stated so that nothing above can leave root behind.
 USER 50000
+# docker/airflow-entrypoint.sh: the ELT_*_FILE secrets, then the official /entrypoint.
+ENTRYPOINT ["/usr/bin/dumb-init", "--", "/opt/airflow/elt-entrypoint.sh"]
+CMD []

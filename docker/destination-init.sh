@@ -4,9 +4,14 @@
 # the analytics database, so it can create the schemas it writes (staging and elt for the
 # replicator, stg and marts for dbt) and nothing beyond that database.
 #
-# The password comes from ELT_DESTINATION_PASSWORD (.env). It is set here once, when the
-# data volume is new; to change it later, ALTER ROLE elt PASSWORD … as postgres.
+# The password comes from the secret elt_destination_password (ELT_DESTINATION_PASSWORD_FILE;
+# ELT_DESTINATION_PASSWORD in .env). It is set here once, when the data volume is new; to change
+# it later, ALTER ROLE elt PASSWORD … as postgres.
 set -eo pipefail
+
+if [ -n "${ELT_DESTINATION_PASSWORD_FILE:-}" ]; then
+  ELT_DESTINATION_PASSWORD="$(<"$ELT_DESTINATION_PASSWORD_FILE")"
+fi
 
 if [ -z "${ELT_DESTINATION_PASSWORD:-}" ]; then
   echo "destination-init: ELT_DESTINATION_PASSWORD is empty; set it in .env (see .env.example)." >&2

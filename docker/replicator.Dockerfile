@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # The elt image: `elt replicate`, `elt api` and the one-shot seeding of the demo source
 # (source_db_init), all from the one Node 20 package. The TypeScript is compiled in a build
 # stage (npm run build, to dist/); the image holds the production node_modules, bin/elt.js,
@@ -54,6 +52,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin/elt.js ./bin/elt.js
+COPY docker/entrypoint.sh ./docker/entrypoint.sh
 COPY --from=build /app/dist ./dist
 
 # The node image's unprivileged user `node` (uid and gid 1000).
@@ -62,5 +61,6 @@ USER 1000:1000
 # 9464: the replicator's /metrics; 5001: the API.
 EXPOSE 9464 5001
 
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-old-space-size=160", "/app/bin/elt.js"]
+# docker/entrypoint.sh: secrets from ELT_*_FILE, and exit 2 (a configuration error) not restarted.
+ENTRYPOINT ["/usr/bin/tini", "--", "/app/docker/entrypoint.sh"]
 CMD ["replicate"]

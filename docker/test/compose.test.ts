@@ -53,6 +53,29 @@ const LOG_VARIABLES = [
   ...readFileSync(join(REPO_ROOT, 'replicator/src/log.ts'), 'utf8').matchAll(/process\.env\.(ELT_[A-Z0-9_]+)/g),
 ].map((m) => m[1]!);
 
+/**
+ * A service's environment as elt sees it behind docker/entrypoint.sh: each ELT_X_FILE becomes
+ * ELT_X (the secret's value, from .env.example), and the source and destination passwords go into
+ * their URLs.
+ */
+function eltEnvironment(s: ComposeService): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const [key, value] of serviceEnvironment(s)) {
+    const secret = /^\/run\/secrets\/(\w+)$/.exec(value)?.[1];
+    if (key.endsWith('_FILE') && secret) {
+      env.set(key.slice(0, -'_FILE'.length), envExample.get(compose.secrets![secret]!.environment!)!);
+    } else env.set(key, value);
+  }
+  for (const role of ['SOURCE', 'DESTINATION']) {
+    const url = env.get(`ELT_${role}_URL`);
+    const password = env.get(`ELT_${role}_PASSWORD`);
+    if (!url || !password) continue;
+    env.delete(`ELT_${role}_PASSWORD`);
+    env.set(`ELT_${role}_URL`, url.replace(/^(postgres(?:ql)?:\/\/[^:@/]+)@/, `$1:${password}@`));
+  }
+  return env;
+}
+
 /** Variables read with process.env.X anywhere in the given TypeScript files. */
 function envReadIn(...files: string[]): Set<string> {
   const names = new Set<string>();
@@ -162,7 +185,9 @@ describe('docker-compose.yaml: files, ports, networks, start order', () => {
   it('no service but the replicator and the seeding job names the source in its environment', () => {
     for (const [name, s] of services) {
       if (name === 'replicator' || name === 'source-init') continue;
-      for (const [key, value] of serviceEnvironment(s)) expect(value, `${name} ${key}`).not.toMatch(/source_postgres/);
+      for (const [key, value] of serviceEnvironment(s)) {
+        if (!key.endsWith('_FILE')) expect(value, `${name} ${key}`).not.toMatch(/source_postgres/);
+      }
     }
   });
 
@@ -171,7 +196,10 @@ describe('docker-compose.yaml: files, ports, networks, start order', () => {
       if (oneShots.includes(name)) continue;
       expect(s.healthcheck?.test, `${name} needs a healthcheck`).toBeDefined();
       expect(s.healthcheck?.disable ?? false, name).toBe(false);
-      expect(s.restart, `${name} restart policy`).toBe('unless-stopped');
+      // elt's own services restart on failure only: docker/entrypoint.sh ends a configuration error
+      // (exit 2) with 0, so it is not restarted in a loop.
+      const elt = s.image === 'elt:local';
+      expect(s.restart, `${name} restart policy`).toBe(elt ? 'on-failure' : 'unless-stopped');
     }
     expect(oneShots.sort()).toEqual(['airflow-init', 'source-init']);
   });
@@ -184,6 +212,8 @@ describe('docker-compose.yaml: files, ports, networks, start order', () => {
         const target = service(dependency);
         if (oneShots.includes(dependency))
           expect(condition, `${name} -> ${dependency}`).toBe('service_completed_successfully');
+        // Prometheus must watch a replicator that is not healthy (not streaming): it waits for a start.
+        else if (name === 'prometheus') expect(condition, `${name} -> ${dependency}`).toBe('service_started');
         else {
           expect(condition, `${name} -> ${dependency}`).toBe('service_healthy');
           expect(target.healthcheck, `${dependency} has a healthcheck`).toBeDefined();
@@ -218,8 +248,8 @@ describe('docker-compose.yaml: files, ports, networks, start order', () => {
       scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[];
     };
     const targets = prometheus.scrape_configs.flatMap((job) => (job.static_configs ?? []).flatMap((c) => c.targets));
-    const replicatorPort = serviceEnvironment(service('replicator')).get('ELT_METRICS_PORT');
-    const apiPort = serviceEnvironment(service('api')).get('ELT_API_PORT');
+    const replicatorPort = eltEnvironment(service('replicator')).get('ELT_METRICS_PORT');
+    const apiPort = eltEnvironment(service('api')).get('ELT_API_PORT');
     expect(targets).toContain(`replicator:${replicatorPort}`);
     expect(targets).toContain(`api:${apiPort}`);
     const prometheusNetworks = serviceNetworks(service('prometheus'));
@@ -238,32 +268,39 @@ describe('docker-compose.yaml: variables and secrets', () => {
   it('every ${VAR} it uses is defined in .env.example, and .env.example has nothing it does not use', () => {
     const used = new Set(uses.map((u) => u.name));
     expect([...used].filter((name) => !envExample.has(name))).toEqual([]);
-    expect([...envExample.keys()].filter((name) => !used.has(name))).toEqual([]);
+    const secrets = new Set(Object.values(compose.secrets ?? {}).map((secret) => secret.environment));
+    // COMPOSE_* are Compose's own settings (COMPOSE_PROFILES).
+    expect(
+      [...envExample.keys()].filter((name) => !used.has(name) && !secrets.has(name) && !name.startsWith('COMPOSE_')),
+    ).toEqual([]);
   });
 
-  it('secrets are required (${VAR:?…}) and never given a default', () => {
-    const secret = SECRET_NAME;
-    for (const use of uses.filter((u) => secret.test(u.name))) {
-      if (use.name === 'AIRFLOW_ADMIN_PASSWORD') continue; // the seed's documented login, admin123 unless .env says otherwise
-      expect(['', ':?'], `${use.name} is used as \${${use.name}${use.operator}…}`).toContain(use.operator);
+  it('every secret of .env.example is a Compose secret, given to services as a file only', () => {
+    const declared = compose.secrets ?? {};
+    const fromEnv = new Set(Object.values(declared).map((secret) => secret.environment));
+    for (const name of envExample.keys()) {
+      if (SECRET_NAME.test(name)) expect(fromEnv.has(name), `${name} is the source of a secret`).toBe(true);
     }
-    // Each secret is required (:?) at least once, so a missing one stops `docker compose`.
-    const required = new Set(uses.filter((u) => u.operator === ':?').map((u) => u.name));
-    for (const name of new Set(uses.filter((u) => secret.test(u.name)).map((u) => u.name))) {
-      if (name !== 'AIRFLOW_ADMIN_PASSWORD') expect(required.has(name), `${name} required`).toBe(true);
+    for (const [name, s] of services) {
+      const listed = new Set(s.secrets ?? []);
+      for (const [key, value] of serviceEnvironment(s)) {
+        expect(SECRET_NAME.test(key), `${name} ${key}: a secret in the environment`).toBe(false);
+        const file = /^\/run\/secrets\/(\w+)$/.exec(value)?.[1];
+        if (key.endsWith('_FILE') || file) {
+          expect(file && listed.has(file), `${name} ${key}: ${value} is a secret the service lists`).toBe(true);
+          expect(declared[file!], `${file} is declared`).toBeDefined();
+        }
+      }
+      for (const secret of listed) expect(declared[secret], `${name}: ${secret} is declared`).toBeDefined();
     }
   });
 
   it('no password, token or key is written into the compose file itself', () => {
     for (const [name, s] of Object.entries(raw.services)) {
       for (const [key, value] of serviceEnvironment(s)) {
-        if (SECRET_NAME.test(key)) expect(value, `${name} ${key}`).toMatch(/^\$\{[A-Z_]+(:[-?][^}]*)?\}$/);
         for (const url of value.match(/[a-z+]+:\/\/[^\s"']+/g) ?? []) {
           const credentials = /^[a-z+]+:\/\/([^/@]*)@/.exec(url)?.[1];
-          if (credentials?.includes(':'))
-            expect(credentials.split(':').slice(1).join(':'), `${name} ${key}: password in ${url}`).toMatch(
-              /^\$\{[A-Z_]+/,
-            );
+          expect(credentials ?? '', `${name} ${key}: password in ${url}`).not.toContain(':');
         }
       }
     }
@@ -282,7 +319,7 @@ describe('docker-compose.yaml: variables and secrets', () => {
 describe('docker-compose.yaml: each component gets settings its own schema accepts', () => {
   it('the replicator: every ELT_* variable is a setting of replicator/src/config.ts (or the log level)', () => {
     const known = new Set([...Object.values(SETTINGS).map((s) => s.env), ...LOG_VARIABLES]);
-    const env = serviceEnvironment(service('replicator'));
+    const env = eltEnvironment(service('replicator'));
     expect([...env.keys()].filter((key) => !known.has(key))).toEqual([]);
     const config = loadConfig(Object.fromEntries(env));
     expect(config).toMatchObject({
@@ -298,23 +335,23 @@ describe('docker-compose.yaml: each component gets settings its own schema accep
 
   it('the API: every ELT_* variable is a setting of api/src/config.ts (or the log level)', () => {
     const known = new Set([...Object.values(API_SETTINGS), ...LOG_VARIABLES]);
-    const env = serviceEnvironment(service('api'));
+    const env = eltEnvironment(service('api'));
     expect([...env.keys()].filter((key) => !known.has(key))).toEqual([]);
     const config = loadApiConfig(Object.fromEntries(env));
     // Inside a container the API must listen beyond loopback, or nothing reaches it.
     expect(config).toMatchObject({ host: '0.0.0.0', port: 5001 });
     expect(config.token).toBeDefined();
-    expect(config.slot).toBe(loadConfig(Object.fromEntries(serviceEnvironment(service('replicator')))).slot);
-    expect(config.destinationUrl).toBe(serviceEnvironment(service('replicator')).get('ELT_DESTINATION_URL'));
+    expect(config.slot).toBe(loadConfig(Object.fromEntries(eltEnvironment(service('replicator')))).slot);
+    expect(config.destinationUrl).toBe(eltEnvironment(service('replicator')).get('ELT_DESTINATION_URL'));
   });
 
   it('the seeding job: source_db_init reads every variable it is given', () => {
     const known = envReadIn('source_db_init/init.ts', 'source_db_init/cli.ts');
-    const env = serviceEnvironment(service('source-init'));
+    const env = eltEnvironment(service('source-init'));
     expect([...env.keys()].filter((key) => !known.has(key))).toEqual([]);
     // It connects as the superuser and sets the same password the replicator logs in with.
-    expect(new URL(env.get('DATABASE_URL')!).username).toBe('postgres');
-    const replicatorUrl = new URL(serviceEnvironment(service('replicator')).get('ELT_SOURCE_URL')!);
+    expect(new URL(env.get('ELT_SOURCE_URL')!).username).toBe('postgres');
+    const replicatorUrl = new URL(eltEnvironment(service('replicator')).get('ELT_SOURCE_URL')!);
     expect(decodeURIComponent(replicatorUrl.password)).toBe(env.get('ELT_REPLICATOR_PASSWORD'));
   });
 
@@ -325,11 +362,9 @@ describe('docker-compose.yaml: each component gets settings its own schema accep
     const mounted = serviceMounts(destination).binds.find((b) => b.source === './docker/destination-init.sh');
     expect(mounted?.target).toMatch(/^\/docker-entrypoint-initdb\.d\/[^/]+\.sh$/);
     for (const name of ['replicator', 'api']) {
-      const url = new URL(serviceEnvironment(service(name)).get('ELT_DESTINATION_URL')!);
+      const url = new URL(eltEnvironment(service(name)).get('ELT_DESTINATION_URL')!);
       expect(url.username, name).toBe(role);
-      expect(decodeURIComponent(url.password), name).toBe(
-        serviceEnvironment(destination).get('ELT_DESTINATION_PASSWORD'),
-      );
+      expect(decodeURIComponent(url.password), name).toBe(eltEnvironment(destination).get('ELT_DESTINATION_PASSWORD'));
       expect(url.pathname, name).toBe(`/${serviceEnvironment(destination).get('POSTGRES_DB')}`);
     }
   });
@@ -344,7 +379,7 @@ describe('docker-compose.yaml: each component gets settings its own schema accep
       'airflow-apiserver',
       'airflow-init',
     ]) {
-      const env = serviceEnvironment(service(name));
+      const env = eltEnvironment(service(name));
       const dbt = [...env.keys()].filter((key) => key.startsWith('ELT_DBT_'));
       expect(
         dbt.filter((key) => !known.has(key)),
@@ -352,17 +387,18 @@ describe('docker-compose.yaml: each component gets settings its own schema accep
       ).toEqual([]);
       expect(env.get('ELT_DBT_HOST'), name).toBe('destination_postgres');
       expect(env.get('ELT_DBT_USER'), name).toBe(
-        new URL(serviceEnvironment(service('api')).get('ELT_DESTINATION_URL')!).username,
+        new URL(eltEnvironment(service('api')).get('ELT_DESTINATION_URL')!).username,
       );
-      expect(env.get('ELT_API_URL'), name).toBe(`http://api:${serviceEnvironment(service('api')).get('ELT_API_PORT')}`);
+      expect(env.get('ELT_API_URL'), name).toBe(`http://api:${eltEnvironment(service('api')).get('ELT_API_PORT')}`);
       for (const conn of [...env.keys()].filter((key) => key.startsWith('AIRFLOW_CONN_'))) {
         expect(() => JSON.parse(env.get(conn)!) as unknown, `${name} ${conn} is JSON`).not.toThrow();
       }
       expect(env.get('AIRFLOW__CORE__EXECUTOR'), name).toBe('LocalExecutor');
-      expect(env.get('AIRFLOW__DATABASE__SQL_ALCHEMY_CONN'), name).toMatch(/@airflow_postgres:5432\/airflow$/);
+      expect(env.get('AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD'), name).toMatch(/@airflow_postgres:5432\/airflow"'$/);
     }
     expect(serviceEnvironment(service('airflow-init')).get('_AIRFLOW_WWW_USER_USERNAME')).toBe('airflow');
-    expect(serviceEnvironment(service('airflow-init')).get('_AIRFLOW_WWW_USER_PASSWORD')).toBe(
+    // docker/airflow-entrypoint.sh turns ELT_AIRFLOW_ADMIN_PASSWORD into _AIRFLOW_WWW_USER_PASSWORD.
+    expect(eltEnvironment(service('airflow-init')).get('ELT_AIRFLOW_ADMIN_PASSWORD')).toBe(
       envExample.get('AIRFLOW_ADMIN_PASSWORD'),
     );
   });

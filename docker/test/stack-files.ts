@@ -29,6 +29,8 @@ export interface ComposeService {
   healthcheck?: { test?: string | string[]; disable?: boolean };
   restart?: string;
   profiles?: string[];
+  /** Names of top-level secrets, mounted as /run/secrets/<name>. */
+  secrets?: string[];
   [key: string]: unknown;
 }
 
@@ -37,6 +39,8 @@ export interface ComposeFile {
   services: Record<string, ComposeService>;
   networks?: Record<string, unknown>;
   volumes?: Record<string, unknown>;
+  /** Each secret's source: a variable of .env (Compose reads it from the environment). */
+  secrets?: Record<string, { environment?: string; file?: string }>;
   [key: string]: unknown;
 }
 
