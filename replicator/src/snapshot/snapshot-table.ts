@@ -67,9 +67,10 @@ async function copyWholeTable(ctx: SnapshotContext, copy: TableToCopy): Promise<
       ctx.metrics.snapshotRows.set({ table: label(copy) }, r);
       shown.update(r, b);
     });
+    const copied = Date.now();
     await finishInTransaction(ctx, db, copy, rows);
     await db.query('COMMIT');
-    await analyze(ctx, db, copy, rows, started);
+    await analyze(ctx, db, copy, rows, { started, copied, committed: Date.now() });
     return rows;
   } catch (error) {
     await rollback(db);
@@ -144,12 +145,13 @@ class SplitTable {
       return 0;
     }
     const rows = sum(this.#rows);
+    const copied = Date.now();
     const db = await connectDestination(this.ctx.config.destinationUrl, 'elt-snapshot-index');
     try {
       await db.query('BEGIN');
       await finishInTransaction(this.ctx, db, this.copy, rows);
       await db.query('COMMIT');
-      await analyze(this.ctx, db, this.copy, rows, this.#started);
+      await analyze(this.ctx, db, this.copy, rows, { started: this.#started, copied, committed: Date.now() });
       return rows;
     } catch (error) {
       await rollback(db);
@@ -191,13 +193,29 @@ async function finishInTransaction(ctx: SnapshotContext, db: pg.ClientBase, copy
   if (copy.identity) await recordReplicaColumns(db, ctx.config.slot, copy.identity);
 }
 
-async function analyze(ctx: SnapshotContext, db: pg.ClientBase, copy: TableToCopy, rows: number, started: number) {
+/** When a table's copy started, when its rows were all in, when its indexes and state committed (ms). */
+interface Phases {
+  started: number;
+  copied: number;
+  committed: number;
+}
+
+/** ANALYZE the copied table, and log where its time went. */
+async function analyze(ctx: SnapshotContext, db: pg.ClientBase, copy: TableToCopy, rows: number, at: Phases) {
   await db
     .query(`ANALYZE ${qualified(ctx.config.targetSchema, copy.table.table.name)}`)
     .catch((error: unknown) => ctx.lc.warn({ table: label(copy), err: error }, 'ANALYZE of the copied table failed'));
   ctx.metrics.snapshotRows.set({ table: label(copy) }, rows);
   ctx.lc.info(
-    { table: label(copy), rows, parts: copy.parts.length, seconds: (Date.now() - started) / 1000 },
+    {
+      table: label(copy),
+      rows,
+      parts: copy.parts.length,
+      seconds: (Date.now() - at.started) / 1000,
+      copySeconds: (at.copied - at.started) / 1000,
+      indexSeconds: (at.committed - at.copied) / 1000,
+      analyzeSeconds: (Date.now() - at.committed) / 1000,
+    },
     'table copied',
   );
 }
