@@ -28,6 +28,12 @@ import { recordReplicaColumns, type TableIdentity } from '../state/replica-colum
 import { copyTableAtSnapshot } from './copy-table.js';
 import { partCondition, type TablePart } from './table-parts.js';
 
+/**
+ * maintenance_work_mem of a snapshot's index builds, when the destination's is lower: a key of
+ * a few million rows is then sorted in memory instead of on disk (at most one build per copy job).
+ */
+const INDEX_BUILD_MEMORY = '256MB';
+
 export interface SnapshotContext {
   lc: Logger;
   config: Config;
@@ -186,6 +192,11 @@ function copyPart(
 /** The table's indexes, the end of the snapshot's `_lsn` default and its `streaming` state, in `db`'s transaction. */
 async function finishInTransaction(ctx: SnapshotContext, db: pg.ClientBase, copy: TableToCopy, rows: number) {
   const { schema, name } = copy.table.table;
+  await db.query(
+    `SELECT set_config('maintenance_work_mem', $1, true)
+     WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes($1)`,
+    [INDEX_BUILD_MEMORY],
+  );
   const keyProblem = await createReplicaIndexes(ctx.lc, db, ctx.plan, copy.table);
   if (keyProblem) throw new TableFailure(schema, name, keyProblem, 'Resync the table once the cause is fixed.');
   await db.query(`ALTER TABLE ${qualified(ctx.config.targetSchema, name)} ALTER COLUMN _lsn DROP DEFAULT`);
