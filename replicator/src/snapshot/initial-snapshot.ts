@@ -16,35 +16,24 @@
  * Each table's rows and bytes are estimated first (progress/table-estimate.ts): the biggest
  * tables are copied first, and progress is shown against the estimates.
  */
-import type pg from "pg";
-import type { Config } from "../config.js";
-import type { Logger } from "../log.js";
-import type { Metrics } from "../metrics.js";
-import { formatLsn, type Lsn } from "../lsn.js";
-import { readCatalog } from "../schema/catalog.js";
-import { createReplicaTables } from "../schema/create-replica.js";
-import {
-  planReplica,
-  type ReplicaPlan,
-  type TablePlan,
-} from "../schema/replica-ddl.js";
-import type { PublishedTable } from "../source/publication.js";
-import { createSlotWithSnapshot } from "../source/slot.js";
-import { connectDestination, connectSource } from "../source/source-db.js";
-import { ident, literal, qualified } from "../sql.js";
-import {
-  beginSnapshotState,
-  finishSnapshotState,
-  upsertTable,
-} from "../state/control.js";
-import type { ProgressReporter } from "../progress/reporter.js";
-import {
-  estimateTable,
-  type TableEstimate,
-} from "../progress/table-estimate.js";
-import { readIdentitiesAtSnapshot } from "../schema/snapshot-identity.js";
-import { tableTasks, type SnapshotContext } from "./snapshot-table.js";
-import { splitTable } from "./table-parts.js";
+import type pg from 'pg';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { formatLsn, type Lsn } from '../lsn.js';
+import { readCatalog } from '../schema/catalog.js';
+import { createReplicaTables } from '../schema/create-replica.js';
+import { planReplica, type ReplicaPlan, type TablePlan } from '../schema/replica-ddl.js';
+import type { PublishedTable } from '../source/publication.js';
+import { createSlotWithSnapshot } from '../source/slot.js';
+import { connectDestination, connectSource } from '../source/source-db.js';
+import { ident, literal, qualified } from '../sql.js';
+import { beginSnapshotState, finishSnapshotState, upsertTable } from '../state/control.js';
+import type { ProgressReporter } from '../progress/reporter.js';
+import { estimateTable, type TableEstimate } from '../progress/table-estimate.js';
+import { readIdentitiesAtSnapshot } from '../schema/snapshot-identity.js';
+import { tableTasks, type SnapshotContext } from './snapshot-table.js';
+import { splitTable } from './table-parts.js';
 
 const MB = 1024 * 1024;
 
@@ -58,12 +47,7 @@ export async function runInitialSnapshot(
   tables: PublishedTable[],
 ): Promise<Lsn> {
   const started = Date.now();
-  await using snapshot = await createSlotWithSnapshot(
-    lc,
-    config.sourceUrl,
-    config.slot,
-    source,
-  );
+  await using snapshot = await createSlotWithSnapshot(lc, config.sourceUrl, config.slot, source);
   const lsn = formatLsn(snapshot.consistentPoint);
   lc.info(
     {
@@ -72,25 +56,14 @@ export async function runInitialSnapshot(
       snapshot: snapshot.snapshotName,
       tables: tables.length,
     },
-    "created slot; copying the snapshot",
+    'created slot; copying the snapshot',
   );
   await beginSnapshotState(control, config.slot, snapshot.consistentPoint);
 
   const plan = await planAtSnapshot(config, snapshot.snapshotName, tables);
   const estimates = await estimateTables(source, tables);
-  const copyable = await createTargetSchema(
-    lc,
-    config,
-    metrics,
-    plan,
-    estimates,
-    snapshot.consistentPoint,
-  );
-  copyable.sort(
-    (a, b) =>
-      (estimates.get(b.table.oid)?.bytes ?? 0) -
-      (estimates.get(a.table.oid)?.bytes ?? 0),
-  );
+  const copyable = await createTargetSchema(lc, config, metrics, plan, estimates, snapshot.consistentPoint);
+  copyable.sort((a, b) => (estimates.get(b.table.oid)?.bytes ?? 0) - (estimates.get(a.table.oid)?.bytes ?? 0));
 
   // Which source table (OID) and columns (attnums) each replica table holds, as the snapshot sees them.
   const identities = await readIdentitiesAtSnapshot(
@@ -120,11 +93,9 @@ export async function runInitialSnapshot(
       bytes: estimate.bytes,
       partBytes: config.snapshotSplitMb * MB,
       tidRangeScan: splitting.tidRangeScan,
-      partitioned: table.table.kind === "p",
+      partitioned: table.table.kind === 'p',
     });
-    const identity = identities.find(
-      (i) => i.schema === table.table.schema && i.table === table.table.name,
-    );
+    const identity = identities.find((i) => i.schema === table.table.schema && i.table === table.table.name);
     return tableTasks(ctx, { table, identity, estimate, parts });
   });
   let totalRows = 0;
@@ -136,7 +107,7 @@ export async function runInitialSnapshot(
   void analyzeTables(lc, config, ctx.copied);
   lc.info(
     { lsn, rows: totalRows, seconds: (Date.now() - started) / 1000 },
-    "snapshot complete; streaming from its consistent point",
+    'snapshot complete; streaming from its consistent point',
   );
   return snapshot.consistentPoint;
 }
@@ -145,23 +116,14 @@ export async function runInitialSnapshot(
  * ANALYZE the copied tables, one after the other, beside the stream: statistics for the apply's
  * and the user's queries, without holding the snapshot's end (autovacuum would come to it too).
  */
-async function analyzeTables(
-  lc: Logger,
-  config: Config,
-  tables: string[],
-): Promise<void> {
-  const db = await connectDestination(
-    config.destinationUrl,
-    "elt-snapshot-analyze",
-  ).catch(() => null);
+async function analyzeTables(lc: Logger, config: Config, tables: string[]): Promise<void> {
+  const db = await connectDestination(config.destinationUrl, 'elt-snapshot-analyze').catch(() => null);
   if (!db) return; // the destination is gone: autovacuum analyzes the tables later
   try {
     for (const table of tables)
       await db
         .query(`ANALYZE ${qualified(config.targetSchema, table)}`)
-        .catch((error: unknown) =>
-          lc.warn({ table, err: error }, "ANALYZE of the copied table failed"),
-        );
+        .catch((error: unknown) => lc.warn({ table, err: error }, 'ANALYZE of the copied table failed'));
   } finally {
     await db.end().catch(() => undefined);
   }
@@ -190,32 +152,24 @@ async function splitFacts(
 }
 
 /** Each published table's rows and bytes as the source estimates them now, by OID. */
-async function estimateTables(
-  source: pg.Client,
-  tables: PublishedTable[],
-): Promise<Map<number, TableEstimate>> {
+async function estimateTables(source: pg.Client, tables: PublishedTable[]): Promise<Map<number, TableEstimate>> {
   const estimates = new Map<number, TableEstimate>();
-  for (const t of tables)
-    estimates.set(t.oid, await estimateTable(source, t.schema, t.name));
+  for (const t of tables) estimates.set(t.oid, await estimateTable(source, t.schema, t.name));
   return estimates;
 }
 
 /** Read the source catalog at the exported snapshot and plan the replica of the published tables. */
-async function planAtSnapshot(
-  config: Config,
-  snapshotName: string,
-  tables: PublishedTable[],
-): Promise<ReplicaPlan> {
-  const db = await connectSource(config.sourceUrl, "elt-snapshot-catalog");
+async function planAtSnapshot(config: Config, snapshotName: string, tables: PublishedTable[]): Promise<ReplicaPlan> {
+  const db = await connectSource(config.sourceUrl, 'elt-snapshot-catalog');
   try {
-    await db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await db.query(`SET TRANSACTION SNAPSHOT ${literal(snapshotName)}`);
     const catalog = await readCatalog(
       db,
       tables.map((t) => t.oid),
       config.sourceSchemas,
     );
-    await db.query("COMMIT");
+    await db.query('COMMIT');
     return planReplica(catalog, {
       sourceSchemas: config.sourceSchemas,
       targetSchema: config.targetSchema,
@@ -237,15 +191,10 @@ async function createTargetSchema(
   estimates: Map<number, TableEstimate>,
   lsn: Lsn,
 ): Promise<TablePlan[]> {
-  const db = await connectDestination(
-    config.destinationUrl,
-    "elt-snapshot-ddl",
-  );
+  const db = await connectDestination(config.destinationUrl, 'elt-snapshot-ddl');
   try {
-    await db.query("BEGIN");
-    await db.query(
-      `DROP SCHEMA IF EXISTS ${ident(config.targetSchema)} CASCADE`,
-    );
+    await db.query('BEGIN');
+    await db.query(`DROP SCHEMA IF EXISTS ${ident(config.targetSchema)} CASCADE`);
     await db.query(`CREATE SCHEMA ${ident(config.targetSchema)}`);
     const failed = await createReplicaTables(lc, db, plan);
     for (const table of plan.tables) {
@@ -260,16 +209,13 @@ async function createTargetSchema(
         sourceTable: name,
         targetSchema: config.targetSchema,
         targetTable: name,
-        state: reason ? "error" : "snapshotting",
+        state: reason ? 'error' : 'snapshotting',
         rowsEstimated: estimates.get(oid)?.rows ?? 0,
         lastError: reason,
       });
-      metrics.snapshotRowsEstimated.set(
-        { table: `${schema}.${name}` },
-        estimates.get(oid)?.rows ?? 0,
-      );
+      metrics.snapshotRowsEstimated.set({ table: `${schema}.${name}` }, estimates.get(oid)?.rows ?? 0);
     }
-    await db.query("COMMIT");
+    await db.query('COMMIT');
     return plan.tables.filter((t) => !failed.has(t.table.oid));
   } finally {
     await db.end();
@@ -281,11 +227,7 @@ async function createTargetSchema(
  * new item starts; the first failure rejects once every started item has settled (so no copy
  * outlives the attempt and its exported snapshot).
  */
-async function forEachParallel<T>(
-  items: T[],
-  jobs: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
+async function forEachParallel<T>(items: T[], jobs: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failed = false;
   const worker = async () => {
@@ -298,11 +240,7 @@ async function forEachParallel<T>(
       }
     }
   };
-  const results = await Promise.allSettled(
-    Array.from({ length: Math.min(jobs, items.length) }, worker),
-  );
-  const rejected = results.find(
-    (r): r is PromiseRejectedResult => r.status === "rejected",
-  );
+  const results = await Promise.allSettled(Array.from({ length: Math.min(jobs, items.length) }, worker));
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (rejected) throw rejected.reason;
 }

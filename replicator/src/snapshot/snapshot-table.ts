@@ -12,34 +12,27 @@
  * A deterministic failure (a row or an index the destination refuses) marks the table `error`
  * with the reason and leaves it empty; a transient one is thrown and ends the attempt.
  */
-import type pg from "pg";
-import type { Config } from "../config.js";
-import {
-  classifyFailure,
-  TableFailure,
-  tableFailureReason,
-} from "../failures.js";
-import type { Logger } from "../log.js";
-import type { Metrics } from "../metrics.js";
-import type { ProgressReporter, TableProgress } from "../progress/reporter.js";
-import type { TableEstimate } from "../progress/table-estimate.js";
-import { createReplicaIndexes } from "../schema/create-replica.js";
-import type { ReplicaPlan, TablePlan } from "../schema/replica-ddl.js";
-import { connectDestination } from "../source/source-db.js";
-import { qualified } from "../sql.js";
-import { recordSnapshotProgress, upsertTable } from "../state/control.js";
-import {
-  recordReplicaColumns,
-  type TableIdentity,
-} from "../state/replica-columns.js";
-import { copyTableAtSnapshot } from "./copy-table.js";
-import { partCondition, type TablePart } from "./table-parts.js";
+import type pg from 'pg';
+import type { Config } from '../config.js';
+import { classifyFailure, TableFailure, tableFailureReason } from '../failures.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { ProgressReporter, TableProgress } from '../progress/reporter.js';
+import type { TableEstimate } from '../progress/table-estimate.js';
+import { createReplicaIndexes } from '../schema/create-replica.js';
+import type { ReplicaPlan, TablePlan } from '../schema/replica-ddl.js';
+import { connectDestination } from '../source/source-db.js';
+import { qualified } from '../sql.js';
+import { recordSnapshotProgress, upsertTable } from '../state/control.js';
+import { recordReplicaColumns, type TableIdentity } from '../state/replica-columns.js';
+import { copyTableAtSnapshot } from './copy-table.js';
+import { partCondition, type TablePart } from './table-parts.js';
 
 /**
  * maintenance_work_mem of a snapshot's index builds, when the destination's is lower: a key of
  * a few million rows is then sorted in memory instead of on disk (at most one build per copy job).
  */
-const INDEX_BUILD_MEMORY = "256MB";
+const INDEX_BUILD_MEMORY = '256MB';
 
 export interface SnapshotContext {
   lc: Logger;
@@ -65,35 +58,26 @@ export interface TableToCopy {
 export type CopyTask = () => Promise<number>;
 
 /** The table's copy tasks, in part order. */
-export function tableTasks(
-  ctx: SnapshotContext,
-  copy: TableToCopy,
-): CopyTask[] {
+export function tableTasks(ctx: SnapshotContext, copy: TableToCopy): CopyTask[] {
   if (copy.parts.length === 1) return [() => copyWholeTable(ctx, copy)];
   const split = new SplitTable(ctx, copy);
   return copy.parts.map((part) => () => split.copyPart(part));
 }
 
 /** A table in one part: rows, indexes and state in one destination transaction. */
-async function copyWholeTable(
-  ctx: SnapshotContext,
-  copy: TableToCopy,
-): Promise<number> {
+async function copyWholeTable(ctx: SnapshotContext, copy: TableToCopy): Promise<number> {
   const started = Date.now();
-  const shown = ctx.progress.table("snapshot", label(copy), copy.estimate);
-  const db = await connectDestination(
-    ctx.config.destinationUrl,
-    "elt-snapshot-copy",
-  );
+  const shown = ctx.progress.table('snapshot', label(copy), copy.estimate);
+  const db = await connectDestination(ctx.config.destinationUrl, 'elt-snapshot-copy');
   try {
-    await db.query("BEGIN");
+    await db.query('BEGIN');
     const rows = await copyPart(ctx, db, copy, copy.parts[0]!, (r, b) => {
       ctx.metrics.snapshotRows.set({ table: label(copy) }, r);
       shown.update(r, b);
     });
     const rowsIn = Date.now();
     await finishInTransaction(ctx, db, copy, rows);
-    await db.query("COMMIT");
+    await db.query('COMMIT');
     copied(ctx, copy, rows, { started, copied: rowsIn, committed: Date.now() });
     return rows;
   } catch (error) {
@@ -126,34 +110,25 @@ class SplitTable {
   async copyPart(part: TablePart): Promise<number> {
     if (!this.#shown) {
       this.#started = Date.now();
-      this.#shown = this.ctx.progress.table(
-        "snapshot",
-        label(this.copy),
-        this.copy.estimate,
-      );
+      this.#shown = this.ctx.progress.table('snapshot', label(this.copy), this.copy.estimate);
     }
     try {
       // After a part failed, the table ends in error: its other parts are not copied.
       if (this.#failure === null) await this.#copy(part);
     } catch (error) {
       this.#failure ??= error;
-      if (classifyFailure(error) === "transient") throw error;
+      if (classifyFailure(error) === 'transient') throw error;
     }
     if (++this.#settled < this.copy.parts.length) return 0;
     return this.#finish();
   }
 
   async #copy(part: TablePart): Promise<void> {
-    const db = await connectDestination(
-      this.ctx.config.destinationUrl,
-      "elt-snapshot-copy",
-    );
+    const db = await connectDestination(this.ctx.config.destinationUrl, 'elt-snapshot-copy');
     try {
-      await db.query("BEGIN");
-      await copyPart(this.ctx, db, this.copy, part, (r, b) =>
-        this.#count(part, r, b),
-      );
-      await db.query("COMMIT");
+      await db.query('BEGIN');
+      await copyPart(this.ctx, db, this.copy, part, (r, b) => this.#count(part, r, b));
+      await db.query('COMMIT');
     } catch (error) {
       await rollback(db);
       throw error;
@@ -179,14 +154,11 @@ class SplitTable {
     }
     const rows = sum(this.#rows);
     const rowsIn = Date.now();
-    const db = await connectDestination(
-      this.ctx.config.destinationUrl,
-      "elt-snapshot-index",
-    );
+    const db = await connectDestination(this.ctx.config.destinationUrl, 'elt-snapshot-index');
     try {
-      await db.query("BEGIN");
+      await db.query('BEGIN');
       await finishInTransaction(this.ctx, db, this.copy, rows);
-      await db.query("COMMIT");
+      await db.query('COMMIT');
       copied(this.ctx, this.copy, rows, {
         started: this.#started,
         copied: rowsIn,
@@ -224,37 +196,18 @@ function copyPart(
 }
 
 /** The table's indexes, the end of the snapshot's `_lsn` default and its `streaming` state, in `db`'s transaction. */
-async function finishInTransaction(
-  ctx: SnapshotContext,
-  db: pg.ClientBase,
-  copy: TableToCopy,
-  rows: number,
-) {
+async function finishInTransaction(ctx: SnapshotContext, db: pg.ClientBase, copy: TableToCopy, rows: number) {
   const { schema, name } = copy.table.table;
   await db.query(
     `SELECT set_config('maintenance_work_mem', $1, true)
      WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes($1)`,
     [INDEX_BUILD_MEMORY],
   );
-  const keyProblem = await createReplicaIndexes(
-    ctx.lc,
-    db,
-    ctx.plan,
-    copy.table,
-  );
-  if (keyProblem)
-    throw new TableFailure(
-      schema,
-      name,
-      keyProblem,
-      "Resync the table once the cause is fixed.",
-    );
-  await db.query(
-    `ALTER TABLE ${qualified(ctx.config.targetSchema, name)} ALTER COLUMN _lsn DROP DEFAULT`,
-  );
+  const keyProblem = await createReplicaIndexes(ctx.lc, db, ctx.plan, copy.table);
+  if (keyProblem) throw new TableFailure(schema, name, keyProblem, 'Resync the table once the cause is fixed.');
+  await db.query(`ALTER TABLE ${qualified(ctx.config.targetSchema, name)} ALTER COLUMN _lsn DROP DEFAULT`);
   await recordSnapshotProgress(db, ctx.config.slot, schema, name, rows, true);
-  if (copy.identity)
-    await recordReplicaColumns(db, ctx.config.slot, copy.identity);
+  if (copy.identity) await recordReplicaColumns(db, ctx.config.slot, copy.identity);
 }
 
 /** When a table's copy started, when its rows were all in, when its indexes and state committed (ms). */
@@ -265,12 +218,7 @@ interface Phases {
 }
 
 /** A table is copied: counted, logged with where its time went, and queued for ANALYZE after the snapshot. */
-function copied(
-  ctx: SnapshotContext,
-  copy: TableToCopy,
-  rows: number,
-  at: Phases,
-): void {
+function copied(ctx: SnapshotContext, copy: TableToCopy, rows: number, at: Phases): void {
   ctx.metrics.snapshotRows.set({ table: label(copy) }, rows);
   ctx.copied.push(copy.table.table.name);
   ctx.lc.info(
@@ -282,7 +230,7 @@ function copied(
       copySeconds: (at.copied - at.started) / 1000,
       indexSeconds: (at.committed - at.copied) / 1000,
     },
-    "table copied",
+    'table copied',
   );
 }
 
@@ -290,35 +238,24 @@ function copied(
  * A transient failure is thrown (the attempt ends). A deterministic one marks the table
  * `error`; the committed parts of a split table are removed first, so it is left empty.
  */
-async function failTable(
-  ctx: SnapshotContext,
-  copy: TableToCopy,
-  error: unknown,
-  empty: boolean,
-): Promise<void> {
-  if (classifyFailure(error) === "transient") throw error;
+async function failTable(ctx: SnapshotContext, copy: TableToCopy, error: unknown, empty: boolean): Promise<void> {
+  if (classifyFailure(error) === 'transient') throw error;
   const { schema, name } = copy.table.table;
   const reason = `Copying the table failed: ${tableFailureReason(error)}`;
-  ctx.lc.error(
-    { table: label(copy), err: error },
-    "table not replicated: the destination refused its copy",
-  );
-  if (empty)
-    await ctx.control.query(
-      `TRUNCATE ${qualified(ctx.config.targetSchema, name)}`,
-    );
+  ctx.lc.error({ table: label(copy), err: error }, 'table not replicated: the destination refused its copy');
+  if (empty) await ctx.control.query(`TRUNCATE ${qualified(ctx.config.targetSchema, name)}`);
   await upsertTable(ctx.control, ctx.config.slot, {
     sourceSchema: schema,
     sourceTable: name,
     targetSchema: ctx.config.targetSchema,
     targetTable: name,
-    state: "error",
+    state: 'error',
     lastError: reason,
   });
 }
 
 async function rollback(db: pg.ClientBase): Promise<void> {
-  await db.query("ROLLBACK").catch(() => {
+  await db.query('ROLLBACK').catch(() => {
     // The connection is gone: the transaction went with it.
   });
 }
