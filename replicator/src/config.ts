@@ -76,8 +76,15 @@ export const configSchema = z
       .enum(['true', 'false'], { error: 'must be true or false' })
       .default('false')
       .transform((value) => value === 'true'),
-    /** Tables copied in parallel during the snapshot. */
+    /** Copies running at once during the snapshot (tables, or parts of a big one), each a source and a destination connection. */
     snapshotJobs: positiveInt(64).default(2),
+    /** Tables bigger than this many MB are copied in parts of about this size, in parallel; 0 = never split. */
+    snapshotSplitMb: z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(0, 'must be 0 (never split) or megabytes')
+      .max(1_048_576, 'must be at most 1048576 (1 TB)')
+      .default(64),
     /** Soft-deleted rows older than this many seconds are pruned by the replicator; null: kept forever. */
     softDeleteRetention: durationOrOff(1).default(null),
     /** How often, in seconds, the replicator looks for soft-deleted rows past the retention. */
@@ -179,7 +186,13 @@ export const SETTINGS: Record<keyof Config, Setting> = {
     env: 'ELT_SNAPSHOT_JOBS',
     flag: 'snapshot-jobs',
     arg: 'n',
-    help: 'tables copied in parallel during the snapshot',
+    help: 'copies at once during the snapshot (tables or parts of a big one), each a source and a destination connection',
+  },
+  snapshotSplitMb: {
+    env: 'ELT_SNAPSHOT_SPLIT_MB',
+    flag: 'snapshot-split-mb',
+    arg: 'mb',
+    help: 'tables bigger than this are copied in parts of about this size, in parallel (0 = never split)',
   },
   softDeleteRetention: {
     env: 'ELT_SOFT_DELETE_RETENTION',

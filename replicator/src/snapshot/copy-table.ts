@@ -21,6 +21,8 @@ export interface CopyTableInput {
   source: { schema: string; name: string; kind: 'r' | 'p' };
   target: { schema: string; name: string };
   columns: string[];
+  /** Copy only the rows this condition selects (a part of a split table, ./table-parts.ts); all when absent. */
+  where?: string | null;
   /** Called with the rows and bytes (COPY text) copied so far, as they pass and at the end. */
   onProgress?: (rows: number, bytes: number) => void;
 }
@@ -34,6 +36,7 @@ export async function copyTableAtSnapshot(dest: pg.ClientBase, input: CopyTableI
   });
   const list = input.columns.map(ident).join(', ');
   const from = `${input.source.kind === 'p' ? '' : 'ONLY '}${qualified(input.source.schema, input.source.name)}`;
+  const where = input.where ? ` WHERE ${input.where}` : '';
   const counter = new RowCounter(input.onProgress);
   try {
     await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -46,7 +49,7 @@ export async function copyTableAtSnapshot(dest: pg.ClientBase, input: CopyTableI
       );
     });
     await pipeline(
-      source.query(copyTo(`COPY (SELECT ${list} FROM ${from}) TO STDOUT`)),
+      source.query(copyTo(`COPY (SELECT ${list} FROM ${from}${where}) TO STDOUT`)),
       counter,
       dest.query(copyFrom(`COPY ${qualified(input.target.schema, input.target.name)} (${list}) FROM STDIN`)),
     );

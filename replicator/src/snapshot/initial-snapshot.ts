@@ -1,37 +1,41 @@
 /**
  * The first full copy, and every full resync: create the slot with an exported snapshot,
  * plan the replica from the source catalog at that snapshot, create the target schema,
- * then copy each table (a few in parallel) and build its indexes. Returns the slot's
- * consistent point, from which streaming starts: nothing is missed, nothing applied twice.
+ * then copy each table and build its indexes after its rows. Returns the slot's consistent
+ * point, from which streaming starts: nothing is missed, nothing applied twice.
  *
- * Each table is one destination transaction: its rows, its indexes and its `streaming`
- * state commit together, so a crash leaves every table either copied or untouched, and a
- * restart copies only the rest (./resume-snapshot.ts). A table the replica cannot hold (a
- * missing extension, DDL the destination refuses, a refused row) is marked `error` with the
- * reason; the others are copied. Only a transient failure ends the attempt.
+ * `ELT_SNAPSHOT_JOBS` copies run at once, each on its own source connection reading at the
+ * one exported snapshot and its own destination connection: whole tables, and the block
+ * ranges of a table bigger than `ELT_SNAPSHOT_SPLIT_MB` (./table-parts.ts). A table is
+ * `streaming` only once its rows, all its parts and its indexes have committed
+ * (./snapshot-table.ts); a crash leaves the others `snapshotting`, and a restart empties and
+ * copies only those (./resume-snapshot.ts). A table the replica cannot hold (a missing
+ * extension, DDL the destination refuses, a refused row) is marked `error` with the reason;
+ * the others are copied. Only a transient failure ends the attempt.
  *
  * Each table's rows and bytes are estimated first (progress/table-estimate.ts): the biggest
  * tables are copied first, and progress is shown against the estimates.
  */
 import type pg from 'pg';
 import type { Config } from '../config.js';
-import { classifyFailure, TableFailure, tableFailureReason } from '../failures.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { readCatalog } from '../schema/catalog.js';
-import { createReplicaIndexes, createReplicaTables } from '../schema/create-replica.js';
+import { createReplicaTables } from '../schema/create-replica.js';
 import { planReplica, type ReplicaPlan, type TablePlan } from '../schema/replica-ddl.js';
 import type { PublishedTable } from '../source/publication.js';
 import { createSlotWithSnapshot } from '../source/slot.js';
 import { connectDestination, connectSource } from '../source/source-db.js';
 import { ident, literal, qualified } from '../sql.js';
-import { beginSnapshotState, finishSnapshotState, recordSnapshotProgress, upsertTable } from '../state/control.js';
-import { copyTableAtSnapshot } from './copy-table.js';
+import { beginSnapshotState, finishSnapshotState, upsertTable } from '../state/control.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { estimateTable, type TableEstimate } from '../progress/table-estimate.js';
-import { recordReplicaColumns, type TableIdentity } from '../state/replica-columns.js';
 import { readIdentitiesAtSnapshot } from '../schema/snapshot-identity.js';
+import { tableTasks, type SnapshotContext } from './snapshot-table.js';
+import { splitTable } from './table-parts.js';
+
+const MB = 1024 * 1024;
 
 export async function runInitialSnapshot(
   lc: Logger,
@@ -46,7 +50,12 @@ export async function runInitialSnapshot(
   await using snapshot = await createSlotWithSnapshot(lc, config.sourceUrl, config.slot, source);
   const lsn = formatLsn(snapshot.consistentPoint);
   lc.info(
-    { slot: config.slot, lsn, snapshot: snapshot.snapshotName, tables: tables.length },
+    {
+      slot: config.slot,
+      lsn,
+      snapshot: snapshot.snapshotName,
+      tables: tables.length,
+    },
     'created slot; copying the snapshot',
   );
   await beginSnapshotState(control, config.slot, snapshot.consistentPoint);
@@ -60,28 +69,86 @@ export async function runInitialSnapshot(
   const identities = await readIdentitiesAtSnapshot(
     config.sourceUrl,
     snapshot.snapshotName,
-    copyable.map((t) => ({ schema: t.table.schema, table: t.table.name, columns: t.copyColumns })),
+    copyable.map((t) => ({
+      schema: t.table.schema,
+      table: t.table.name,
+      columns: t.copyColumns,
+    })),
   );
-  let totalRows = 0;
-  await forEachParallel(copyable, config.snapshotJobs, async (table) => {
-    const identity = identities.find((i) => i.schema === table.table.schema && i.table === table.table.name);
+  const splitting = await splitFacts(source, copyable);
+  const ctx: SnapshotContext = {
+    lc,
+    config,
+    metrics,
+    progress,
+    plan,
+    snapshotName: snapshot.snapshotName,
+    control,
+    copied: [],
+  };
+  const tasks = copyable.flatMap((table) => {
     const estimate = estimates.get(table.table.oid) ?? { rows: 0, bytes: 0 };
-    totalRows += await copyOneTable(
-      lc,
-      config,
-      metrics,
-      { plan, table, identity, estimate },
-      progress,
-      snapshot.snapshotName,
-      control,
-    );
+    const parts = splitTable({
+      blocks: splitting.blocks.get(table.table.oid) ?? 0,
+      bytes: estimate.bytes,
+      partBytes: config.snapshotSplitMb * MB,
+      tidRangeScan: splitting.tidRangeScan,
+      partitioned: table.table.kind === 'p',
+    });
+    const identity = identities.find((i) => i.schema === table.table.schema && i.table === table.table.name);
+    return tableTasks(ctx, { table, identity, estimate, parts });
+  });
+  let totalRows = 0;
+  await forEachParallel(tasks, config.snapshotJobs, async (task) => {
+    const rows = await task();
+    totalRows += rows;
   });
   await finishSnapshotState(control, config.slot, snapshot.consistentPoint);
+  void analyzeTables(lc, config, ctx.copied);
   lc.info(
     { lsn, rows: totalRows, seconds: (Date.now() - started) / 1000 },
     'snapshot complete; streaming from its consistent point',
   );
   return snapshot.consistentPoint;
+}
+
+/**
+ * ANALYZE the copied tables, one after the other, beside the stream: statistics for the apply's
+ * and the user's queries, without holding the snapshot's end (autovacuum would come to it too).
+ */
+async function analyzeTables(lc: Logger, config: Config, tables: string[]): Promise<void> {
+  const db = await connectDestination(config.destinationUrl, 'elt-snapshot-analyze').catch(() => null);
+  if (!db) return; // the destination is gone: autovacuum analyzes the tables later
+  try {
+    for (const table of tables)
+      await db
+        .query(`ANALYZE ${qualified(config.targetSchema, table)}`)
+        .catch((error: unknown) => lc.warn({ table, err: error }, 'ANALYZE of the copied table failed'));
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}
+
+/** Each table's heap size in blocks (how a big one is split), and whether the source reads a ctid range without a full scan. */
+async function splitFacts(
+  source: pg.Client,
+  tables: TablePlan[],
+): Promise<{ blocks: Map<number, number>; tidRangeScan: boolean }> {
+  const { rows } = await source.query<{
+    oid: number;
+    blocks: number;
+    version: number;
+  }>(
+    `SELECT c.oid::int AS oid, (pg_relation_size(c.oid) / current_setting('block_size')::int)::int AS blocks,
+       current_setting('server_version_num')::int AS version
+     FROM pg_class c WHERE c.oid = ANY($1::oid[])`,
+    [tables.map((t) => t.table.oid)],
+  );
+  const version = rows[0]?.version ?? 0;
+  return {
+    blocks: new Map(rows.map((r) => [r.oid, r.blocks])),
+    tidRangeScan: version >= 140_000,
+  };
 }
 
 /** Each published table's rows and bytes as the source estimates them now, by OID. */
@@ -103,7 +170,10 @@ async function planAtSnapshot(config: Config, snapshotName: string, tables: Publ
       config.sourceSchemas,
     );
     await db.query('COMMIT');
-    return planReplica(catalog, { sourceSchemas: config.sourceSchemas, targetSchema: config.targetSchema });
+    return planReplica(catalog, {
+      sourceSchemas: config.sourceSchemas,
+      targetSchema: config.targetSchema,
+    });
   } finally {
     await db.end();
   }
@@ -148,72 +218,6 @@ async function createTargetSchema(
     await db.query('COMMIT');
     return plan.tables.filter((t) => !failed.has(t.table.oid));
   } finally {
-    await db.end();
-  }
-}
-
-/**
- * Copy one table and build its indexes in one destination transaction that also marks it
- * `streaming`. A deterministic failure marks the table `error` instead; a transient one is thrown.
- */
-async function copyOneTable(
-  lc: Logger,
-  config: Config,
-  metrics: Metrics,
-  copy: { plan: ReplicaPlan; table: TablePlan; identity: TableIdentity | undefined; estimate: TableEstimate },
-  progress: ProgressReporter,
-  snapshotName: string,
-  control: pg.Client,
-): Promise<number> {
-  const { plan, table, identity } = copy;
-  const { schema, name, kind } = table.table;
-  const label = `${schema}.${name}`;
-  const started = Date.now();
-  const shown = progress.table('snapshot', label, copy.estimate);
-  const db = await connectDestination(config.destinationUrl, 'elt-snapshot-copy');
-  try {
-    await db.query('BEGIN');
-    const rows = await copyTableAtSnapshot(db, {
-      sourceUrl: config.sourceUrl,
-      snapshotName,
-      source: { schema, name, kind },
-      target: { schema: config.targetSchema, name },
-      columns: table.copyColumns,
-      onProgress: (rowsCopied, bytesCopied) => {
-        metrics.snapshotRows.set({ table: label }, rowsCopied);
-        shown.update(rowsCopied, bytesCopied);
-      },
-    });
-    const keyProblem = await createReplicaIndexes(lc, db, plan, table);
-    if (keyProblem) throw new TableFailure(schema, name, keyProblem, 'Resync the table once the cause is fixed.');
-    await db.query(`ALTER TABLE ${qualified(config.targetSchema, name)} ALTER COLUMN _lsn DROP DEFAULT`);
-    await recordSnapshotProgress(db, config.slot, schema, name, rows, true);
-    if (identity) await recordReplicaColumns(db, config.slot, identity);
-    await db.query('COMMIT');
-    await db
-      .query(`ANALYZE ${qualified(config.targetSchema, name)}`)
-      .catch((error: unknown) => lc.warn({ table: label, err: error }, 'ANALYZE of the copied table failed'));
-    metrics.snapshotRows.set({ table: label }, rows);
-    lc.info({ table: label, rows, seconds: (Date.now() - started) / 1000 }, 'table copied');
-    return rows;
-  } catch (error) {
-    await db.query('ROLLBACK').catch(() => {
-      // The connection is gone: the transaction went with it.
-    });
-    if (classifyFailure(error) === 'transient') throw error;
-    const reason = `Copying the table failed: ${tableFailureReason(error)}`;
-    lc.error({ table: label, err: error }, 'table not replicated: the destination refused its copy');
-    await upsertTable(control, config.slot, {
-      sourceSchema: schema,
-      sourceTable: name,
-      targetSchema: config.targetSchema,
-      targetTable: name,
-      state: 'error',
-      lastError: reason,
-    });
-    return 0;
-  } finally {
-    shown.end();
     await db.end();
   }
 }

@@ -245,9 +245,15 @@ function hostName(): string {
 export async function readTableRows(
   db: ClientBase,
   slot: string,
-): Promise<{ schema: string; table: string; state: string }[]> {
-  const { rows } = await db.query<{ schema: string; table: string; state: string }>(
-    'SELECT source_schema AS schema, source_table AS table, state FROM elt.tables WHERE slot_name = $1',
+): Promise<{ schema: string; table: string; state: string; targetSchema: string; targetTable: string }[]> {
+  const { rows } = await db.query<{
+    schema: string;
+    table: string;
+    state: string;
+    targetSchema: string;
+    targetTable: string;
+  }>(
+    'SELECT source_schema AS schema, source_table AS table, state, target_schema AS "targetSchema", target_table AS "targetTable" FROM elt.tables WHERE slot_name = $1',
     [slot],
   );
   return rows;
