@@ -109,6 +109,7 @@ async function runJob(
         jobId,
         schema: t.schema,
         table: t.table,
+        keys: t.keys,
         onProgress: async (rowsCopied) => {
           metrics.resyncRows.set({ table: label }, rowsCopied);
           await updateJobTable(db, jobId, t, { rowsCopied });
@@ -163,7 +164,8 @@ async function estimateJobTables(
   const estimates = new Map<string, TableEstimate>();
   for (const t of tables) {
     if (t.state !== 'queued') continue;
-    const estimate = await estimateTable(source, t.schema, t.table);
+    // A repair copies its keys' rows (about one each), not the table.
+    const estimate = t.keys ? { rows: t.keys.values.length, bytes: 0 } : await estimateTable(source, t.schema, t.table);
     estimates.set(`${t.schema}.${t.table}`, estimate);
     await updateJobTable(db, jobId, t, { rowsEstimated: estimate.rows });
   }
