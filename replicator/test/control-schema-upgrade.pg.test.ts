@@ -51,7 +51,11 @@ async function stateRows(url: string): Promise<Record<string, unknown>> {
   );
   const columns = await query(url, 'SELECT * FROM elt.table_columns ORDER BY 1, 2, 3, 4');
   const jobs = await query(url, 'SELECT * FROM elt.resync_jobs ORDER BY id');
-  const jobTables = await query(url, 'SELECT * FROM elt.resync_job_tables ORDER BY 1, 2, 3');
+  // Without the columns later migrations added (keys: a repair's, NULL for a 0.1 job).
+  const jobTables = await query(
+    url,
+    "SELECT to_jsonb(t) - 'keys' AS row FROM elt.resync_job_tables t ORDER BY job_id, slot_name, source_schema",
+  );
   return { state, tables, columns, jobs, jobTables };
 }
 
