@@ -2,7 +2,9 @@
  * elt verify under a running write workload: with the replica intact it reports no difference
  * (changes in flight, hard deletes included, are never mistaken for one); with the replica
  * damaged in the destination it reports exactly the damaged keys; with ELT_VERIFY_REPAIR the
- * background verifier of elt replicate queues a resync and the replica ends equal. A partition
+ * background verifier of elt replicate queues a resync of just those keys (of the whole table
+ * for a table without a key), the rest of the table untouched, and the replica ends equal; a
+ * repair killed with SIGKILL before its swap runs again at the next start. A partition
  * truncated on the source (which the stream never carries) is repaired by the partition watch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +12,8 @@ import { replicationSuite } from '../../harness/fixture.js';
 import { query, runElt, StopWaiting, waitFor } from '../../harness/replication.js';
 import { freePort } from '../../harness/pg-cluster.js';
 import { EXIT } from '../src/cli/exit-codes.js';
+import { enqueueResync } from '../src/state/resync-queue.js';
+import pg from 'pg';
 
 interface Report {
   tables: {
@@ -169,8 +173,18 @@ describe('elt verify', () => {
     expect(only.report.tables.map((t) => t.table)).toEqual(['tags']);
   });
 
-  it('repairs what differs with ELT_VERIFY_REPAIR: the background verifier queues resyncs, and the replica ends equal', async () => {
+  /** _synced_at and _lsn of the items rows no test writes (ids 10 to 999 but 11 to 13) and the repairs must not touch. */
+  const untouched = () =>
+    query<{ id: string; at: string; lsn: string }>(
+      pair.destinationUrl,
+      `SELECT id::text, _synced_at::text AS at, _lsn::text AS lsn FROM staging.items
+       WHERE id BETWEEN 10 AND 999 AND id NOT BETWEEN 11 AND 13 ORDER BY id`,
+    );
+
+  it('repairs what differs with ELT_VERIFY_REPAIR: the background verifier queues resyncs of the differing keys, and the replica ends equal', async () => {
     await pair.stop();
+    const before = await untouched();
+    expect(before).toHaveLength(987);
     const metricsPort = await freePort();
     const replicator = await pair.start({
       ELT_VERIFY_INTERVAL: '1',
@@ -195,6 +209,22 @@ describe('elt verify', () => {
     expect(replicator.output()).toMatch(
       /"table":"public.items","outcome":"differs","rowsChecked":\d+,"rowsDiffering":5,"reason":null,"repairJobId":\d+/,
     );
+    // Keyed tables: just the differing keys; tags has no key: the whole table.
+    const jobs = await query<{ t: string; keys: { columns: string[]; values: string[][] } | null; n: string }>(
+      pair.destinationUrl,
+      `SELECT j.source_table AS t, j.keys, j.rows_copied::text AS n FROM elt.resync_job_tables j
+       JOIN elt.resync_jobs r ON r.id = j.job_id WHERE r.requested_by = 'elt verify' ORDER BY 1`,
+    );
+    expect(jobs.map((j) => [j.t, j.keys?.columns, j.keys?.values.map((v) => v.join('/')).sort()])).toEqual([
+      ['events', ['id', 'at'], ['50/2025-05-01']],
+      ['items', ['id'], ['-1', '40001', '5', '7', '9']],
+      ['tags', undefined, undefined],
+    ]);
+    // The key repairs copied the rows of their keys the source has (items -1 it has not); tags was copied whole.
+    expect(jobs.map((j) => Number(j.n))).toEqual([1, 4, expect.any(Number)]);
+    expect(Number(jobs[2]!.n)).toBeGreaterThan(500);
+    // The rest of items was not copied again: its rows are as the stream wrote them.
+    expect(await untouched()).toEqual(before);
     // The next run finds the repaired table equal.
     await waitFor(
       'the verifier to find items equal',
@@ -210,6 +240,77 @@ describe('elt verify', () => {
     const { code, output } = await verify();
     expect(code, output).toBe(EXIT.ok);
   }, 480_000);
+
+  it('a key repair killed with SIGKILL before its swap is copied again at the next start, and the replica ends equal', async () => {
+    await pair.restart({ ELT_VERIFY_INTERVAL: '0', ELT_VERIFY_REPAIR: 'false' });
+    await query(
+      pair.destinationUrl,
+      "UPDATE staging.items SET name = 'damaged' WHERE id = 11; DELETE FROM staging.items WHERE id = 12; UPDATE staging.items SET qty = -1 WHERE id = 13",
+    );
+    const before = await untouched();
+    await startWriting();
+    // An open transaction on the source that has written: the repair's snapshot (a temporary
+    // slot) waits for it, so the repair is running and nothing of it is swapped in at the kill.
+    const blocker = new pg.Client({ connectionString: pair.sourceUrl });
+    await blocker.connect();
+    let jobId: number | null = null;
+    try {
+      await blocker.query('BEGIN; CREATE TEMP TABLE elt_test_blocker (i int)');
+      const queue = new pg.Client({ connectionString: pair.destinationUrl });
+      await queue.connect();
+      try {
+        const keys = { columns: ['id'], values: [['11'], ['12'], ['13']] };
+        jobId = await enqueueResync(queue, 'elt_slot', [{ schema: 'public', table: 'items', keys }], 'elt verify');
+      } finally {
+        await queue.end();
+      }
+      expect(jobId).not.toBeNull();
+      await waitFor(
+        'the repair to start',
+        async () =>
+          (
+            await query<{ state: string }>(
+              pair.destinationUrl,
+              'SELECT state FROM elt.resync_job_tables WHERE job_id = $1',
+              [jobId],
+            )
+          )[0]?.state === 'running',
+        120_000,
+      );
+      expect(await pair.stop('SIGKILL')).toBe('SIGKILL');
+    } finally {
+      await blocker.end();
+    }
+    // Nothing of the repair was swapped in; the next start copies again and swaps.
+    const [damaged] = await query<{ name: string }>(
+      pair.destinationUrl,
+      'SELECT name FROM staging.items WHERE id = 11',
+    );
+    expect(damaged!.name).toBe('damaged');
+    await pair.start({ ELT_VERIFY_INTERVAL: '0', ELT_VERIFY_REPAIR: 'false' });
+    await waitFor(
+      'the repair to run again and succeed',
+      async () => {
+        const [job] = await query<{ state: string }>(
+          pair.destinationUrl,
+          'SELECT state FROM elt.resync_jobs WHERE id = $1',
+          [jobId],
+        );
+        if (job!.state === 'failed') throw new StopWaiting(`the repair failed: ${pair.replicator.output()}`);
+        return job!.state === 'succeeded';
+      },
+      120_000,
+    );
+    await stopWriting();
+    await pair.catchUp();
+    await pair.expectEqual();
+    expect(await untouched()).toEqual(before);
+    const shadows = await query(
+      pair.destinationUrl,
+      "SELECT 1 FROM pg_tables WHERE tablename LIKE '\\_elt\\_resync\\_%'",
+    );
+    expect(shadows).toEqual([]);
+  }, 300_000);
 
   it('a partition truncated on the source: the partition watch resyncs the table, and verify finds it equal', async () => {
     await query(pair.sourceUrl, 'TRUNCATE events_2025');

@@ -97,7 +97,9 @@ async function runJob(
     // A table left "resyncing" by a crash streams (its copy was swapped in, or never started).
     const recordedState = await readTableState(db, config.slot, t.schema, t.table);
     const previousState = recordedState === null || recordedState === 'resyncing' ? 'streaming' : recordedState;
-    await setTableState(db, config.slot, t, 'resyncing');
+    // A repair of some keys leaves the table streaming (its changes apply and are held aside too);
+    // a table copied whole is resyncing, and a restart keeps its changes for the copy (stopped-tables.ts).
+    if (!t.keys) await setTableState(db, config.slot, t, 'resyncing');
     const shown = progress.table('resync', label, estimate);
     try {
       const rows = await resyncTable({
@@ -109,6 +111,7 @@ async function runJob(
         jobId,
         schema: t.schema,
         table: t.table,
+        keys: t.keys,
         onProgress: async (rowsCopied) => {
           metrics.resyncRows.set({ table: label }, rowsCopied);
           await updateJobTable(db, jobId, t, { rowsCopied });
@@ -163,7 +166,8 @@ async function estimateJobTables(
   const estimates = new Map<string, TableEstimate>();
   for (const t of tables) {
     if (t.state !== 'queued') continue;
-    const estimate = await estimateTable(source, t.schema, t.table);
+    // A repair copies its keys' rows (about one each), not the table.
+    const estimate = t.keys ? { rows: t.keys.values.length, bytes: 0 } : await estimateTable(source, t.schema, t.table);
     estimates.set(`${t.schema}.${t.table}`, estimate);
     await updateJobTable(db, jobId, t, { rowsEstimated: estimate.rows });
   }

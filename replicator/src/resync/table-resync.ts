@@ -16,6 +16,11 @@
  *    snapshot), replace the table's rows with the shadow's (./swap-sql.ts: views on the
  *    table survive, readers see the old rows until the commit, soft-deleted rows stay),
  *    stop recording.
+ *
+ * A repair (the job names keys, ./key-set.ts) copies only those keys' rows at L and, at the
+ * swap, replaces only the replica's rows of those keys; the rest of the table streams as it
+ * did. A crash before the swap's commit leaves the table as it was, and the job, requeued at the
+ * next start, copies again (./resync-runner.ts).
  */
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -30,9 +35,10 @@ import { createSlotWithSnapshot } from '../source/slot.js';
 import { connectDestination, sourceClientConfig } from '../source/source-db.js';
 import { identityKeyIndexes, type TargetTable } from '../schema/mapping.js';
 import { ident, literal, qualified } from '../sql.js';
-import { decodeDelta, type ApplyHooks } from '../apply/apply-hooks.js';
+import { decodeDelta, type ApplyHooks, type DeltaChange } from '../apply/apply-hooks.js';
 import { progressTick } from './copy-progress.js';
-import { swapSql } from './swap-sql.js';
+import { keySwapSql, swapSql } from './swap-sql.js';
+import { followKeyMove, keyIn, keysInTableOrder, keysParam } from './key-set.js';
 import { ensureReplicaTable } from '../schema/ensure-replica-table.js';
 import { readIdentitiesAtSnapshot } from '../schema/snapshot-identity.js';
 import { recordCopiedColumns } from '../state/replica-columns.js';
@@ -40,7 +46,7 @@ import type { RowChange } from '../apply/batch.js';
 import type { Applier } from '../apply/applier.js';
 import { deleteDelta, readDelta } from '../state/resync-delta.js';
 import { clearVerifyResult } from '../state/verify-results.js';
-import { setTableState, updateJobTable } from '../state/resync-jobs.js';
+import { setTableState, updateJobTable, type RepairKeys } from '../state/resync-jobs.js';
 
 const PROGRESS_INTERVAL_MS = 2_000;
 const REPLAY_PAGE_ROWS = 5_000;
@@ -55,6 +61,8 @@ export interface TableResyncInput {
   jobId: number;
   schema: string;
   table: string;
+  /** Copy only these keys again (a repair); null: the whole table. */
+  keys?: RepairKeys | null | undefined;
   /** Called with rows copied so far, every couple of seconds and at the end. */
   onProgress(rowsCopied: number): Promise<void>;
   /** Called with the rows and bytes (COPY text) copied so far, as they pass. */
@@ -91,13 +99,18 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       await streamCaughtUp(input.source, hooks);
       return readShape();
     });
+    // Keys in the order of the identity the stream applies by; a table whose identity is not the
+    // repair's key (none, or another index) is copied whole.
+    const keys = input.keys ? keysInTableOrder(shape, input.keys) : null;
     await using snapshot = await createSlotWithSnapshot(lc, config.sourceUrl, `elt_resync_${jobId}`, input.source, {
       temporary: true,
     });
     const fromLsn = snapshot.consistentPoint;
     lc.info(
-      { table: `${schema}.${table}`, lsn: formatLsn(fromLsn), job: jobId },
-      'resync: copying the table at a fresh snapshot',
+      { table: `${schema}.${table}`, lsn: formatLsn(fromLsn), job: jobId, keys: keys?.size },
+      keys
+        ? 'resync: copying the rows of the keys to repair at a fresh snapshot'
+        : 'resync: copying the table at a fresh snapshot',
     );
     await dest.query(`DROP TABLE IF EXISTS ${shadow}`);
     await dest.query(`CREATE TABLE ${shadow} (LIKE ${target} INCLUDING ALL)`);
@@ -111,6 +124,7 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       shape.kind,
       shadow,
       shape.columns.map((c) => c.name),
+      keys && `WHERE ${keyIn(shape, 'r', literal(keysParam(keys)), shape.sourceTypes)}`,
     );
     // Which source table (OID) and columns (attnums) the copy holds, as its snapshot saw them.
     const copied = await readIdentitiesAtSnapshot(config.sourceUrl, snapshot.snapshotName, [
@@ -134,8 +148,14 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
     await hooks.atBoundary(async (applier) => {
       const spoiled = hooks.takeSpoiled(jobId);
       if (spoiled) throw new Error(spoiled);
-      replayed = await replayDelta(applier, shadowTable, jobId, fromLsn);
-      for (const statement of swapSql(shape, shadowName, config.deleteMode)) await applier.query(statement);
+      replayed = await replayDelta(applier, shadowTable, jobId, fromLsn, (change) => {
+        if (keys) followKeyMove(shape, keys, change);
+      });
+      if (keys) {
+        const param = keysParam(keys);
+        for (const statement of keySwapSql(shape, shadowName, config.deleteMode, '$1'))
+          await applier.query(statement, [param]);
+      } else for (const statement of swapSql(shape, shadowName, config.deleteMode)) await applier.query(statement);
       await applier.query(`DROP TABLE ${shadow}`);
       await deleteDelta(applier, jobId);
       // The last verification described rows that are replaced now: the next one tells again.
@@ -143,7 +163,8 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       for (const identity of copied) await recordCopiedColumns(applier, config.slot, identity);
       // The table streams and the job's table is done with the swap, in its transaction: a crash
       // right after it must not leave the table "resyncing" under a job that will not run it again.
-      await setTableState(applier, config.slot, { schema, table }, 'streaming');
+      // A repair leaves the table's state alone: it replaced a few rows of a table that streamed.
+      if (!keys) await setTableState(applier, config.slot, { schema, table }, 'streaming');
       await updateJobTable(
         applier,
         jobId,
@@ -151,8 +172,9 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
         { state: 'succeeded', rowsCopied: rows, rowsEstimated: rows },
       );
       hooks.unmirror(schema, table);
-      // A stopped table is whole again: its changes apply from here on.
-      hooks.stopped.resume(schema, table);
+      // A stopped table is whole again: its changes apply from here on. Not after a repair, which
+      // copied only some of its rows.
+      if (!keys) hooks.stopped.resume(schema, table);
       swapped = true;
     }, fromLsn);
     lc.info({ table: `${schema}.${table}`, rows, replayedChanges: replayed, job: jobId }, 'resync: table swapped in');
@@ -185,15 +207,16 @@ async function tableShape(
   targetSchema: string,
   schema: string,
   table: string,
-): Promise<TargetTable & { kind: string }> {
+): Promise<TargetTable & { kind: string; sourceTypes: string[] }> {
   const { rows } = await source.query<{
     name: string;
     is_key: boolean;
     identity: ReplicaIdentity;
     kind: string;
     oid: number;
+    source_type: string;
   }>(
-    `SELECT a.attname AS name, coalesce(a.attnum = ANY(i.indkey), false) AS is_key, c.relreplident AS identity, c.relkind AS kind, c.oid::int AS oid
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS source_type, coalesce(a.attnum = ANY(i.indkey), false) AS is_key, c.relreplident AS identity, c.relkind AS kind, c.oid::int AS oid
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
      LEFT JOIN pg_index i ON i.indrelid = c.oid AND CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END
@@ -230,6 +253,7 @@ async function tableShape(
     signature: '',
     stageTable: '',
     kind: rows[0]!.kind,
+    sourceTypes: rows.map((r) => r.source_type),
   };
 }
 
@@ -241,6 +265,8 @@ async function copyAtSnapshot(
   kind: string,
   shadow: string,
   columns: string[],
+  /** Which rows to copy (a repair's keys, the table aliased r); all when null. */
+  where: string | null,
 ): Promise<number> {
   const source = new pg.Client(sourceClientConfig(input.config.sourceUrl, 'elt-resync-copy'));
   await source.connect();
@@ -277,7 +303,7 @@ async function copyAtSnapshot(
     await source.query(`SET TRANSACTION SNAPSHOT ${literal(snapshotName)}`);
     await dest.query('BEGIN');
     await pipeline(
-      source.query(copyTo(`COPY (SELECT ${list} FROM ${from}) TO STDOUT`)),
+      source.query(copyTo(`COPY (SELECT ${list} FROM ${from} r ${where ?? ''}) TO STDOUT`)),
       counter,
       dest.query(copyFrom(`COPY ${shadow} (${list}) FROM STDIN`)),
     );
@@ -297,7 +323,13 @@ async function copyAtSnapshot(
 }
 
 /** Apply the recorded changes committed at or after `fromLsn` to the shadow table, in order; returns how many. */
-async function replayDelta(applier: Applier, shadow: TargetTable, jobId: number, fromLsn: Lsn): Promise<number> {
+async function replayDelta(
+  applier: Applier,
+  shadow: TargetTable,
+  jobId: number,
+  fromLsn: Lsn,
+  onChange: (change: DeltaChange) => void,
+): Promise<number> {
   let after = 0;
   let replayed = 0;
   for (;;) {
@@ -309,6 +341,7 @@ async function replayDelta(applier: Applier, shadow: TargetTable, jobId: number,
       const change = decodeDelta(row.change as Parameters<typeof decodeDelta>[0]);
       if (change.lsn < fromLsn) continue;
       replayed++;
+      onChange(change);
       if (change.op === 'truncate') {
         await applier.applyTo(shadow, pending);
         pending = [];

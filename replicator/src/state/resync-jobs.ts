@@ -5,10 +5,19 @@
 import type { ClientBase } from 'pg';
 import type { Queryable } from './replica-columns.js';
 
+/** The keys a repair copies again (elt.resync_job_tables.keys); a job table without them copies the whole table. */
+export interface RepairKeys {
+  /** The key's source columns. */
+  columns: string[];
+  /** Each key's values, in the order of `columns`, as the source prints them. */
+  values: string[][];
+}
+
 export interface JobTable {
   schema: string;
   table: string;
   state: string;
+  keys: RepairKeys | null;
 }
 
 /**
@@ -67,7 +76,7 @@ export async function claimNextJob(db: ClientBase, slot: string): Promise<number
 
 export async function jobTables(db: ClientBase, jobId: number): Promise<JobTable[]> {
   const { rows } = await db.query<JobTable>(
-    `SELECT source_schema AS schema, source_table AS table, state FROM elt.resync_job_tables WHERE job_id = $1 ORDER BY source_schema, source_table`,
+    `SELECT source_schema AS schema, source_table AS table, state, keys FROM elt.resync_job_tables WHERE job_id = $1 ORDER BY source_schema, source_table`,
     [jobId],
   );
   return rows;

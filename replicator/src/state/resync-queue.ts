@@ -5,10 +5,13 @@
  */
 import { RESYNC_CHANNEL } from './control.js';
 import type { Queryable } from './replica-columns.js';
+import type { RepairKeys } from './resync-jobs.js';
 
 export interface ResyncTarget {
   schema: string;
   table: string;
+  /** Copy only these keys again (a repair); the whole table when absent. */
+  keys?: RepairKeys | undefined;
 }
 
 /** Queue one job for the tables (those without an active job); returns its id, or null when none was needed. */
@@ -21,14 +24,20 @@ export async function enqueueResync(
   if (tables.length === 0) return null;
   const { rows } = await db.query(
     `WITH wanted AS (
-       SELECT w.s, w.t FROM unnest($2::text[], $3::text[]) AS w(s, t)
+       SELECT w.s, w.t, w.k FROM unnest($2::text[], $3::text[], $5::jsonb[]) AS w(s, t, k)
        WHERE NOT EXISTS (SELECT 1 FROM elt.resync_job_tables a
          WHERE a.slot_name = $1 AND a.source_schema = w.s AND a.source_table = w.t AND a.state IN ('queued', 'running'))),
      job AS (
        INSERT INTO elt.resync_jobs (slot_name, requested_by) SELECT $1, $4 WHERE EXISTS (SELECT 1 FROM wanted) RETURNING id)
-     INSERT INTO elt.resync_job_tables (job_id, slot_name, source_schema, source_table)
-     SELECT job.id, $1, wanted.s, wanted.t FROM job, wanted RETURNING job_id`,
-    [slot, tables.map((t) => t.schema), tables.map((t) => t.table), requestedBy],
+     INSERT INTO elt.resync_job_tables (job_id, slot_name, source_schema, source_table, keys)
+     SELECT job.id, $1, wanted.s, wanted.t, wanted.k FROM job, wanted RETURNING job_id`,
+    [
+      slot,
+      tables.map((t) => t.schema),
+      tables.map((t) => t.table),
+      requestedBy,
+      tables.map((t) => (t.keys ? JSON.stringify(t.keys) : null)),
+    ],
   );
   const jobId = (rows[0] as { job_id: string } | undefined)?.job_id;
   if (jobId === undefined) return null;

@@ -1,7 +1,8 @@
 /**
  * One verification run: the tables of a slot (or those asked for), one after the other, each
  * result stored in elt.verify_results and counted in the metrics; with repair, a table with
- * differing rows is queued for an online resync of the whole table.
+ * differing rows is queued for an online resync of just the differing keys (of the whole
+ * table when it has no key, or when more rows differ than a result lists).
  */
 import type pg from 'pg';
 import { ConfigError } from '../errors.js';
@@ -9,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { connectDestination, connectSource } from '../source/source-db.js';
 import { enqueueResync } from '../state/resync-queue.js';
+import type { RepairKeys } from '../state/resync-jobs.js';
 import { checkReplicatorStreaming, ReplicaNotApplying } from './point.js';
 import { RateLimiter } from './rate-limit.js';
 import { storeResult } from '../state/verify-results.js';
@@ -70,7 +72,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
           };
         });
         const repairJobId =
-          options.repair && result.outcome === 'differs' ? await queueRepair(replica, slot, schema, table) : null;
+          options.repair && result.outcome === 'differs' ? await queueRepair(replica, slot, result) : null;
         await storeResult(replica, slot, result, repairJobId);
         if (result.outcome === 'equal' || result.outcome === 'differs')
           options.metrics?.verifyRowsDiffering.set({ table: name }, result.rowsDiffering);
@@ -103,9 +105,10 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   }
 }
 
-/** Queue a resync of the whole table, or find the one already queued or running for it; its job id. */
-async function queueRepair(db: pg.Client, slot: string, schema: string, table: string): Promise<number | null> {
-  const queued = await enqueueResync(db, slot, [{ schema, table }], 'elt verify');
+/** Queue a resync of the differing keys, or find the one already queued or running for the table; its job id. */
+async function queueRepair(db: pg.Client, slot: string, result: TableResult): Promise<number | null> {
+  const { schema, table } = result;
+  const queued = await enqueueResync(db, slot, [{ schema, table, keys: repairKeys(result) }], 'elt verify');
   if (queued !== null) return queued;
   const { rows } = await db.query<{ id: string }>(
     `SELECT job_id::text AS id FROM elt.resync_job_tables
@@ -113,6 +116,14 @@ async function queueRepair(db: pg.Client, slot: string, schema: string, table: s
     [slot, schema, table],
   );
   return rows[0] ? Number(rows[0].id) : null;
+}
+
+/** The differing keys, when the result lists them all and the table has a key; else undefined (the whole table). */
+export function repairKeys(result: TableResult): RepairKeys | undefined {
+  const first = result.differences[0];
+  if (!first || 'row_md5' in first.key || result.differences.length < result.rowsDiffering) return undefined;
+  const columns = Object.keys(first.key);
+  return { columns, values: result.differences.map((d) => columns.map((c) => d.key[c]!)) };
 }
 
 /** The slot's replicated tables, or those named (each must be one of them). */

@@ -9,6 +9,7 @@ import { sql as baseline } from './0001-baseline.js';
 import { sql as resyncJobsBySlot } from './0002-resync-jobs-by-slot.js';
 import { sql as pruneJobs } from './0003-prune-jobs.js';
 import { sql as verifyResults } from './0004-verify-results.js';
+import { sql as resyncKeys } from './0005-resync-keys.js';
 
 export interface Migration {
   version: number;
@@ -21,6 +22,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'resync-jobs-by-slot', sql: resyncJobsBySlot },
   { version: 3, name: 'prune-jobs', sql: pruneJobs },
   { version: 4, name: 'verify-results', sql: verifyResults },
+  { version: 5, name: 'resync-keys', sql: resyncKeys },
 ];
 
 /** The version of the control schema this build creates and understands. */
