@@ -38,6 +38,11 @@ export function createStageTableSql(table: TargetTable): string {
   return `DROP TABLE IF EXISTS pg_temp.${stageTableName(table)}; CREATE TEMP TABLE ${stageTableName(table)} (_op "char" NOT NULL, _lsn pg_lsn NOT NULL, _u text, ${valueColumns})`;
 }
 
+/** Empty the stage table for the next chunk (it is reused while the table keeps its shape). */
+export function truncateStageSql(table: TargetTable): string {
+  return `TRUNCATE pg_temp.${stageTableName(table)}`;
+}
+
 function target(table: TargetTable): string {
   return qualified(table.targetSchema, table.targetTable);
 }
