@@ -9,8 +9,8 @@
  * (decoding, collapsing per key), so the session's work overlaps the destination's; at most
  * one chunk is in flight, and everything else that touches the transaction (a truncate, a
  * schema change, the commit) first waits for it. Each table's chunk takes two round trips:
- * the savepoint, the stage table's reset and the COPY in one query, then the merge statements
- * (and the release of the savepoint, sent with the next query) in another.
+ * the savepoint, the stage table's reset and the COPY in one query, then the merge (one MERGE
+ * on PostgreSQL 15 and later, else delete, update and insert statements) in another (the release of the savepoint, sent with the next query) in another.
  *
  * Each table's chunk is applied under a savepoint. When the replica refuses it for good (a
  * deterministic failure: a CHECK or NOT NULL violation, an invalid value), the chunk is rolled
@@ -47,6 +47,7 @@ import {
   createStageTableSql,
   truncateStageSql,
   deleteOneRowSql,
+  keyedMergeOneSql,
   keyedMergeSql,
   selectStoredValuesSql,
   stageColumns,
@@ -59,8 +60,14 @@ import {
 /** A chunk is applied once its values hold this many bytes, however few rows it has (large values). */
 const CHUNK_MAX_BYTES = 4 * 1024 * 1024;
 
-/** Stage tables bigger than this get ANALYZEd so the planner joins them by index. */
-const ANALYZE_STAGE_MIN_ROWS = 500;
+/** The first server version with MERGE. */
+const MERGE_MIN_VERSION = 150000;
+
+/*
+ * Stage tables are never ANALYZEd: with statistics, the planner joins a chunk of a few thousand
+ * rows to the whole replica table by hashing all of it (a sequential scan per chunk, which grows
+ * with the table); without them it looks each key up in the replica's key index (bench/apply-sql.ts).
+ */
 
 const SAVEPOINT = 'SAVEPOINT elt_table_chunk';
 const RELEASE = 'RELEASE SAVEPOINT elt_table_chunk';
@@ -89,6 +96,8 @@ export class Applier {
   #inflight: Promise<void> | null = null;
   /** Statements without parameters sent at the front of the next simple query (a savepoint, its release). */
   #deferred: string[] = [];
+  /** The destination has MERGE (PostgreSQL 15+): a keyed chunk is one statement. Read at the first BEGIN. */
+  #hasMerge: boolean | null = null;
 
   /** The last source commit committed here: what a commit without new source transactions records. */
   #lastApplied: AppliedCommit;
@@ -237,6 +246,10 @@ export class Applier {
 
   async #begin(): Promise<void> {
     if (this.#txOpen) return;
+    if (this.#hasMerge === null) {
+      const { rows } = await this.db.query<{ server_version_num: string }>('SHOW server_version_num');
+      this.#hasMerge = Number(rows[0]!.server_version_num) >= MERGE_MIN_VERSION;
+    }
     await this.db.query('BEGIN');
     this.#txOpen = true;
     this.#txStartedAt = Date.now();
@@ -348,16 +361,15 @@ export class Applier {
 
   /**
    * Reset the table's stage table and COPY the rows into it, in one query; the rows go a row at a
-   * time, never joined into one string. Returns how many rows it holds.
+   * time, never joined into one string.
    */
-  async #copyIntoStage(table: TargetTable, rows: Iterable<StageRow>): Promise<number> {
+  async #copyIntoStage(table: TargetTable, rows: Iterable<StageRow>): Promise<void> {
     const copy = `COPY pg_temp.${stageTableName(table)} (${stageColumns(table).join(', ')}) FROM STDIN`;
     const writer = new CopyTextWriter(
       this.db.query(copyFrom(this.#simple(`${this.#prepareStageSql(table)}; ${copy}`))),
     );
     for (const row of rows) await writer.writeRow(stageFields(row));
     await writer.end();
-    return writer.rows;
   }
 
   async #applyKeyed(chunk: KeyedChunk): Promise<void> {
@@ -365,11 +377,11 @@ export class Applier {
     if (rows.some((row) => row.fillFrom)) await this.#sendDeferred();
     for (const row of rows) if (row.fillFrom) await this.#fillUnchanged(chunk.table, row);
     const unchanged = unchangedColumns(rows);
-    const staged = await this.#copyIntoStage(chunk.table, rows);
-    // A stage table big enough for the planner to care gets statistics, so it joins by index.
-    const analyze = staged >= ANALYZE_STAGE_MIN_ROWS ? [`ANALYZE pg_temp.${stageTableName(chunk.table)}`] : [];
-    const merge = keyedMergeSql(chunk.table, unchanged, this.options.deleteMode);
-    await this.db.query(this.#simple([...analyze, ...merge].join('; ')));
+    await this.#copyIntoStage(chunk.table, rows);
+    const merge = this.#hasMerge
+      ? [keyedMergeOneSql(chunk.table, unchanged, this.options.deleteMode)]
+      : keyedMergeSql(chunk.table, unchanged, this.options.deleteMode);
+    await this.db.query(this.#simple(merge.join('; ')));
   }
 
   /**

@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
 import type { TargetTable } from '../schema/mapping.js';
-import { deleteOneRowSql, updateOneRowSql } from './merge-sql.js';
+import { deleteOneRowSql, keyedMergeOneSql, updateOneRowSql } from './merge-sql.js';
 
 const pairs: TargetTable = {
   relationId: 1,
@@ -35,4 +35,18 @@ test('an update of a row without a key matches one live row and sets what change
     sql: `UPDATE "staging"."pairs" SET "v" = $3::text::text, _lsn = $4::pg_lsn, _synced_at = now() WHERE ${LIVE_MATCH}`,
     params: [...bytes('1', 'a', 'b'), '0/10'],
   });
+});
+
+const keyed: TargetTable = { ...pairs, keyIndexes: [0], replicaIdentity: 'd' };
+
+test.each([
+  ['hard', 'DELETE'],
+  ['soft', 'UPDATE SET _deleted = true, _lsn = s._lsn, _synced_at = now()'],
+] as const)('one MERGE applies a keyed chunk in %s delete mode, keeping unchanged TOAST values', (mode, onDelete) => {
+  expect(keyedMergeOneSql(keyed, [1], mode)).toBe(
+    `MERGE INTO "staging"."pairs" t USING elt_stage_test s ON t."n" = s.c0::integer ` +
+      `WHEN MATCHED AND s._op = 'D' THEN ${onDelete} ` +
+      `WHEN MATCHED THEN UPDATE SET "v" = CASE WHEN substr(s._u, 2, 1) = '1' THEN t."v" ELSE s.c1::text END, _lsn = s._lsn, _synced_at = now(), _deleted = false ` +
+      `WHEN NOT MATCHED AND s._op = 'U' THEN INSERT ("n", "v", _lsn, _synced_at, _deleted) VALUES (s.c0::integer, s.c1::text, s._lsn, now(), false)`,
+  );
 });

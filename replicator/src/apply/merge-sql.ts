@@ -81,6 +81,27 @@ export function keyedMergeSql(table: TargetTable, unchangedColumns: number[], de
   return [deleteSql, updateSql, insertSql];
 }
 
+/**
+ * The same as keyedMergeSql in one MERGE (PostgreSQL 15 and later): the stage is joined with the
+ * table once instead of three times. Safe in one statement because the stage holds one row per
+ * key and the key is the replica's only unique index (replica-ddl.ts), so no order between the
+ * stage rows can collide.
+ */
+export function keyedMergeOneSql(table: TargetTable, unchangedColumns: number[], deleteMode: DeleteMode): string {
+  const unchanged = new Set(unchangedColumns);
+  const keys = new Set(table.keyIndexes);
+  const onDelete = deleteMode === 'hard' ? 'DELETE' : 'UPDATE SET _deleted = true, _lsn = s._lsn, _synced_at = now()';
+  const assignments = table.columns
+    .map((column, i) => (keys.has(i) ? null : `${ident(column.name)} = ${newValue(table, i, unchanged)}`))
+    .filter((a): a is string => a !== null);
+  return [
+    `MERGE INTO ${target(table)} t USING ${stageTableName(table)} s ON ${keyMatch(table)}`,
+    `WHEN MATCHED AND s._op = 'D' THEN ${onDelete}`,
+    `WHEN MATCHED THEN UPDATE SET ${[...assignments, '_lsn = s._lsn', '_synced_at = now()', '_deleted = false'].join(', ')}`,
+    `WHEN NOT MATCHED AND s._op = 'U' THEN INSERT (${insertColumns(table)}) VALUES (${insertValues(table)})`,
+  ].join(' ');
+}
+
 function insertColumns(table: TargetTable): string {
   return [...table.columns.map((c) => ident(c.name)), '_lsn', '_synced_at', '_deleted'].join(', ');
 }
