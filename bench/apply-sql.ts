@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startCluster } from '../replicator/src/local-stack/pg-cluster.js';
-import { createStageTableSql, keyedMergeOneSql, keyedMergeSql } from '../replicator/src/apply/merge-sql.js';
+import { createStageTableSql, keyedMergeSql } from '../replicator/src/apply/merge-sql.js';
 import type { TargetTable } from '../replicator/src/schema/mapping.js';
 
 const { values } = parseArgs({
@@ -45,9 +45,9 @@ const analyze = `ANALYZE pg_temp.${table.stageTable}`;
 /** Each way: the queries sent one after another (a query may hold several statements). */
 const ways: Record<string, string[]> = {
   'ANALYZE, DELETE, UPDATE, INSERT, one round trip each (before)': [analyze, ...keyedMergeSql(table, [], 'hard')],
-  'ANALYZE; MERGE in one query': [[analyze, keyedMergeOneSql(table, [], 'hard')].join('; ')],
+  'ANALYZE; DELETE; MERGE in one query': [[analyze, ...keyedMergeSql(table, [], 'hard', true)].join('; ')],
   'DELETE; UPDATE; INSERT in one query, no ANALYZE (PostgreSQL < 15)': [keyedMergeSql(table, [], 'hard').join('; ')],
-  'MERGE, no ANALYZE (after)': [keyedMergeOneSql(table, [], 'hard')],
+  'DELETE; MERGE in one query, no ANALYZE (after)': [keyedMergeSql(table, [], 'hard', true).join('; ')],
 };
 
 await using cluster = await startCluster({ name: 'apply-sql' });

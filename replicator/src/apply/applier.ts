@@ -9,8 +9,8 @@
  * (decoding, collapsing per key), so the session's work overlaps the destination's; at most
  * one chunk is in flight, and everything else that touches the transaction (a truncate, a
  * schema change, the commit) first waits for it. Each table's chunk takes two round trips:
- * the savepoint, the stage table's reset and the COPY in one query, then the merge (one MERGE
- * on PostgreSQL 15 and later, else delete, update and insert statements) in another (the release of the savepoint, sent with the next query) in another.
+ * the savepoint, the stage table's reset and the COPY in one query, then the merge statements (a
+ * DELETE and a MERGE on PostgreSQL 15 and later) in another (the release of the savepoint goes with the next query).
  *
  * Each table's chunk is applied under a savepoint. When the replica refuses it for good (a
  * deterministic failure: a CHECK or NOT NULL violation, an invalid value), the chunk is rolled
@@ -47,7 +47,6 @@ import {
   createStageTableSql,
   truncateStageSql,
   deleteOneRowSql,
-  keyedMergeOneSql,
   keyedMergeSql,
   selectStoredValuesSql,
   stageColumns,
@@ -378,9 +377,7 @@ export class Applier {
     for (const row of rows) if (row.fillFrom) await this.#fillUnchanged(chunk.table, row);
     const unchanged = unchangedColumns(rows);
     await this.#copyIntoStage(chunk.table, rows);
-    const merge = this.#hasMerge
-      ? [keyedMergeOneSql(chunk.table, unchanged, this.options.deleteMode)]
-      : keyedMergeSql(chunk.table, unchanged, this.options.deleteMode);
+    const merge = keyedMergeSql(chunk.table, unchanged, this.options.deleteMode, this.#hasMerge === true);
     await this.db.query(this.#simple(merge.join('; ')));
   }
 
