@@ -5,6 +5,13 @@
  * most `chunkMaxRows` rows, and a full chunk is applied (inside the open transaction)
  * before more are read, however large the source transaction.
  *
+ * Pipelined: a full chunk is handed to the destination while the next one is staged in memory
+ * (decoding, collapsing per key), so the session's work overlaps the destination's; at most
+ * one chunk is in flight, and everything else that touches the transaction (a truncate, a
+ * schema change, the commit) first waits for it. Each table's chunk takes two round trips:
+ * the savepoint, the stage table's reset and the COPY in one query, then the merge statements (a
+ * DELETE and a MERGE on PostgreSQL 15 and later) in another (the release of the savepoint goes with the next query).
+ *
  * Each table's chunk is applied under a savepoint. When the replica refuses it for good (a
  * deterministic failure: a CHECK or NOT NULL violation, an invalid value), the chunk is rolled
  * back alone, that table stops (state `error`, in the same transaction) and the other tables
@@ -38,6 +45,7 @@ import {
 import {
   appendSql,
   createStageTableSql,
+  truncateStageSql,
   deleteOneRowSql,
   keyedMergeSql,
   selectStoredValuesSql,
@@ -51,8 +59,17 @@ import {
 /** A chunk is applied once its values hold this many bytes, however few rows it has (large values). */
 const CHUNK_MAX_BYTES = 4 * 1024 * 1024;
 
-/** Stage tables bigger than this get ANALYZEd so the planner joins them by index. */
-const ANALYZE_STAGE_MIN_ROWS = 500;
+/** The first server version with MERGE. */
+const MERGE_MIN_VERSION = 150000;
+
+/*
+ * Stage tables are never ANALYZEd: with statistics, the planner joins a chunk of a few thousand
+ * rows to the whole replica table by hashing all of it (a sequential scan per chunk, which grows
+ * with the table); without them it looks each key up in the replica's key index (bench/apply-sql.ts).
+ */
+
+const SAVEPOINT = 'SAVEPOINT elt_table_chunk';
+const RELEASE = 'RELEASE SAVEPOINT elt_table_chunk';
 
 export interface ApplierOptions {
   slot: string;
@@ -74,6 +91,12 @@ export class Applier {
   readonly #counts = new Map<number, TableCounts>();
   /** Stage table name → the table signature it was created for. */
   readonly #stageShapes = new Map<string, string>();
+  /** The chunks handed to the destination and not yet applied (at most one set: the pipeline's depth). */
+  #inflight: Promise<void> | null = null;
+  /** Statements without parameters sent at the front of the next simple query (a savepoint, its release). */
+  #deferred: string[] = [];
+  /** The destination has MERGE (PostgreSQL 15+): a keyed chunk is one statement. Read at the first BEGIN. */
+  #hasMerge: boolean | null = null;
 
   /** The last source commit committed here: what a commit without new source transactions records. */
   #lastApplied: AppliedCommit;
@@ -126,8 +149,8 @@ export class Applier {
 
   async truncate(tables: TargetTable[], lsn: Lsn): Promise<void> {
     await this.#begin();
-    await this.#flushChunks();
-    for (const statement of truncateSql(tables, this.options.deleteMode)) await this.db.query(statement);
+    await this.#applyStaged();
+    for (const statement of truncateSql(tables, this.options.deleteMode)) await this.db.query(this.#simple(statement));
     for (const table of tables) this.#count(table, lsn).truncates++;
     this.#rowsInTx++;
   }
@@ -146,11 +169,11 @@ export class Applier {
   async commit(): Promise<(AppliedCommit & { counts: TableCounts[] }) | null> {
     if (!this.#txOpen) return null;
     const applied = this.#pendingCommit ?? this.#lastApplied;
-    await this.#flushChunks();
+    await this.#applyStaged();
     const counts = [...this.#counts.values()];
     await recordTableCounts(this.db, this.options.slot, counts);
     await recordApplied(this.db, this.options.slot, applied);
-    await this.db.query('COMMIT');
+    await this.db.query(this.#simple('COMMIT'));
     this.lc.debug({ lsn: formatLsn(applied.lsn), rows: this.#rowsInTx }, 'committed');
     this.#reset();
     this.#lastApplied = applied;
@@ -163,6 +186,7 @@ export class Applier {
    */
   async applyTo(table: TargetTable, changes: RowChange[]): Promise<void> {
     await this.#begin();
+    await this.#applyStaged();
     for (let start = 0; start < changes.length; start += this.options.chunkMaxRows) {
       const chunk = newChunk(table);
       for (const change of changes.slice(start, start + this.options.chunkMaxRows)) chunk.add(change);
@@ -177,6 +201,12 @@ export class Applier {
    */
   async stopTable(schema: string, table: string, error: unknown): Promise<void> {
     await this.#begin();
+    await this.#settle();
+    await this.#stopTable(schema, table, error);
+  }
+
+  /** Stop a table from inside the chunk being applied (which must not wait for itself). */
+  async #stopTable(schema: string, table: string, error: unknown): Promise<void> {
     for (const [id, chunk] of this.#chunks) {
       if (chunk.table.sourceSchema === schema && chunk.table.sourceTable === table) this.#chunks.delete(id);
     }
@@ -187,15 +217,21 @@ export class Applier {
   /** Run SQL inside the open destination transaction (opening one if needed). */
   async query(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
     await this.#begin();
-    await this.#flushChunks();
+    await this.#applyStaged();
+    await this.#sendDeferred();
     return this.db.query(sql, params);
   }
 
   async rollback(): Promise<void> {
     // Rolling back after a failure, which is the error to report: a failed ROLLBACK means the connection is gone,
-    // and the transaction with it.
+    // and the transaction with it. The chunk in flight failed with it, or is given up.
+    await this.#inflight?.catch(() => undefined);
+    this.#inflight = null;
+    this.#deferred = [];
     if (this.#txOpen) await this.db.query('ROLLBACK').catch(() => undefined);
     this.#chunks.clear();
+    this.#chunkRows = 0;
+    this.#chunkBytes = 0;
     this.#reset();
   }
 
@@ -209,6 +245,10 @@ export class Applier {
 
   async #begin(): Promise<void> {
     if (this.#txOpen) return;
+    if (this.#hasMerge === null) {
+      const { rows } = await this.db.query<{ server_version_num: string }>('SHOW server_version_num');
+      this.#hasMerge = Number(rows[0]!.server_version_num) >= MERGE_MIN_VERSION;
+    }
     await this.db.query('BEGIN');
     this.#txOpen = true;
     this.#txStartedAt = Date.now();
@@ -232,9 +272,39 @@ export class Applier {
     return counts;
   }
 
+  /**
+   * Hand the staged chunks to the destination once the ones before them are applied, and
+   * return: the caller stages the next chunk meanwhile. A failure of the chunks in flight
+   * is thrown by the next call that waits for them.
+   */
   async #flushChunks(): Promise<void> {
-    for (const chunk of this.#chunks.values()) {
-      if (chunk.size === 0) continue;
+    await this.#settle();
+    const chunks = [...this.#chunks.values()].filter((chunk) => chunk.size > 0);
+    this.#chunks.clear();
+    this.#chunkRows = 0;
+    this.#chunkBytes = 0;
+    if (chunks.length === 0) return;
+    const work = this.#applyChunks(chunks);
+    // Reported by #settle, which every later use of the transaction goes through.
+    work.catch(() => undefined);
+    this.#inflight = work;
+  }
+
+  /** Everything staged is applied, in the open transaction. */
+  async #applyStaged(): Promise<void> {
+    await this.#flushChunks();
+    await this.#settle();
+  }
+
+  /** Wait for the chunks in flight; throws what they failed with. */
+  async #settle(): Promise<void> {
+    const work = this.#inflight;
+    this.#inflight = null;
+    if (work) await work;
+  }
+
+  async #applyChunks(chunks: TableChunk[]): Promise<void> {
+    for (const chunk of chunks) {
       if (!(await this.#applyChunk(chunk))) continue;
       const lastLsn = 'changes' in chunk ? chunk.changes.at(-1)!.lsn : [...chunk.rows()].at(-1)!.lsn;
       const counts = this.#count(chunk.table, lastLsn);
@@ -242,58 +312,73 @@ export class Applier {
       counts.updates += chunk.counts.updates;
       counts.deletes += chunk.counts.deletes;
     }
-    this.#chunks.clear();
-    this.#chunkRows = 0;
-    this.#chunkBytes = 0;
   }
 
-  /** Apply one table's chunk under a savepoint; false when the replica refused it and the table stopped. */
+  /**
+   * Apply one table's chunk under a savepoint; false when the replica refused it and the table stopped.
+   * The savepoint goes with the chunk's first query, its release with the next query on the connection.
+   */
   async #applyChunk(chunk: TableChunk): Promise<boolean> {
-    await this.db.query('SAVEPOINT elt_table_chunk');
+    this.#deferred.push(SAVEPOINT);
     try {
       if ('changes' in chunk) await this.#applyOrdered(chunk);
       else await this.#applyKeyed(chunk);
     } catch (error) {
       if (classifyFailure(error) === 'transient') throw error;
-      await this.db.query('ROLLBACK TO SAVEPOINT elt_table_chunk');
+      // Failed before anything was sent (a change this table cannot apply): there is no savepoint to go back to.
+      if (this.#deferred.at(-1) === SAVEPOINT) this.#deferred.pop();
+      else await this.db.query(this.#simple('ROLLBACK TO SAVEPOINT elt_table_chunk'));
       // The stage table may have been created under the savepoint: create it again next time.
       this.#stageShapes.delete(stageTableName(chunk.table));
-      await this.stopTable(chunk.table.sourceSchema, chunk.table.sourceTable, error);
+      await this.#stopTable(chunk.table.sourceSchema, chunk.table.sourceTable, error);
       return false;
     }
-    await this.db.query('RELEASE SAVEPOINT elt_table_chunk');
+    this.#deferred.push(RELEASE);
     return true;
   }
 
-  async #prepareStage(table: TargetTable): Promise<string> {
-    const stage = stageTableName(table);
-    if (this.#stageShapes.get(stage) !== table.signature) {
-      await this.db.query(createStageTableSql(table));
-      this.#stageShapes.set(stage, table.signature);
-    } else {
-      await this.db.query(`TRUNCATE pg_temp.${stage}`);
-    }
-    return stage;
+  /** `sql` after the deferred statements, as one simple query (one round trip). */
+  #simple(sql: string): string {
+    if (this.#deferred.length === 0) return sql;
+    const statements = [...this.#deferred, sql].filter((s) => s !== '');
+    this.#deferred = [];
+    return statements.join('; ');
   }
 
-  /** COPY the rows into the table's stage table, a row at a time: values are never joined into one string. */
+  /** Send the deferred statements before a query with parameters (which cannot carry them). */
+  async #sendDeferred(): Promise<void> {
+    if (this.#deferred.length > 0) await this.db.query(this.#simple(''));
+  }
+
+  /** The statement that makes the table's stage table empty and of the table's shape (reused while it is). */
+  #prepareStageSql(table: TargetTable): string {
+    const stage = stageTableName(table);
+    if (this.#stageShapes.get(stage) === table.signature) return truncateStageSql(table);
+    this.#stageShapes.set(stage, table.signature);
+    return createStageTableSql(table);
+  }
+
+  /**
+   * Reset the table's stage table and COPY the rows into it, in one query; the rows go a row at a
+   * time, never joined into one string.
+   */
   async #copyIntoStage(table: TargetTable, rows: Iterable<StageRow>): Promise<void> {
-    const stage = await this.#prepareStage(table);
+    const copy = `COPY pg_temp.${stageTableName(table)} (${stageColumns(table).join(', ')}) FROM STDIN`;
     const writer = new CopyTextWriter(
-      this.db.query(copyFrom(`COPY pg_temp.${stage} (${stageColumns(table).join(', ')}) FROM STDIN`)),
+      this.db.query(copyFrom(this.#simple(`${this.#prepareStageSql(table)}; ${copy}`))),
     );
     for (const row of rows) await writer.writeRow(stageFields(row));
     await writer.end();
-    if (writer.rows >= ANALYZE_STAGE_MIN_ROWS) await this.db.query(`ANALYZE pg_temp.${stage}`);
   }
 
   async #applyKeyed(chunk: KeyedChunk): Promise<void> {
     const rows = [...chunk.rows()];
+    if (rows.some((row) => row.fillFrom)) await this.#sendDeferred();
     for (const row of rows) if (row.fillFrom) await this.#fillUnchanged(chunk.table, row);
     const unchanged = unchangedColumns(rows);
     await this.#copyIntoStage(chunk.table, rows);
-    for (const statement of keyedMergeSql(chunk.table, unchanged, this.options.deleteMode))
-      await this.db.query(statement);
+    const merge = keyedMergeSql(chunk.table, unchanged, this.options.deleteMode, this.#hasMerge === true);
+    await this.db.query(this.#simple(merge.join('; ')));
   }
 
   /**
@@ -322,7 +407,7 @@ export class Applier {
     const flushInserts = async () => {
       if (inserts.length === 0) return;
       await this.#copyIntoStage(table, inserts);
-      await this.db.query(appendSql(table));
+      await this.db.query(this.#simple(appendSql(table)));
       inserts = [];
     };
     for (const change of chunk.changes) {
@@ -346,6 +431,7 @@ export class Applier {
               change.new.map((v) => (v === UNCHANGED_TOAST ? undefined : v)),
               formatLsn(change.lsn),
             );
+      await this.#sendDeferred();
       await this.db.query(statement.sql, statement.params);
     }
     await flushInserts();
