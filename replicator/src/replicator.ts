@@ -143,6 +143,8 @@ async function replicateOnce(
     const attempt = new AbortController();
     const stopAttempt = () => attempt.abort();
     signal.addEventListener('abort', stopAttempt);
+    // Asked to stop before this point (during the snapshot): the listener above will never fire.
+    if (signal.aborted) attempt.abort();
     const resyncSource = await connectSource(config.sourceUrl, 'elt-resync-catalog');
     closers.push(() => resyncSource.end());
     const resyncs = runResyncJobs(lc, config, metrics, progress, hooks, resyncSource, attempt.signal).catch(

@@ -3,9 +3,10 @@
  * Writes keep landing on the source from before the slot exists until the snapshot is
  * done; afterwards the replica must equal the source.
  */
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { replicationSuite } from '../../harness/fixture.js';
-import { query } from '../../harness/replication.js';
+import { query, waitFor } from '../../harness/replication.js';
 
 describe('a snapshot under concurrent writes', () => {
   const pair = replicationSuite({
@@ -52,5 +53,45 @@ describe('a snapshot under concurrent writes', () => {
       'SELECT sum(balance)::text AS total FROM accounts',
     );
     expect(sums!.total).toBe(expected!.total);
+  });
+});
+
+describe('stopping before the stream starts', () => {
+  const pair = replicationSuite({
+    start: false,
+    sourceSql: `CREATE TABLE items (id int PRIMARY KEY, name text);
+       INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 1000) i;`,
+  });
+
+  it('a SIGTERM during the snapshot ends the process once the snapshot is done, and the next start streams', async () => {
+    // An open transaction that has written: creating the slot waits for it, so the SIGTERM is
+    // sure to arrive before the snapshot ends.
+    const blocker = new pg.Client(pair.sourceUrl);
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN; CREATE TEMP TABLE elt_test_blocker (i int)');
+      const replicator = pair.launch();
+      await waitFor(
+        'the slot creation to wait for the open transaction',
+        async () =>
+          (
+            await query(
+              pair.sourceUrl,
+              "SELECT 1 FROM pg_stat_activity WHERE backend_type = 'walsender' AND wait_event = 'transactionid'",
+            )
+          ).length > 0,
+        60_000,
+      );
+      const exited = replicator.kill('SIGTERM');
+      await blocker.query('ROLLBACK');
+      expect(await exited, replicator.output()).toBe(0);
+      expect(replicator.output()).not.toContain('"msg":"streaming changes"');
+    } finally {
+      await blocker.end();
+    }
+    await pair.start();
+    await query(pair.sourceUrl, "INSERT INTO items VALUES (1001, 'after the restart')");
+    await pair.catchUp();
+    await pair.expectEqual();
   });
 });

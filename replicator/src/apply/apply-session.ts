@@ -147,6 +147,8 @@ export class ApplySession {
   }
 
   async run(signal: AbortSignal): Promise<void> {
+    // Stopped before the stream started: the abort event, already sent, will not come again.
+    if (signal.aborted) return;
     const { lc, options, metrics } = this.input;
     const commitTimer = setInterval(() => this.#tick(), Math.max(10, Math.floor(options.batchMaxMs / 2)));
     const stopHeartbeat = startHeartbeat({
