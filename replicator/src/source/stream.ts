@@ -37,6 +37,12 @@ export interface StreamHandlers {
   onKeepalive(walEnd: Lsn): Promise<void> | void;
 }
 
+/**
+ * Give up opening the replication connection after this long. A stop() that comes while it
+ * opens waits for the connection to be open (or to fail) before ending it, so this bounds that wait.
+ */
+export const CONNECT_TIMEOUT_MS = 30_000;
+
 /** Pause reading from the socket when this many bytes of decoded messages wait to be handled. */
 export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
@@ -51,14 +57,18 @@ class PgoutputTextPlugin {
   readonly decoder = new PgoutputDecoder();
   client: pg.Client | null = null;
 
-  constructor(readonly options: { publication: string }) {}
+  constructor(readonly options: { publication: string; stopped: () => boolean }) {}
 
   get name(): string {
     return 'pgoutput';
   }
 
+  /** Called by the library once the replication connection is open. */
   start(client: pg.Client, slotName: string, lastLsn: string): Promise<unknown> {
     this.client = client;
+    // stop() came while the connection was opening, when ending it would have left the library's
+    // connect() pending for ever (pg settles no connect that its own end() interrupted): end it now.
+    if (this.options.stopped()) return client.end();
     const options = [
       `proto_version '1'`,
       `publication_names ${literal(ident(this.options.publication))}`,
@@ -110,11 +120,11 @@ export class SlotStream {
     private readonly options: StreamOptions,
   ) {
     this.#confirmed = options.startLsn;
-    this.#service = new LogicalReplicationService(sourceClientConfig(options.url, 'elt-stream'), {
-      acknowledge: { auto: false, timeoutSeconds: 0 },
-      flowControl: { enabled: false },
-    });
-    this.#plugin = new PgoutputTextPlugin({ publication: options.publication });
+    this.#service = new LogicalReplicationService(
+      { ...sourceClientConfig(options.url, 'elt-stream'), connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
+      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
+    );
+    this.#plugin = new PgoutputTextPlugin({ publication: options.publication, stopped: () => this.#stopped });
   }
 
   /** The highest LSN we told the source it may forget. */
@@ -129,6 +139,7 @@ export class SlotStream {
 
   /** Stream until the connection ends, a handler fails or stop() is called. Rejects with the cause. */
   async run(handlers: StreamHandlers): Promise<void> {
+    if (this.#stopped) return;
     this.#service.on('data', (_lsn: string, message: PgoutputMessage) => {
       this.#enqueue({ kind: 'message', message, bytes: approximateSize(message) });
     });
@@ -151,6 +162,9 @@ export class SlotStream {
     } finally {
       await this.stop();
       await subscription;
+      // A connection that stop() left opening was ended by the plugin; let the library forget it.
+      await this.#service.stop().catch(() => undefined); // already ended: nothing is left to report
+      this.#service.removeAllListeners();
     }
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the stream failed with, as it came
     if (failure !== null) throw failure;
@@ -242,14 +256,19 @@ export class SlotStream {
     }
   }
 
+  /**
+   * End the stream. While the replication connection is still opening it is left to open and
+   * the plugin ends it (pg-logical-replication would otherwise start streaming after a stop it
+   * has forgotten, and pg never settles a connect interrupted by end()); once it is open it is
+   * ended here, which also ends a START_REPLICATION still waiting for its answer.
+   */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#wake?.();
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
-    await this.#service.stop().catch(() => undefined); // stopping: the stream's own outcome is what to report
-    this.#service.removeAllListeners();
+    if (this.#plugin.client) await this.#service.stop().catch(() => undefined); // stopping: the stream's own outcome is what to report
   }
 }
 
