@@ -128,10 +128,15 @@ export interface AppliedCommit {
   commitTime: number | null;
 }
 
-/** Written inside the apply transaction: this is what makes apply exactly-once. */
+/**
+ * Written inside the apply transaction: this is what makes apply exactly-once. Never moves the
+ * applied LSN back: a transaction that applies no new source commit (a resync's swap, a table
+ * stopped between commits) records the last one again, and recordCaughtUp may already have
+ * moved the LSN past it.
+ */
 export async function recordApplied(db: ClientBase, slot: string, applied: AppliedCommit): Promise<void> {
   const result = await db.query(
-    `UPDATE elt.replication_state SET applied_lsn = $2, applied_commit_at = coalesce(to_timestamp($3::float8 / 1000.0), applied_commit_at), applied_at = now()
+    `UPDATE elt.replication_state SET applied_lsn = greatest(applied_lsn, $2::pg_lsn), applied_commit_at = coalesce(to_timestamp($3::float8 / 1000.0), applied_commit_at), applied_at = now()
      WHERE slot_name = $1 AND phase = 'streaming'`,
     [slot, formatLsn(applied.lsn), applied.commitTime],
   );
