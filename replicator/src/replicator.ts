@@ -22,7 +22,7 @@ import { checkSelectPrivileges, checkSourceServer } from './source/preflight.js'
 import { ensurePublication, listPublishedTables, type PublishedTable } from './source/publication.js';
 import { dropSlot, inspectSlot, slotInUse, type SlotInfo } from './source/slot.js';
 import { tablesNotReplicated } from './source/not-replicated.js';
-import { connectDestination, connectSource } from './source/source-db.js';
+import { connectAll, connectDestination, connectSource } from './source/source-db.js';
 import {
   beginSnapshotState,
   readReplicationState,
@@ -95,16 +95,16 @@ async function replicateOnce(
   signal: AbortSignal,
   onConnected: () => void,
 ): Promise<void> {
-  const source = await connectSource(config.sourceUrl, 'elt-catalog');
-  const closers: (() => Promise<void>)[] = [() => source.end()];
-  try {
-    const apply = await connectDestination(config.destinationUrl, 'elt-apply');
-    closers.push(() => apply.end());
+  const { source, apply, control, resyncSource } = await connectAll({
+    source: connectSource(config.sourceUrl, 'elt-catalog'),
     // A stage chunk holds at most a few thousand keys: probing the table's key index per row
     // beats hashing the whole table, but the planner cannot know how big the table is for us.
-    await apply.query('SET enable_hashjoin = off; SET enable_mergejoin = off');
-    const control = await connectDestination(config.destinationUrl, 'elt-control');
-    closers.push(() => control.end());
+    apply: connectDestination(config.destinationUrl, 'elt-apply', '-c enable_hashjoin=off -c enable_mergejoin=off'),
+    control: connectDestination(config.destinationUrl, 'elt-control'),
+    resyncSource: connectSource(config.sourceUrl, 'elt-resync-catalog'),
+  });
+  const closers = [source, apply, control, resyncSource].map((client) => () => client.end());
+  try {
     onConnected();
 
     await checkSourceServer(source, config.sourceSchemas);
@@ -145,8 +145,6 @@ async function replicateOnce(
     signal.addEventListener('abort', stopAttempt);
     // Asked to stop before this point (during the snapshot): the listener above will never fire.
     if (signal.aborted) attempt.abort();
-    const resyncSource = await connectSource(config.sourceUrl, 'elt-resync-catalog');
-    closers.push(() => resyncSource.end());
     const resyncs = runResyncJobs(lc, config, metrics, progress, hooks, resyncSource, attempt.signal).catch(
       (error: unknown) => {
         lc.error({ err: error }, 'the resync queue stopped; restarting the attempt');

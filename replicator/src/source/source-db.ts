@@ -42,11 +42,12 @@ export async function connectSource(url: string, applicationName = 'elt'): Promi
   return client;
 }
 
-export async function connectDestination(url: string, applicationName = 'elt'): Promise<pg.Client> {
+/** `extraOptions`: more `-c name=value` settings for this connection's session. */
+export async function connectDestination(url: string, applicationName = 'elt', extraOptions = ''): Promise<pg.Client> {
   const client = new pg.Client({
     connectionString: url,
     application_name: applicationName,
-    options: DESTINATION_SESSION_OPTIONS,
+    options: extraOptions ? `${DESTINATION_SESSION_OPTIONS} ${extraOptions}` : DESTINATION_SESSION_OPTIONS,
   });
   try {
     await client.connect();
@@ -56,4 +57,22 @@ export async function connectDestination(url: string, applicationName = 'elt'): 
   // Unhandled, the event would end the process; the query that meets the error rejects and reports it.
   client.on('error', () => undefined);
   return client;
+}
+
+/**
+ * Open several connections at once (each costs a few round trips; opened one after another they
+ * held up the start). When one fails, the others are ended and the first failure is thrown.
+ */
+export async function connectAll<T extends Record<string, Promise<pg.Client>>>(
+  connecting: T,
+): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
+  const names = Object.keys(connecting);
+  const settled = await Promise.allSettled(Object.values(connecting));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    for (const s of settled) if (s.status === 'fulfilled') await s.value.end().catch(() => undefined); // giving up on this attempt: the failure above is what to report
+    throw failed.reason;
+  }
+  const clients = settled.map((s) => (s as PromiseFulfilledResult<pg.Client>).value);
+  return Object.fromEntries(names.map((name, i) => [name, clients[i]])) as { [K in keyof T]: Awaited<T[K]> };
 }
