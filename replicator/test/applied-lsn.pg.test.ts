@@ -5,16 +5,16 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startCluster, type PgCluster } from '../../../harness/pg-cluster.js';
-import { parseLsn } from '../lsn.js';
+import { startCluster, type PgCluster } from '../../harness/pg-cluster.js';
+import { parseLsn } from '../src/lsn.js';
 import {
   beginSnapshotState,
   finishSnapshotState,
   readReplicationState,
   recordApplied,
   recordCaughtUp,
-} from './control.js';
-import { migrateControlSchema } from './migrate.js';
+} from '../src/state/control.js';
+import { migrateControlSchema } from '../src/state/migrate.js';
 
 const SLOT = 'elt_slot';
 let cluster: PgCluster;

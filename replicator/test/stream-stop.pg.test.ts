@@ -6,10 +6,10 @@
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startCluster, type PgCluster } from '../../../harness/pg-cluster.js';
-import { query, waitFor } from '../../../harness/replication.js';
-import { parseLsn } from '../lsn.js';
-import { SlotStream } from './stream.js';
+import { startCluster, type PgCluster } from '../../harness/pg-cluster.js';
+import { query, waitFor } from '../../harness/replication.js';
+import { parseLsn } from '../src/lsn.js';
+import { SlotStream } from '../src/source/stream.js';
 
 const SLOT = 'stream_stop_test';
 const silent = pino({ level: 'silent' });
