@@ -219,8 +219,13 @@ class WorkloadRunner implements Workload {
   /** One attempt: begin, the action, commit; row counts reach the stats only after commit. */
   async #attempt(action: ActionName, seed: number): Promise<boolean> {
     const client = await this.#pool.connect();
-    const writes: [DemoTable, WriteKind, number][] = [];
+    // The pool listens for errors only on idle clients: a server that ends this connection while it is
+    // checked out (a restart, pg_terminate_backend) emits 'error' here, and unheard it would end the process.
+    // The query in flight fails with the cause, which is what gets counted.
     let connectionBroken = false;
+    const onLost = () => (connectionBroken = true);
+    client.on('error', onLost);
+    const writes: [DemoTable, WriteKind, number][] = [];
     try {
       await client.query('begin');
       const acted = await ACTIONS[action](this.#context(client, createRng(seed), writes));
@@ -229,10 +234,11 @@ class WorkloadRunner implements Workload {
       return acted;
     } catch (error) {
       // A server error leaves the connection usable once rolled back; anything else does not.
-      connectionBroken = !isServerError(error);
+      connectionBroken ||= !isServerError(error);
       if (!connectionBroken) await client.query('rollback').catch(() => (connectionBroken = true));
       throw error;
     } finally {
+      client.off('error', onLost);
       client.release(connectionBroken);
     }
   }
