@@ -34,7 +34,7 @@ AIRFLOW_REQ := airflow/requirements.txt
 AIRFLOW_VENV := $(call venv_for,airflow,$(AIRFLOW_REQ))
 export ELT_AIRFLOW_VENV := $(AIRFLOW_VENV)
 
-.PHONY: test-compose help deps build pack dbt-deps airflow-deps monitoring-deps chaos-deps lint-deps lint format api test test-node test-airflow test-dbt dbt-build dbt-docs airflow-up typecheck up down clean status bench bench-quick chaos
+.PHONY: test-compose help deps build pack dbt-deps airflow-deps monitoring-deps chaos-deps lint-deps lint format api test test-node test-airflow test-dbt dbt-build dbt-docs airflow-up typecheck up down clean status bench bench-quick chaos dashboard-png
 
 help:
 	@echo "make up      the whole pipeline: source + destination PostgreSQL, demo workload, replicator, API, Prometheus"
@@ -49,6 +49,7 @@ help:
 	@echo "make airflow-up Airflow in the foreground for the make up stack (make up already starts it)"
 	@echo "make bench   replicator vs native logical replication vs pg_dump | psql (bench-quick: ~2 min)"
 	@echo "make test-compose  docker compose up for real: builds every image, runs the stack end to end (root; ~13 min, ~19 the first time)"
+	@echo "make dashboard-png  draw the Grafana dashboard's panels from the make up stack's Prometheus (monitoring/dashboard/)"
 	@echo "make chaos   the reliability and security suite: kill -9s, server faults, hostile API input, audits (~4 min)"
 	@echo "make clean   stop and remove all local state (.elt/)"
 	@echo "make pack    the release: compile to dist/ and write the npm package elt-<version>.tgz (README, Install)"
@@ -102,13 +103,13 @@ PRETTIER_FILES := '**/*.{ts,js}'
 lint: deps lint-deps
 	npx eslint --max-warnings 0 .
 	npx prettier --check $(PRETTIER_FILES)
-	"$(LINT_VENV)/bin/ruff" check airflow
-	"$(LINT_VENV)/bin/ruff" format --check airflow
+	"$(LINT_VENV)/bin/ruff" check airflow monitoring/render
+	"$(LINT_VENV)/bin/ruff" format --check airflow monitoring/render
 	"$(LINT_VENV)/bin/sqlfluff" lint custom_postgres
 
 format: deps lint-deps
 	npx prettier --write $(PRETTIER_FILES)
-	"$(LINT_VENV)/bin/ruff" format airflow
+	"$(LINT_VENV)/bin/ruff" format airflow monitoring/render
 	"$(LINT_VENV)/bin/sqlfluff" fix custom_postgres
 
 typecheck: deps
@@ -192,6 +193,15 @@ chaos: deps dbt-deps airflow-deps chaos-deps
 # The bench runs the compiled replicator (dist/, as the npm package and the Docker image do):
 # through tsx, a source checkout spends seconds compiling before its slot is active.
 BENCH_ELT := --elt-bin dist/replicator/src/main.js
+
+# The dashboard's panels drawn from the running make up stack's Prometheus (monitoring/README.md).
+RENDER_REQ := monitoring/render/requirements.txt
+RENDER_VENV := $(call venv_for,render,$(RENDER_REQ))
+$(RENDER_VENV)/.installed: | $(RENDER_REQ)
+	$(install_venv)
+
+dashboard-png: $(RENDER_VENV)/.installed
+	$(WITH_STACK_ENV) "$(RENDER_VENV)/bin/python" monitoring/render/render_dashboard.py --prometheus "http://127.0.0.1:$${ELT_PROMETHEUS_PORT:-9090}" --minutes $${MINUTES:-20}
 
 bench: build
 	npx tsx bench/run.ts $(BENCH_ELT)
