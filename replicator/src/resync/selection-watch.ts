@@ -51,6 +51,8 @@ export async function watchSelection(
   const state = await readReplicationState(ctx.control, ctx.slot);
   if (state?.phase !== 'streaming') return;
   const known = await knownTables(ctx.control, ctx.slot);
+  // No selection now and none before: nothing to do, exactly as before selections existed.
+  if (!watch.selection.isSet && ![...known.values()].some((k) => k.row && !k.selected)) return;
   for (const table of await sourceTables(ctx.source, ctx.sourceSchemas, watch.publication)) {
     const seen = known.get(JSON.stringify([table.schema, table.name]));
     const decision = watch.selection.decide(table.schema, table.name);
