@@ -6,6 +6,7 @@
  * filters what it sends (../apply/apply-session.ts).
  */
 import type { ClientBase } from 'pg';
+import { EltError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ident, qualified } from '../sql.js';
 import type { TableSelection } from './selection.js';
@@ -52,7 +53,7 @@ export async function narrowPublication(
   } else {
     statements.push(`ALTER PUBLICATION ${pub} DROP TABLE ${drop.map((t) => qualified(t.schema, t.name)).join(', ')}`);
   }
-  await db.query(`BEGIN; ${statements.join('; ')}; COMMIT`);
+  await alter(db, publication, statements);
   lc.info(
     { publication, dropped: drop.map((t) => `${t.schema}.${t.name}`), fromSchemas: shape.bySchema },
     'the publication elt manages now lists only the selected tables',
@@ -80,5 +81,20 @@ export async function addToPublication(
   schema: string,
   table: string,
 ): Promise<void> {
-  await db.query(`ALTER PUBLICATION ${ident(publication)} ADD TABLE ${qualified(schema, table)}`);
+  await alter(db, publication, [`ALTER PUBLICATION ${ident(publication)} ADD TABLE ${qualified(schema, table)}`]);
+}
+
+/** Run the statements in one transaction; a refusal says what a superuser may run instead. */
+async function alter(db: ClientBase, publication: string, statements: string[]): Promise<void> {
+  try {
+    await db.query(`BEGIN; ${statements.join('; ')}; COMMIT`);
+  } catch (error) {
+    await db.query('ROLLBACK').catch(() => undefined); // the connection may be gone: so is the transaction
+    if ((error as { code?: string }).code !== '42501') throw error;
+    throw new EltError(
+      `The source role may not change the publication ${publication} to follow the table selection (it must own the publication and the tables).`,
+      `Ask a superuser to run on the source: ${statements.join('; ')};`,
+      { cause: error },
+    );
+  }
 }
