@@ -124,13 +124,12 @@ export async function ensurePublication(
     excluded.length === 0 && !selection
       ? createPublicationSql(publication, schemas)
       : await tableListPublicationSql(db, publication, schemas, excluded, selection);
-  // Created and marked in one transaction: a publication elt made is always known as elt's.
+  // Created and marked in one transaction (one query string): a publication elt made is always known as elt's.
   const sql = `${create}; COMMENT ON PUBLICATION ${ident(publication)} IS ${literal(MANAGED_COMMENT)}`;
   try {
-    await db.query(`BEGIN; ${sql}; COMMIT`);
+    await db.query(sql);
     lc.info({ publication, schemas, excluded: excluded.length, selection: selection !== null }, 'created publication');
   } catch (error) {
-    await db.query('ROLLBACK').catch(() => undefined); // the connection may be gone: so is the transaction
     const code = (error as { code?: string }).code;
     if (code === '42501') {
       throw new EltError(

@@ -84,12 +84,15 @@ export async function addToPublication(
   await alter(db, publication, [`ALTER PUBLICATION ${ident(publication)} ADD TABLE ${qualified(schema, table)}`]);
 }
 
-/** Run the statements in one transaction; a refusal says what a superuser may run instead. */
+/**
+ * Run the statements as one query string, which PostgreSQL runs as one transaction (no
+ * BEGIN on a connection the apply path shares, nothing left open on a failure); a refusal
+ * says what a superuser may run instead.
+ */
 async function alter(db: ClientBase, publication: string, statements: string[]): Promise<void> {
   try {
-    await db.query(`BEGIN; ${statements.join('; ')}; COMMIT`);
+    await db.query(statements.join('; '));
   } catch (error) {
-    await db.query('ROLLBACK').catch(() => undefined); // the connection may be gone: so is the transaction
     if ((error as { code?: string }).code !== '42501') throw error;
     throw new EltError(
       `The source role may not change the publication ${publication} to follow the table selection (it must own the publication and the tables).`,
