@@ -153,9 +153,27 @@ describe('a selection on the publication elt creates', () => {
     ).toEqual([]);
   });
 
+  it('replaces the kept replica of a table selected again with a fresh copy, and streams it', async () => {
+    const jobsBefore = (await jobs(pair.destinationUrl)).length;
+    await pair.restart({ ELT_INCLUDE_TABLES: 'public.orders,public.notes,public.new_*,public.customers' });
+    await waitFor(
+      'the table selected again to be copied',
+      async () => (await tableRows(pair.destinationUrl)).customers?.state === 'streaming',
+    );
+    await query(pair.sourceUrl, "UPDATE customers SET v = 'again' WHERE id = 2");
+    await pair.catchUp();
+    expect((await jobs(pair.destinationUrl)).slice(jobsBefore)).toEqual([
+      expect.objectContaining({ requested_by: 'elt: newly selected', tables: ['public.customers'] }),
+    ]);
+    expect((await tableRows(pair.destinationUrl)).customers).toMatchObject({ selected: true, last_error: null });
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['audit_log', 'other_new'] })).toEqual(
+      [],
+    );
+  });
+
   it('drops the unselected replica with ELT_DROP_UNSELECTED=true, copying nothing', async () => {
     const jobsBefore = (await jobs(pair.destinationUrl)).length;
-    await pair.restart({ ELT_DROP_UNSELECTED: 'true' });
+    await pair.restart({ ELT_INCLUDE_TABLES: 'public.orders,public.notes,public.new_*', ELT_DROP_UNSELECTED: 'true' });
     await pair.catchUp();
     expect(await replicaExists(pair.destinationUrl, 'staging.customers')).toBe(false);
     expect((await tableRows(pair.destinationUrl)).customers).toMatchObject({ state: 'excluded', selected: false });
