@@ -52,7 +52,25 @@ describe('loadConfig', () => {
     expect(config.sourceSchemas).toEqual(['public', 'sales']);
   });
 
+  it('reads the table selection as lists of schema.table globs, and drop-unselected as a boolean', () => {
+    expect(loadConfig(urls)).toMatchObject({ includeTables: [], excludeTables: [], dropUnselected: false });
+    const config = loadConfig(
+      { ...urls, ELT_INCLUDE_TABLES: 'public.orders, sales.*', ELT_DROP_UNSELECTED: 'true' },
+      { 'exclude-tables': 'sales.audit_?' },
+    );
+    expect(config).toMatchObject({
+      includeTables: ['public.orders', 'sales.*'],
+      excludeTables: ['sales.audit_?'],
+      dropUnselected: true,
+    });
+  });
+
   it.each([
+    [
+      { ...urls, ELT_INCLUDE_TABLES: 'orders' },
+      /ELT_INCLUDE_TABLES \(--include-tables\) 'orders' is not a schema\.table/,
+    ],
+    [{ ...urls, ELT_DROP_UNSELECTED: 'yes' }, /ELT_DROP_UNSELECTED \(--drop-unselected\) must be true or false/],
     [{}, /ELT_SOURCE_URL \(--source-url\) is required\. ELT_DESTINATION_URL \(--destination-url\) is required\./],
     [{ ...urls, ELT_SOURCE_URL: 'mysql://x' }, /ELT_SOURCE_URL \(--source-url\) must be a PostgreSQL URL/],
     [{ ...urls, ELT_SLOT: 'Bad-Slot' }, /ELT_SLOT \(--slot\) must be 1-63 lower-case letters/],

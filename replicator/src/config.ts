@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { formatDuration, parseDuration } from './prune/duration.js';
+import { parsePatterns } from './source/selection.js';
 
 /** A libpq URL setting (shared with the API's configuration). */
 export const postgresUrl = z
@@ -40,6 +41,24 @@ const durationOrOff = (min: number) =>
       text.trim().toLowerCase() === 'off' ? null : durationSeconds(text, min, ctx, ', or off'),
     );
 
+/** A comma-separated list of `schema.table` globs (./source/selection.ts), kept as written. */
+const tablePatterns = z
+  .string()
+  .default('')
+  .transform((list, ctx): string[] => {
+    try {
+      return parsePatterns(list).map((p) => p.text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
+
+const booleanSetting = z
+  .enum(['true', 'false'], { error: 'must be true or false' })
+  .default('false')
+  .transform((value) => value === 'true');
+
 const positiveInt = (max: number) =>
   z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
 
@@ -59,6 +78,12 @@ export const configSchema = z
           .filter(Boolean),
       )
       .pipe(z.array(identifier).min(1, 'must name at least one schema')),
+    /** Only these tables of the source schemas are replicated (`schema.table` globs); empty: every table. */
+    includeTables: tablePatterns,
+    /** These tables are never replicated, even when included. */
+    excludeTables: tablePatterns,
+    /** Drop the replica of a table that stops being selected (it is kept otherwise). */
+    dropUnselected: booleanSetting,
     targetSchema: identifier.default('staging'),
     metricsPort: z.coerce
       .number()
@@ -151,6 +176,24 @@ export const SETTINGS: Record<keyof Config, Setting> = {
     flag: 'source-schemas',
     arg: 'list',
     help: 'comma-separated source schemas to replicate',
+  },
+  includeTables: {
+    env: 'ELT_INCLUDE_TABLES',
+    flag: 'include-tables',
+    arg: 'globs',
+    help: 'comma-separated schema.table globs (* and ?) of the tables to replicate (unset: every table of the schemas)',
+  },
+  excludeTables: {
+    env: 'ELT_EXCLUDE_TABLES',
+    flag: 'exclude-tables',
+    arg: 'globs',
+    help: 'comma-separated schema.table globs of tables never to replicate (wins over the include list)',
+  },
+  dropUnselected: {
+    env: 'ELT_DROP_UNSELECTED',
+    flag: 'drop-unselected',
+    arg: 'true|false',
+    help: 'drop the replica of a table that stops being selected (false keeps it, no longer updated)',
   },
   targetSchema: {
     env: 'ELT_TARGET_SCHEMA',

@@ -21,7 +21,12 @@ import { runInitialSnapshot } from './snapshot/initial-snapshot.js';
 import { checkSelectPrivileges, checkSourceServer } from './source/preflight.js';
 import { ensurePublication, listPublishedTables, type PublishedTable } from './source/publication.js';
 import { dropSlot, inspectSlot, slotInUse, type SlotInfo } from './source/slot.js';
-import { tablesNotReplicated } from './source/not-replicated.js';
+import { tablesNotReplicated, tablesNotSelected, type NotReplicatedTable } from './source/not-replicated.js';
+import { TableSelection } from './source/selection.js';
+import { narrowPublication } from './source/selection-publication.js';
+import { watchSelection, type SelectionWatch } from './resync/selection-watch.js';
+import { dropUnselectedReplicas } from './schema/drop-unselected.js';
+import type { SchemaContext } from './schema/schema-changes.js';
 import { connectAll, connectDestination, connectSource } from './source/source-db.js';
 import {
   beginSnapshotState,
@@ -116,10 +121,15 @@ async function replicateOnce(
         { from: schema.from, to: schema.to },
         `control schema elt ${schema.from === 0 ? 'created or adopted' : 'upgraded'} at version ${schema.to}`,
       );
-    await ensurePublication(lc, source, config.publication, config.sourceSchemas, {
+    const selection = new TableSelection(config.includeTables, config.excludeTables);
+    const publication = await ensurePublication(lc, source, config.publication, config.sourceSchemas, {
       setReplicaIdentityFull: config.replicaIdentityFull,
+      selection,
     });
-    const notReplicated = await tablesNotReplicated(source, config.publication, config.sourceSchemas);
+    // The publication elt manages lists the selected tables; a user's is only filtered.
+    const followsSelection = publication.managed && selection.isSet;
+    if (followsSelection) await narrowPublication(lc, source, config.publication, selection);
+    const notReplicated = await notReplicatedTables(source, config, selection, followsSelection);
     const tables = (await publishedTables(lc, source, config)).filter(
       (t) => !notReplicated.some((n) => n.schema === t.schema && n.name === t.name),
     );
@@ -128,6 +138,13 @@ async function replicateOnce(
     const state = await readReplicationState(control, config.slot);
     const slot = await waitForSlotRelease(lc, source, config.slot);
     const startLsn = await chooseStart(lc, config, metrics, progress, { source, control }, tables, state, slot);
+    if (config.dropUnselected)
+      await dropUnselectedReplicas(
+        lc,
+        control,
+        config.slot,
+        notReplicated.filter((t) => t.selected === false),
+      );
     for (const table of notReplicated) {
       await upsertTable(control, config.slot, {
         sourceSchema: table.schema,
@@ -136,10 +153,19 @@ async function replicateOnce(
         targetTable: table.name,
         state: 'excluded',
         lastError: table.reason,
+        selected: table.selected ?? true,
       });
     }
     // Resync jobs run beside the stream, for as long as this attempt streams.
     const hooks = new ApplyHooks();
+    const watch: SelectionWatch = {
+      selection,
+      publication: config.publication,
+      managed: publication.managed,
+      stopped: hooks.stopped,
+    };
+    // Streaming now (an interrupted snapshot was resumed above): a table the selection takes anew is queued before the stream starts.
+    await watchSelection({ ...schemaContext(lc, config, source, control), control }, watch);
     const attempt = new AbortController();
     const stopAttempt = () => attempt.abort();
     signal.addEventListener('abort', stopAttempt);
@@ -154,7 +180,18 @@ async function replicateOnce(
     const verifier = runBackgroundVerifier(lc, config, metrics, attempt.signal);
     try {
       await streamChanges(
-        { lc, options: config, metrics, db: { apply, control, source }, startLsn, hooks, onHeartbeat: watchPartitions },
+        {
+          lc,
+          options: config,
+          metrics,
+          db: { apply, control, source },
+          startLsn,
+          hooks,
+          onHeartbeat: async (ctx) => {
+            await watchPartitions(ctx);
+            await watchSelection(ctx, watch);
+          },
+        },
         attempt.signal,
       );
       if (attempt.signal.aborted && !signal.aborted) throw new Error('the resync queue failed');
@@ -169,6 +206,30 @@ async function replicateOnce(
     // Closing connections on the way out: the run's own outcome is what to report.
     for (const close of closers.reverse()) await close().catch(() => undefined);
   }
+}
+
+/** The tables of the replicated schemas that are not replicated, and why: left out by the selection, or unable to be. */
+async function notReplicatedTables(
+  source: pg.Client,
+  config: Config,
+  selection: TableSelection,
+  followsSelection: boolean,
+): Promise<NotReplicatedTable[]> {
+  const unselected = await tablesNotSelected(source, config.sourceSchemas, selection);
+  const others = await tablesNotReplicated(source, config.publication, config.sourceSchemas, followsSelection);
+  return [...unselected, ...others.filter((t) => selection.selects(t.schema, t.name))];
+}
+
+/** The schema-following context outside the apply transaction (the selection watch at start), on the control connection. */
+function schemaContext(lc: Logger, config: Config, source: pg.Client, control: pg.Client): SchemaContext {
+  return {
+    lc,
+    dest: control,
+    source,
+    sourceSchemas: config.sourceSchemas,
+    targetSchema: config.targetSchema,
+    slot: config.slot,
+  };
 }
 
 /**

@@ -20,6 +20,7 @@ import { Pruner } from '../prune/pruner.js';
 import { TableRegistry, type TargetTable } from '../schema/mapping.js';
 import type { SchemaContext } from '../schema/schema-changes.js';
 import type { PgoutputMessage } from '../source/pgoutput.js';
+import { TableSelection } from '../source/selection.js';
 import { SlotStream } from '../source/stream.js';
 import { AckPolicy } from './ack-policy.js';
 import { Applier } from './applier.js';
@@ -40,6 +41,8 @@ export type ApplyOptions = Pick<
   | 'sourceUrl'
   | 'publication'
   | 'sourceSchemas'
+  | 'includeTables'
+  | 'excludeTables'
   | 'targetSchema'
   | 'deleteMode'
   | 'batchMaxRows'
@@ -101,6 +104,9 @@ export class ApplySession {
   readonly #schemaContext: SchemaContext;
   /** Relations outside ELT_SOURCE_SCHEMAS (a publication FOR ALL TABLES): warned about once, then ignored. */
   readonly #outside = new Set<number>();
+  /** ELT_INCLUDE_TABLES / ELT_EXCLUDE_TABLES: a table they leave out is skipped whatever the publication sends. */
+  readonly #selection: TableSelection;
+  readonly #unselectedSeen = new Set<string>();
   #serverWalEnd: Lsn;
   #lastReplyRequest = 0;
   #failure: unknown = null;
@@ -130,6 +136,7 @@ export class ApplySession {
     this.#caughtUp = new CaughtUpRecorder(lc, db.control, options.slot, startLsn);
     this.#pruner = new Pruner(lc, options, input.metrics);
     this.#serverWalEnd = startLsn;
+    this.#selection = new TableSelection(options.includeTables, options.excludeTables);
     this.#schemaContext = {
       lc,
       dest: { query: (sql, params) => this.#applier.query(sql, params) },
@@ -342,7 +349,7 @@ export class ApplySession {
     this.#stream.confirm(applied);
   }
 
-  /** The replica table of a relation, or null while the table is stopped or outside the replicated schemas (its changes are skipped). */
+  /** The replica table of a relation, or null while the table is stopped, outside the replicated schemas or not selected (its changes are skipped). */
   async #resolve(relationId: number): Promise<TargetTable | null> {
     const { lc, options, hooks } = this.input;
     const relation = this.#registry.relation(relationId);
@@ -353,6 +360,15 @@ export class ApplySession {
         { table: `${relation.schema}.${relation.name}`, schemas: options.sourceSchemas },
         'the publication sends a table outside ELT_SOURCE_SCHEMAS: its changes are ignored',
       );
+      return null;
+    }
+    const decision = relation && this.#selection.decide(relation.schema, relation.name);
+    if (decision && !decision.selected) {
+      // Decided on every change, not cached by OID: a rename may take a table into or out of the selection.
+      const label = `${relation.schema}.${relation.name}`;
+      if (!this.#unselectedSeen.has(label))
+        lc.info({ table: label, reason: decision.reason }, 'changes of an unselected table are ignored');
+      this.#unselectedSeen.add(label);
       return null;
     }
     try {

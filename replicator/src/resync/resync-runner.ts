@@ -28,6 +28,7 @@ import { ResyncCancelled, resyncTable } from './table-resync.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { estimateTable, type TableEstimate } from '../progress/table-estimate.js';
 import { readTableState } from '../state/control.js';
+import { TableSelection } from '../source/selection.js';
 
 const POLL_INTERVAL_MS = 5_000;
 
@@ -81,10 +82,18 @@ async function runJob(
   const tables = await jobTables(db, jobId);
   lc.info({ job: jobId, tables: tables.map((t) => `${t.schema}.${t.table}`) }, 'resync job started');
   const estimates = await estimateJobTables(db, source, jobId, tables);
+  const selection = new TableSelection(config.includeTables, config.excludeTables);
   for (const t of tables) {
     if (t.state !== 'queued') continue;
     if (signal.aborted) return;
     const label = `${t.schema}.${t.table}`;
+    // A table the selection leaves out is never copied, whoever asked (a job queued before a restart that changed it).
+    const decision = selection.decide(t.schema, t.table);
+    if (!decision.selected) {
+      await updateJobTable(db, jobId, t, { state: 'cancelled', error: decision.reason });
+      lc.warn({ job: jobId, table: label, reason: decision.reason }, 'resync: an unselected table is not copied');
+      continue;
+    }
     if (await cancelRequested(db, jobId)) {
       await finishJob(db, jobId, 'cancelled');
       metrics.resyncJobs.inc({ outcome: 'cancelled' });

@@ -4,18 +4,44 @@
  * elt.tables, `elt status`, the API and the metrics.
  */
 import type { ClientBase } from 'pg';
+import type { TableSelection } from './selection.js';
 
 export interface NotReplicatedTable {
   schema: string;
   name: string;
   reason: string;
+  /** False when the table selection leaves it out (elt.tables.selected); true unless told. */
+  selected?: boolean;
 }
 
-/** Tables (not partitions) of `schemas` that the publication does not send, and why. */
+/** Tables (not partitions) of `schemas` that the selection leaves out, and which pattern does. */
+export async function tablesNotSelected(
+  db: ClientBase,
+  schemas: string[],
+  selection: TableSelection,
+): Promise<NotReplicatedTable[]> {
+  if (!selection.isSet) return [];
+  const { rows } = await db.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition ORDER BY 1, 2`,
+    [schemas],
+  );
+  return rows.flatMap((r) => {
+    const decision = selection.decide(r.schema, r.name);
+    return decision.selected ? [] : [{ schema: r.schema, name: r.name, reason: decision.reason, selected: false }];
+  });
+}
+
+/**
+ * Tables (not partitions) of `schemas` that the publication does not send, and why. With
+ * `pendingAdd` (a publication elt manages, with a selection), a selected table that it could
+ * publish but does not yet is left out: the selection watch adds it and copies it.
+ */
 export async function tablesNotReplicated(
   db: ClientBase,
   publication: string,
   schemas: string[],
+  pendingAdd = false,
 ): Promise<NotReplicatedTable[]> {
   const { rows } = await db.query<{
     schema: string;
@@ -33,7 +59,9 @@ export async function tablesNotReplicated(
      ORDER BY 1, 2`,
     [schemas, publication],
   );
-  const unpublished = rows.map((r) => ({ schema: r.schema, name: r.name, reason: reason(r, publication) }));
+  const unpublished = rows
+    .map((r) => ({ schema: r.schema, name: r.name, reason: reason(r, publication) }))
+    .filter((t) => !(pendingAdd && t.reason === notInPublication(publication)));
   return [...unpublished, ...(await partitionedWithHiddenLeaves(db, schemas))];
 }
 
@@ -75,5 +103,9 @@ function reason(
   if (t.identity === 'n' || (t.identity === 'd' && !t.has_pk)) {
     return 'Not replicated: the table has no primary key or replica identity. Set REPLICA IDENTITY FULL on it (or ELT_REPLICA_IDENTITY_FULL=true), add it to the publication and resync.';
   }
+  return notInPublication(publication);
+}
+
+function notInPublication(publication: string): string {
   return `Not replicated: the publication ${publication} does not include it. Add it (ALTER PUBLICATION ${publication} ADD TABLE …) to replicate it.`;
 }

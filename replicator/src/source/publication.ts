@@ -6,7 +6,16 @@
 import type { ClientBase } from 'pg';
 import type { Logger } from '../log.js';
 import { EltError } from '../errors.js';
-import { ident, qualified } from '../sql.js';
+import { ident, literal, qualified } from '../sql.js';
+import type { TableSelection } from './selection.js';
+
+/**
+ * The comment elt puts on a publication it creates: such a publication is elt's to change
+ * (./selection-publication.ts adds and drops tables to follow the selection). A publication
+ * without it (made by a user, or by an elt before selections existed) is never altered.
+ */
+export const MANAGED_COMMENT =
+  'managed by elt: elt adds and drops its tables to follow ELT_INCLUDE_TABLES and ELT_EXCLUDE_TABLES';
 
 export interface PublishedTable {
   oid: number;
@@ -50,6 +59,17 @@ export async function tablesWithoutIdentity(db: ClientBase, schemas: string[]): 
 export interface PublicationOutcome {
   /** Tables left out of the publication we created, because they have no replica identity. */
   excluded: TableWithoutIdentity[];
+  /** The publication carries elt's comment: elt may add and drop its tables. */
+  managed: boolean;
+}
+
+/** Whether the publication carries elt's comment (see MANAGED_COMMENT). */
+export async function isManagedPublication(db: ClientBase, publication: string): Promise<boolean> {
+  const { rows } = await db.query<{ comment: string | null }>(
+    "SELECT obj_description(oid, 'pg_publication') AS comment FROM pg_publication WHERE pubname = $1",
+    [publication],
+  );
+  return rows[0]?.comment === MANAGED_COMMENT;
 }
 
 /**
@@ -64,7 +84,7 @@ export async function ensurePublication(
   db: ClientBase,
   publication: string,
   schemas: string[],
-  options: { setReplicaIdentityFull: boolean } = { setReplicaIdentityFull: false },
+  options: { setReplicaIdentityFull: boolean; selection?: TableSelection } = { setReplicaIdentityFull: false },
 ): Promise<PublicationOutcome> {
   const { rows } = await db.query<{ pubviaroot: boolean }>('SELECT pubviaroot FROM pg_publication WHERE pubname = $1', [
     publication,
@@ -76,7 +96,7 @@ export async function ensurePublication(
         'publication does not publish via partition root: changes to partitions arrive under each partition name',
       );
     }
-    return { excluded: [] };
+    return { excluded: [], managed: await isManagedPublication(db, publication) };
   }
   const excluded: TableWithoutIdentity[] = [];
   for (const table of await tablesWithoutIdentity(db, schemas)) {
@@ -99,13 +119,16 @@ export async function ensurePublication(
       'table left out of the publication: it has no primary key or replica identity, and publishing it would make the source reject UPDATE and DELETE on it; set REPLICA IDENTITY FULL on it (or ELT_REPLICA_IDENTITY_FULL=true) and resync',
     );
   }
-  const sql =
-    excluded.length === 0
+  const selection = options.selection?.isSet ? options.selection : null;
+  const create =
+    excluded.length === 0 && !selection
       ? createPublicationSql(publication, schemas)
-      : await tableListPublicationSql(db, publication, schemas, excluded);
+      : await tableListPublicationSql(db, publication, schemas, excluded, selection);
+  // Created and marked in one transaction (one query string): a publication elt made is always known as elt's.
+  const sql = `${create}; COMMENT ON PUBLICATION ${ident(publication)} IS ${literal(MANAGED_COMMENT)}`;
   try {
     await db.query(sql);
-    lc.info({ publication, schemas, excluded: excluded.length }, 'created publication');
+    lc.info({ publication, schemas, excluded: excluded.length, selection: selection !== null }, 'created publication');
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === '42501') {
@@ -117,22 +140,26 @@ export async function ensurePublication(
     }
     throw error;
   }
-  return { excluded };
+  return { excluded, managed: true };
 }
 
+/** A publication of the tables of the schemas but those excluded and, with a selection, those it leaves out. */
 async function tableListPublicationSql(
   db: ClientBase,
   publication: string,
   schemas: string[],
   excluded: TableWithoutIdentity[],
+  selection: TableSelection | null,
 ): Promise<string> {
   const { rows } = await db.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1, 2`,
+     WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND c.relpersistence = 'p' AND NOT c.relispartition ORDER BY 1, 2`,
     [schemas],
   );
   const skip = new Set(excluded.map((t) => `${t.schema}.${t.name}`));
-  const tables = rows.filter((t) => !skip.has(`${t.schema}.${t.name}`)).map((t) => qualified(t.schema, t.name));
+  const tables = rows
+    .filter((t) => !skip.has(`${t.schema}.${t.name}`) && (selection?.selects(t.schema, t.name) ?? true))
+    .map((t) => qualified(t.schema, t.name));
   return `CREATE PUBLICATION ${ident(publication)} ${tables.length > 0 ? `FOR TABLE ${tables.join(', ')}` : ''} WITH (publish_via_partition_root = true)`;
 }
 

@@ -82,16 +82,18 @@ export interface TableRecord {
   state: 'snapshotting' | 'streaming' | 'resyncing' | 'error' | 'excluded';
   rowsEstimated?: number;
   lastError?: string;
+  /** False for a table ELT_INCLUDE_TABLES / ELT_EXCLUDE_TABLES leave out; true unless told. */
+  selected?: boolean;
 }
 
 export async function upsertTable(db: ClientBase, slot: string, t: TableRecord): Promise<void> {
   await db.query(
     `INSERT INTO elt.tables (slot_name, source_schema, source_table, target_schema, target_table, state, rows_estimated,
-       snapshot_started_at, last_error, last_error_at)
+       snapshot_started_at, last_error, last_error_at, selected)
      VALUES ($1, $2, $3, $4, $5, $6::text, $7::bigint, CASE WHEN $6::text = 'snapshotting' THEN now() END, $8::text,
-       CASE WHEN $8::text IS NOT NULL THEN now() END)
+       CASE WHEN $8::text IS NOT NULL THEN now() END, $9::boolean)
      ON CONFLICT (slot_name, source_schema, source_table) DO UPDATE SET target_schema = $4, target_table = $5, state = $6,
-       rows_estimated = coalesce($7::bigint, elt.tables.rows_estimated), last_error = $8::text,
+       rows_estimated = coalesce($7::bigint, elt.tables.rows_estimated), last_error = $8::text, selected = $9::boolean,
        last_error_at = CASE WHEN $8::text IS NOT NULL THEN now() ELSE elt.tables.last_error_at END`,
     [
       slot,
@@ -102,6 +104,7 @@ export async function upsertTable(db: ClientBase, slot: string, t: TableRecord):
       t.state,
       t.rowsEstimated ?? null,
       t.lastError ?? null,
+      t.selected ?? true,
     ],
   );
 }

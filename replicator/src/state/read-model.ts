@@ -101,6 +101,8 @@ export interface TableRow {
   last_error: string | null;
   last_error_at: string | null;
   active_resync_job_id: number | null;
+  /** False when ELT_INCLUDE_TABLES / ELT_EXCLUDE_TABLES leave the table out. */
+  selected: boolean;
 }
 
 const TABLE_COLUMNS = `
@@ -112,7 +114,7 @@ const TABLE_COLUMNS = `
   t.last_change_lsn::text AS last_change_lsn, ${iso('t.last_change_at')}, t.last_error, ${iso('t.last_error_at')},
   (SELECT min(a.job_id)::float8 FROM elt.resync_job_tables a
    WHERE a.slot_name = t.slot_name AND a.source_schema = t.source_schema AND a.source_table = t.source_table
-     AND a.state IN ('queued', 'running')) AS active_resync_job_id`;
+     AND a.state IN ('queued', 'running')) AS active_resync_job_id, t.selected`;
 
 /** The slot's tables, by name; only those in `filter.state`, or only the one named `filter.name` (schema.table). */
 export async function readTables(

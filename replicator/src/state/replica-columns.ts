@@ -137,3 +137,20 @@ export async function forgetRecordedTable(db: Queryable, slot: string, schema: s
     table,
   ]);
 }
+
+/**
+ * Forget which source table and columns the replica holds, keeping the table's row: its replica
+ * (kept from before, or none) is copied again and the copy records what it holds.
+ */
+export async function clearRecordedIdentity(db: Queryable, slot: string, schema: string, table: string): Promise<void> {
+  await db.query(
+    `UPDATE elt.tables SET source_oid = NULL, source_storage = NULL, source_natts = NULL
+     WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,
+    [slot, schema, table],
+  );
+  await db.query('DELETE FROM elt.table_columns WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3', [
+    slot,
+    schema,
+    table,
+  ]);
+}

@@ -44,3 +44,32 @@ export async function enqueueResync(
   await db.query('SELECT pg_notify($1, $2)', [RESYNC_CHANNEL, String(jobId)]);
   return Number(jobId);
 }
+
+/**
+ * A table the selection takes that elt does not replicate yet: its row says `resyncing` (its
+ * changes wait for the copy, also across a restart), what a kept replica held is forgotten (the
+ * copy records what it holds), and its copy is queued. One statement, so that a row never
+ * waits for a job that was not queued, and no transaction is held on a connection others share.
+ */
+export async function queueSelectedTable(
+  db: Queryable,
+  slot: string,
+  table: { schema: string; table: string },
+  targetSchema: string,
+): Promise<number> {
+  const { rows } = await db.query(
+    `WITH t AS (
+       INSERT INTO elt.tables (slot_name, source_schema, source_table, target_schema, target_table, state, selected)
+       VALUES ($1, $2, $3, $4, $3, 'resyncing', true)
+       ON CONFLICT (slot_name, source_schema, source_table) DO UPDATE SET target_schema = $4, target_table = $3,
+         state = 'resyncing', selected = true, last_error = NULL, last_error_at = NULL,
+         source_oid = NULL, source_storage = NULL, source_natts = NULL
+       RETURNING 1),
+     columns AS (DELETE FROM elt.table_columns WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3),
+     job AS (INSERT INTO elt.resync_jobs (slot_name, requested_by) SELECT $1, 'elt: newly selected' FROM t RETURNING id),
+     job_table AS (INSERT INTO elt.resync_job_tables (job_id, slot_name, source_schema, source_table) SELECT id, $1, $2, $3 FROM job)
+     SELECT id, pg_notify($5, id::text) FROM job`,
+    [slot, table.schema, table.table, targetSchema, RESYNC_CHANNEL],
+  );
+  return Number((rows[0] as { id: string }).id);
+}

@@ -99,7 +99,8 @@ export function formatStatus(s: ReplicationStatus): string {
       'copied'.padStart(10) +
       'inserts'.padStart(10) +
       'updates'.padStart(10) +
-      'deletes'.padStart(10),
+      'deletes'.padStart(10) +
+      '  selected',
   );
   for (const t of s.tables) {
     lines.push(
@@ -108,8 +109,11 @@ export function formatStatus(s: ReplicationStatus): string {
         String(t.rows_copied).padStart(10) +
         String(t.inserts).padStart(10) +
         String(t.updates).padStart(10) +
-        String(t.deletes).padStart(10),
+        String(t.deletes).padStart(10) +
+        (t.selected ? '  yes' : '  no'),
     );
+    // Why a table is left out is what a person needs to act on it.
+    if (t.state === 'excluded' && t.last_error) lines.push(`  ${t.last_error}`);
   }
   return lines.join('\n');
 }

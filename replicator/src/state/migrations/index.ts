@@ -10,6 +10,7 @@ import { sql as resyncJobsBySlot } from './0002-resync-jobs-by-slot.js';
 import { sql as pruneJobs } from './0003-prune-jobs.js';
 import { sql as verifyResults } from './0004-verify-results.js';
 import { sql as resyncKeys } from './0005-resync-keys.js';
+import { sql as tableSelected } from './0006-table-selected.js';
 
 export interface Migration {
   version: number;
@@ -23,6 +24,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'prune-jobs', sql: pruneJobs },
   { version: 4, name: 'verify-results', sql: verifyResults },
   { version: 5, name: 'resync-keys', sql: resyncKeys },
+  { version: 6, name: 'table-selected', sql: tableSelected },
 ];
 
 /** The version of the control schema this build creates and understands. */

@@ -1,0 +1,139 @@
+/**
+ * At start and at each heartbeat, a table the selection takes that elt does not replicate yet
+ * is copied online while the other tables stream: a new source table that matches
+ * ELT_INCLUDE_TABLES, or one a changed selection takes again at a restart. On the publication
+ * elt manages it is added first (ALTER PUBLICATION … ADD TABLE); its changes wait (a stopped
+ * table, ../apply/stopped-tables.ts) until a resync's copy is swapped in. A new table the
+ * selection leaves out is recorded `excluded` with the reason.
+ *
+ * What it never touches, so that nothing is copied twice: a slot that is not streaming (an
+ * interrupted snapshot is resumed first, ../snapshot/resume-snapshot.ts), a table with an
+ * elt.tables row that the selection took (whatever its state), a table with a queued or
+ * running resync, and, without a selection, any table that has no row (the stream finds a new
+ * table on its first change, as before selections existed).
+ */
+import type { ClientBase } from 'pg';
+import type { StoppedTables } from '../apply/stopped-tables.js';
+import type { SchemaContext } from '../schema/schema-changes.js';
+import { addToPublication } from '../source/selection-publication.js';
+import type { TableSelection } from '../source/selection.js';
+import { readReplicationState, upsertTable } from '../state/control.js';
+import { queueSelectedTable } from '../state/resync-queue.js';
+
+export interface SelectionWatch {
+  selection: TableSelection;
+  publication: string;
+  /** The publication carries elt's comment: elt may add tables to it. */
+  managed: boolean;
+  stopped: StoppedTables;
+}
+
+interface SourceTable {
+  schema: string;
+  name: string;
+  /** Logged, with a usable replica identity: a publication may send it. */
+  replicable: boolean;
+  published: boolean;
+}
+
+interface KnownTable {
+  /** elt.tables has a row for it. */
+  row: boolean;
+  selected: boolean;
+  /** A resync of it is queued or running. */
+  active: boolean;
+}
+
+export async function watchSelection(
+  ctx: SchemaContext & { control: ClientBase },
+  watch: SelectionWatch,
+): Promise<void> {
+  const state = await readReplicationState(ctx.control, ctx.slot);
+  if (state?.phase !== 'streaming') return;
+  const known = await knownTables(ctx.control, ctx.slot);
+  // No selection now and none before: nothing to do, exactly as before selections existed.
+  if (!watch.selection.isSet && ![...known.values()].some((k) => k.row && !k.selected)) return;
+  for (const table of await sourceTables(ctx.source, ctx.sourceSchemas, watch.publication)) {
+    const seen = known.get(JSON.stringify([table.schema, table.name]));
+    const decision = watch.selection.decide(table.schema, table.name);
+    if (!decision.selected) {
+      if (!seen) await excludeNewTable(ctx, watch, table, decision.reason);
+      continue;
+    }
+    if (needsCopy(watch, table, seen)) await startCopy(ctx, watch, table);
+  }
+}
+
+function needsCopy(watch: SelectionWatch, table: SourceTable, known: KnownTable | undefined): boolean {
+  // Copied, being copied, stopped or excluded for another reason: never copied again from here.
+  if (known?.active || (known?.row && known.selected)) return false;
+  // Not replicable, or a user's publication that does not send it: the reason is recorded at start.
+  if (!table.replicable || (!table.published && !watch.managed)) return false;
+  // A new table: without a selection, or on a user's publication, the stream finds it as before.
+  if (!known?.row && (!watch.selection.isSet || (table.published && !watch.managed))) return false;
+  return true;
+}
+
+/** Publish the table if elt must, then record it waiting for its copy and queue the copy. */
+async function startCopy(
+  ctx: SchemaContext & { control: ClientBase },
+  watch: SelectionWatch,
+  table: SourceTable,
+): Promise<void> {
+  // Before it is published: its first change must already find it waiting for its copy.
+  watch.stopped.stop(table.schema, table.name, 'newly selected: its changes wait for its copy');
+  if (!table.published) await addToPublication(ctx.source, watch.publication, table.schema, table.name);
+  const job = await queueSelectedTable(
+    ctx.control,
+    ctx.slot,
+    { schema: table.schema, table: table.name },
+    ctx.targetSchema,
+  );
+  ctx.lc.info(
+    { table: `${table.schema}.${table.name}`, job, addedToPublication: !table.published },
+    'a newly selected table is copied online',
+  );
+}
+
+async function excludeNewTable(
+  ctx: SchemaContext & { control: ClientBase },
+  watch: SelectionWatch,
+  table: SourceTable,
+  reason: string,
+): Promise<void> {
+  watch.stopped.stop(table.schema, table.name, reason);
+  await upsertTable(ctx.control, ctx.slot, {
+    sourceSchema: table.schema,
+    sourceTable: table.name,
+    targetSchema: ctx.targetSchema,
+    targetTable: table.name,
+    state: 'excluded',
+    lastError: reason,
+    selected: false,
+  });
+}
+
+async function knownTables(db: ClientBase, slot: string): Promise<Map<string, KnownTable>> {
+  const { rows } = await db.query<{ schema: string; table: string } & KnownTable>(
+    `SELECT k.schema, k.table, bool_or(k.row) AS row, bool_or(k.selected) AS selected, bool_or(k.active) AS active FROM (
+       SELECT source_schema AS schema, source_table AS table, true AS row, selected, false AS active FROM elt.tables WHERE slot_name = $1
+       UNION ALL
+       SELECT source_schema, source_table, false, false, true FROM elt.resync_job_tables WHERE slot_name = $1 AND state IN ('queued', 'running')
+     ) k GROUP BY 1, 2`,
+    [slot],
+  );
+  return new Map(rows.map((r) => [JSON.stringify([r.schema, r.table]), r]));
+}
+
+async function sourceTables(db: ClientBase, schemas: string[], publication: string): Promise<SourceTable[]> {
+  const { rows } = await db.query<SourceTable>(
+    `SELECT n.nspname AS schema, c.relname AS name,
+       c.relpersistence = 'p' AND NOT (c.relreplident = 'n' OR (c.relreplident = 'd'
+         AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))) AS replicable,
+       EXISTS (SELECT 1 FROM pg_publication_tables p WHERE p.pubname = $2 AND p.schemaname = n.nspname AND p.tablename = c.relname) AS published
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1, 2`,
+    [schemas, publication],
+  );
+  return rows;
+}
