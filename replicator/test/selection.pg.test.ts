@@ -5,9 +5,11 @@
  * follows a new matching table and a changed selection, copying only the newly selected table
  * online; a publication the user made is filtered, never altered.
  */
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { replicationSuite } from '../../harness/fixture.js';
 import { compareReplica, query, waitFor } from '../../harness/replication.js';
+import { enqueueResync } from '../src/state/resync-queue.js';
 
 const rows = (table: string, n: number) =>
   `CREATE TABLE ${table} (id int PRIMARY KEY, v text); INSERT INTO ${table} SELECT i, 'row ' || i FROM generate_series(1, ${n}) i;`;
@@ -254,6 +256,54 @@ describe("a selection on the user's publication", () => {
     expect(dropB).toMatchObject({ state: 'excluded', selected: false });
     expect(dropB!.last_error).toMatch(/^Not selected: no ELT_INCLUDE_TABLES pattern matches it \(public\.keep_\*\)/);
     expect(await definitions()).toEqual(before);
+    await pair.stop();
+  });
+});
+
+describe('a selection followed by a role that may not publish a new table', () => {
+  const pair = replicationSuite({
+    start: false,
+    // The least-privilege set-up: elt's role owns the tables it was given and may create publications,
+    // but a table a migration creates later belongs to someone else.
+    sourceSql: `${rows('orders', 20)} CREATE ROLE replicator LOGIN REPLICATION PASSWORD 'pw'; ALTER TABLE orders OWNER TO replicator;`,
+  });
+
+  it('stops that table alone, in error with the statement a superuser must run, and resumes it after a resync', async () => {
+    const database = (await query<{ d: string }>(pair.sourceUrl, 'SELECT current_database() AS d'))[0]!.d;
+    await query(pair.sourceUrl, `GRANT CREATE ON DATABASE ${database} TO replicator`);
+    const asReplicator = new URL(pair.sourceUrl);
+    asReplicator.username = 'replicator';
+    asReplicator.password = 'pw';
+    await pair.start({ ELT_SOURCE_URL: asReplicator.toString(), ELT_INCLUDE_TABLES: 'public.orders,public.new_*' });
+
+    await query(pair.sourceUrl, `${rows('new_things', 30)} GRANT SELECT ON new_things TO replicator;`);
+    await waitFor(
+      'the new table to be in error',
+      async () => (await tableRows(pair.destinationUrl)).new_things?.state === 'error',
+    );
+    const refused = (await tableRows(pair.destinationUrl)).new_things!;
+    expect(refused.last_error).toContain('ALTER PUBLICATION "elt_pub" ADD TABLE "public"."new_things"');
+    expect(refused.last_error).toContain('resync the table');
+    expect(await jobs(pair.destinationUrl)).toEqual([]);
+
+    // The other table streams on; the refused one is not tried again at each heartbeat.
+    await query(pair.sourceUrl, "INSERT INTO orders VALUES (21, 'after'); INSERT INTO new_things VALUES (31, 'after')");
+    await pair.catchUp();
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['new_things'] })).toEqual([]);
+    expect(pair.output().match(/a newly selected table cannot be published/g)).toHaveLength(1);
+
+    // What the error says to do: a superuser publishes it, then a resync copies it.
+    await query(pair.sourceUrl, 'ALTER PUBLICATION elt_pub ADD TABLE public.new_things');
+    const db = new pg.Client({ connectionString: pair.destinationUrl });
+    await db.connect();
+    await enqueueResync(db, 'elt_slot', [{ schema: 'public', table: 'new_things' }], 'test').finally(() => db.end());
+    await waitFor(
+      'the resynced table to stream',
+      async () => (await tableRows(pair.destinationUrl)).new_things?.state === 'streaming',
+    );
+    await query(pair.sourceUrl, "UPDATE new_things SET v = 'streamed' WHERE id <= 5");
+    await pair.catchUp();
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
     await pair.stop();
   });
 });

@@ -15,9 +15,10 @@
 import type { ClientBase } from 'pg';
 import type { StoppedTables } from '../apply/stopped-tables.js';
 import type { SchemaContext } from '../schema/schema-changes.js';
-import { addToPublication } from '../source/selection-publication.js';
+import { EltError } from '../errors.js';
+import { addToPublication, readSourceTables, type SourceTable } from '../source/selection-publication.js';
 import type { TableSelection } from '../source/selection.js';
-import { readReplicationState, upsertTable } from '../state/control.js';
+import { readReplicationState, readSelectionStates, upsertTable, type SelectionState } from '../state/control.js';
 import { queueSelectedTable } from '../state/resync-queue.js';
 
 export interface SelectionWatch {
@@ -28,32 +29,16 @@ export interface SelectionWatch {
   stopped: StoppedTables;
 }
 
-interface SourceTable {
-  schema: string;
-  name: string;
-  /** Logged, with a usable replica identity: a publication may send it. */
-  replicable: boolean;
-  published: boolean;
-}
-
-interface KnownTable {
-  /** elt.tables has a row for it. */
-  row: boolean;
-  selected: boolean;
-  /** A resync of it is queued or running. */
-  active: boolean;
-}
-
 export async function watchSelection(
   ctx: SchemaContext & { control: ClientBase },
   watch: SelectionWatch,
 ): Promise<void> {
   const state = await readReplicationState(ctx.control, ctx.slot);
   if (state?.phase !== 'streaming') return;
-  const known = await knownTables(ctx.control, ctx.slot);
+  const known = await readSelectionStates(ctx.control, ctx.slot);
   // No selection now and none before: nothing to do, exactly as before selections existed.
   if (!watch.selection.isSet && ![...known.values()].some((k) => k.row && !k.selected)) return;
-  for (const table of await sourceTables(ctx.source, ctx.sourceSchemas, watch.publication)) {
+  for (const table of await readSourceTables(ctx.source, ctx.sourceSchemas, watch.publication)) {
     const seen = known.get(JSON.stringify([table.schema, table.name]));
     const decision = watch.selection.decide(table.schema, table.name);
     if (!decision.selected) {
@@ -64,7 +49,7 @@ export async function watchSelection(
   }
 }
 
-function needsCopy(watch: SelectionWatch, table: SourceTable, known: KnownTable | undefined): boolean {
+function needsCopy(watch: SelectionWatch, table: SourceTable, known: SelectionState | undefined): boolean {
   // Copied, being copied, stopped or excluded for another reason: never copied again from here.
   if (known?.active || (known?.row && known.selected)) return false;
   // Not replicable, or a user's publication that does not send it: the reason is recorded at start.
@@ -82,7 +67,17 @@ async function startCopy(
 ): Promise<void> {
   // Before it is published: its first change must already find it waiting for its copy.
   watch.stopped.stop(table.schema, table.name, 'newly selected: its changes wait for its copy');
-  if (!table.published) await addToPublication(ctx.source, watch.publication, table.schema, table.name);
+  if (!table.published) {
+    try {
+      await addToPublication(ctx.source, watch.publication, table.schema, table.name);
+    } catch (error) {
+      if (!(error instanceof EltError)) throw error;
+      // Refused (the role does not own the table): a deterministic failure of this table alone. It stays
+      // stopped, in error with what to do, and is not tried again at every heartbeat.
+      await refuseTable(ctx, table, `${error.message} ${error.hint} Then resync the table.`);
+      return;
+    }
+  }
   const job = await queueSelectedTable(
     ctx.control,
     ctx.slot,
@@ -93,6 +88,23 @@ async function startCopy(
     { table: `${table.schema}.${table.name}`, job, addedToPublication: !table.published },
     'a newly selected table is copied online',
   );
+}
+
+async function refuseTable(
+  ctx: SchemaContext & { control: ClientBase },
+  table: SourceTable,
+  reason: string,
+): Promise<void> {
+  ctx.lc.warn({ table: `${table.schema}.${table.name}`, reason }, 'a newly selected table cannot be published');
+  await upsertTable(ctx.control, ctx.slot, {
+    sourceSchema: table.schema,
+    sourceTable: table.name,
+    targetSchema: ctx.targetSchema,
+    targetTable: table.name,
+    state: 'error',
+    lastError: reason,
+    selected: true,
+  });
 }
 
 async function excludeNewTable(
@@ -111,29 +123,4 @@ async function excludeNewTable(
     lastError: reason,
     selected: false,
   });
-}
-
-async function knownTables(db: ClientBase, slot: string): Promise<Map<string, KnownTable>> {
-  const { rows } = await db.query<{ schema: string; table: string } & KnownTable>(
-    `SELECT k.schema, k.table, bool_or(k.row) AS row, bool_or(k.selected) AS selected, bool_or(k.active) AS active FROM (
-       SELECT source_schema AS schema, source_table AS table, true AS row, selected, false AS active FROM elt.tables WHERE slot_name = $1
-       UNION ALL
-       SELECT source_schema, source_table, false, false, true FROM elt.resync_job_tables WHERE slot_name = $1 AND state IN ('queued', 'running')
-     ) k GROUP BY 1, 2`,
-    [slot],
-  );
-  return new Map(rows.map((r) => [JSON.stringify([r.schema, r.table]), r]));
-}
-
-async function sourceTables(db: ClientBase, schemas: string[], publication: string): Promise<SourceTable[]> {
-  const { rows } = await db.query<SourceTable>(
-    `SELECT n.nspname AS schema, c.relname AS name,
-       c.relpersistence = 'p' AND NOT (c.relreplident = 'n' OR (c.relreplident = 'd'
-         AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))) AS replicable,
-       EXISTS (SELECT 1 FROM pg_publication_tables p WHERE p.pubname = $2 AND p.schemaname = n.nspname AND p.tablename = c.relname) AS published
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1, 2`,
-    [schemas, publication],
-  );
-  return rows;
 }

@@ -101,3 +101,25 @@ async function alter(db: ClientBase, publication: string, statements: string[]):
     );
   }
 }
+
+export interface SourceTable {
+  schema: string;
+  name: string;
+  /** Logged, with a usable replica identity: a publication may send it. */
+  replicable: boolean;
+  published: boolean;
+}
+
+/** The tables (roots, not partitions) of the schemas, whether they can be published and whether they are. */
+export async function readSourceTables(db: ClientBase, schemas: string[], publication: string): Promise<SourceTable[]> {
+  const { rows } = await db.query<SourceTable>(
+    `SELECT n.nspname AS schema, c.relname AS name,
+       c.relpersistence = 'p' AND NOT (c.relreplident = 'n' OR (c.relreplident = 'd'
+         AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))) AS replicable,
+       EXISTS (SELECT 1 FROM pg_publication_tables p WHERE p.pubname = $2 AND p.schemaname = n.nspname AND p.tablename = c.relname) AS published
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1, 2`,
+    [schemas, publication],
+  );
+  return rows;
+}

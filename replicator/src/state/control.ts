@@ -328,3 +328,25 @@ export async function ensureErrorTableRow(
     [slot, schema, table, targetSchema],
   );
 }
+
+/** What elt.tables and the resync queue know of a source table, for the selection watch. */
+export interface SelectionState {
+  /** elt.tables has a row for it. */
+  row: boolean;
+  selected: boolean;
+  /** A resync of it is queued or running. */
+  active: boolean;
+}
+
+/** By JSON.stringify([schema, table]): whether elt.tables has a row (and its selected flag) and whether a resync is queued or running. */
+export async function readSelectionStates(db: ClientBase, slot: string): Promise<Map<string, SelectionState>> {
+  const { rows } = await db.query<{ schema: string; table: string } & SelectionState>(
+    `SELECT k.schema, k.table, bool_or(k.row) AS row, bool_or(k.selected) AS selected, bool_or(k.active) AS active FROM (
+       SELECT source_schema AS schema, source_table AS table, true AS row, selected, false AS active FROM elt.tables WHERE slot_name = $1
+       UNION ALL
+       SELECT source_schema, source_table, false, false, true FROM elt.resync_job_tables WHERE slot_name = $1 AND state IN ('queued', 'running')
+     ) k GROUP BY 1, 2`,
+    [slot],
+  );
+  return new Map(rows.map((r) => [JSON.stringify([r.schema, r.table]), r]));
+}
