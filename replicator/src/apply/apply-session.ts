@@ -194,7 +194,10 @@ export class ApplySession {
       stopHeartbeat();
       this.#caughtUp.stop();
       signal.removeEventListener('abort', onAbort);
-      await this.#applier.rollback();
+      // After the work in flight, never beside it: a ROLLBACK slipped between the statements of a commit
+      // the timer started aborted its changes, and the applied position it then recorded outside any
+      // transaction made the next attempt resume past a source transaction that was never applied.
+      await this.#queue.run(() => this.#applier.rollback());
     }
   }
 

@@ -1,0 +1,62 @@
+/**
+ * An attempt that ends while the destination commits: the stream fails (the source ended the
+ * replication connection, as a walsender timeout does under load) while the commit timer's
+ * destination transaction is still applying a source transaction. The end of the attempt must
+ * wait for that commit; a ROLLBACK slipped between its statements aborted the changes and let
+ * the applied position be recorded without them, so the restart resumed past a transaction
+ * that was never applied (seen as a 256 MB value lost in big-values under load).
+ */
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
+import { compareReplica, query, waitFor } from '../../harness/replication.js';
+
+describe('an attempt that ends while the destination commits', () => {
+  const pair = replicationSuite({
+    start: false,
+    sourceSql: `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (0, 'before')`,
+  });
+
+  it('leaves the source transaction applied or not applied, never recorded without its rows', async () => {
+    // A batch is committed by the commit timer, not inside the stream's handler.
+    await pair.start({ ELT_BATCH_MAX_MS: '300' });
+    await pair.catchUp();
+    const lock = new pg.Client({ connectionString: pair.destinationUrl });
+    await lock.connect();
+    try {
+      for (let round = 1; round <= 3; round++) {
+        // Hold the replica so that the destination transaction waits in the middle of applying.
+        await lock.query('BEGIN; LOCK TABLE staging.t IN EXCLUSIVE MODE');
+        await query(pair.sourceUrl, `INSERT INTO t VALUES (${round}, 'round ${round}')`);
+        await waitFor('the apply to wait for the lock', async () => {
+          const rows = await query<{ n: string }>(
+            pair.destinationUrl,
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'elt-apply' AND wait_event_type = 'Lock'",
+          );
+          return rows[0]!.n !== '0';
+        });
+        await query(
+          pair.sourceUrl,
+          "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'elt_slot' AND active_pid IS NOT NULL",
+        );
+        // The attempt has ended (its heartbeat stops beating) while its destination transaction still waits.
+        await waitFor(
+          'the attempt to end',
+          async () =>
+            (
+              await query<{ quiet: boolean }>(
+                pair.destinationUrl,
+                "SELECT heartbeat_at < now() - interval '12 seconds' AS quiet FROM elt.replication_state",
+              )
+            )[0]!.quiet,
+          60_000,
+        );
+        await lock.query('COMMIT');
+        await pair.catchUp();
+        expect(await compareReplica(pair.sourceUrl, pair.destinationUrl), `round ${round}`).toEqual([]);
+      }
+    } finally {
+      await lock.end();
+    }
+  });
+});
