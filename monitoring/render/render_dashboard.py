@@ -82,6 +82,10 @@ def series(prometheus: str, panel: dict, window: tuple[float, float, int], minut
     return out
 
 
+def no_data(ax) -> None:
+    ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="grey")
+
+
 def draw_panel(ax, panel: dict, data: list[tuple[str, list]], window: tuple[float, float, int]) -> None:
     unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit")
     ax.set_title(panel.get("title", ""), fontsize=9, loc="left")
@@ -96,29 +100,13 @@ def draw_panel(ax, panel: dict, data: list[tuple[str, list]], window: tuple[floa
         if data:
             ax.legend(fontsize=6, loc="upper left", ncol=2, frameon=False)
         else:
-            ax.text(
-                0.5,
-                0.5,
-                "no data",
-                ha="center",
-                va="center",
-                transform=ax.transAxes,
-                color="grey",
-            )
+            no_data(ax)
         return
     last = [(name, points[-1][1]) for name, points in data if points]
     ax.set_xticks([])
     ax.set_yticks([])
     if not last:
-        ax.text(
-            0.5,
-            0.5,
-            "no data",
-            ha="center",
-            va="center",
-            transform=ax.transAxes,
-            color="grey",
-        )
+        no_data(ax)
     elif panel["type"] == "bargauge":
         # Grafana's bar gauge: one bar a series, its name on it and its value at the end.
         top = max([1.0] + [value for _, value in last]) * 1.15
