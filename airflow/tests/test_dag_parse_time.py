@@ -1,6 +1,7 @@
 """Airflow's parse-time rules for every DAG file: its top-level code opens no connection (no database, no
-API: those belong in tasks) and it imports in under a second, since the DAG processor imports it again and
-again. Each file is imported in a fresh interpreter (dag_import_probe.py), with Airflow already loaded."""
+API: those belong in tasks) and it imports in under a second of CPU time, since the DAG processor imports it
+again and again (CPU time, not the wall clock: on a loaded machine the wall clock also counts the wait for a
+core). Each file is imported in a fresh interpreter (dag_import_probe.py), with Airflow already loaded."""
 
 from __future__ import annotations
 
