@@ -7,6 +7,7 @@
  */
 import type pg from 'pg';
 import type { Logger } from '../log.js';
+import { readDroppableReplica } from '../state/control.js';
 import { clearRecordedIdentity } from '../state/replica-columns.js';
 
 export async function dropUnselectedReplicas(
@@ -16,13 +17,7 @@ export async function dropUnselectedReplicas(
   tables: { schema: string; name: string }[],
 ): Promise<void> {
   for (const table of tables) {
-    const { rows } = await control.query<{ target: string }>(
-      `SELECT format('%I.%I', target_schema, target_table) AS target FROM elt.tables
-       WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND NOT (state = 'excluded' AND selected)
-         AND to_regclass(format('%I.%I', target_schema, target_table)) IS NOT NULL`,
-      [slot, table.schema, table.name],
-    );
-    const target = rows[0]?.target;
+    const target = await readDroppableReplica(control, slot, table.schema, table.name);
     if (!target) continue;
     try {
       await control.query(`DROP TABLE ${target}`);

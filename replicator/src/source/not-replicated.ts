@@ -60,8 +60,9 @@ export async function tablesNotReplicated(
     [schemas, publication],
   );
   const unpublished = rows
-    .map((r) => ({ schema: r.schema, name: r.name, reason: reason(r, publication) }))
-    .filter((t) => !(pendingAdd && t.reason === notInPublication(publication)));
+    // Only missing from the publication, which the selection watch is about to add it to.
+    .filter((r) => !(pendingAdd && obstacle(r) === null))
+    .map((r) => ({ schema: r.schema, name: r.name, reason: obstacle(r) ?? notInPublication(publication) }));
   return [...unpublished, ...(await partitionedWithHiddenLeaves(db, schemas))];
 }
 
@@ -88,10 +89,8 @@ async function partitionedWithHiddenLeaves(db: ClientBase, schemas: string[]): P
   }));
 }
 
-function reason(
-  t: { kind: string; persistence: string; identity: string; has_pk: boolean; schema: string; name: string },
-  publication: string,
-): string {
+/** Why no publication could send the table, or null when only its absence from the publication keeps it out. */
+function obstacle(t: { kind: string; persistence: string; identity: string; has_pk: boolean }): string | null {
   if (t.kind === 'f')
     return 'Not replicated: it is a foreign table (its rows live in another server, and logical decoding never sees them).';
   if (t.persistence === 'u') {
@@ -103,7 +102,7 @@ function reason(
   if (t.identity === 'n' || (t.identity === 'd' && !t.has_pk)) {
     return 'Not replicated: the table has no primary key or replica identity. Set REPLICA IDENTITY FULL on it (or ELT_REPLICA_IDENTITY_FULL=true), add it to the publication and resync.';
   }
-  return notInPublication(publication);
+  return null;
 }
 
 function notInPublication(publication: string): string {

@@ -350,3 +350,23 @@ export async function readSelectionStates(db: ClientBase, slot: string): Promise
   );
   return new Map(rows.map((r) => [JSON.stringify([r.schema, r.table]), r]));
 }
+
+/**
+ * The qualified name of the replica elt made for a source table, if it exists: one it replicated, or kept
+ * when the selection left it out before; never one whose row says it was never replicated (excluded while
+ * selected, for another reason).
+ */
+export async function readDroppableReplica(
+  db: ClientBase,
+  slot: string,
+  schema: string,
+  table: string,
+): Promise<string | null> {
+  const { rows } = await db.query<{ target: string }>(
+    `SELECT format('%I.%I', target_schema, target_table) AS target FROM elt.tables
+     WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND NOT (state = 'excluded' AND selected)
+       AND to_regclass(format('%I.%I', target_schema, target_table)) IS NOT NULL`,
+    [slot, schema, table],
+  );
+  return rows[0]?.target ?? null;
+}
