@@ -52,6 +52,8 @@ export interface Fixture {
   rowsEstimated?: number | null;
   rowsCopied?: number;
   lastError?: string | null;
+  /** False for a table ELT_INCLUDE_TABLES / ELT_EXCLUDE_TABLES leave out (default true). */
+  selected?: boolean;
 }
 
 export const TABLES: Fixture[] = [
@@ -65,7 +67,14 @@ export const TABLES: Fixture[] = [
     rowsCopied: 10,
     lastError: 'relation staging.payments: column "amount" is of type numeric',
   },
-  { schema: 'public', table: 'audit_log', state: 'excluded' },
+  {
+    schema: 'public',
+    table: 'audit_log',
+    state: 'excluded',
+    selected: false,
+    lastError:
+      "Not selected: ELT_EXCLUDE_TABLES pattern 'public.audit_*' matches it. Remove that pattern to replicate it.",
+  },
   { schema: 'sales', table: 'line items', state: 'snapshotting', rowsEstimated: 200, rowsCopied: 50 },
 ];
 
@@ -91,9 +100,18 @@ export async function seed(pool: pg.Pool, slot = SLOT): Promise<void> {
   for (const t of TABLES) {
     await pool.query(
       `INSERT INTO elt.tables (slot_name, source_schema, source_table, target_schema, target_table, state, rows_estimated, rows_copied,
-         inserts, updates, deletes, last_change_lsn, last_change_at, last_error, last_error_at)
-       VALUES ($1, $2, $3, 'staging', $3, $4, $5, $6, 7, 3, 1, '0/16B3700', now(), $7::text, CASE WHEN $7::text IS NOT NULL THEN now() END)`,
-      [slot, t.schema, t.table, t.state, t.rowsEstimated ?? null, t.rowsCopied ?? 0, t.lastError ?? null],
+         inserts, updates, deletes, last_change_lsn, last_change_at, last_error, last_error_at, selected)
+       VALUES ($1, $2, $3, 'staging', $3, $4, $5, $6, 7, 3, 1, '0/16B3700', now(), $7::text, CASE WHEN $7::text IS NOT NULL THEN now() END, $8)`,
+      [
+        slot,
+        t.schema,
+        t.table,
+        t.state,
+        t.rowsEstimated ?? null,
+        t.rowsCopied ?? 0,
+        t.lastError ?? null,
+        t.selected ?? true,
+      ],
     );
   }
   await pool.query(

@@ -117,6 +117,12 @@ export class Metrics {
     labelNames: ['table', 'state'] as const,
     registers: [this.registry],
   });
+  readonly tableSelected = new Gauge({
+    name: 'elt_table_selected',
+    help: '1 when ELT_INCLUDE_TABLES / ELT_EXCLUDE_TABLES select the table, 0 when they leave it out, as in elt.tables.',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
   readonly state = new Gauge({
     name: 'elt_replicator_state',
     help: '1 for the state the replicator is in (starting, snapshotting, streaming, retrying).',
@@ -144,10 +150,14 @@ export class Metrics {
 
   static readonly TABLE_STATES = ['snapshotting', 'streaming', 'resyncing', 'error', 'excluded'] as const;
 
-  setTableStates(states: { table: string; state: string }[]): void {
+  /** The tables of elt.tables as they are now: a table no longer there leaves no series behind. */
+  setTables(tables: { table: string; state: string; selected: boolean }[]): void {
     this.tableState.reset();
-    for (const { table, state } of states)
+    this.tableSelected.reset();
+    for (const { table, state, selected } of tables) {
       for (const s of Metrics.TABLE_STATES) this.tableState.set({ table, state: s }, s === state ? 1 : 0);
+      this.tableSelected.set({ table }, selected ? 1 : 0);
+    }
   }
 
   setState(state: 'starting' | 'snapshotting' | 'streaming' | 'retrying'): void {

@@ -8,6 +8,8 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { replicationSuite } from '../../harness/fixture.js';
+import { metricValue } from '../../harness/metrics.js';
+import { freePort } from '../../harness/pg-cluster.js';
 import { compareReplica, query, waitFor } from '../../harness/replication.js';
 import { enqueueResync } from '../src/state/resync-queue.js';
 
@@ -64,7 +66,8 @@ describe('a selection on the publication elt creates', () => {
   };
 
   it('copies only the selected tables; the others are excluded with the reason and their changes never arrive', async () => {
-    await pair.start(selection);
+    const metricsPort = await freePort();
+    await pair.start({ ...selection, ELT_METRICS_PORT: String(metricsPort) });
     expect(await published(pair.sourceUrl)).toEqual(['public.customers', 'public.orders']);
     const [comment] = await query<{ c: string }>(
       pair.sourceUrl,
@@ -91,6 +94,14 @@ describe('a selection on the publication elt creates', () => {
 
     const status = await pair.run(['status']);
     expect(status.output).toMatch(/audit_log\s+excluded.*\sno\n\s+Not selected: ELT_EXCLUDE_TABLES pattern/);
+    await waitFor('the selection in the metrics', async () => {
+      const [orders, audit] = await Promise.all([
+        metricValue(metricsPort, 'elt_table_selected{table="public.orders"}'),
+        metricValue(metricsPort, 'elt_table_selected{table="public.audit_log"}'),
+      ]);
+      return orders === 1 && audit === 0;
+    });
+    expect(await metricValue(metricsPort, 'elt_table_state{table="public.audit_log",state="excluded"}')).toBe(1);
   });
 
   it('copies a new matching table, with the rows written before any further change, then streams it', async () => {

@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../harness/pg-cluster.js';
+import { metricValue } from '../../harness/metrics.js';
 import { replicationSuite } from '../../harness/fixture.js';
 import { compareReplica, query, waitFor } from '../../harness/replication.js';
 import { INTERRUPTED_RESYNC_REASON } from '../src/state/resync-jobs.js';
@@ -14,18 +15,14 @@ import { queueResync, waitForResync } from './queue-resync.js';
 
 describe('a change the replica refuses', () => {
   const pair = replicationSuite({ start: false });
-  let metricsUrl: string;
+  let metricsPort: number;
 
   const start = async () => {
-    const port = await freePort();
-    metricsUrl = `http://127.0.0.1:${port}/metrics`;
-    await pair.start({ ELT_METRICS_PORT: String(port) });
+    metricsPort = await freePort();
+    await pair.start({ ELT_METRICS_PORT: String(metricsPort) });
   };
   const tableState = (table: string) => pair.tableState(table);
-  const metric = async (prefix: string) => {
-    const line = (await (await fetch(metricsUrl)).text()).split('\n').find((l) => l.startsWith(prefix));
-    return line ? Number(line.split(' ').at(-1)) : 0;
-  };
+  const metric = (series: string) => metricValue(metricsPort, series);
   const balance = async (url: string, table: string, id: number) =>
     (await query<{ balance: number }>(url, `SELECT balance FROM ${table} WHERE id = $1`, [id]))[0]?.balance;
 

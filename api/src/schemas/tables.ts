@@ -26,6 +26,11 @@ export const tableResponse = z
       .int()
       .nullable()
       .describe('The queued or running resync job of this table, if any'),
+    selected: z
+      .boolean()
+      .describe(
+        'False when ELT_INCLUDE_TABLES / ELT_EXCLUDE_TABLES leave the table out (state excluded, the pattern in last_error)',
+      ),
   })
   .meta({ id: 'Table' });
 

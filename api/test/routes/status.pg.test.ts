@@ -109,6 +109,12 @@ describe('status and tables', () => {
       truncates: 0,
       last_change_lsn: '0/16B3700',
       active_resync_job_id: null,
+      selected: true,
+    });
+    expect(tables.find((t) => t.table === 'public.audit_log')).toMatchObject({
+      state: 'excluded',
+      selected: false,
+      last_error: expect.stringMatching(/^Not selected: ELT_EXCLUDE_TABLES pattern 'public.audit_\*' matches it/),
     });
   });
 

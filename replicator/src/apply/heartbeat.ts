@@ -93,7 +93,7 @@ async function beat(input: HeartbeatInput): Promise<void> {
   if (slot?.retainedWalBytes != null) metrics.retainedWalBytes.set(slot.retainedWalBytes);
   metrics.slotActive.set({ slot: slotName }, slot?.active ? 1 : 0);
   const tables = await readTableRows(control, slotName);
-  metrics.setTableStates(tables.map((t) => ({ table: `${t.schema}.${t.table}`, state: t.state })));
+  metrics.setTables(tables.map((t) => ({ table: `${t.schema}.${t.table}`, state: t.state, selected: t.selected })));
   await recordHeartbeat(control, slotName, {
     status: 'streaming',
     receivedLsn: position.serverWalEnd,

@@ -253,15 +253,18 @@ function hostName(): string {
 export async function readTableRows(
   db: ClientBase,
   slot: string,
-): Promise<{ schema: string; table: string; state: string; targetSchema: string; targetTable: string }[]> {
+): Promise<
+  { schema: string; table: string; state: string; targetSchema: string; targetTable: string; selected: boolean }[]
+> {
   const { rows } = await db.query<{
     schema: string;
     table: string;
     state: string;
     targetSchema: string;
     targetTable: string;
+    selected: boolean;
   }>(
-    'SELECT source_schema AS schema, source_table AS table, state, target_schema AS "targetSchema", target_table AS "targetTable" FROM elt.tables WHERE slot_name = $1',
+    'SELECT source_schema AS schema, source_table AS table, state, target_schema AS "targetSchema", target_table AS "targetTable", selected FROM elt.tables WHERE slot_name = $1',
     [slot],
   );
   return rows;
