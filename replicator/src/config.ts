@@ -1,8 +1,10 @@
 /**
- * Configuration: environment variables, overridden by command-line flags, parsed once
- * with zod. Every bad value becomes one sentence naming the variable and what to do.
+ * Configuration: an optional settings file (./config-file.ts), environment variables over
+ * it, command-line flags over both, parsed once with zod. Every bad value becomes one
+ * sentence naming the variable and what to do.
  */
 import { z } from 'zod';
+import { fileKey, readConfigFile } from './config-file.js';
 import { ConfigError } from './errors.js';
 import { formatDuration, parseDuration } from './prune/duration.js';
 import { parsePatterns } from './source/selection.js';
@@ -60,7 +62,11 @@ const booleanSetting = z
   .transform((value) => value === 'true');
 
 const positiveInt = (max: number) =>
-  z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
+  z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(max, `must be at most ${max}`);
 
 export const configSchema = z
   .object({
@@ -86,7 +92,7 @@ export const configSchema = z
     dropUnselected: booleanSetting,
     targetSchema: identifier.default('staging'),
     metricsPort: z.coerce
-      .number()
+      .number({ error: 'must be a whole number' })
       .int('must be a whole number')
       .min(0, 'must be 0 (off) or a port')
       .max(65535, 'must be a port number')
@@ -105,7 +111,7 @@ export const configSchema = z
     snapshotJobs: positiveInt(64).default(2),
     /** Tables bigger than this many MB are copied in parts of about this size, in parallel; 0 = never split. */
     snapshotSplitMb: z.coerce
-      .number()
+      .number({ error: 'must be a whole number' })
       .int('must be a whole number')
       .min(0, 'must be 0 (never split) or megabytes')
       .max(1_048_576, 'must be at most 1048576 (1 TB)')
@@ -116,7 +122,7 @@ export const configSchema = z
     pruneInterval: duration(1).default(3_600),
     /** Seconds between two runs of the background verifier in `elt replicate`; 0 = off. */
     verifyInterval: z.coerce
-      .number()
+      .number({ error: 'must be a whole number' })
       .int('must be a whole number')
       .min(0, 'must be 0 (off) or seconds')
       .max(31_536_000, 'must be at most a year')
@@ -290,21 +296,28 @@ export function settingDefaults(): Partial<Record<keyof Config, string>> {
 }
 
 /**
- * Build the config from the environment and flags (flags win). Throws ConfigError with
- * one sentence per bad setting.
+ * Build the config from the flags, the environment and the settings file named by the
+ * `config` flag, in that order of precedence. Throws ConfigError with one sentence per bad
+ * setting, naming where its value came from.
  */
 export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string | undefined> = {}): Config {
+  const file = flags.config !== undefined ? readConfigFile(flags.config, SETTINGS) : {};
   const raw: Record<string, string | undefined> = {};
+  const fromFile = new Set<string>();
   for (const [key, { env: envName, flag }] of Object.entries(SETTINGS)) {
-    const value = flags[flag] ?? env[envName];
-    if (value !== undefined && value !== '') raw[key] = value;
+    const given = [flags[flag], env[envName]].find((v) => v !== undefined && v !== '');
+    const value = given ?? file[key as keyof Config];
+    if (value === undefined || value === '') continue;
+    raw[key] = value;
+    if (given === undefined) fromFile.add(key);
   }
   const parsed = configSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
   const sentences = parsed.error.issues.map((issue) => {
     const key = issue.path[0] as keyof Config;
     const setting = SETTINGS[key];
-    return `${setting.env} (--${setting.flag}) ${issue.message}.`;
+    const where = fromFile.has(key) ? ` (${fileKey(setting.env)} in ${flags.config})` : '';
+    return `${setting.env} (--${setting.flag})${where} ${issue.message}.`;
   });
   throw new ConfigError(
     `Invalid configuration: ${sentences.join(' ')}`,

@@ -5,8 +5,11 @@
  * follows a new matching table and a changed selection, copying only the newly selected table
  * online; a publication the user made is filtered, never altered.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { replicationSuite } from '../../harness/fixture.js';
 import { metricValue } from '../../harness/metrics.js';
 import { freePort } from '../../harness/pg-cluster.js';
@@ -60,14 +63,23 @@ describe('a selection on the publication elt creates', () => {
     start: false,
     sourceSql: rows('orders', 100) + rows('customers', 50) + rows('audit_log', 20) + rows('notes', 10),
   });
-  const selection = {
-    ELT_INCLUDE_TABLES: 'public.orders,public.cust*,public.new_*',
-    ELT_EXCLUDE_TABLES: 'public.audit_*',
-  };
+  // The selection comes from a settings file here (the restarts below override its include list by the environment).
+  const settingsFile = join(mkdtempSync(join(tmpdir(), 'elt-selection-')), 'elt.yaml');
+  writeFileSync(
+    settingsFile,
+    [
+      'include_tables:',
+      '  - public.orders',
+      "  - 'public.cust*'",
+      "  - 'public.new_*'",
+      "exclude_tables: 'public.audit_*'",
+    ].join('\n'),
+  );
+  afterAll(() => rmSync(dirname(settingsFile), { recursive: true, force: true }));
 
   it('copies only the selected tables; the others are excluded with the reason and their changes never arrive', async () => {
     const metricsPort = await freePort();
-    await pair.start({ ...selection, ELT_METRICS_PORT: String(metricsPort) });
+    await pair.start({ ELT_METRICS_PORT: String(metricsPort) }, { args: ['replicate', '--config', settingsFile] });
     expect(await published(pair.sourceUrl)).toEqual(['public.customers', 'public.orders']);
     const [comment] = await query<{ c: string }>(
       pair.sourceUrl,

@@ -68,6 +68,10 @@ describe('elt command line', () => {
     });
     const status = await parse(['status', '--json', '--local']);
     expect(status.calls[0]!.options).toEqual({ json: true, local: true });
+    for (const command of ['replicate', 'status', 'teardown', 'verify']) {
+      const withFile = await parse([command, '--config', 'elt.yaml']);
+      expect(withFile.calls[0]!.flags, command).toEqual({ config: 'elt.yaml' });
+    }
   });
 
   it.each([

@@ -36,7 +36,8 @@ const COMMAND_SETTINGS = {
   verify: ['sourceUrl', 'destinationUrl', 'slot', 'verifyMaxRowsPerS', 'verifyRepair'],
 } satisfies Record<string, Array<keyof Config>>;
 
-const SETTINGS_NOTE = 'Each setting comes from its environment variable (in parentheses); the flag wins.';
+const SETTINGS_NOTE =
+  'Each setting comes from its environment variable (in parentheses), or from the --config file; the flag wins over both, the variable over the file.';
 
 /**
  * Turn commander's error text ("error: unknown option '--slt'\n(Did you mean --slot?)") into
@@ -59,6 +60,10 @@ export function usageSentence(commandPath: string, commanderText: string): strin
 
 function settingOptions(command: Command, keys: Array<keyof Config>): Command {
   const defaults = settingDefaults();
+  command.option(
+    '--config <file>',
+    'read settings from this YAML file (keys: the variables in lower case without ELT_)',
+  );
   for (const key of keys) {
     const s = SETTINGS[key];
     const fallback = defaults[key];
@@ -75,6 +80,7 @@ function settingOptions(command: Command, keys: Array<keyof Config>): Command {
 /** The flags of SETTINGS that were given, by flag name. */
 function settingFlags(options: Record<string, unknown>, keys: Array<keyof Config>): Flags {
   const flags: Flags = {};
+  if (typeof options.config === 'string') flags.config = options.config;
   for (const key of keys) {
     const value = options[key];
     if (typeof value === 'string') flags[SETTINGS[key].flag] = value;
