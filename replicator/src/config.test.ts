@@ -68,6 +68,44 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads the column policy; the mask key is kept but never shown as a default', () => {
+    expect(loadConfig(urls)).toMatchObject({ excludeColumns: [], maskColumns: [], maskKey: null });
+    const config = loadConfig({
+      ...urls,
+      ELT_EXCLUDE_COLUMNS: 'public.users.ssn, *.*.password',
+      ELT_MASK_COLUMNS: 'public.users.email:hash,public.users.phone:redact:4',
+      ELT_MASK_KEY: 'sixteen chars ok',
+    });
+    expect(config).toMatchObject({
+      excludeColumns: ['public.users.ssn', '*.*.password'],
+      maskColumns: ['public.users.email:hash', 'public.users.phone:redact:4'],
+      maskKey: 'sixteen chars ok',
+    });
+    expect(settingDefaults()).not.toHaveProperty('maskKey');
+  });
+
+  it.each([
+    [
+      { ...urls, ELT_EXCLUDE_COLUMNS: 'users.ssn' },
+      /ELT_EXCLUDE_COLUMNS \(--exclude-columns\) 'users\.ssn' is not a schema\.table\.column/,
+    ],
+    [
+      { ...urls, ELT_MASK_COLUMNS: 'public.users.email:md5' },
+      /ELT_MASK_COLUMNS \(--mask-columns\) 'md5' is not a mask method/,
+    ],
+    [
+      { ...urls, ELT_MASK_COLUMNS: 'public.users.email:hash' },
+      /ELT_MASK_KEY \(--mask-key\) is required by the hash masks of ELT_MASK_COLUMNS/,
+    ],
+    [
+      { ...urls, ELT_MASK_COLUMNS: 'public.users.email:hash', ELT_MASK_KEY: 'short' },
+      /ELT_MASK_KEY \(--mask-key\) must be at least 16 characters/,
+    ],
+  ])('names a bad column policy setting, never the key: %j', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+    expect(() => loadConfig(env)).not.toThrow(/short/);
+  });
+
   it.each([
     [
       { ...urls, ELT_INCLUDE_TABLES: 'orders' },

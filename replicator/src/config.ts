@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { fileKey, readConfigFile } from './config-file.js';
 import { ConfigError } from './errors.js';
 import { formatDuration, parseDuration } from './prune/duration.js';
+import { parseColumnPatterns, parseMaskRules } from './source/column-policy.js';
 import { parsePatterns } from './source/selection.js';
 
 /** A libpq URL setting (shared with the API's configuration). */
@@ -43,18 +44,22 @@ const durationOrOff = (min: number) =>
       text.trim().toLowerCase() === 'off' ? null : durationSeconds(text, min, ctx, ', or off'),
     );
 
-/** A comma-separated list of `schema.table` globs (./source/selection.ts), kept as written. */
-const tablePatterns = z
-  .string()
-  .default('')
-  .transform((list, ctx): string[] => {
-    try {
-      return parsePatterns(list).map((p) => p.text);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message });
-      return z.NEVER;
-    }
-  });
+/** A comma-separated list parsed by `parse` (which throws a sentence), kept as written. */
+const patternList = (parse: (list: string) => { text: string }[]) =>
+  z
+    .string()
+    .default('')
+    .transform((list, ctx): string[] => {
+      try {
+        return parse(list).map((p) => p.text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    });
+
+/** The shortest ELT_MASK_KEY accepted: a short key lets anyone hash likely values and compare. */
+export const MASK_KEY_MIN_LENGTH = 16;
 
 const booleanSetting = z
   .enum(['true', 'false'], { error: 'must be true or false' })
@@ -85,11 +90,23 @@ export const configSchema = z
       )
       .pipe(z.array(identifier).min(1, 'must name at least one schema')),
     /** Only these tables of the source schemas are replicated (`schema.table` globs); empty: every table. */
-    includeTables: tablePatterns,
+    includeTables: patternList(parsePatterns),
     /** These tables are never replicated, even when included. */
-    excludeTables: tablePatterns,
+    excludeTables: patternList(parsePatterns),
     /** Drop the replica of a table that stops being selected (it is kept otherwise). */
     dropUnselected: booleanSetting,
+    /** Columns never written to the destination (`schema.table.column` globs). */
+    excludeColumns: patternList(parseColumnPatterns),
+    /** Columns masked before any value reaches the destination (`schema.table.column:method`). */
+    maskColumns: patternList(parseMaskRules),
+    /** The secret of hash masks; never logged nor shown. */
+    maskKey: z
+      .string()
+      .default('')
+      .transform((value) => (value === '' ? null : value))
+      .refine((value) => value === null || value.length >= MASK_KEY_MIN_LENGTH, {
+        message: `must be at least ${MASK_KEY_MIN_LENGTH} characters`,
+      }),
     targetSchema: identifier.default('staging'),
     metricsPort: z.coerce
       .number({ error: 'must be a whole number' })
@@ -136,6 +153,13 @@ export const configSchema = z
       .transform((value) => value === 'true'),
   })
   .superRefine((config, ctx) => {
+    if (config.maskKey === null && parseMaskRules(config.maskColumns.join(',')).some((r) => r.method.kind === 'hash')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maskKey'],
+        message: `is required by the hash masks of ELT_MASK_COLUMNS (a secret of at least ${MASK_KEY_MIN_LENGTH} characters, the same for every run)`,
+      });
+    }
     if (config.softDeleteRetention !== null && config.deleteMode !== 'soft') {
       ctx.addIssue({
         code: 'custom',
@@ -200,6 +224,24 @@ export const SETTINGS: Record<keyof Config, Setting> = {
     flag: 'drop-unselected',
     arg: 'true|false',
     help: 'drop the replica of a table that stops being selected (false keeps it, no longer updated)',
+  },
+  excludeColumns: {
+    env: 'ELT_EXCLUDE_COLUMNS',
+    flag: 'exclude-columns',
+    arg: 'globs',
+    help: 'comma-separated schema.table.column globs of columns never written to the destination',
+  },
+  maskColumns: {
+    env: 'ELT_MASK_COLUMNS',
+    flag: 'mask-columns',
+    arg: 'list',
+    help: 'comma-separated schema.table.column:method (hash, null or redact:N) of columns masked before they reach the destination',
+  },
+  maskKey: {
+    env: 'ELT_MASK_KEY',
+    flag: 'mask-key',
+    arg: 'secret',
+    help: 'the HMAC-SHA256 key of hash masks (at least 16 characters; keep it secret and the same across runs)',
   },
   targetSchema: {
     env: 'ELT_TARGET_SCHEMA',
@@ -288,6 +330,7 @@ export function settingDefaults(): Partial<Record<keyof Config, string>> {
   for (const key of Object.keys(SETTINGS) as Array<keyof Config>) {
     if (key === 'sourceUrl' || key === 'destinationUrl') continue;
     const value = parsed[key];
+    if (value === null && key === 'maskKey') continue;
     if (key === 'softDeleteRetention' || key === 'pruneInterval')
       out[key] = value === null ? 'off' : formatDuration(value as number);
     else out[key] = Array.isArray(value) ? value.join(',') : String(value);

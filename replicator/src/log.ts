@@ -36,7 +36,7 @@ export function createLogger(name = 'elt', terminal: LiveLines | null = null): L
   const options: LoggerOptions = {
     name,
     level,
-    redact: ['*.password', 'password'],
+    redact: ['*.password', 'password', '*.maskKey', 'maskKey'],
     serializers: pino.levels.values[level]! > pino.levels.values.debug! ? { err: errorWithoutRowData } : {},
   };
   if (process.env.ELT_LOG_PRETTY === '1') {

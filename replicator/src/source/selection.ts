@@ -35,7 +35,8 @@ export function parsePatterns(list: string): TablePattern[] {
     .map(parsePattern);
 }
 
-function globRegExp(glob: string): RegExp {
+/** A glob as a whole-string regular expression: `*` any run of characters, `?` one, everything else literal. */
+export function globRegExp(glob: string): RegExp {
   const body = [...glob]
     .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
     .join('');
