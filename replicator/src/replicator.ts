@@ -27,6 +27,8 @@ import { narrowPublication } from './source/selection-publication.js';
 import { watchSelection, type SelectionWatch } from './resync/selection-watch.js';
 import { dropUnselectedReplicas } from './schema/drop-unselected.js';
 import type { SchemaContext } from './schema/schema-changes.js';
+import { columnPolicyFrom } from './source/column-policy.js';
+import { watchColumnPolicies } from './resync/policy-watch.js';
 import { connectAll, connectDestination, connectSource } from './source/source-db.js';
 import {
   beginSnapshotState,
@@ -166,6 +168,8 @@ async function replicateOnce(
     };
     // Streaming now (an interrupted snapshot was resumed above): a table the selection takes anew is queued before the stream starts.
     await watchSelection({ ...schemaContext(lc, config, source, control), control }, watch);
+    // A table whose column policy changed since its copy follows it, and is copied again online.
+    await watchColumnPolicies({ ...schemaContext(lc, config, source, control), control });
     const attempt = new AbortController();
     const stopAttempt = () => attempt.abort();
     signal.addEventListener('abort', stopAttempt);
@@ -229,6 +233,7 @@ function schemaContext(lc: Logger, config: Config, source: pg.Client, control: p
     sourceSchemas: config.sourceSchemas,
     targetSchema: config.targetSchema,
     slot: config.slot,
+    columns: columnPolicyFrom(config),
   };
 }
 

@@ -20,6 +20,7 @@ import { Pruner } from '../prune/pruner.js';
 import { TableRegistry, type TargetTable } from '../schema/mapping.js';
 import type { SchemaContext } from '../schema/schema-changes.js';
 import type { PgoutputMessage } from '../source/pgoutput.js';
+import { columnPolicyFrom } from '../source/column-policy.js';
 import { TableSelection } from '../source/selection.js';
 import { SlotStream } from '../source/stream.js';
 import { AckPolicy } from './ack-policy.js';
@@ -43,6 +44,9 @@ export type ApplyOptions = Pick<
   | 'sourceSchemas'
   | 'includeTables'
   | 'excludeTables'
+  | 'excludeColumns'
+  | 'maskColumns'
+  | 'maskKey'
   | 'targetSchema'
   | 'deleteMode'
   | 'batchMaxRows'
@@ -127,11 +131,13 @@ export class ApplySession {
     );
     this.#policy = new AckPolicy(startLsn);
     this.#mirror = new ResyncMirror(lc, this.#registry, hooks);
+    const columns = columnPolicyFrom(options);
     this.#stream = new SlotStream(lc, {
       url: options.sourceUrl,
       slot: options.slot,
       publication: options.publication,
       startLsn,
+      columns,
     });
     this.#caughtUp = new CaughtUpRecorder(lc, db.control, options.slot, startLsn);
     this.#pruner = new Pruner(lc, options, input.metrics);
@@ -144,6 +150,7 @@ export class ApplySession {
       sourceSchemas: options.sourceSchemas,
       targetSchema: options.targetSchema,
       slot: options.slot,
+      columns,
     };
   }
 
@@ -372,6 +379,13 @@ export class ApplySession {
       if (!this.#unselectedSeen.has(label))
         lc.info({ table: label, reason: decision.reason }, 'changes of an unselected table are ignored');
       this.#unselectedSeen.add(label);
+      return null;
+    }
+    const refused = relation?.refused;
+    if (relation && refused) {
+      // The column policy would break the table's key: it stops alone, with the column and the setting to change.
+      const failure = new TableFailure(relation.schema, relation.name, refused.reason, refused.hint);
+      await this.#applier.stopTable(relation.schema, relation.name, failure);
       return null;
     }
     try {

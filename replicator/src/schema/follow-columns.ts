@@ -9,8 +9,10 @@ import { ident, literal, qualified } from '../sql.js';
 import { recordReplicaColumns, type RecordedColumn, type TableIdentity } from '../state/replica-columns.js';
 import { planColumns } from './column-plan.js';
 import { replicaType, requestResync, sameType, type DestColumn, type SchemaContext } from './schema-changes.js';
-import { readCatalogTable, type CatalogColumn, type CatalogTable } from './source-catalog.js';
+import { readCatalogTable, withColumnPolicy, type CatalogColumn, type CatalogTable } from './source-catalog.js';
 import { EltError } from '../errors.js';
+import { policyChange } from '../source/column-policy.js';
+import { readColumnPolicy } from '../state/column-policies.js';
 
 type RelationMessage = Extract<PgoutputMessage, { tag: 'relation' }>;
 
@@ -22,7 +24,7 @@ export type RecordedTable = Omit<TableIdentity, 'oid'> & { oid: number | null };
  * add the columns added since (the copy takes them), and copy it.
  */
 export async function followNewTable(ctx: SchemaContext, relation: RelationMessage): Promise<void> {
-  const catalog = await readCatalogTable(ctx.source, relation.relationId);
+  const catalog = await readPolicyCatalog(ctx, relation);
   const planned = catalog ? planColumns(relation.columns, catalog, [], null) : null;
   // Columns dropped before any was recorded make the match unsure: the copy records what it holds.
   const plan = planned?.proven && !planned.ambiguous ? planned : null;
@@ -48,7 +50,8 @@ export async function followColumns(
   recorded: RecordedTable,
   dest: DestColumn[],
 ): Promise<void> {
-  const catalog = await readCatalogTable(ctx.source, relation.relationId);
+  const source = await readCatalogTable(ctx.source, relation.relationId);
+  const catalog = source && withColumnPolicy(source, ctx.columns, relation.schema, relation.name);
   if (!catalog) {
     // Dropped on the source since: its last changes apply by name; there is nothing to copy
     // (a table created again under its name comes with a new OID and is copied then).
@@ -61,6 +64,9 @@ export async function followColumns(
   }
   const plan = planColumns(relation.columns, catalog, recorded.columns, recorded.natts ?? null);
   const reasons: string[] = [];
+  // A rename may make a column match a pattern of ELT_EXCLUDE_COLUMNS / ELT_MASK_COLUMNS, or stop matching one.
+  const policy = await policyReason(ctx, relation, source);
+  if (policy) reasons.push(policy);
   if (plan.proven && recorded.columns.length > 0) {
     reasons.push(...(await followPlan(ctx, relation, plan, catalog, recorded, dest)));
   } else {
@@ -86,6 +92,22 @@ export async function followColumns(
     });
   }
   if (reasons.length > 0) await requestResync(ctx, relation.schema, relation.name, reasons.join('; '));
+}
+
+/** Why the table's replica no longer follows its column policy (the values it holds are of another), or null. */
+async function policyReason(
+  ctx: SchemaContext,
+  relation: RelationMessage,
+  source: CatalogTable,
+): Promise<string | null> {
+  const recorded = await readColumnPolicy(ctx.dest, ctx.slot, relation.schema, relation.name);
+  return recorded && policyChange(recorded, ctx.columns.forTable(relation.schema, relation.name, source.columns));
+}
+
+/** The source catalog's table as the column policy lets the replica hold it (as the filtered relation does). */
+async function readPolicyCatalog(ctx: SchemaContext, relation: RelationMessage): Promise<CatalogTable | null> {
+  const catalog = await readCatalogTable(ctx.source, relation.relationId);
+  return catalog && withColumnPolicy(catalog, ctx.columns, relation.schema, relation.name);
 }
 
 /**

@@ -23,6 +23,7 @@ import type { ClientBase } from 'pg';
 import { EltError } from '../errors.js';
 import { TableFailure } from '../failures.js';
 import type { Logger } from '../log.js';
+import type { ColumnPolicy } from '../source/column-policy.js';
 import type { PgoutputMessage } from '../source/pgoutput.js';
 import { ident, qualified } from '../sql.js';
 import { METADATA_COLUMN_DDL } from './metadata-columns.js';
@@ -39,6 +40,8 @@ export interface SchemaContext {
   sourceSchemas: string[];
   targetSchema: string;
   slot: string;
+  /** ELT_EXCLUDE_COLUMNS / ELT_MASK_COLUMNS: the stream's relations already follow it; the catalog reads are made to. */
+  columns: ColumnPolicy;
 }
 
 export interface DestColumn {

@@ -4,6 +4,8 @@
  * catalog may have moved on since: ./column-plan.ts decides what that proves), and at the
  * snapshot point of a copy (what the copy holds).
  */
+import { TEXT_TYPE_OID, type ColumnPolicy } from '../source/column-policy.js';
+import { masksToText } from '../source/mask.js';
 import type { Queryable, TableIdentity } from '../state/replica-columns.js';
 
 export interface CatalogColumn {
@@ -57,6 +59,36 @@ export async function readCatalogTableByName(
     [schema, table],
   );
   return rows[0] ? toCatalogTable(rows[0]) : null;
+}
+
+/**
+ * The table as the replica may hold it under the column policy, decided by the catalog's
+ * current names: excluded columns left out (as if the table never had them, so adding or
+ * dropping one changes nothing in the replica), a column masked to text announced as text
+ * (as the filtered stream announces it), and a missing value (what the existing rows read as)
+ * masked like any value.
+ */
+export function withColumnPolicy(
+  catalog: CatalogTable,
+  policy: ColumnPolicy,
+  schema: string,
+  table: string,
+): CatalogTable {
+  if (!policy.touches(schema, table)) return catalog;
+  const columns = catalog.columns.flatMap((column) => {
+    const decision = policy.decide(schema, table, column.name);
+    if (decision.action === 'exclude') return [];
+    if (decision.action === 'keep') return [column];
+    const missing = column.missing === null ? null : policy.mask(decision.method, Buffer.from(column.missing));
+    return [
+      {
+        ...column,
+        ...(masksToText(decision.method) && { typeOid: TEXT_TYPE_OID, typeMod: -1 }),
+        missing: missing === null ? null : missing.toString(),
+      },
+    ];
+  });
+  return { ...catalog, columns };
 }
 
 /** What a copy of these columns of the table holds, as elt.table_columns records it. */

@@ -42,6 +42,8 @@ export type PgoutputMessage =
       name: string;
       replicaIdentity: ReplicaIdentity;
       columns: RelationColumn[];
+      /** Set by the column filter (./column-filter.ts): why the column policy stops this table. */
+      refused?: { reason: string; hint: string };
     }
   | { tag: 'type'; xid?: number; typeOid: number; schema: string; name: string }
   | { tag: 'insert'; xid?: number; relationId: number; new: Tuple }

@@ -10,6 +10,8 @@ import { LogicalReplicationService } from 'pg-logical-replication';
 import type { Logger } from '../log.js';
 import { formatLsn, parseLsn, type Lsn } from '../lsn.js';
 import { ident, literal } from '../sql.js';
+import { ColumnFilter } from './column-filter.js';
+import type { ColumnPolicy } from './column-policy.js';
 import { PgoutputDecoder, type PgoutputMessage } from './pgoutput.js';
 import { sourceClientConfig } from './source-db.js';
 
@@ -25,6 +27,8 @@ export interface StreamOptions {
   publication: string;
   /** The end LSN of the last transaction durably applied in the destination. */
   startLsn: Lsn;
+  /** ELT_EXCLUDE_COLUMNS / ELT_MASK_COLUMNS, applied to each message as it is decoded (./column-filter.ts). */
+  columns?: ColumnPolicy;
 }
 
 export interface StreamHandlers {
@@ -55,9 +59,13 @@ type Queued =
  */
 class PgoutputTextPlugin {
   readonly decoder = new PgoutputDecoder();
+  /** The column policy, applied before anything else sees a message; null when none is set. */
+  readonly #filter: ColumnFilter | null;
   client: pg.Client | null = null;
 
-  constructor(readonly options: { publication: string; stopped: () => boolean }) {}
+  constructor(readonly options: { publication: string; stopped: () => boolean; columns?: ColumnPolicy | undefined }) {
+    this.#filter = options.columns?.isSet ? new ColumnFilter(options.columns) : null;
+  }
 
   get name(): string {
     return 'pgoutput';
@@ -80,7 +88,8 @@ class PgoutputTextPlugin {
   parse(buffer: Buffer): PgoutputMessage {
     // The values are views into the buffer: copy it, because the connection's parser reuses
     // its buffer for later messages while this one waits in the queue.
-    return this.decoder.decode(Buffer.from(buffer));
+    const message = this.decoder.decode(Buffer.from(buffer));
+    return this.#filter ? this.#filter.apply(message) : message;
   }
 }
 
@@ -124,7 +133,11 @@ export class SlotStream {
       { ...sourceClientConfig(options.url, 'elt-stream'), connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
     );
-    this.#plugin = new PgoutputTextPlugin({ publication: options.publication, stopped: () => this.#stopped });
+    this.#plugin = new PgoutputTextPlugin({
+      publication: options.publication,
+      stopped: () => this.#stopped,
+      columns: options.columns,
+    });
   }
 
   /** The highest LSN we told the source it may forget. */
