@@ -35,6 +35,11 @@ import { createSlotWithSnapshot } from '../source/slot.js';
 import { connectDestination, sourceClientConfig } from '../source/source-db.js';
 import { identityKeyIndexes, type TargetTable } from '../schema/mapping.js';
 import { ident, literal, qualified } from '../sql.js';
+import { TableFailure } from '../failures.js';
+import { columnPolicyFrom, type ColumnPolicy, type TablePolicy } from '../source/column-policy.js';
+import type { MaskMethod } from '../source/mask.js';
+import { maskingStage } from '../snapshot/mask-copy.js';
+import { recordColumnPolicy } from '../state/column-policies.js';
 import { decodeDelta, type ApplyHooks, type DeltaChange } from '../apply/apply-hooks.js';
 import { progressTick } from './copy-progress.js';
 import { keySwapSql, swapSql } from './swap-sql.js';
@@ -83,17 +88,18 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
   const shadow = qualified(config.targetSchema, shadowName);
   const dest = await connectDestination(config.destinationUrl, 'elt-resync');
   hooks.mirror(schema, table, jobId);
+  const policy = columnPolicyFrom(config);
   let swapped = false;
   try {
     await ensureReplicaTable(
       lc,
       input.source,
       dest,
-      { sourceSchemas: config.sourceSchemas, targetSchema: config.targetSchema },
+      { sourceSchemas: config.sourceSchemas, targetSchema: config.targetSchema, columns: policy },
       schema,
       table,
     );
-    const readShape = () => tableShape(input.source, dest, config.targetSchema, schema, table);
+    const readShape = () => tableShape(input.source, dest, config.targetSchema, schema, table, policy);
     const shape = await readShape().catch(async (error: unknown) => {
       if (!(error instanceof ShapeAheadError)) throw error;
       await streamCaughtUp(input.source, hooks);
@@ -124,6 +130,7 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       shape.kind,
       shadow,
       shape.columns.map((c) => c.name),
+      { methods: shape.masks, policy },
       keys && `WHERE ${keyIn(shape, 'r', literal(keysParam(keys)), shape.sourceTypes)}`,
     );
     // Which source table (OID) and columns (attnums) the copy holds, as its snapshot saw them.
@@ -161,6 +168,8 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       // The last verification described rows that are replaced now: the next one tells again.
       await clearVerifyResult(applier, config.slot, schema, table);
       for (const identity of copied) await recordCopiedColumns(applier, config.slot, identity);
+      // Not after a repair: the other rows are as they were.
+      if (!keys) await recordColumnPolicy(applier, config.slot, schema, table, shape.columnPolicy);
       // The table streams and the job's table is done with the swap, in its transaction: a crash
       // right after it must not leave the table "resyncing" under a job that will not run it again.
       // A repair leaves the table's state alone: it replaced a few rows of a table that streamed.
@@ -200,39 +209,57 @@ async function streamCaughtUp(source: pg.Client, hooks: ApplyHooks): Promise<voi
   await hooks.atBoundary(async () => undefined, lastRecordEnd(parseLsn(rows[0]!.lsn)));
 }
 
-/** The table as pgoutput describes it (columns in attribute order, the identity key), with destination types. */
+/**
+ * The table as the filtered stream describes it (columns in attribute order without the excluded
+ * ones, the identity key), with destination types, how each column is masked and the policy to
+ * record. A key the column policy would break stops the table.
+ */
 async function tableShape(
   source: pg.Client,
   dest: pg.Client,
   targetSchema: string,
   schema: string,
   table: string,
-): Promise<TargetTable & { kind: string; sourceTypes: string[] }> {
-  const { rows } = await source.query<{
+  policy: ColumnPolicy,
+): Promise<
+  TargetTable & { kind: string; sourceTypes: string[]; masks: (MaskMethod | null)[]; columnPolicy: TablePolicy }
+> {
+  const { rows: all } = await source.query<{
+    attnum: number;
     name: string;
+    generated: boolean;
     is_key: boolean;
     identity: ReplicaIdentity;
     kind: string;
     oid: number;
     source_type: string;
   }>(
-    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS source_type, coalesce(a.attnum = ANY(i.indkey), false) AS is_key, c.relreplident AS identity, c.relkind AS kind, c.oid::int AS oid
+    `SELECT a.attnum, a.attname AS name, a.attgenerated <> '' AS generated, format_type(a.atttypid, a.atttypmod) AS source_type,
+       coalesce(a.attnum = ANY(i.indkey), false) OR c.relreplident = 'f' AS is_key, c.relreplident AS identity, c.relkind AS kind, c.oid::int AS oid
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
      LEFT JOIN pg_index i ON i.indrelid = c.oid AND CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END
      WHERE n.nspname = $1 AND c.relname = $2 ORDER BY a.attnum`,
     [schema, table],
   );
-  if (rows.length === 0) throw new Error(`the source has no table ${schema}.${table}`);
+  if (all.length === 0) throw new Error(`the source has no table ${schema}.${table}`);
+  const refused = policy.refusal(
+    schema,
+    table,
+    all.filter((r) => !r.generated).map((r) => ({ name: r.name, isKey: r.is_key })),
+  );
+  if (refused) throw new TableFailure(schema, table, refused.reason, refused.hint);
+  const decisions = all.map((r) => policy.decide(schema, table, r.name));
+  const rows = all.filter((r, i) => !r.generated && decisions[i]!.action !== 'exclude');
   const types = await dest.query<{ name: string; type: string }>(
     `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
      WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`,
     [qualified(targetSchema, table)],
   );
   const typeOf = new Map(types.rows.map((r) => [r.name, r.type]));
-  const identity = rows[0]!.identity;
+  const identity = all[0]!.identity;
   return {
-    relationId: rows[0]!.oid,
+    relationId: all[0]!.oid,
     sourceSchema: schema,
     sourceTable: table,
     targetSchema,
@@ -252,8 +279,13 @@ async function tableShape(
     replicaIdentity: identity,
     signature: '',
     stageTable: '',
-    kind: rows[0]!.kind,
+    kind: all[0]!.kind,
     sourceTypes: rows.map((r) => r.source_type),
+    masks: rows.map((r) => {
+      const decision = decisions[all.indexOf(r)]!;
+      return decision.action === 'mask' ? decision.method : null;
+    }),
+    columnPolicy: policy.forTable(schema, table, all),
   };
 }
 
@@ -265,6 +297,7 @@ async function copyAtSnapshot(
   kind: string,
   shadow: string,
   columns: string[],
+  masks: { methods: (MaskMethod | null)[]; policy: ColumnPolicy },
   /** Which rows to copy (a repair's keys, the table aliased r); all when null. */
   where: string | null,
 ): Promise<number> {
@@ -304,6 +337,7 @@ async function copyAtSnapshot(
     await dest.query('BEGIN');
     await pipeline(
       source.query(copyTo(`COPY (SELECT ${list} FROM ${from} r ${where ?? ''}) TO STDOUT`)),
+      maskingStage(masks),
       counter,
       dest.query(copyFrom(`COPY ${shadow} (${list}) FROM STDIN`)),
     );

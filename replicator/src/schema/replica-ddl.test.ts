@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { CatalogColumn, CatalogIndex, CatalogTable, CatalogType, SourceCatalog } from './catalog.js';
 import { planReplica } from './replica-ddl.js';
+import { ColumnPolicy } from '../source/column-policy.js';
 
 const OPTIONS = { sourceSchemas: ['public'], targetSchema: 'staging' };
 
@@ -335,5 +336,76 @@ describe('names in the target schema', () => {
     );
     expect(p.tables[0]!.problem).toContain('would both be staging.mood');
     expect(p.tables[1]!.problem).toBeNull();
+  });
+});
+
+describe('under a column policy (ELT_EXCLUDE_COLUMNS, ELT_MASK_COLUMNS)', () => {
+  const columns = (exclude: string[], masks: string[]) => ({
+    ...OPTIONS,
+    columns: new ColumnPolicy(exclude, masks, 'a key of sixteen+ characters'),
+  });
+  const users = table(
+    [
+      ID,
+      column(2, 'email', 1043, 'character varying(100)', { comment: 'the address' }),
+      column(3, 'ssn', 1043, 'character varying(11)', { comment: 'private' }),
+      column(4, 'age', 23, 'integer'),
+    ],
+    [
+      PK,
+      index('users_email', [{ attnum: 2, definition: 'email' }]),
+      index('users_lower', [{ attnum: 0, definition: 'lower(email)' }]),
+      index('users_age', [{ attnum: 4, definition: 'age' }]),
+    ],
+    { name: 'users' },
+  );
+  const planWith = (t: CatalogTable, options: ReturnType<typeof columns>) =>
+    planReplica({ tables: [t], types: new Map(), collations: new Map() }, options).tables[0]!;
+
+  test('leaves excluded columns out of the table, its comments and the copy; a hashed or redacted one is text, a nulled one keeps its type', () => {
+    const p = planWith(users, columns(['public.users.ssn'], ['public.users.email:hash', 'public.users.age:null']));
+    expect(p.create).toEqual([
+      'CREATE TABLE "staging"."users" ("id" integer NOT NULL, "email" text, "age" integer, ' +
+        '_synced_at timestamptz NOT NULL DEFAULT now(), _lsn pg_lsn, _deleted boolean NOT NULL DEFAULT false)',
+      `COMMENT ON COLUMN "staging"."users"."email" IS 'the address'`,
+    ]);
+    expect(p.copyColumns).toEqual(['id', 'email', 'age']);
+    expect(p.copyMasks).toEqual([null, { kind: 'hash' }, { kind: 'null' }]);
+    expect(p.columnPolicy.entries).toEqual([
+      { attnum: 2, column: 'email', policy: 'hash' },
+      { attnum: 3, column: 'ssn', policy: 'exclude' },
+      { attnum: 4, column: 'age', policy: 'null' },
+    ]);
+    expect(p.columnPolicy.keyFingerprint).toMatch(/^[0-9a-f]{16}$/);
+    expect(p.indexes).toEqual([]);
+    expect(p.skippedIndexes.map((i) => i.name)).toEqual(['users_email', 'users_lower', 'users_age']);
+    expect(p.problem).toBeNull();
+  });
+
+  test('keeps every index of a table no pattern touches', () => {
+    const p = planWith(users, columns(['public.orders.x'], []));
+    expect(p.indexes.map((i) => i.name)).toEqual(['users_email', 'users_lower', 'users_age']);
+    expect(p.copyMasks).toEqual([null, null, null, null]);
+    expect(p.columnPolicy).toEqual({ entries: [], keyFingerprint: null });
+  });
+
+  test.each([
+    [['public.users.id'], [], /Column id of public\.users identifies its rows.*ELT_EXCLUDE_COLUMNS/],
+    [[], ['public.users.id:null'], /ELT_MASK_COLUMNS pattern 'public\.users\.id:null'/],
+  ])('refuses a table whose key the policy breaks: exclude %j masks %j', (exclude, masks, problem) => {
+    expect(planWith(users, columns(exclude, masks)).problem).toMatch(problem);
+  });
+
+  test('hashes a key: the key stays, on text', () => {
+    const p = planWith(users, columns([], ['public.users.id:hash']));
+    expect(p.problem).toBeNull();
+    expect(p.create[0]).toContain('"id" text NOT NULL');
+    expect(p.identityIndex).toBe('ALTER TABLE "staging"."users" ADD CONSTRAINT "orders_pkey" PRIMARY KEY ("id")');
+  });
+
+  test('under REPLICA IDENTITY FULL every column identifies rows', () => {
+    const full = { ...users, replicaIdentity: 'f' as const, indexes: [] };
+    expect(planWith(full, columns(['public.users.ssn'], [])).problem).toMatch(/Column ssn of public\.users identifies/);
+    expect(planWith(full, columns([], ['public.users.ssn:hash'])).problem).toBeNull();
   });
 });

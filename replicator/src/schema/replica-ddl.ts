@@ -34,10 +34,15 @@ import type {
   TypeUse,
 } from './catalog.js';
 import { METADATA_COLUMN_DDL, metadataClash, metadataClashReason } from './metadata-columns.js';
+import type { ColumnPolicy, TablePolicy } from '../source/column-policy.js';
+import type { MaskMethod } from '../source/mask.js';
+import { applyColumnPolicy } from './policy-plan.js';
 
 export interface ReplicaDdlOptions {
   sourceSchemas: string[];
   targetSchema: string;
+  /** ELT_EXCLUDE_COLUMNS / ELT_MASK_COLUMNS (./policy-plan.ts); none when absent. */
+  columns?: ColumnPolicy;
 }
 
 /** A type or collation created in the target schema before the tables that use it. */
@@ -72,6 +77,10 @@ export interface TablePlan {
   skippedIndexes: { name: string; reason: string }[];
   /** The columns copied and streamed (generated ones are computed here), in attnum order. */
   copyColumns: string[];
+  /** How each copied column is masked (ELT_MASK_COLUMNS), null for none; every entry null when nothing is masked. */
+  copyMasks: (MaskMethod | null)[];
+  /** The column policy the replica is planned with, as elt.tables records it. */
+  columnPolicy: TablePolicy;
   /** Why the table cannot be replicated (message and what to do); null when it can. */
   problem: string | null;
 }
@@ -128,9 +137,11 @@ class Planner {
     }
   }
 
-  table(table: CatalogTable): TablePlan {
+  table(source: CatalogTable): TablePlan {
+    const policy = applyColumnPolicy(source, this.options.columns);
+    const table = policy.table;
     const label = `${table.schema}.${table.name}`;
-    const problems: string[] = [];
+    const problems: string[] = policy.problem ? [policy.problem] : [];
     const needs: string[] = [];
     const extensions: RequiredExtension[] = [];
     const clash = metadataClash(table.columns.map((c) => c.name));
@@ -158,7 +169,7 @@ class Planner {
 
     const identityIndex = identity ? this.#identitySql(target, table, identity, problems) : null;
     const indexes: TablePlan['indexes'] = [];
-    const skippedIndexes: TablePlan['skippedIndexes'] = [];
+    const skippedIndexes: TablePlan['skippedIndexes'] = [...policy.skippedIndexes];
     for (const index of table.indexes) {
       if (index === identity) continue;
       const planned = this.index(table, index);
@@ -174,6 +185,8 @@ class Planner {
       indexes,
       skippedIndexes,
       copyColumns: table.columns.filter((c) => c.generated === '').map((c) => c.name),
+      copyMasks: table.columns.filter((c) => c.generated === '').map((c) => policy.masks.get(c.name) ?? null),
+      columnPolicy: policy.recorded,
       problem: problems.length > 0 ? problems.join(' ') : null,
     };
   }

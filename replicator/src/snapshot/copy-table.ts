@@ -14,6 +14,9 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { UnreachableError } from '../errors.js';
 import { sourceClientConfig } from '../source/source-db.js';
 import { ident, literal, qualified } from '../sql.js';
+import type { ColumnPolicy } from '../source/column-policy.js';
+import type { MaskMethod } from '../source/mask.js';
+import { maskingStage } from './mask-copy.js';
 
 export interface CopyTableInput {
   sourceUrl: string;
@@ -21,6 +24,8 @@ export interface CopyTableInput {
   source: { schema: string; name: string; kind: 'r' | 'p' };
   target: { schema: string; name: string };
   columns: string[];
+  /** How each column is masked (ELT_MASK_COLUMNS), null for none; absent when nothing is. */
+  masks?: { methods: (MaskMethod | null)[]; policy: ColumnPolicy } | undefined;
   /** Copy only the rows this condition selects (a part of a split table, ./table-parts.ts); all when absent. */
   where?: string | null;
   /** Called with the rows and bytes (COPY text) copied so far, as they pass and at the end. */
@@ -50,6 +55,7 @@ export async function copyTableAtSnapshot(dest: pg.ClientBase, input: CopyTableI
     });
     await pipeline(
       source.query(copyTo(`COPY (SELECT ${list} FROM ${from}${where}) TO STDOUT`)),
+      maskingStage(input.masks),
       counter,
       dest.query(copyFrom(`COPY ${qualified(input.target.schema, input.target.name)} (${list}) FROM STDIN`)),
     );

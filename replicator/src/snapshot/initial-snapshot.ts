@@ -16,6 +16,8 @@
  * Each table's rows and bytes are estimated first (progress/table-estimate.ts): the biggest
  * tables are copied first, and progress is shown against the estimates.
  */
+import { recordColumnPolicy } from '../state/column-policies.js';
+import { columnPolicyFrom } from '../source/column-policy.js';
 import type pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -173,6 +175,7 @@ async function planAtSnapshot(config: Config, snapshotName: string, tables: Publ
     return planReplica(catalog, {
       sourceSchemas: config.sourceSchemas,
       targetSchema: config.targetSchema,
+      columns: columnPolicyFrom(config),
     });
   } finally {
     await db.end();
@@ -213,6 +216,7 @@ async function createTargetSchema(
         rowsEstimated: estimates.get(oid)?.rows ?? 0,
         lastError: reason,
       });
+      await recordColumnPolicy(db, config.slot, schema, name, table.columnPolicy);
       metrics.snapshotRowsEstimated.set({ table: `${schema}.${name}` }, estimates.get(oid)?.rows ?? 0);
     }
     await db.query('COMMIT');

@@ -12,6 +12,7 @@
  * A deterministic failure (a row or an index the destination refuses) marks the table `error`
  * with the reason and leaves it empty; a transient one is thrown and ends the attempt.
  */
+import { columnPolicyFrom } from '../source/column-policy.js';
 import type pg from 'pg';
 import type { Config } from '../config.js';
 import { classifyFailure, TableFailure, tableFailureReason } from '../failures.js';
@@ -190,6 +191,7 @@ function copyPart(
     source: { schema, name, kind },
     target: { schema: ctx.config.targetSchema, name },
     columns: copy.table.copyColumns,
+    masks: { methods: copy.table.copyMasks, policy: columnPolicyFrom(ctx.config) },
     where: partCondition(part),
     onProgress,
   });

@@ -11,6 +11,7 @@ import { sql as pruneJobs } from './0003-prune-jobs.js';
 import { sql as verifyResults } from './0004-verify-results.js';
 import { sql as resyncKeys } from './0005-resync-keys.js';
 import { sql as tableSelected } from './0006-table-selected.js';
+import { sql as columnPolicy } from './0007-column-policy.js';
 
 export interface Migration {
   version: number;
@@ -25,6 +26,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'verify-results', sql: verifyResults },
   { version: 5, name: 'resync-keys', sql: resyncKeys },
   { version: 6, name: 'table-selected', sql: tableSelected },
+  { version: 7, name: 'column-policy', sql: columnPolicy },
 ];
 
 /** The version of the control schema this build creates and understands. */
