@@ -11,12 +11,17 @@
 import type { ClientBase } from 'pg';
 import { replicaType, type SchemaContext } from '../schema/schema-changes.js';
 import { readCatalogTableByName, type CatalogColumn } from '../schema/source-catalog.js';
-import { policyChange, type ColumnDecision, type TablePolicy } from '../source/column-policy.js';
+import { policyChange, policyScope, type ColumnDecision } from '../source/column-policy.js';
 import { masksToText } from '../source/mask.js';
 import { ident, qualified } from '../sql.js';
-import { readColumnPolicies } from '../state/column-policies.js';
+import { readColumnPolicies, type TablePolicyRow } from '../state/column-policies.js';
 import { readReplicationState } from '../state/control.js';
-import { readRecordedTable, recordReplicaColumns, type RecordedColumn } from '../state/replica-columns.js';
+import {
+  readRecordedTable,
+  recordReplicaColumns,
+  type RecordedColumn,
+  type TableIdentity,
+} from '../state/replica-columns.js';
 import { enqueueResync } from '../state/resync-queue.js';
 
 /** Table states whose replica holds rows of a policy: the others are being copied, or not replicated. */
@@ -29,13 +34,19 @@ export async function watchColumnPolicies(ctx: SchemaContext & { control: Client
     if (!HELD_STATES.has(row.state)) continue;
     const catalog = await readCatalogTableByName(ctx.source, row.schema, row.table);
     if (!catalog) continue;
+    const identity = await readRecordedTable(ctx.control, ctx.slot, row.schema, row.table);
     const current = ctx.columns.forTable(row.schema, row.table, catalog.columns);
-    const change = policyChange(row, current);
+    const scope = policyScope(
+      catalog.columns.map((c) => c.attnum),
+      identity?.columns.map((c) => c.attnum) ?? [],
+      row,
+    );
+    const change = policyChange(row, current, scope);
     if (!change) continue;
     const live = catalog.columns.filter((c) => !c.generated);
     await ctx.control.query('BEGIN');
     try {
-      await followPolicy(ctx, row.schema, row.table, row, live);
+      if (identity?.oid != null) await followPolicy(ctx, row, { ...identity, oid: identity.oid }, live);
       await enqueueResync(ctx.control, ctx.slot, [{ schema: row.schema, table: row.table }], `elt: ${change}`);
       await ctx.control.query('COMMIT');
     } catch (error) {
@@ -52,13 +63,11 @@ export async function watchColumnPolicies(ctx: SchemaContext & { control: Client
 /** Bring the replica's columns to the policy (in the caller's transaction) and record what it holds. */
 async function followPolicy(
   ctx: SchemaContext & { control: ClientBase },
-  schema: string,
-  table: string,
-  recorded: TablePolicy,
+  recorded: TablePolicyRow,
+  identity: TableIdentity,
   live: CatalogColumn[],
 ): Promise<void> {
-  const identity = await readRecordedTable(ctx.control, ctx.slot, schema, table);
-  if (!identity || identity.oid === null) return;
+  const { schema, table } = recorded;
   const target = qualified(ctx.targetSchema, table);
   const was = new Map(recorded.entries.map((e) => [e.attnum, e.policy]));
   const held = new Map(identity.columns.map((c) => [c.attnum, c]));
@@ -83,7 +92,7 @@ async function followPolicy(
     if (toText !== (decision.action === 'mask' && masksToText(decision.method)))
       await retype(ctx.control, target, before.name, type);
   }
-  await recordReplicaColumns(ctx.control, ctx.slot, { ...identity, oid: identity.oid, columns });
+  await recordReplicaColumns(ctx.control, ctx.slot, { ...identity, columns });
   ctx.lc.info({ table: `${schema}.${table}` }, 'the replica columns follow the new column policy');
 }
 

@@ -11,8 +11,8 @@ import { planColumns } from './column-plan.js';
 import { replicaType, requestResync, sameType, type DestColumn, type SchemaContext } from './schema-changes.js';
 import { readCatalogTable, withColumnPolicy, type CatalogColumn, type CatalogTable } from './source-catalog.js';
 import { EltError } from '../errors.js';
-import { policyChange } from '../source/column-policy.js';
-import { readColumnPolicy } from '../state/column-policies.js';
+import { policyChange, policyScope } from '../source/column-policy.js';
+import { readColumnPolicy, recordColumnPolicy } from '../state/column-policies.js';
 
 type RelationMessage = Extract<PgoutputMessage, { tag: 'relation' }>;
 
@@ -65,7 +65,7 @@ export async function followColumns(
   const plan = planColumns(relation.columns, catalog, recorded.columns, recorded.natts ?? null);
   const reasons: string[] = [];
   // A rename may make a column match a pattern of ELT_EXCLUDE_COLUMNS / ELT_MASK_COLUMNS, or stop matching one.
-  const policy = await policyReason(ctx, relation, source);
+  const policy = await policyReason(ctx, relation, source, recorded);
   if (policy) reasons.push(policy);
   if (plan.proven && recorded.columns.length > 0) {
     reasons.push(...(await followPlan(ctx, relation, plan, catalog, recorded, dest)));
@@ -94,14 +94,28 @@ export async function followColumns(
   if (reasons.length > 0) await requestResync(ctx, relation.schema, relation.name, reasons.join('; '));
 }
 
-/** Why the table's replica no longer follows its column policy (the values it holds are of another), or null. */
+/**
+ * Why the table's replica no longer follows its column policy (it holds values of another), or
+ * null; then the recorded policy takes the columns added since and the new names.
+ */
 async function policyReason(
   ctx: SchemaContext,
   relation: RelationMessage,
   source: CatalogTable,
+  held: RecordedTable,
 ): Promise<string | null> {
   const recorded = await readColumnPolicy(ctx.dest, ctx.slot, relation.schema, relation.name);
-  return recorded && policyChange(recorded, ctx.columns.forTable(relation.schema, relation.name, source.columns));
+  if (!recorded) return null;
+  const current = ctx.columns.forTable(relation.schema, relation.name, source.columns);
+  const scope = policyScope(
+    source.columns.map((c) => c.attnum),
+    held.columns.map((c) => c.attnum),
+    recorded,
+  );
+  const change = policyChange(recorded, current, scope);
+  if (!change && JSON.stringify(current) !== JSON.stringify(recorded))
+    await recordColumnPolicy(ctx.dest, ctx.slot, relation.schema, relation.name, current);
+  return change;
 }
 
 /** The source catalog's table as the column policy lets the replica hold it (as the filtered relation does). */

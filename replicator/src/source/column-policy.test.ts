@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ColumnPolicy, parseColumnPattern, parseMaskRule, policyChange } from './column-policy.js';
+import { ColumnPolicy, parseColumnPattern, parseMaskRule, policyChange, policyScope } from './column-policy.js';
 
 describe('column patterns and mask rules', () => {
   it.each(['users.email', 'a.b.c.d', 'public..email', '.users.email', 'public.users.'])(
@@ -134,17 +134,29 @@ describe('policy entries and changes', () => {
       'column policy changed (email null → hash, ssn exclude → kept)',
     ],
   ])('%j then %j', (recorded, current, change) => {
-    expect(policyChange({ entries: recorded, keyFingerprint: null }, { entries: current, keyFingerprint: null })).toBe(
-      change,
-    );
+    const scope = new Set([1, 2, 4, 5]);
+    expect(
+      policyChange({ entries: recorded, keyFingerprint: null }, { entries: current, keyFingerprint: null }, scope),
+    ).toBe(change);
   });
 
   it('tells a new hash key', () => {
     const entries = [{ attnum: 2, column: 'email', policy: 'hash' }];
-    expect(policyChange({ entries, keyFingerprint: 'a' }, { entries, keyFingerprint: 'a' })).toBeNull();
-    expect(policyChange({ entries, keyFingerprint: 'a' }, { entries, keyFingerprint: 'b' })).toMatch(
+    const scope = new Set([2]);
+    expect(policyChange({ entries, keyFingerprint: 'a' }, { entries, keyFingerprint: 'a' }, scope)).toBeNull();
+    expect(policyChange({ entries, keyFingerprint: 'a' }, { entries, keyFingerprint: 'b' }, scope)).toMatch(
       /ELT_MASK_KEY changed/,
     );
+  });
+
+  it('compares only the live columns the replica knew: a column added or dropped since is no policy change', () => {
+    const recorded = { entries: [{ attnum: 5, column: 'ssn', policy: 'exclude' }], keyFingerprint: null };
+    // attnum 3: held; 5: recorded excluded, dropped now; 6: added since, excluded.
+    const scope = policyScope([1, 3, 6], [1, 3], recorded);
+    expect([...scope]).toEqual([1, 3]);
+    const current = { entries: [{ attnum: 6, column: 'secret', policy: 'exclude' }], keyFingerprint: null };
+    expect(policyChange(recorded, current, scope)).toBeNull();
+    expect(policyScope([1, 5], [1], recorded)).toEqual(new Set([1, 5]));
   });
 
   it('has a key fingerprint only with a hash mask, and it depends on the key', () => {

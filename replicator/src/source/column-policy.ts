@@ -170,20 +170,30 @@ export class ColumnPolicy {
   }
 }
 
-/** What differs between a recorded and a current policy, as a sentence; null when the same (by attnum, not name). */
-export function policyChange(recorded: TablePolicy, current: TablePolicy): string | null {
+/**
+ * What differs between a recorded and a current policy, as a sentence; null when the same. By
+ * attnum, not name, and only for the attnums in `scope`: the live columns the replica already
+ * knew (a column added since has no policy to change, a dropped one none to keep).
+ */
+export function policyChange(recorded: TablePolicy, current: TablePolicy, scope: Set<number>): string | null {
   const before = new Map(recorded.entries.map((e) => [e.attnum, e]));
   const after = new Map(current.entries.map((e) => [e.attnum, e]));
   const changes: string[] = [];
-  for (const attnum of [...new Set([...before.keys(), ...after.keys()])].sort((a, b) => a - b)) {
+  for (const attnum of [...scope].sort((a, b) => a - b)) {
     const was = before.get(attnum)?.policy ?? 'kept';
     const is = after.get(attnum)?.policy ?? 'kept';
-    if (was !== is) changes.push(`${after.get(attnum)?.column ?? before.get(attnum)!.column} ${was} → ${is}`);
+    if (was !== is) changes.push(`${after.get(attnum)?.column ?? before.get(attnum)?.column ?? attnum} ${was} → ${is}`);
   }
   if (changes.length > 0) return `column policy changed (${changes.join(', ')})`;
   if (current.keyFingerprint !== null && recorded.keyFingerprint !== current.keyFingerprint)
     return 'ELT_MASK_KEY changed: the hashes change';
   return null;
+}
+
+/** The attnums a policy comparison covers: live now, and known to the replica (held, or recorded with a policy). */
+export function policyScope(live: number[], held: number[], recorded: TablePolicy): Set<number> {
+  const known = new Set([...held, ...recorded.entries.map((e) => e.attnum)]);
+  return new Set(live.filter((attnum) => known.has(attnum)));
 }
 
 /** The policy of the settings (ELT_EXCLUDE_COLUMNS, ELT_MASK_COLUMNS, ELT_MASK_KEY), as the configuration parsed them. */
