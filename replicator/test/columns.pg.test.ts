@@ -245,6 +245,9 @@ describe('a changed column policy', () => {
     expect(rows.every((r) => r.a === `${a}${r.id}` && r.b === `${b.slice(0, 2)}***`)).toBe(true);
     const [job] = await query<{ by: string }>(pair.destinationUrl, 'SELECT requested_by AS by FROM elt.resync_jobs');
     expect(job!.by).toBe('elt: column policy changed (a hash → kept, b exclude → redact:2)');
+    // The verifier compares what is not masked: the replica is equal.
+    const verified = await pair.run(['verify', '--json', '--tables', 'public.t']);
+    expect(verified.output).toMatch(/"outcome": "equal"/);
     // A table whose policy did not change is left alone.
     expect(await query(pair.destinationUrl, 'SELECT count(*)::int AS n FROM elt.resync_job_tables')).toEqual([
       { n: 1 },

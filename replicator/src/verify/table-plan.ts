@@ -2,7 +2,8 @@
  * What the verifier compares for one table: which source column each replica column holds
  * (by attnum, from elt.table_columns, never by name), and the key that orders the chunks (the
  * source's primary key, else its replica identity index; none for a table without either).
- * The replica's metadata columns (_synced_at, _lsn, _deleted) are never part of it.
+ * The replica's metadata columns (_synced_at, _lsn, _deleted) are never part of it, nor are
+ * columns masked by ELT_MASK_COLUMNS (elt.tables.column_policy); excluded ones are not held.
  */
 import type { ClientBase } from 'pg';
 import { METADATA_COLUMNS } from '../schema/metadata-columns.js';
@@ -49,8 +50,11 @@ export async function readTablePlan(
     target_schema: string;
     target_table: string;
     oid: string | null;
+    masked: number[];
   }>(
-    `SELECT state, target_schema, target_table, source_oid::bigint::text AS oid FROM elt.tables
+    `SELECT state, target_schema, target_table, source_oid::bigint::text AS oid,
+       ARRAY(SELECT (e->>'attnum')::int FROM jsonb_array_elements(column_policy) e WHERE e->>'policy' <> 'exclude') AS masked
+     FROM elt.tables
      WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,
     [slot, schema, table],
   );
@@ -83,9 +87,11 @@ export async function readTablePlan(
   const first = sourceColumns[0];
   if (!first || (row.oid !== null && first.oid !== row.oid))
     throw new NotVerifiable(`the source table ${schema}.${table} was dropped or replaced`);
+  // A masked column differs from its source by design (ELT_MASK_COLUMNS): it is not compared; a
+  // table whose key is masked is compared as a whole, by its other columns.
   return buildPlan(
     { schema, table, targetSchema: row.target_schema, targetTable: row.target_table, partitioned: first.kind === 'p' },
-    recorded,
+    recorded.filter((r) => !row.masked.includes(r.attnum)),
     sourceColumns,
   );
 }
