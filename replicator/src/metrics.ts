@@ -123,6 +123,12 @@ export class Metrics {
     labelNames: ['table'] as const,
     registers: [this.registry],
   });
+  readonly columnPolicy = new Gauge({
+    name: 'elt_table_column_policy',
+    help: '1 for each source column ELT_EXCLUDE_COLUMNS leaves out (policy exclude) or ELT_MASK_COLUMNS masks (policy hash, null or redact:N), as its replica holds it (elt.tables.column_policy).',
+    labelNames: ['table', 'column', 'policy'] as const,
+    registers: [this.registry],
+  });
   readonly state = new Gauge({
     name: 'elt_replicator_state',
     help: '1 for the state the replicator is in (starting, snapshotting, streaming, retrying).',
@@ -158,6 +164,12 @@ export class Metrics {
       for (const s of Metrics.TABLE_STATES) this.tableState.set({ table, state: s }, s === state ? 1 : 0);
       this.tableSelected.set({ table }, selected ? 1 : 0);
     }
+  }
+
+  setColumnPolicies(tables: { table: string; entries: { column: string; policy: string }[] }[]): void {
+    this.columnPolicy.reset();
+    for (const { table, entries } of tables)
+      for (const { column, policy } of entries) this.columnPolicy.set({ table, column, policy }, 1);
   }
 
   setState(state: 'starting' | 'snapshotting' | 'streaming' | 'retrying'): void {

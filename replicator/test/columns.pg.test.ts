@@ -12,6 +12,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { replicationSuite } from '../../harness/fixture.js';
+import { freePort } from '../../harness/pg-cluster.js';
 import { fingerprint, query, waitFor } from '../../harness/replication.js';
 
 const KEY = randomBytes(24).toString('hex');
@@ -86,7 +87,8 @@ describe('excluded and masked columns', () => {
   const secrets: string[] = [];
 
   it('copies the snapshot without the excluded columns and with masked values; a key left out stops its table alone', async () => {
-    await pair.start();
+    const metricsPort = await freePort();
+    await pair.start({ ELT_METRICS_PORT: String(metricsPort) });
     expect(await replicaColumns(pair.destinationUrl, 'staging.people')).toEqual({
       id: 'integer not null',
       name: 'character varying(40)',
@@ -124,6 +126,15 @@ describe('excluded and masked columns', () => {
       { attnum: 5, column: 'phone', policy: 'redact:3' },
       { attnum: 7, column: 'secret_a', policy: 'exclude' },
     ]);
+    // Shown by elt status and the metrics.
+    expect((await pair.run(['status'])).output).toMatch(
+      /public\.people .*\n {2}excluded columns: ssn, secret_a; masked columns: name \(null\), email \(hash\), phone \(redact:3\)\n/,
+    );
+    await waitFor('the column policy metrics', async () =>
+      (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).includes(
+        'elt_table_column_policy{table="public.people",column="email",policy="hash"} 1',
+      ),
+    );
   });
 
   it('streams without the excluded columns and masks alike: a hash from the snapshot joins one from the stream', async () => {

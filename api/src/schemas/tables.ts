@@ -31,6 +31,17 @@ export const tableResponse = z
       .describe(
         'False when ELT_INCLUDE_TABLES / ELT_EXCLUDE_TABLES leave the table out (state excluded, the pattern in last_error)',
       ),
+    excluded_columns: z
+      .array(z.string())
+      .describe('Source columns ELT_EXCLUDE_COLUMNS leaves out of the replica (never copied), in column order'),
+    masked_columns: z
+      .array(
+        z.object({
+          column: z.string(),
+          method: z.string().describe('hash (HMAC-SHA256, hex), null, or redact:N (the first N characters kept)'),
+        }),
+      )
+      .describe('Source columns ELT_MASK_COLUMNS masks before they reach the destination, in column order'),
   })
   .meta({ id: 'Table' });
 

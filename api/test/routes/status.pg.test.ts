@@ -118,6 +118,35 @@ describe('status and tables', () => {
     });
   });
 
+  it('GET /v1/tables shows the columns a table leaves out and masks, by method', async () => {
+    await api.dest.pool.query(
+      `UPDATE elt.tables SET column_policy = $2::jsonb WHERE slot_name = $1 AND source_table = 'orders'`,
+      [
+        SLOT,
+        JSON.stringify([
+          { attnum: 2, column: 'email', policy: 'hash' },
+          { attnum: 3, column: 'ssn', policy: 'exclude' },
+          { attnum: 5, column: 'phone', policy: 'redact:3' },
+        ]),
+      ],
+    );
+    try {
+      expect((await api.app.inject('/v1/tables/public.orders')).json()).toMatchObject({
+        excluded_columns: ['ssn'],
+        masked_columns: [
+          { column: 'email', method: 'hash' },
+          { column: 'phone', method: 'redact:3' },
+        ],
+      });
+      expect((await api.app.inject('/v1/tables/public.customers')).json()).toMatchObject({
+        excluded_columns: [],
+        masked_columns: [],
+      });
+    } finally {
+      await seed(api.dest.pool);
+    }
+  });
+
   it('GET /v1/tables?state= filters; an unknown state is a 400', async () => {
     const res = await api.app.inject('/v1/tables?state=error');
     expect(res.json().tables.map((t: { table: string }) => t.table)).toEqual(['public.payments']);

@@ -4,6 +4,7 @@
  * elt.replication_state and the caught-up position; then any extra check the caller adds
  * (the partition watch).
  */
+import { readColumnPolicies } from '../state/column-policies.js';
 import type pg from 'pg';
 import type { Logger } from '../log.js';
 import { formatLsn, type Lsn } from '../lsn.js';
@@ -94,6 +95,8 @@ async function beat(input: HeartbeatInput): Promise<void> {
   metrics.slotActive.set({ slot: slotName }, slot?.active ? 1 : 0);
   const tables = await readTableRows(control, slotName);
   metrics.setTables(tables.map((t) => ({ table: `${t.schema}.${t.table}`, state: t.state, selected: t.selected })));
+  const policies = await readColumnPolicies(control, slotName);
+  metrics.setColumnPolicies(policies.map((p) => ({ table: `${p.schema}.${p.table}`, entries: p.entries })));
   await recordHeartbeat(control, slotName, {
     status: 'streaming',
     receivedLsn: position.serverWalEnd,

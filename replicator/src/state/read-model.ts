@@ -103,6 +103,10 @@ export interface TableRow {
   active_resync_job_id: number | null;
   /** False when ELT_INCLUDE_TABLES / ELT_EXCLUDE_TABLES leave the table out. */
   selected: boolean;
+  /** Source columns ELT_EXCLUDE_COLUMNS leaves out of the replica, in column order. */
+  excluded_columns: string[];
+  /** Source columns ELT_MASK_COLUMNS masks, with the method (hash, null, redact:N), in column order. */
+  masked_columns: { column: string; method: string }[];
 }
 
 const TABLE_COLUMNS = `
@@ -114,7 +118,11 @@ const TABLE_COLUMNS = `
   t.last_change_lsn::text AS last_change_lsn, ${iso('t.last_change_at')}, t.last_error, ${iso('t.last_error_at')},
   (SELECT min(a.job_id)::float8 FROM elt.resync_job_tables a
    WHERE a.slot_name = t.slot_name AND a.source_schema = t.source_schema AND a.source_table = t.source_table
-     AND a.state IN ('queued', 'running')) AS active_resync_job_id, t.selected`;
+     AND a.state IN ('queued', 'running')) AS active_resync_job_id, t.selected,
+  ARRAY(SELECT e->>'column' FROM jsonb_array_elements(t.column_policy) e
+        WHERE e->>'policy' = 'exclude' ORDER BY (e->>'attnum')::int) AS excluded_columns,
+  coalesce((SELECT json_agg(json_build_object('column', e->>'column', 'method', e->>'policy') ORDER BY (e->>'attnum')::int)
+            FROM jsonb_array_elements(t.column_policy) e WHERE e->>'policy' <> 'exclude'), '[]') AS masked_columns`;
 
 /** The slot's tables, by name; only those in `filter.state`, or only the one named `filter.name` (schema.table). */
 export async function readTables(

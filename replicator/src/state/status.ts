@@ -83,6 +83,17 @@ export async function readStatus(source: pg.Client | null, dest: pg.Client, slot
   };
 }
 
+/** The table's excluded and masked columns, as one line of `elt status`; null when it has none. */
+export function describeColumnPolicy(t: Pick<TableRow, 'excluded_columns' | 'masked_columns'>): string | null {
+  const parts = [
+    ...(t.excluded_columns.length > 0 ? [`excluded columns: ${t.excluded_columns.join(', ')}`] : []),
+    ...(t.masked_columns.length > 0
+      ? [`masked columns: ${t.masked_columns.map((m) => `${m.column} (${m.method})`).join(', ')}`]
+      : []),
+  ];
+  return parts.length > 0 ? parts.join('; ') : null;
+}
+
 export function formatStatus(s: ReplicationStatus): string {
   const lines = [
     `slot            ${s.slot} (${s.slot_exists ? (s.slot_active ? 'active' : 'inactive') : 'missing'}${s.wal_status ? `, wal ${s.wal_status}` : ''})`,
@@ -114,6 +125,8 @@ export function formatStatus(s: ReplicationStatus): string {
     );
     // Why a table is left out is what a person needs to act on it.
     if (t.state === 'excluded' && t.last_error) lines.push(`  ${t.last_error}`);
+    const columns = describeColumnPolicy(t);
+    if (columns) lines.push(`  ${columns}`);
   }
   return lines.join('\n');
 }
