@@ -92,7 +92,7 @@ describe('ColumnPolicy.refusal', () => {
     if (reason === null) expect(refusal).toBeNull();
     else {
       expect(refusal!.reason).toMatch(reason);
-      expect(refusal!.hint).toMatch(/does not match public\.users\.id .*then restart elt/);
+      expect(refusal!.hint).toMatch(/does not match public\.users\.id .*restart elt with it, then resync the table/);
     }
   });
 });

@@ -154,7 +154,7 @@ export class ColumnPolicy {
         reason:
           `Column ${column.name} of ${schema}.${table} identifies its rows (replica identity), and the ${setting} ` +
           `pattern '${decision.pattern}' ${what}: the replica could no longer tell its rows apart.`,
-        hint: `Change '${decision.pattern}' in ${setting} so that it does not match ${schema}.${table}.${column.name} (a hash mask is allowed on a key), then restart elt.`,
+        hint: `Change '${decision.pattern}' in ${setting} so that it does not match ${schema}.${table}.${column.name} (a hash mask is allowed on a key), restart elt with it, then resync the table if it is still in error.`,
       };
     }
     return null;
