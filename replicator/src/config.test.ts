@@ -144,6 +144,24 @@ describe('loadConfig with a settings file', () => {
     return path;
   };
 
+  it('reads the column policy from the file: exclusions as a list, masks as a mapping of column to method', () => {
+    const config = file(
+      'columns.yaml',
+      [
+        'exclude_columns: [public.users.ssn, "*.*.password"]',
+        'mask_columns:',
+        '  public.users.email: hash',
+        '  public.users.phone: redact:4',
+        'mask_key: a secret of sixteen+ characters',
+      ].join('\n'),
+    );
+    expect(loadConfig(urls, { config })).toMatchObject({
+      excludeColumns: ['public.users.ssn', '*.*.password'],
+      maskColumns: ['public.users.email:hash', 'public.users.phone:redact:4'],
+      maskKey: 'a secret of sixteen+ characters',
+    });
+  });
+
   it('takes the file under the environment, and both under the flags', () => {
     const config = file(
       'elt.yaml',
