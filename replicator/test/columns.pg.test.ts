@@ -12,6 +12,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { replicationSuite } from '../../harness/fixture.js';
+import { metricValue } from '../../harness/metrics.js';
 import { freePort } from '../../harness/pg-cluster.js';
 import { fingerprint, query, waitFor } from '../../harness/replication.js';
 
@@ -130,10 +131,17 @@ describe('excluded and masked columns', () => {
     expect((await pair.run(['status'])).output).toMatch(
       /public\.people .*\n {2}excluded columns: ssn, secret_a; masked columns: name \(null\), email \(hash\), phone \(redact:3\)\n/,
     );
-    await waitFor('the column policy metrics', async () =>
-      (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).includes(
-        'elt_table_column_policy{table="public.people",column="email",policy="hash"} 1',
-      ),
+    await waitFor(
+      'the column policy metrics',
+      async () =>
+        (await metricValue(
+          metricsPort,
+          'elt_table_column_policy{table="public.people",column="email",policy="hash"}',
+        )) === 1 &&
+        (await metricValue(
+          metricsPort,
+          'elt_table_column_policy{table="public.people",column="ssn",policy="exclude"}',
+        )) === 1,
     );
   });
 
@@ -170,6 +178,31 @@ describe('excluded and masked columns', () => {
     expect(await pair.tableState('keyed')).toMatchObject({ state: 'error' });
   });
 
+  it('creates a table that appears while streaming under the policy; one whose new key it leaves out stops alone', async () => {
+    const secret = clear();
+    secrets.push(secret);
+    await query(
+      pair.sourceUrl,
+      `CREATE TABLE contacts (id int PRIMARY KEY, secret_note text, v text);
+       INSERT INTO contacts VALUES (1, '${secret}', 'one');
+       CREATE TABLE secret_keys (secret_id text PRIMARY KEY, v text);
+       INSERT INTO secret_keys VALUES ('${secret}', 'x');`,
+    );
+    await query(pair.sourceUrl, `INSERT INTO contacts VALUES (2, '${secret}', 'two')`);
+    await pair.catchUp();
+    expect(await replicaColumns(pair.destinationUrl, 'staging.contacts')).toEqual({
+      id: 'integer not null',
+      v: 'text',
+    });
+    expect(await query(pair.destinationUrl, 'SELECT id, v FROM staging.contacts ORDER BY id')).toEqual([
+      { id: 1, v: 'one' },
+      { id: 2, v: 'two' },
+    ]);
+    const keys = await pair.tableState('secret_keys');
+    expect(keys?.state).toBe('error');
+    expect(keys?.last_error).toMatch(/Column secret_id of public\.secret_keys identifies its rows/);
+  });
+
   it('follows columns added, dropped and renamed while streaming, excluded or kept, by attnum', async () => {
     const secret = clear();
     secrets.push(secret);
@@ -199,8 +232,10 @@ describe('excluded and masked columns', () => {
     expect(await fingerprint(pair.destinationUrl, 'staging', 'people', kept)).toEqual(
       await fingerprint(pair.sourceUrl, 'public', 'people', kept),
     );
-    // Nothing of these was a policy change: no resync was asked for.
-    expect(await query(pair.destinationUrl, 'SELECT count(*)::int AS n FROM elt.resync_jobs')).toEqual([{ n: 0 }]);
+    // Nothing of these was a policy change: no resync was asked for (but the new table's copy).
+    expect(await query(pair.destinationUrl, 'SELECT requested_by FROM elt.resync_jobs')).toEqual([
+      { requested_by: 'elt: new table' },
+    ]);
   });
 
   it('leaves no clear value of a masked or excluded column in any file of the destination cluster, nor in any log', async () => {

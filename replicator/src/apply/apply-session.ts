@@ -22,6 +22,7 @@ import type { SchemaContext } from '../schema/schema-changes.js';
 import type { PgoutputMessage } from '../source/pgoutput.js';
 import { columnPolicyFrom } from '../source/column-policy.js';
 import { TableSelection } from '../source/selection.js';
+import { ensureErrorTableRow } from '../state/control.js';
 import { SlotStream } from '../source/stream.js';
 import { AckPolicy } from './ack-policy.js';
 import { Applier } from './applier.js';
@@ -385,6 +386,14 @@ export class ApplySession {
     if (relation && refused) {
       // The column policy would break the table's key: it stops alone, with the column and the setting to change.
       const failure = new TableFailure(relation.schema, relation.name, refused.reason, refused.hint);
+      // A table new to the replica needs a row to show its state.
+      await ensureErrorTableRow(
+        this.#schemaContext.dest,
+        options.slot,
+        relation.schema,
+        relation.name,
+        options.targetSchema,
+      );
       await this.#applier.stopTable(relation.schema, relation.name, failure);
       return null;
     }

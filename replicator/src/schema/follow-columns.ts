@@ -24,7 +24,8 @@ export type RecordedTable = Omit<TableIdentity, 'oid'> & { oid: number | null };
  * add the columns added since (the copy takes them), and copy it.
  */
 export async function followNewTable(ctx: SchemaContext, relation: RelationMessage): Promise<void> {
-  const catalog = await readPolicyCatalog(ctx, relation);
+  const source = await readCatalogTable(ctx.source, relation.relationId);
+  const catalog = source && withColumnPolicy(source, ctx.columns, relation.schema, relation.name);
   const planned = catalog ? planColumns(relation.columns, catalog, [], null) : null;
   // Columns dropped before any was recorded make the match unsure: the copy records what it holds.
   const plan = planned?.proven && !planned.ambiguous ? planned : null;
@@ -40,6 +41,15 @@ export async function followNewTable(ctx: SchemaContext, relation: RelationMessa
     natts: catalog?.natts,
     columns: plan ? held : [],
   });
+  // Created under the policy of now (the relation came filtered), and copied under it.
+  if (source)
+    await recordColumnPolicy(
+      ctx.dest,
+      ctx.slot,
+      relation.schema,
+      relation.name,
+      ctx.columns.forTable(relation.schema, relation.name, source.columns),
+    );
   await requestResync(ctx, relation.schema, relation.name, 'new table');
 }
 
@@ -116,12 +126,6 @@ async function policyReason(
   if (!change && JSON.stringify(current) !== JSON.stringify(recorded))
     await recordColumnPolicy(ctx.dest, ctx.slot, relation.schema, relation.name, current);
   return change;
-}
-
-/** The source catalog's table as the column policy lets the replica hold it (as the filtered relation does). */
-async function readPolicyCatalog(ctx: SchemaContext, relation: RelationMessage): Promise<CatalogTable | null> {
-  const catalog = await readCatalogTable(ctx.source, relation.relationId);
-  return catalog && withColumnPolicy(catalog, ctx.columns, relation.schema, relation.name);
 }
 
 /**
