@@ -51,6 +51,16 @@ describe('elt replicate refuses bad configuration clearly', () => {
       2,
       /ELT_SLOT \(--slot\) must be 1-63 lower-case letters/,
     ],
+    [
+      'a hash mask without its key',
+      {
+        ELT_SOURCE_URL: 'postgres://x@127.0.0.1/db',
+        ELT_DESTINATION_URL: 'postgres://x@127.0.0.1/db',
+        ELT_MASK_COLUMNS: 'public.users.email:hash',
+      },
+      2,
+      /ELT_MASK_KEY \(--mask-key\) is required by the hash masks of ELT_MASK_COLUMNS/,
+    ],
   ])('%s', async (_name, environment, code, sentence) => {
     const result = await runElt(['replicate'], { ELT_SOURCE_URL: '', ELT_DESTINATION_URL: '', ...environment });
     expect(result.code).toBe(code);
