@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { fileKey, readConfigFile } from './config-file.js';
 import { ConfigError } from './errors.js';
 import { formatDuration, parseDuration } from './prune/duration.js';
+import { parseSchemaMap } from './schema/target-schemas.js';
 import { parsePatterns } from './source/selection.js';
 
 /** A libpq URL setting (shared with the API's configuration). */
@@ -91,6 +92,18 @@ export const configSchema = z
     /** Drop the replica of a table that stops being selected (it is kept otherwise). */
     dropUnselected: booleanSetting,
     targetSchema: identifier.default('staging'),
+    /** Source schema → target schema, for the schemas whose tables do not land in targetSchema. */
+    targetSchemaMap: z
+      .string()
+      .default('')
+      .transform((text, ctx): Record<string, string> => {
+        try {
+          return parseSchemaMap(text);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
     metricsPort: z.coerce
       .number({ error: 'must be a whole number' })
       .int('must be a whole number')
@@ -136,6 +149,14 @@ export const configSchema = z
       .transform((value) => value === 'true'),
   })
   .superRefine((config, ctx) => {
+    const unreplicated = Object.keys(config.targetSchemaMap).filter((s) => !config.sourceSchemas.includes(s));
+    if (unreplicated.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['targetSchemaMap'],
+        message: `maps ${unreplicated.join(', ')}, which ELT_SOURCE_SCHEMAS does not replicate (add ${unreplicated.length > 1 ? 'them' : 'it'} there, or remove ${unreplicated.length > 1 ? 'them' : 'it'} from the map)`,
+      });
+    }
     if (config.softDeleteRetention !== null && config.deleteMode !== 'soft') {
       ctx.addIssue({
         code: 'custom',
@@ -206,6 +227,12 @@ export const SETTINGS: Record<keyof Config, Setting> = {
     flag: 'target-schema',
     arg: 'name',
     help: 'destination schema that holds the replica tables',
+  },
+  targetSchemaMap: {
+    env: 'ELT_TARGET_SCHEMA_MAP',
+    flag: 'target-schema-map',
+    arg: 'pairs',
+    help: 'comma-separated source:target schema pairs (public:staging,sales:staging_sales); unmapped schemas go to the target schema',
   },
   metricsPort: {
     env: 'ELT_METRICS_PORT',
@@ -290,7 +317,12 @@ export function settingDefaults(): Partial<Record<keyof Config, string>> {
     const value = parsed[key];
     if (key === 'softDeleteRetention' || key === 'pruneInterval')
       out[key] = value === null ? 'off' : formatDuration(value as number);
-    else out[key] = Array.isArray(value) ? value.join(',') : String(value);
+    else if (Array.isArray(value)) out[key] = value.join(',');
+    else if (typeof value === 'object' && value !== null)
+      out[key] = Object.entries(value)
+        .map(([source, target]) => `${source}:${String(target)}`)
+        .join(',');
+    else out[key] = String(value);
   }
   return out;
 }

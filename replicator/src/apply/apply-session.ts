@@ -10,6 +10,7 @@
  * with the apply on the apply connection) and a timer that commits a batch that is due while
  * the source is quiet.
  */
+import { targetSchemas } from '../schema/target-schemas.js';
 import type pg from 'pg';
 import type { Config } from '../config.js';
 import { TableFailure, tableFailureReason } from '../failures.js';
@@ -44,6 +45,7 @@ export type ApplyOptions = Pick<
   | 'includeTables'
   | 'excludeTables'
   | 'targetSchema'
+  | 'targetSchemaMap'
   | 'deleteMode'
   | 'batchMaxRows'
   | 'batchMaxMs'
@@ -113,7 +115,8 @@ export class ApplySession {
 
   constructor(private readonly input: ApplySessionInput) {
     const { lc, options, db, startLsn, hooks } = input;
-    this.#registry = new TableRegistry(options.targetSchema);
+    const targets = targetSchemas(options);
+    this.#registry = new TableRegistry(targets);
     this.#applier = new Applier(
       lc,
       db.apply,
@@ -142,7 +145,7 @@ export class ApplySession {
       dest: { query: (sql, params) => this.#applier.query(sql, params) },
       source: db.source,
       sourceSchemas: options.sourceSchemas,
-      targetSchema: options.targetSchema,
+      targets,
       slot: options.slot,
     };
   }
