@@ -8,6 +8,7 @@ import { fileKey, readConfigFile } from './config-file.js';
 import { ConfigError } from './errors.js';
 import { formatDuration, parseDuration } from './prune/duration.js';
 import { parseColumnPatterns, parseMaskRules } from './source/column-policy.js';
+import { parseSchemaMap } from './schema/target-schemas.js';
 import { parsePatterns } from './source/selection.js';
 
 /** A libpq URL setting (shared with the API's configuration). */
@@ -108,6 +109,18 @@ export const configSchema = z
         message: `must be at least ${MASK_KEY_MIN_LENGTH} characters`,
       }),
     targetSchema: identifier.default('staging'),
+    /** Source schema → target schema, for the schemas whose tables do not land in targetSchema. */
+    targetSchemaMap: z
+      .string()
+      .default('')
+      .transform((text, ctx): Record<string, string> => {
+        try {
+          return parseSchemaMap(text);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
     metricsPort: z.coerce
       .number({ error: 'must be a whole number' })
       .int('must be a whole number')
@@ -158,6 +171,14 @@ export const configSchema = z
         code: 'custom',
         path: ['maskKey'],
         message: `is required by the hash masks of ELT_MASK_COLUMNS (a secret of at least ${MASK_KEY_MIN_LENGTH} characters, the same for every run)`,
+      });
+    }
+    const unreplicated = Object.keys(config.targetSchemaMap).filter((s) => !config.sourceSchemas.includes(s));
+    if (unreplicated.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['targetSchemaMap'],
+        message: `maps ${unreplicated.join(', ')}, which ELT_SOURCE_SCHEMAS does not replicate (add ${unreplicated.length > 1 ? 'them' : 'it'} there, or remove ${unreplicated.length > 1 ? 'them' : 'it'} from the map)`,
       });
     }
     if (config.softDeleteRetention !== null && config.deleteMode !== 'soft') {
@@ -249,6 +270,12 @@ export const SETTINGS: Record<keyof Config, Setting> = {
     arg: 'name',
     help: 'destination schema that holds the replica tables',
   },
+  targetSchemaMap: {
+    env: 'ELT_TARGET_SCHEMA_MAP',
+    flag: 'target-schema-map',
+    arg: 'pairs',
+    help: 'comma-separated source:target schema pairs (public:staging,sales:staging_sales); unmapped schemas go to the target schema',
+  },
   metricsPort: {
     env: 'ELT_METRICS_PORT',
     flag: 'metrics-port',
@@ -333,7 +360,12 @@ export function settingDefaults(): Partial<Record<keyof Config, string>> {
     if (value === null && key === 'maskKey') continue;
     if (key === 'softDeleteRetention' || key === 'pruneInterval')
       out[key] = value === null ? 'off' : formatDuration(value as number);
-    else out[key] = Array.isArray(value) ? value.join(',') : String(value);
+    else if (Array.isArray(value)) out[key] = value.join(',');
+    else if (typeof value === 'object' && value !== null)
+      out[key] = Object.entries(value)
+        .map(([source, target]) => `${source}:${String(target)}`)
+        .join(',');
+    else out[key] = String(value);
   }
   return out;
 }

@@ -4,6 +4,8 @@
  * a full snapshot and resuming the stream, and streams until something breaks. All
  * progress lives in the destination (`elt.*`), so every attempt starts from what is there.
  */
+import { followTargetSchemas } from './schema/follow-target-schemas.js';
+import { targetSchemas } from './schema/target-schemas.js';
 import pRetry from 'p-retry';
 import type pg from 'pg';
 import type { Config } from './config.js';
@@ -140,6 +142,7 @@ async function replicateOnce(
     const state = await readReplicationState(control, config.slot);
     const slot = await waitForSlotRelease(lc, source, config.slot);
     const startLsn = await chooseStart(lc, config, metrics, progress, { source, control }, tables, state, slot);
+    await followTargetSchemas(lc, control, config.slot, config.sourceSchemas, targetSchemas(config));
     if (config.dropUnselected)
       await dropUnselectedReplicas(
         lc,
@@ -151,7 +154,7 @@ async function replicateOnce(
       await upsertTable(control, config.slot, {
         sourceSchema: table.schema,
         sourceTable: table.name,
-        targetSchema: config.targetSchema,
+        targetSchema: targetSchemas(config).of(table.schema),
         targetTable: table.name,
         state: 'excluded',
         lastError: table.reason,
@@ -231,7 +234,7 @@ function schemaContext(lc: Logger, config: Config, source: pg.Client, control: p
     dest: control,
     source,
     sourceSchemas: config.sourceSchemas,
-    targetSchema: config.targetSchema,
+    targets: targetSchemas(config),
     slot: config.slot,
     columns: columnPolicyFrom(config),
   };
@@ -321,16 +324,18 @@ async function publishedTables(lc: Logger, source: pg.Client, config: Config): P
       'the publication includes tables outside ELT_SOURCE_SCHEMAS; they are not replicated',
     );
   }
-  const byName = new Map<string, PublishedTable>();
+  const targets = targetSchemas(config);
+  const byTarget = new Map<string, PublishedTable>();
   for (const t of tables) {
-    const clash = byName.get(t.name);
+    const target = `${targets.of(t.schema)}.${t.name}`;
+    const clash = byTarget.get(target);
     if (clash) {
       throw new ConfigError(
-        `The source tables ${clash.schema}.${t.name} and ${t.schema}.${t.name} would both land in ${config.targetSchema}.${t.name}.`,
-        'Replicate the two schemas with separate replicators (their own ELT_SLOT and ELT_TARGET_SCHEMA).',
+        `The source tables ${clash.schema}.${t.name} and ${t.schema}.${t.name} would both land in ${target}.`,
+        `Give one of the schemas a target schema of its own (ELT_TARGET_SCHEMA_MAP=${t.schema}:${targets.defaultSchema}_${t.schema}), or leave one table out (ELT_EXCLUDE_TABLES).`,
       );
     }
-    byName.set(t.name, t);
+    byTarget.set(target, t);
   }
   for (const t of tables) {
     if (t.replicaIdentity === 'n' || (t.replicaIdentity === 'd' && !t.identityIndex)) {

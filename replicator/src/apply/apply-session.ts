@@ -10,6 +10,7 @@
  * with the apply on the apply connection) and a timer that commits a batch that is due while
  * the source is quiet.
  */
+import { targetSchemas } from '../schema/target-schemas.js';
 import type pg from 'pg';
 import type { Config } from '../config.js';
 import { TableFailure, tableFailureReason } from '../failures.js';
@@ -49,6 +50,7 @@ export type ApplyOptions = Pick<
   | 'maskColumns'
   | 'maskKey'
   | 'targetSchema'
+  | 'targetSchemaMap'
   | 'deleteMode'
   | 'batchMaxRows'
   | 'batchMaxMs'
@@ -118,7 +120,8 @@ export class ApplySession {
 
   constructor(private readonly input: ApplySessionInput) {
     const { lc, options, db, startLsn, hooks } = input;
-    this.#registry = new TableRegistry(options.targetSchema);
+    const targets = targetSchemas(options);
+    this.#registry = new TableRegistry(targets);
     this.#applier = new Applier(
       lc,
       db.apply,
@@ -149,7 +152,7 @@ export class ApplySession {
       dest: { query: (sql, params) => this.#applier.query(sql, params) },
       source: db.source,
       sourceSchemas: options.sourceSchemas,
-      targetSchema: options.targetSchema,
+      targets,
       slot: options.slot,
       columns,
     };

@@ -32,7 +32,7 @@ export interface Output {
 const COMMAND_SETTINGS = {
   replicate: Object.keys(SETTINGS) as Array<keyof Config>,
   status: ['sourceUrl', 'destinationUrl', 'slot'],
-  teardown: ['sourceUrl', 'destinationUrl', 'slot', 'publication', 'targetSchema'],
+  teardown: ['sourceUrl', 'destinationUrl', 'slot', 'publication', 'sourceSchemas', 'targetSchema', 'targetSchemaMap'],
   verify: ['sourceUrl', 'destinationUrl', 'slot', 'verifyMaxRowsPerS', 'verifyRepair'],
 } satisfies Record<string, Array<keyof Config>>;
 

@@ -8,14 +8,14 @@ const plan = (overrides: Partial<TeardownPlan> = {}): TeardownPlan => ({
   slot: { name: 'elt_slot', exists: true, retainedWalBytes: 3 * 1024 * 1024, mayDrop: true },
   publication: { name: 'elt_pub', exists: true, owner: 'elt_replicator', mayDrop: true, usedBy: [] },
   state: { exists: true },
-  target: null,
+  targets: [],
   ...overrides,
 });
 
 describe('teardown plan', () => {
   it('drops the slot, the publication and the state; the schema only with --drop-target', () => {
     expect(actions(plan())).toEqual(['slot', 'publication', 'state']);
-    expect(actions(plan({ target: { name: 'staging', exists: true, tables: 3, usedBy: [] } }))).toEqual([
+    expect(actions(plan({ targets: [{ name: 'staging', exists: true, tables: 3, usedBy: [] }] }))).toEqual([
       'slot',
       'publication',
       'state',
@@ -36,7 +36,7 @@ describe('teardown plan', () => {
     const shared = plan({
       publication: { name: 'elt_pub', exists: true, owner: 'postgres', mayDrop: true, usedBy: ['elt_slot'] },
       slot: { name: 'scratch_slot', exists: true, retainedWalBytes: 1000, mayDrop: true },
-      target: { name: 'staging', exists: true, tables: 3, usedBy: ['elt_slot'] },
+      targets: [{ name: 'staging', exists: true, tables: 3, usedBy: ['elt_slot'] }],
     });
     expect(actions(shared)).toEqual(['slot', 'state']);
     expect(formatPlan(shared)).toContain(
@@ -49,6 +49,25 @@ describe('teardown plan', () => {
     expect(formatPlan(notOwned)).toContain(
       'publication elt_pub on the source: role elt_replicator may not drop it (it is owned by postgres)',
     );
+  });
+
+  it('drops every target schema of the map that no other slot fills, and says which it leaves', () => {
+    const mapped = plan({
+      targets: [
+        { name: 'staging', exists: true, tables: 3, usedBy: [] },
+        { name: 'staging_sales', exists: true, tables: 1, usedBy: [] },
+        { name: 'shared', exists: true, tables: 2, usedBy: ['other_slot'] },
+        { name: 'staging_hr', exists: false, tables: 0, usedBy: [] },
+      ],
+    });
+    expect(actions(mapped)).toEqual(['slot', 'publication', 'state', 'target']);
+    const text = formatPlan(mapped);
+    expect(text).toContain('  schema staging and its 3 tables on the destination at dst:5434/analytics\n');
+    expect(text).toContain('  schema staging_sales and its 1 table on the destination at dst:5434/analytics\n');
+    expect(text).toContain(
+      'and leave alone:\n  schema shared on the destination: slot other_slot replicates into it too\n',
+    );
+    expect(text).toContain('  schema staging_hr: there is none on the destination\n');
   });
 
   it('says when there is nothing to drop', () => {

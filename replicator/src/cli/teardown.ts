@@ -15,7 +15,7 @@ import type { Config } from '../config.js';
 import { dropPublication } from '../source/publication.js';
 import { dropSlot, inspectSlot, slotInUse } from '../source/slot.js';
 import { ident } from '../sql.js';
-import { deleteSlotState } from '../state/teardown.js';
+import { deleteSlotState, otherSlotsIn, recordedTargetSchemas } from '../state/teardown.js';
 
 export interface TeardownPlan {
   /** host:port/database, without credentials. */
@@ -25,8 +25,21 @@ export interface TeardownPlan {
   slot: { name: string; exists: boolean; retainedWalBytes: number | null; mayDrop: boolean };
   publication: { name: string; exists: boolean; owner: string | null; mayDrop: boolean; usedBy: string[] };
   state: { exists: boolean };
-  /** Present with --drop-target. */
-  target: { name: string; exists: boolean; tables: number; usedBy: string[] } | null;
+  /** With --drop-target: each target schema (ELT_TARGET_SCHEMA, ELT_TARGET_SCHEMA_MAP, and where elt.tables says the slot's tables are); empty without. */
+  targets: TargetSchemaInfo[];
+}
+
+export interface TargetSchemaInfo {
+  name: string;
+  exists: boolean;
+  tables: number;
+  /** Other slots whose tables are in it: it is left alone. */
+  usedBy: string[];
+}
+
+/** The target schemas teardown drops: those that exist and no other slot replicates into. */
+function droppable(plan: TeardownPlan): TargetSchemaInfo[] {
+  return plan.targets.filter((t) => t.exists && t.usedBy.length === 0);
 }
 
 export type Action = 'slot' | 'publication' | 'state' | 'target';
@@ -38,7 +51,7 @@ export function actions(plan: TeardownPlan): Action[] {
   if (plan.publication.exists && plan.publication.mayDrop && plan.publication.usedBy.length === 0)
     out.push('publication');
   if (plan.state.exists) out.push('state');
-  if (plan.target?.exists && plan.target.usedBy.length === 0) out.push('target');
+  if (droppable(plan).length > 0) out.push('target');
   return out;
 }
 
@@ -66,7 +79,7 @@ export function formatPlan(plan: TeardownPlan): string {
   const lines: string[] = [];
   const drop: string[] = [];
   const keep: string[] = [];
-  const { slot, publication, target } = plan;
+  const { slot, publication } = plan;
   if (todo.has('slot')) {
     drop.push(
       `  replication slot ${slot.name} on the source at ${plan.source}${slot.retainedWalBytes !== null ? ` (it holds ${size(slot.retainedWalBytes)} of WAL)` : ''}`,
@@ -85,14 +98,14 @@ export function formatPlan(plan: TeardownPlan): string {
     drop.push(
       `  elt's state for slot ${slot.name} (its rows in elt.replication_state, elt.tables, the job tables and elt.verify_results) on the destination at ${plan.destination}`,
     );
-  if (target) {
-    if (todo.has('target'))
+  for (const target of plan.targets) {
+    if (!target.exists) keep.push(`  schema ${target.name}: there is none on the destination`);
+    else if (target.usedBy.length > 0)
+      keep.push(`  schema ${target.name} on the destination: slot ${target.usedBy.join(', ')} replicates into it too`);
+    else
       drop.push(
         `  schema ${target.name} and its ${target.tables} table${target.tables === 1 ? '' : 's'} on the destination at ${plan.destination}`,
       );
-    else if (!target.exists) keep.push(`  schema ${target.name}: there is none on the destination`);
-    else
-      keep.push(`  schema ${target.name} on the destination: slot ${target.usedBy.join(', ')} replicates into it too`);
   }
   if (drop.length > 0) lines.push('elt teardown will drop:', ...drop);
   else lines.push('elt teardown has nothing to drop.');
@@ -136,22 +149,11 @@ export async function planTeardown(
         )
       ).rows[0]!.n
     : 0;
-  let target: TeardownPlan['target'] = null;
+  const targets: TargetSchemaInfo[] = [];
   if (dropTarget) {
-    const { rows } = await dest.query<{ exists: boolean; tables: number }>(
-      `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS exists,
-         (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')) AS tables`,
-      [config.targetSchema],
-    );
-    const usedBy = hasControl
-      ? (
-          await dest.query<{ slot_name: string }>(
-            'SELECT DISTINCT slot_name FROM elt.tables WHERE target_schema = $1 AND slot_name <> $2 ORDER BY 1',
-            [config.targetSchema, config.slot],
-          )
-        ).rows.map((r) => r.slot_name)
-      : [];
-    target = { name: config.targetSchema, exists: rows[0]!.exists, tables: rows[0]!.tables, usedBy };
+    const recorded = hasControl ? await recordedTargetSchemas(dest, config.slot) : [];
+    const names = [...new Set([config.targetSchema, ...Object.values(config.targetSchemaMap), ...recorded])];
+    for (const name of names) targets.push(await targetSchemaInfo(dest, name, config.slot, hasControl));
   }
   return {
     source: describeUrl(config.sourceUrl),
@@ -171,7 +173,7 @@ export async function planTeardown(
       usedBy: others.map((r) => r.slot_name),
     },
     state: { exists: Number(stateRows) > 0 },
-    target,
+    targets,
   };
 }
 
@@ -184,6 +186,22 @@ export class TeardownIncompleteError extends EltError {
  * Drop what the plan lists, reporting each step through `say`. A slot that cannot be
  * dropped stops everything; anything else that fails is reported as left behind.
  */
+/** A target schema on the destination: whether it exists, its tables, and which other slots replicate into it. */
+async function targetSchemaInfo(
+  dest: ClientBase,
+  name: string,
+  slot: string,
+  hasControl: boolean,
+): Promise<TargetSchemaInfo> {
+  const { rows } = await dest.query<{ exists: boolean; tables: number }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS exists,
+       (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')) AS tables`,
+    [name],
+  );
+  const usedBy = hasControl ? await otherSlotsIn(dest, name, slot) : [];
+  return { name, exists: rows[0]!.exists, tables: rows[0]!.tables, usedBy };
+}
+
 export async function executeTeardown(
   source: ClientBase,
   dest: ClientBase,
@@ -230,15 +248,15 @@ export async function executeTeardown(
       if (todo.has('state')) {
         await deleteSlotState(dest, plan.slot.name);
       }
-      if (todo.has('target')) await dest.query(`DROP SCHEMA ${ident(plan.target!.name)} CASCADE`);
+      for (const target of droppable(plan)) await dest.query(`DROP SCHEMA ${ident(target.name)} CASCADE`);
       await dest.query('COMMIT');
       if (todo.has('state')) say(`deleted elt's state for slot ${plan.slot.name}`);
-      if (todo.has('target')) say(`dropped schema ${plan.target!.name}`);
+      for (const target of droppable(plan)) say(`dropped schema ${target.name}`);
     } catch (error) {
       await dest.query('ROLLBACK').catch(() => undefined); // the error below is the one to report
       const what = [
         todo.has('state') ? `elt's state for slot ${plan.slot.name}` : null,
-        todo.has('target') ? `schema ${plan.target!.name}` : null,
+        ...droppable(plan).map((t) => `schema ${t.name}`),
       ]
         .filter(Boolean)
         .join(' and ');

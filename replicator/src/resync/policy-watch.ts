@@ -68,7 +68,7 @@ async function followPolicy(
   live: CatalogColumn[],
 ): Promise<void> {
   const { schema, table } = recorded;
-  const target = qualified(ctx.targetSchema, table);
+  const target = qualified(ctx.targets.of(schema), table);
   const was = new Map(recorded.entries.map((e) => [e.attnum, e.policy]));
   const held = new Map(identity.columns.map((c) => [c.attnum, c]));
   const columns: RecordedColumn[] = [];

@@ -82,7 +82,7 @@ async function startCopy(
     ctx.control,
     ctx.slot,
     { schema: table.schema, table: table.name },
-    ctx.targetSchema,
+    ctx.targets.of(table.schema),
   );
   ctx.lc.info(
     { table: `${table.schema}.${table.name}`, job, addedToPublication: !table.published },
@@ -99,7 +99,7 @@ async function refuseTable(
   await upsertTable(ctx.control, ctx.slot, {
     sourceSchema: table.schema,
     sourceTable: table.name,
-    targetSchema: ctx.targetSchema,
+    targetSchema: ctx.targets.of(table.schema),
     targetTable: table.name,
     state: 'error',
     lastError: reason,
@@ -117,7 +117,7 @@ async function excludeNewTable(
   await upsertTable(ctx.control, ctx.slot, {
     sourceSchema: table.schema,
     sourceTable: table.name,
-    targetSchema: ctx.targetSchema,
+    targetSchema: ctx.targets.of(table.schema),
     targetTable: table.name,
     state: 'excluded',
     lastError: reason,

@@ -22,6 +22,7 @@
  * did. A crash before the swap's commit leaves the table as it was, and the job, requeued at the
  * next start, copies again (./resync-runner.ts).
  */
+import { targetSchemas } from '../schema/target-schemas.js';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
@@ -84,8 +85,10 @@ export class ResyncCancelled extends Error {
 export async function resyncTable(input: TableResyncInput): Promise<number> {
   const { lc, config, hooks, jobId, schema, table } = input;
   const shadowName = `_elt_resync_${jobId}`;
-  const target = qualified(config.targetSchema, table);
-  const shadow = qualified(config.targetSchema, shadowName);
+  const targets = targetSchemas(config);
+  const targetSchema = targets.of(schema);
+  const target = qualified(targetSchema, table);
+  const shadow = qualified(targetSchema, shadowName);
   const dest = await connectDestination(config.destinationUrl, 'elt-resync');
   hooks.mirror(schema, table, jobId);
   const policy = columnPolicyFrom(config);
@@ -95,11 +98,11 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       lc,
       input.source,
       dest,
-      { sourceSchemas: config.sourceSchemas, targetSchema: config.targetSchema, columns: policy },
+      { sourceSchemas: config.sourceSchemas, targets, columns: policy },
       schema,
       table,
     );
-    const readShape = () => tableShape(input.source, dest, config.targetSchema, schema, table, policy);
+    const readShape = () => tableShape(input.source, dest, targetSchema, schema, table, policy);
     const shape = await readShape().catch(async (error: unknown) => {
       if (!(error instanceof ShapeAheadError)) throw error;
       await streamCaughtUp(input.source, hooks);

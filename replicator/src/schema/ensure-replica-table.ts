@@ -33,7 +33,7 @@ export async function ensureReplicaTable(
   await addEnumLabels(lc, dest, catalog, plan);
   const exists = await dest.query<{ ok: boolean; indexes: number }>(
     'SELECT to_regclass($1) IS NOT NULL AS ok, (SELECT count(*)::int FROM pg_index WHERE indrelid = to_regclass($1)) AS indexes',
-    [qualified(options.targetSchema, table)],
+    [qualified(options.targets.of(schema), table)],
   );
   if (exists.rows[0]?.ok) {
     // A table an interrupted snapshot created but never copied has no indexes yet: without its key, every apply scans it.

@@ -139,7 +139,7 @@ async function addCatalogColumns(
   catalog: CatalogTable,
   later: CatalogColumn[] | null,
 ): Promise<RecordedColumn[]> {
-  const target = qualified(ctx.targetSchema, relation.name);
+  const target = qualified(ctx.targets.of(relation.schema), relation.name);
   const dest = await destColumnNames(ctx, target);
   const added: RecordedColumn[] = [];
   for (const column of later ?? catalog.columns.filter((c) => !c.generated)) {
@@ -169,7 +169,7 @@ async function followPlan(
   recorded: RecordedTable,
   dest: DestColumn[],
 ): Promise<string[]> {
-  const target = qualified(ctx.targetSchema, relation.name);
+  const target = qualified(ctx.targets.of(relation.schema), relation.name);
   const label = `${relation.schema}.${relation.name}`;
   const reasons: string[] = plan.ambiguous ? [plan.ambiguous] : [];
   for (const column of plan.drops) await dropColumn(ctx, target, label, column.name);
@@ -207,7 +207,7 @@ async function followPlan(
 
 /** Follow by name only (no renames can be told): adds, drops, type changes. Returns whether anything changed. */
 async function followByName(ctx: SchemaContext, relation: RelationMessage, dest: DestColumn[]): Promise<boolean> {
-  const target = qualified(ctx.targetSchema, relation.name);
+  const target = qualified(ctx.targets.of(relation.schema), relation.name);
   const label = `${relation.schema}.${relation.name}`;
   const types = await replicaTypes(ctx, relation.columns);
   let changed = false;

@@ -11,6 +11,7 @@ import type { PgoutputMessage, ReplicaIdentity } from '../source/pgoutput.js';
 import { qualified } from '../sql.js';
 
 import { METADATA_COLUMNS } from './metadata-columns.js';
+import type { TargetSchemas } from './target-schemas.js';
 import { ensureErrorTableRow } from '../state/control.js';
 
 export interface TargetColumn {
@@ -47,7 +48,7 @@ export class TableRegistry {
   readonly #relations = new Map<number, RelationMessage>();
   readonly #tables = new Map<number, TargetTable>();
 
-  constructor(private readonly targetSchema: string) {}
+  constructor(private readonly targets: TargetSchemas) {}
 
   /** Record a Relation message; the next change of that relation resolves it again. */
   register(relation: RelationMessage): void {
@@ -70,8 +71,9 @@ export class TableRegistry {
     const relation = this.#relations.get(relationId);
     if (!relation) throw new Error(`change for relation ${relationId} before its Relation message`);
     await followSchema(ctx, relation);
-    const dest = await destColumns(ctx, this.targetSchema, relation.name);
-    const table = buildTarget(this.targetSchema, relation, new Map(dest.map((c) => [c.name, c.type])));
+    const targetSchema = this.targets.of(relation.schema);
+    const dest = await destColumns(ctx, targetSchema, relation.name);
+    const table = buildTarget(targetSchema, relation, new Map(dest.map((c) => [c.name, c.type])));
     this.#tables.set(relationId, table);
     return table;
   }
@@ -85,13 +87,19 @@ async function followSchema(ctx: SchemaContext, relation: RelationMessage): Prom
   await ctx.dest.query('SAVEPOINT elt_follow_schema');
   try {
     const recorded = await identifyTable(ctx, relation);
-    if (recorded) await followColumns(ctx, relation, recorded, await destColumns(ctx, ctx.targetSchema, relation.name));
+    if (recorded)
+      await followColumns(
+        ctx,
+        relation,
+        recorded,
+        await destColumns(ctx, ctx.targets.of(relation.schema), relation.name),
+      );
     await ctx.dest.query('RELEASE SAVEPOINT elt_follow_schema');
   } catch (error) {
     if (classifyFailure(error) === 'transient') throw error;
     await ctx.dest.query('ROLLBACK TO SAVEPOINT elt_follow_schema');
     // The table may have no row yet (a new or renamed table): it needs one to show its state.
-    await ensureErrorTableRow(ctx.dest, ctx.slot, relation.schema, relation.name, ctx.targetSchema);
+    await ensureErrorTableRow(ctx.dest, ctx.slot, relation.schema, relation.name, ctx.targets.of(relation.schema));
     if (error instanceof TableFailure) throw error;
     const label = `${relation.schema}.${relation.name}`;
     throw new TableFailure(

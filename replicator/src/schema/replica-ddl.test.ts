@@ -2,8 +2,9 @@ import { describe, expect, test } from 'vitest';
 import type { CatalogColumn, CatalogIndex, CatalogTable, CatalogType, SourceCatalog } from './catalog.js';
 import { planReplica } from './replica-ddl.js';
 import { ColumnPolicy } from '../source/column-policy.js';
+import { TargetSchemas } from './target-schemas.js';
 
-const OPTIONS = { sourceSchemas: ['public'], targetSchema: 'staging' };
+const OPTIONS = { sourceSchemas: ['public'], targets: new TargetSchemas('staging') };
 
 function column(
   attnum: number,
@@ -318,7 +319,7 @@ describe('names in the target schema', () => {
     });
     const p = planReplica(
       { tables: [a, b], types: new Map(), collations: new Map() },
-      { sourceSchemas: ['public', 'audit'], targetSchema: 'staging' },
+      { sourceSchemas: ['public', 'audit'], targets: new TargetSchemas('staging') },
     );
     expect(p.tables.map((t) => t.identityIndex)).toEqual([
       'ALTER TABLE "staging"."events" ADD CONSTRAINT "pk" PRIMARY KEY ("id")',
@@ -332,10 +333,42 @@ describe('names in the target schema', () => {
     const moodTable = table([ID], [], { oid: 2, schema: 'audit', name: 'mood', replicaIdentity: 'f' });
     const p = planReplica(
       { tables: [feelings, moodTable], types: new Map([[500, mood]]), collations: new Map() },
-      { sourceSchemas: ['public', 'audit'], targetSchema: 'staging' },
+      { sourceSchemas: ['public', 'audit'], targets: new TargetSchemas('staging') },
     );
     expect(p.tables[0]!.problem).toContain('would both be staging.mood');
     expect(p.tables[1]!.problem).toBeNull();
+  });
+
+  test('with ELT_TARGET_SCHEMA_MAP, tables land in their schema, types stay in the default one, names clash per schema', () => {
+    const mood = type(500, 'mood', { typtype: 'e', enumLabels: ['ok'] });
+    const pk = (oid: number, name = 'pk') =>
+      index(name, [{ attnum: 1, definition: 'id' }], { oid, unique: true, primary: true });
+    const feelings = table([ID, column(2, 'm', 500, 'public.mood')], [pk(11)], {
+      oid: 1,
+      schema: 'audit',
+      name: 'feelings',
+    });
+    const moodTable = table([ID], [pk(12, 'mood_pkey')], { oid: 2, schema: 'audit', name: 'mood' });
+    const events = table([ID], [pk(13)], { oid: 3, schema: 'public', name: 'events' });
+    const p = planReplica(
+      { tables: [feelings, moodTable, events], types: new Map([[500, mood]]), collations: new Map() },
+      { sourceSchemas: ['public', 'audit'], targets: new TargetSchemas('staging', { audit: 'staging_audit' }) },
+    );
+    expect(p.tables.map((t) => [t.targetSchema, t.problem])).toEqual([
+      ['staging_audit', null],
+      ['staging_audit', null],
+      ['staging', null],
+    ]);
+    expect(p.objects.map((o) => o.sql)).toEqual([`CREATE TYPE "staging"."mood" AS ENUM ('ok')`]);
+    expect(p.tables[0]!.create[0]).toMatch(
+      /^CREATE TABLE "staging_audit"\."feelings" \("id" integer NOT NULL, "m" "staging"\."mood", /,
+    );
+    // Each schema has its own relation names: both keys named pk keep their name.
+    expect(p.tables.map((t) => t.identityIndex)).toEqual([
+      'ALTER TABLE "staging_audit"."feelings" ADD CONSTRAINT "pk" PRIMARY KEY ("id")',
+      'ALTER TABLE "staging_audit"."mood" ADD CONSTRAINT "mood_pkey" PRIMARY KEY ("id")',
+      'ALTER TABLE "staging"."events" ADD CONSTRAINT "pk" PRIMARY KEY ("id")',
+    ]);
   });
 });
 

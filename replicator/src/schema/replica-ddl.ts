@@ -33,6 +33,7 @@ import type {
   SourceCatalog,
   TypeUse,
 } from './catalog.js';
+import type { TargetSchemas } from './target-schemas.js';
 import { METADATA_COLUMN_DDL, metadataClash, metadataClashReason } from './metadata-columns.js';
 import type { ColumnPolicy, TablePolicy } from '../source/column-policy.js';
 import type { MaskMethod } from '../source/mask.js';
@@ -40,7 +41,8 @@ import { applyColumnPolicy } from './policy-plan.js';
 
 export interface ReplicaDdlOptions {
   sourceSchemas: string[];
-  targetSchema: string;
+  /** Each source schema's target schema; recreated types and collations go to the default one. */
+  targets: TargetSchemas;
   /** ELT_EXCLUDE_COLUMNS / ELT_MASK_COLUMNS (./policy-plan.ts); none when absent. */
   columns?: ColumnPolicy;
 }
@@ -66,6 +68,8 @@ export interface RequiredExtension {
 
 export interface TablePlan {
   table: CatalogTable;
+  /** The schema its replica lands in (ELT_TARGET_SCHEMA_MAP, else ELT_TARGET_SCHEMA). */
+  targetSchema: string;
   /** Keys of the objects it needs, in creation order. */
   needs: string[];
   extensions: RequiredExtension[];
@@ -101,11 +105,10 @@ export function planReplica(catalog: SourceCatalog, options: ReplicaDdlOptions):
   return { objects: planner.objects, tables, searchPath: replicaSearchPath(options) };
 }
 
-/** `pg_catalog, <target>, <source schemas>`: built-ins first, then recreated types, then extension members. */
+/** `pg_catalog, <default target>, <source schemas>`: built-ins first, then recreated types, then extension members. */
 export function replicaSearchPath(options: ReplicaDdlOptions): string {
-  return ['pg_catalog', options.targetSchema, ...options.sourceSchemas.filter((s) => s !== options.targetSchema)]
-    .map(ident)
-    .join(', ');
+  const types = options.targets.defaultSchema;
+  return ['pg_catalog', types, ...options.sourceSchemas.filter((s) => s !== types)].map(ident).join(', ');
 }
 
 /** A type's SQL in the replica, the objects it needs and the extension it belongs to. */
@@ -119,22 +122,28 @@ interface TypeRef {
 class Planner {
   readonly objects: ReplicaObject[] = [];
   readonly #byKey = new Map<string, ReplicaObject>();
-  /** Recreated type names in the target schema → the source type they stand for. */
+  /** Type names taken in the default target schema (recreated types, tables' row types) → what holds them. */
   readonly #targetNames = new Map<string, string>();
-  /** Relation names taken in the target schema (tables, then indexes) → what holds them. */
+  /** Relation names taken in each target schema (tables, then indexes), by `schema.name` → what holds them. */
   readonly #relationNames = new Map<string, string>();
-  /** Recreated collation names in the target schema → the source collation they stand for. */
+  /** Recreated collation names in the default target schema → the source collation they stand for. */
   readonly #collationNames = new Map<string, string>();
 
   constructor(
     private readonly catalog: SourceCatalog,
     private readonly options: ReplicaDdlOptions,
   ) {
-    // A table's row type takes its name among the types too.
+    // A table's row type takes its name among the types of its schema too.
     for (const t of catalog.tables) {
-      this.#targetNames.set(t.name, `the table ${t.schema}.${t.name}`);
-      this.#relationNames.set(t.name, `the table ${t.schema}.${t.name}`);
+      const target = options.targets.of(t.schema);
+      if (target === this.#typeSchema) this.#targetNames.set(t.name, `the table ${t.schema}.${t.name}`);
+      this.#relationNames.set(`${target}.${t.name}`, `the table ${t.schema}.${t.name}`);
     }
+  }
+
+  /** Where recreated types and collations live. */
+  get #typeSchema(): string {
+    return this.options.targets.defaultSchema;
   }
 
   table(source: CatalogTable): TablePlan {
@@ -158,7 +167,8 @@ class Planner {
       if (generated.problem) problems.push(generated.problem);
       return `${ident(column.name)} ${type.sql}${keyAttnums.has(column.attnum) ? ' NOT NULL' : ''}${generated.sql}`;
     });
-    const target = qualified(this.options.targetSchema, table.name);
+    const targetSchema = this.options.targets.of(table.schema);
+    const target = qualified(targetSchema, table.name);
     const create = [
       `CREATE TABLE ${target} (${[...columns, METADATA_COLUMN_DDL].join(', ')})`,
       ...(table.comment ? [`COMMENT ON TABLE ${target} IS ${literal(table.comment)}`] : []),
@@ -178,6 +188,7 @@ class Planner {
     }
     return {
       table,
+      targetSchema,
       needs: unique(needs),
       extensions: uniqueBy(extensions, (e) => `${e.schema}.${e.name}`),
       create,
@@ -218,12 +229,13 @@ class Planner {
     return null;
   }
 
-  /** The index's name in the target schema: its own, unless a table or another index there has it. */
+  /** The index's name in its table's target schema: its own, unless a table or another index there has it. */
   #indexName(table: CatalogTable, index: CatalogIndex): string {
     const label = `the index ${table.schema}.${index.name}`;
-    const taken = this.#relationNames.get(index.name);
+    const schema = this.options.targets.of(table.schema);
+    const taken = this.#relationNames.get(`${schema}.${index.name}`);
     const name = taken === undefined || taken === label ? index.name : `${index.name.slice(0, 40)}_${index.oid}`;
-    this.#relationNames.set(name, label);
+    this.#relationNames.set(`${schema}.${name}`, label);
     return name;
   }
 
@@ -250,7 +262,7 @@ class Planner {
     });
     const include = index.includeColumns.length > 0 ? ` INCLUDE (${index.includeColumns.join(', ')})` : '';
     const where = index.predicate ? ` WHERE ${index.predicate}` : '';
-    const target = qualified(this.options.targetSchema, table.name);
+    const target = qualified(this.options.targets.of(table.schema), table.name);
     return {
       sql: `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ${ident(this.#indexName(table, index))} ON ${target} USING ${ident(index.method)} (${keys.join(', ')})${include}${where}`,
     };
@@ -295,7 +307,7 @@ class Planner {
     const object = this.#userType(base);
     const nested = this.#nestedRefs(base);
     return {
-      sql: `${qualified(this.options.targetSchema, base.name)}${element ? '[]' : ''}`,
+      sql: `${qualified(this.#typeSchema, base.name)}${element ? '[]' : ''}`,
       needs: [...nested.needs, object.key],
       extensions: nested.extensions,
       problem: object.problem,
@@ -328,14 +340,14 @@ class Planner {
           );
     }
     const label = `${type.schema}.${type.name}`;
-    const name = qualified(this.options.targetSchema, type.name);
+    const name = qualified(this.#typeSchema, type.name);
     const clash = this.#targetNames.get(type.name);
     if (clash && clash !== `the type ${label}`) {
       return this.#add(
         key,
         label,
         '',
-        `${clash} and the type ${label} would both be ${this.options.targetSchema}.${type.name} in the replica`,
+        `${clash} and the type ${label} would both be ${this.#typeSchema}.${type.name} in the replica`,
       );
     }
     this.#targetNames.set(type.name, `the type ${label}`);
@@ -373,7 +385,7 @@ class Planner {
         if (type.rangeSubtype!.collation)
           options.push(`COLLATION = ${this.collation(type.rangeSubtype!.collation, []).sql}`);
         if (type.multirangeName)
-          options.push(`MULTIRANGE_TYPE_NAME = ${qualified(this.options.targetSchema, type.multirangeName)}`);
+          options.push(`MULTIRANGE_TYPE_NAME = ${qualified(this.#typeSchema, type.multirangeName)}`);
         return this.#add(key, label, `CREATE TYPE ${name} AS RANGE (${options.join(', ')})`, subtype.problem);
       }
       default:
@@ -395,20 +407,20 @@ class Planner {
     const clash = this.#collationNames.get(ref.name);
     const problem =
       clash && clash !== label
-        ? `the collations ${clash} and ${label} would both be ${this.options.targetSchema}.${ref.name} in the replica`
+        ? `the collations ${clash} and ${label} would both be ${this.#typeSchema}.${ref.name} in the replica`
         : null;
     if (!clash) this.#collationNames.set(ref.name, label);
     const object =
       this.#byKey.get(key) ??
-      this.#add(key, label, createCollationSql(qualified(this.options.targetSchema, ref.name), collation), problem);
+      this.#add(key, label, createCollationSql(qualified(this.#typeSchema, ref.name), collation), problem);
     needs.push(object.key);
-    return { sql: qualified(this.options.targetSchema, ref.name), problem: object.problem };
+    return { sql: qualified(this.#typeSchema, ref.name), problem: object.problem };
   }
 
   #add(key: string, label: string, sql: string, problem: string | null): ReplicaObject {
     const [kind, oid] = key.split(':') as ['type' | 'collation', string];
     const name = qualified(
-      this.options.targetSchema,
+      this.#typeSchema,
       kind === 'type' ? this.catalog.types.get(Number(oid))!.name : this.catalog.collations.get(Number(oid))!.name,
     );
     const object = { key, kind, name, label, sql, problem };

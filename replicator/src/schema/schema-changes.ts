@@ -28,6 +28,7 @@ import type { PgoutputMessage } from '../source/pgoutput.js';
 import { ident, qualified } from '../sql.js';
 import { METADATA_COLUMN_DDL } from './metadata-columns.js';
 import { enqueueResync } from '../state/resync-queue.js';
+import type { TargetSchemas } from './target-schemas.js';
 import { insertStreamingTable } from '../state/control.js';
 
 type RelationMessage = Extract<PgoutputMessage, { tag: 'relation' }>;
@@ -38,7 +39,8 @@ export interface SchemaContext {
   dest: { query(sql: string, params?: unknown[]): Promise<pg.QueryResult> };
   source: ClientBase;
   sourceSchemas: string[];
-  targetSchema: string;
+  /** Where each source schema's tables are replicated (recreated types: the default target). */
+  targets: TargetSchemas;
   slot: string;
   /** ELT_EXCLUDE_COLUMNS / ELT_MASK_COLUMNS: the stream's relations already follow it; the catalog reads are made to. */
   columns: ColumnPolicy;
@@ -74,7 +76,7 @@ export async function replicaType(ctx: SchemaContext, typeOid: number, typeMod: 
   const row = rows[0];
   if (!row) throw new EltError(`The source type ${typeOid} is unknown.`, 'Resync the table.');
   if (row.schema === 'pg_catalog' || row.schema === 'information_schema') return row.builtin;
-  const schema = row.extension ? row.schema : ctx.targetSchema;
+  const schema = row.extension ? row.schema : ctx.targets.defaultSchema;
   return `${qualified(schema, row.name)}${row.is_array ? '[]' : ''}`;
 }
 
@@ -122,9 +124,10 @@ export async function createReplicaTable(ctx: SchemaContext, relation: RelationM
   }
   const keys = relation.columns.filter((c) => c.isKey).map((c) => ident(c.name));
   const key = keys.length > 0 && relation.replicaIdentity !== 'f' ? `, PRIMARY KEY (${keys.join(', ')})` : '';
-  const target = qualified(ctx.targetSchema, relation.name);
+  const targetSchema = ctx.targets.of(relation.schema);
+  const target = qualified(targetSchema, relation.name);
   await ctx.dest.query(`CREATE TABLE ${target} (${columns.join(', ')}, ${METADATA_COLUMN_DDL}${key})`);
-  await insertStreamingTable(ctx.dest, ctx.slot, relation.schema, relation.name, ctx.targetSchema);
+  await insertStreamingTable(ctx.dest, ctx.slot, relation.schema, relation.name, targetSchema);
   ctx.lc.info(
     { table: `${relation.schema}.${relation.name}`, oid: relation.relationId },
     'a new source table: created its replica',

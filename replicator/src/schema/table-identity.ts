@@ -34,7 +34,7 @@ export async function identifyTable(ctx: SchemaContext, relation: RelationMessag
   const formerName = await findRecordedOid(ctx.dest, ctx.slot, schema, relationId);
   if (recorded) await replaceTable(ctx, schema, name, recorded.oid);
   if (formerName !== null) {
-    await ctx.dest.query(`ALTER TABLE ${qualified(ctx.targetSchema, formerName)} RENAME TO ${ident(name)}`);
+    await ctx.dest.query(`ALTER TABLE ${qualified(ctx.targets.of(schema), formerName)} RENAME TO ${ident(name)}`);
     await renameRecordedTable(ctx.dest, ctx.slot, schema, formerName, name);
     await followResyncs(ctx, schema, formerName, name);
     ctx.lc.info({ table: `${schema}.${name}`, from: formerName, oid: relationId }, 'followed a table rename');
@@ -47,7 +47,7 @@ export async function identifyTable(ctx: SchemaContext, relation: RelationMessag
 
 /** The source table recorded under this name is not the one that has it now: its replica goes. */
 async function replaceTable(ctx: SchemaContext, schema: string, name: string, oldOid: number | null): Promise<void> {
-  await ctx.dest.query(`DROP TABLE IF EXISTS ${qualified(ctx.targetSchema, name)}`);
+  await ctx.dest.query(`DROP TABLE IF EXISTS ${qualified(ctx.targets.of(schema), name)}`);
   await forgetRecordedTable(ctx.dest, ctx.slot, schema, name);
   ctx.lc.warn(
     { table: `${schema}.${name}`, oldOid },

@@ -18,6 +18,7 @@
  */
 import { recordColumnPolicy } from '../state/column-policies.js';
 import { columnPolicyFrom } from '../source/column-policy.js';
+import { targetSchemas } from '../schema/target-schemas.js';
 import type pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -124,7 +125,7 @@ async function analyzeTables(lc: Logger, config: Config, tables: string[]): Prom
   try {
     for (const table of tables)
       await db
-        .query(`ANALYZE ${qualified(config.targetSchema, table)}`)
+        .query(`ANALYZE ${table}`)
         .catch((error: unknown) => lc.warn({ table, err: error }, 'ANALYZE of the copied table failed'));
   } finally {
     await db.end().catch(() => undefined);
@@ -174,7 +175,7 @@ async function planAtSnapshot(config: Config, snapshotName: string, tables: Publ
     await db.query('COMMIT');
     return planReplica(catalog, {
       sourceSchemas: config.sourceSchemas,
-      targetSchema: config.targetSchema,
+      targets: targetSchemas(config),
       columns: columnPolicyFrom(config),
     });
   } finally {
@@ -183,7 +184,7 @@ async function planAtSnapshot(config: Config, snapshotName: string, tables: Publ
 }
 
 /**
- * Drop and create the target schema with every table the plan can create, and record each
+ * Drop and create the target schemas with every table the plan can create, and record each
  * table's state, in one transaction. Returns the tables to copy.
  */
 async function createTargetSchema(
@@ -197,20 +198,23 @@ async function createTargetSchema(
   const db = await connectDestination(config.destinationUrl, 'elt-snapshot-ddl');
   try {
     await db.query('BEGIN');
-    await db.query(`DROP SCHEMA IF EXISTS ${ident(config.targetSchema)} CASCADE`);
-    await db.query(`CREATE SCHEMA ${ident(config.targetSchema)}`);
+    const targets = targetSchemas(config);
+    for (const schema of targets.all(config.sourceSchemas)) {
+      await db.query(`DROP SCHEMA IF EXISTS ${ident(schema)} CASCADE`);
+      await db.query(`CREATE SCHEMA ${ident(schema)}`);
+    }
     const failed = await createReplicaTables(lc, db, plan);
     for (const table of plan.tables) {
       const { schema, name, oid } = table.table;
       const reason = failed.get(oid);
       if (!reason)
         await db.query(
-          `ALTER TABLE ${qualified(config.targetSchema, name)} ALTER COLUMN _lsn SET DEFAULT ${literal(formatLsn(lsn))}`,
+          `ALTER TABLE ${qualified(table.targetSchema, name)} ALTER COLUMN _lsn SET DEFAULT ${literal(formatLsn(lsn))}`,
         );
       await upsertTable(db, config.slot, {
         sourceSchema: schema,
         sourceTable: name,
-        targetSchema: config.targetSchema,
+        targetSchema: table.targetSchema,
         targetTable: name,
         state: reason ? 'error' : 'snapshotting',
         rowsEstimated: estimates.get(oid)?.rows ?? 0,

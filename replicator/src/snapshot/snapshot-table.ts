@@ -44,7 +44,7 @@ export interface SnapshotContext {
   snapshotName: string;
   /** The control connection (a failed table's state is written here, outside its transactions). */
   control: pg.Client;
-  /** The replica tables copied so far (ANALYZEd once the snapshot is done). */
+  /** The replica tables copied so far, schema-qualified (ANALYZEd once the snapshot is done). */
   copied: string[];
 }
 
@@ -189,7 +189,7 @@ function copyPart(
     sourceUrl: ctx.config.sourceUrl,
     snapshotName: ctx.snapshotName,
     source: { schema, name, kind },
-    target: { schema: ctx.config.targetSchema, name },
+    target: { schema: copy.table.targetSchema, name },
     columns: copy.table.copyColumns,
     masks: { methods: copy.table.copyMasks, policy: columnPolicyFrom(ctx.config) },
     where: partCondition(part),
@@ -207,7 +207,7 @@ async function finishInTransaction(ctx: SnapshotContext, db: pg.ClientBase, copy
   );
   const keyProblem = await createReplicaIndexes(ctx.lc, db, ctx.plan, copy.table);
   if (keyProblem) throw new TableFailure(schema, name, keyProblem, 'Resync the table once the cause is fixed.');
-  await db.query(`ALTER TABLE ${qualified(ctx.config.targetSchema, name)} ALTER COLUMN _lsn DROP DEFAULT`);
+  await db.query(`ALTER TABLE ${qualified(copy.table.targetSchema, name)} ALTER COLUMN _lsn DROP DEFAULT`);
   await recordSnapshotProgress(db, ctx.config.slot, schema, name, rows, true);
   if (copy.identity) await recordReplicaColumns(db, ctx.config.slot, copy.identity);
 }
@@ -222,7 +222,7 @@ interface Phases {
 /** A table is copied: counted, logged with where its time went, and queued for ANALYZE after the snapshot. */
 function copied(ctx: SnapshotContext, copy: TableToCopy, rows: number, at: Phases): void {
   ctx.metrics.snapshotRows.set({ table: label(copy) }, rows);
-  ctx.copied.push(copy.table.table.name);
+  ctx.copied.push(qualified(copy.table.targetSchema, copy.table.table.name));
   ctx.lc.info(
     {
       table: label(copy),
@@ -245,11 +245,11 @@ async function failTable(ctx: SnapshotContext, copy: TableToCopy, error: unknown
   const { schema, name } = copy.table.table;
   const reason = `Copying the table failed: ${tableFailureReason(error)}`;
   ctx.lc.error({ table: label(copy), err: error }, 'table not replicated: the destination refused its copy');
-  if (empty) await ctx.control.query(`TRUNCATE ${qualified(ctx.config.targetSchema, name)}`);
+  if (empty) await ctx.control.query(`TRUNCATE ${qualified(copy.table.targetSchema, name)}`);
   await upsertTable(ctx.control, ctx.config.slot, {
     sourceSchema: schema,
     sourceTable: name,
-    targetSchema: ctx.config.targetSchema,
+    targetSchema: copy.table.targetSchema,
     targetTable: name,
     state: 'error',
     lastError: reason,

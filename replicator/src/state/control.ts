@@ -373,3 +373,17 @@ export async function readDroppableReplica(
   );
   return rows[0]?.target ?? null;
 }
+
+/** Record that a table's replica now lives in `targetSchema` (ELT_TARGET_SCHEMA_MAP changed), in the caller's transaction. */
+export async function recordTargetSchema(
+  db: ClientBase,
+  slot: string,
+  schema: string,
+  table: string,
+  targetSchema: string,
+): Promise<void> {
+  await db.query(
+    'UPDATE elt.tables SET target_schema = $4 WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3',
+    [slot, schema, table, targetSchema],
+  );
+}

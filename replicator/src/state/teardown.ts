@@ -19,3 +19,20 @@ export async function deleteSlotState(db: Queryable, slot: string): Promise<void
     if (exists.ok) await db.query(`DELETE FROM ${table} WHERE slot_name = $1`, [slot]);
   }
 }
+
+/** The target schemas elt.tables records for the slot's tables. */
+export async function recordedTargetSchemas(db: Queryable, slot: string): Promise<string[]> {
+  const { rows } = await db.query('SELECT DISTINCT target_schema FROM elt.tables WHERE slot_name = $1 ORDER BY 1', [
+    slot,
+  ]);
+  return (rows as { target_schema: string }[]).map((r) => r.target_schema);
+}
+
+/** The other slots with tables in a target schema. */
+export async function otherSlotsIn(db: Queryable, targetSchema: string, slot: string): Promise<string[]> {
+  const { rows } = await db.query(
+    'SELECT DISTINCT slot_name FROM elt.tables WHERE target_schema = $1 AND slot_name <> $2 ORDER BY 1',
+    [targetSchema, slot],
+  );
+  return (rows as { slot_name: string }[]).map((r) => r.slot_name);
+}
