@@ -18,6 +18,7 @@ import {
   cancelRequested,
   claimNextJob,
   finishJob,
+  claimJobTable,
   jobTables,
   type JobTable,
   requeueInterruptedJobs,
@@ -83,8 +84,11 @@ async function runJob(
   lc.info({ job: jobId, tables: tables.map((t) => `${t.schema}.${t.table}`) }, 'resync job started');
   const estimates = await estimateJobTables(db, source, jobId, tables);
   const selection = new TableSelection(config.includeTables, config.excludeTables);
-  for (const t of tables) {
-    if (t.state !== 'queued') continue;
+  // The job's tables are read again before each one: the stream may rename a queued table (a
+  // source rename it follows), and a table is copied under the name it has when it is claimed.
+  for (;;) {
+    const t = (await jobTables(db, jobId)).find((j) => j.state === 'queued');
+    if (!t) break;
     if (signal.aborted) return;
     const label = `${t.schema}.${t.table}`;
     // A table the selection leaves out is never copied, whoever asked (a job queued before a restart that changed it).
@@ -100,9 +104,9 @@ async function runJob(
       lc.info({ job: jobId }, 'resync job cancelled');
       return;
     }
+    if (!(await claimJobTable(db, jobId, t))) continue;
     const estimate = estimates.get(label) ?? { rows: 0, bytes: 0 };
     metrics.resyncRowsEstimated.set({ table: label }, estimate.rows);
-    await updateJobTable(db, jobId, t, { state: 'running' });
     // A table left "resyncing" by a crash streams (its copy was swapped in, or never started).
     const recordedState = await readTableState(db, config.slot, t.schema, t.table);
     const previousState = recordedState === null || recordedState === 'resyncing' ? 'streaming' : recordedState;

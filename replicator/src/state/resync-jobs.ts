@@ -82,6 +82,25 @@ export async function jobTables(db: ClientBase, jobId: number): Promise<JobTable
   return rows;
 }
 
+/**
+ * Mark a job's table running, if it is still queued under that name. False when it is not:
+ * the stream followed a rename of the table meanwhile (./resync-jobs.ts followRenamedTable,
+ * in the apply transaction, whose commit this statement waits for), so the job's tables must
+ * be read again.
+ */
+export async function claimJobTable(
+  db: Queryable,
+  jobId: number,
+  t: { schema: string; table: string },
+): Promise<boolean> {
+  const { rows } = await db.query(
+    `UPDATE elt.resync_job_tables SET state = 'running', started_at = now()
+     WHERE job_id = $1 AND source_schema = $2 AND source_table = $3 AND state = 'queued' RETURNING 1`,
+    [jobId, t.schema, t.table],
+  );
+  return rows.length > 0;
+}
+
 export async function cancelRequested(db: ClientBase, jobId: number): Promise<boolean> {
   const { rows } = await db.query<{ cancel: boolean }>(
     'SELECT cancel_requested AS cancel FROM elt.resync_jobs WHERE id = $1',
