@@ -62,7 +62,8 @@ describe('the installed package', () => {
     const tarball = await pack(work, cache);
     await run('mkdir', [prefix]);
     elt = await install(tarball, prefix, cache);
-  });
+    // npm pack compiles the whole tree first: minutes on a loaded 2-core machine.
+  }, 600_000);
 
   afterAll(async () => {
     if (work) await rm(work, { recursive: true, force: true });
