@@ -4,6 +4,7 @@
  * changes. What the stream and the catalog cannot prove is followed by name only to let the
  * change apply, and the table is resynced.
  */
+import { TableFailure } from '../failures.js';
 import type { PgoutputMessage } from '../source/pgoutput.js';
 import { ident, literal, qualified } from '../sql.js';
 import { recordReplicaColumns, type RecordedColumn, type TableIdentity } from '../state/replica-columns.js';
@@ -11,7 +12,7 @@ import { planColumns } from './column-plan.js';
 import { replicaType, requestResync, sameType, type DestColumn, type SchemaContext } from './schema-changes.js';
 import { readCatalogTable, withColumnPolicy, type CatalogColumn, type CatalogTable } from './source-catalog.js';
 import { EltError } from '../errors.js';
-import { policyChange, policyScope } from '../source/column-policy.js';
+import { liftedColumns, policyChange, policyScope } from '../source/column-policy.js';
 import { readColumnPolicy, recordColumnPolicy } from '../state/column-policies.js';
 
 type RelationMessage = Extract<PgoutputMessage, { tag: 'relation' }>;
@@ -122,6 +123,16 @@ async function policyReason(
     held.columns.map((c) => c.attnum),
     recorded,
   );
+  const lifted = liftedColumns(recorded, current, scope);
+  if (lifted.length > 0) {
+    const label = `${relation.schema}.${relation.name}`;
+    throw new TableFailure(
+      relation.schema,
+      relation.name,
+      `A rename left ${lifted.join(', ')} of ${label} outside the ELT_EXCLUDE_COLUMNS / ELT_MASK_COLUMNS patterns that covered ${lifted.length > 1 ? 'them' : 'it'}: following it would send ${lifted.length > 1 ? 'their' : 'its'} values in clear, so the table stopped.`,
+      `Add a pattern for the new name (${label}.${lifted[0]}), or leave the table out (ELT_EXCLUDE_TABLES), restart elt, then resync ${label}.`,
+    );
+  }
   const change = policyChange(recorded, current, scope);
   if (!change && JSON.stringify(current) !== JSON.stringify(recorded))
     await recordColumnPolicy(ctx.dest, ctx.slot, relation.schema, relation.name, current);

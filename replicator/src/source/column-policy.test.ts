@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ColumnPolicy, parseColumnPattern, parseMaskRule, policyChange, policyScope } from './column-policy.js';
+import {
+  ColumnPolicy,
+  liftedColumns,
+  parseColumnPattern,
+  parseMaskRule,
+  policyChange,
+  policyScope,
+} from './column-policy.js';
 
 describe('column patterns and mask rules', () => {
   it.each(['users.email', 'a.b.c.d', 'public..email', '.users.email', 'public.users.'])(
@@ -165,5 +172,29 @@ describe('policy entries and changes', () => {
     const b = new ColumnPolicy([], ['a.b.c:hash'], 'j'.repeat(16)).keyFingerprint;
     expect(a).toMatch(/^[0-9a-f]{16}$/);
     expect(a).not.toBe(b);
+  });
+});
+
+describe('liftedColumns: what a rename would show more of', () => {
+  const entry = (policy: string) => [{ attnum: 2, column: 'email', policy }];
+  it.each([
+    ['hash', null, ['email']],
+    ['exclude', null, ['email']],
+    ['exclude', 'hash', ['email']],
+    ['null', 'redact:3', ['email']],
+    ['hash', 'redact:3', ['email']],
+    ['hash', 'null', []],
+    ['redact:3', 'hash', []],
+    [null, 'hash', []],
+    ['hash', 'hash', []],
+  ])('%s → %s lifts %j', (was, is, lifted) => {
+    const recorded = { entries: was ? entry(was) : [], keyFingerprint: null };
+    const current = { entries: is ? entry(is) : [], keyFingerprint: null };
+    expect(liftedColumns(recorded, current, new Set([2]))).toEqual(lifted);
+  });
+
+  it('only within the scope it is given', () => {
+    const recorded = { entries: entry('hash'), keyFingerprint: null };
+    expect(liftedColumns(recorded, { entries: [], keyFingerprint: null }, new Set([3]))).toEqual([]);
   });
 });

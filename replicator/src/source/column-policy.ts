@@ -190,6 +190,31 @@ export function policyChange(recorded: TablePolicy, current: TablePolicy, scope:
   return null;
 }
 
+/** How much of a value a policy keeps from the destination: the higher, the less it shows. */
+function strictness(policy: string): number {
+  if (policy === 'exclude') return 4;
+  if (policy === 'null') return 3;
+  if (policy === 'hash') return 2;
+  return policy === 'kept' ? 0 : 1; // redact:N shows its first characters
+}
+
+/**
+ * The columns (by their name now) whose values `current` would show more of than `recorded`
+ * did: excluded or masked before, kept (or masked less) now. Only a rename can do that while
+ * streaming (a pattern matches names), and following it would send the values in clear.
+ */
+export function liftedColumns(recorded: TablePolicy, current: TablePolicy, scope: Set<number>): string[] {
+  const before = new Map(recorded.entries.map((e) => [e.attnum, e]));
+  const after = new Map(current.entries.map((e) => [e.attnum, e]));
+  const lifted: string[] = [];
+  for (const attnum of [...scope].sort((a, b) => a - b)) {
+    const was = before.get(attnum)?.policy ?? 'kept';
+    const is = after.get(attnum)?.policy ?? 'kept';
+    if (strictness(is) < strictness(was)) lifted.push(after.get(attnum)?.column ?? before.get(attnum)!.column);
+  }
+  return lifted;
+}
+
 /** The attnums a policy comparison covers: live now, and known to the replica (held, or recorded with a policy). */
 export function policyScope(live: number[], held: number[], recorded: TablePolicy): Set<number> {
   const known = new Set([...held, ...recorded.entries.map((e) => e.attnum)]);
