@@ -15,7 +15,7 @@ import type { Config } from '../config.js';
 import { dropPublication } from '../source/publication.js';
 import { dropSlot, inspectSlot, slotInUse } from '../source/slot.js';
 import { ident } from '../sql.js';
-import { deleteSlotState, otherSlotsIn, recordedTargetSchemas } from '../state/teardown.js';
+import { deleteSlotState, otherSlotsIn } from '../state/teardown.js';
 
 export interface TeardownPlan {
   /** host:port/database, without credentials. */
@@ -25,7 +25,7 @@ export interface TeardownPlan {
   slot: { name: string; exists: boolean; retainedWalBytes: number | null; mayDrop: boolean };
   publication: { name: string; exists: boolean; owner: string | null; mayDrop: boolean; usedBy: string[] };
   state: { exists: boolean };
-  /** With --drop-target: each target schema (ELT_TARGET_SCHEMA, ELT_TARGET_SCHEMA_MAP, and where elt.tables says the slot's tables are); empty without. */
+  /** With --drop-target: each target schema the settings name (ELT_TARGET_SCHEMA, ELT_TARGET_SCHEMA_MAP); empty without. */
   targets: TargetSchemaInfo[];
 }
 
@@ -151,8 +151,8 @@ export async function planTeardown(
     : 0;
   const targets: TargetSchemaInfo[] = [];
   if (dropTarget) {
-    const recorded = hasControl ? await recordedTargetSchemas(dest, config.slot) : [];
-    const names = [...new Set([config.targetSchema, ...Object.values(config.targetSchemaMap), ...recorded])];
+    // The schemas the settings name: ELT_TARGET_SCHEMA and those of ELT_TARGET_SCHEMA_MAP, nothing else.
+    const names = [...new Set([config.targetSchema, ...Object.values(config.targetSchemaMap)])];
     for (const name of names) targets.push(await targetSchemaInfo(dest, name, config.slot, hasControl));
   }
   return {

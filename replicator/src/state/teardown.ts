@@ -20,14 +20,6 @@ export async function deleteSlotState(db: Queryable, slot: string): Promise<void
   }
 }
 
-/** The target schemas elt.tables records for the slot's tables. */
-export async function recordedTargetSchemas(db: Queryable, slot: string): Promise<string[]> {
-  const { rows } = await db.query('SELECT DISTINCT target_schema FROM elt.tables WHERE slot_name = $1 ORDER BY 1', [
-    slot,
-  ]);
-  return (rows as { target_schema: string }[]).map((r) => r.target_schema);
-}
-
 /** The other slots with tables in a target schema. */
 export async function otherSlotsIn(db: Queryable, targetSchema: string, slot: string): Promise<string[]> {
   const { rows } = await db.query(
