@@ -135,6 +135,30 @@ describe('loadConfig', () => {
   });
 });
 
+describe('target schemas', () => {
+  it.each([
+    [{ ELT_TARGET_SCHEMA: 'elt' }, /ELT_TARGET_SCHEMA \(--target-schema\) must not be elt: elt's control schema/],
+    [{ ELT_TARGET_SCHEMA: 'pg_temp' }, /ELT_TARGET_SCHEMA \(--target-schema\) must not be pg_temp/],
+    [
+      { ELT_SOURCE_SCHEMAS: 'public,sales', ELT_TARGET_SCHEMA_MAP: 'sales:elt' },
+      /ELT_TARGET_SCHEMA_MAP \(--target-schema-map\) must not name elt/,
+    ],
+    [
+      { ELT_TARGET_SCHEMA_MAP: 'sales:staging_sales' },
+      /maps sales, which ELT_SOURCE_SCHEMAS does not replicate \(add it there, or remove it from the map\)/,
+    ],
+  ])('refuses %j', (env, message) => {
+    expect(() => loadConfig({ ...urls, ...env })).toThrow(message);
+  });
+
+  it('reads the map', () => {
+    expect(
+      loadConfig({ ...urls, ELT_SOURCE_SCHEMAS: 'public,sales', ELT_TARGET_SCHEMA_MAP: 'sales:staging_sales' })
+        .targetSchemaMap,
+    ).toEqual({ sales: 'staging_sales' });
+  });
+});
+
 describe('loadConfig with a settings file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'elt-config-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -173,6 +173,21 @@ export const configSchema = z
         message: `is required by the hash masks of ELT_MASK_COLUMNS (a secret of at least ${MASK_KEY_MIN_LENGTH} characters, the same for every run)`,
       });
     }
+    const reserved = (schema: string) =>
+      schema === 'elt' || schema === 'information_schema' || schema.startsWith('pg_');
+    if (reserved(config.targetSchema))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['targetSchema'],
+        message: `must not be ${config.targetSchema}: elt's control schema and the system schemas are no target`,
+      });
+    const reservedTargets = Object.values(config.targetSchemaMap).filter(reserved);
+    if (reservedTargets.length > 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['targetSchemaMap'],
+        message: `must not name ${reservedTargets.join(', ')}: elt's control schema and the system schemas are no target`,
+      });
     const unreplicated = Object.keys(config.targetSchemaMap).filter((s) => !config.sourceSchemas.includes(s));
     if (unreplicated.length > 0) {
       ctx.addIssue({

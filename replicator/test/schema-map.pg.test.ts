@@ -47,6 +47,23 @@ describe('several source schemas with ELT_TARGET_SCHEMA_MAP', () => {
     );
   });
 
+  it('refuses a target schema that holds what elt did not make, and leaves it whole', async () => {
+    await query(
+      pair.destinationUrl,
+      'CREATE SCHEMA staging_sales; CREATE TABLE staging_sales.customer_notes (id int); CREATE VIEW staging_sales.v AS SELECT 1 AS x',
+    );
+    const run = await pair.run(['replicate'], {
+      ELT_SOURCE_SCHEMAS: 'public,sales',
+      ELT_TARGET_SCHEMA_MAP: 'sales:staging_sales',
+    });
+    expect(run.code, run.output).toBe(2);
+    expect(run.output).toContain(
+      'The target schema staging_sales holds what elt did not make: staging_sales.customer_notes (table), staging_sales.v (view).',
+    );
+    expect(await count(pair.destinationUrl, 'staging_sales.customer_notes')).toBe(0);
+    await query(pair.destinationUrl, 'DROP SCHEMA staging_sales CASCADE');
+  });
+
   it('copies and streams the tables of each schema into its target schema', async () => {
     await pair.start({ ELT_SOURCE_SCHEMAS: 'public,sales', ELT_TARGET_SCHEMA_MAP: 'sales:staging_sales' });
     expect(await tables(pair.destinationUrl)).toEqual([

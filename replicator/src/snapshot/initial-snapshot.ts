@@ -18,6 +18,7 @@
  */
 import { recordColumnPolicy } from '../state/column-policies.js';
 import { columnPolicyFrom } from '../source/column-policy.js';
+import { checkOwnTargetSchema } from '../schema/own-target-schema.js';
 import { targetSchemas } from '../schema/target-schemas.js';
 import type pg from 'pg';
 import type { Config } from '../config.js';
@@ -200,6 +201,7 @@ async function createTargetSchema(
     await db.query('BEGIN');
     const targets = targetSchemas(config);
     for (const schema of targets.all(config.sourceSchemas)) {
+      await checkOwnTargetSchema(db, schema);
       await db.query(`DROP SCHEMA IF EXISTS ${ident(schema)} CASCADE`);
       await db.query(`CREATE SCHEMA ${ident(schema)}`);
     }
