@@ -3,7 +3,8 @@
  * name in two schemas land apart, a type one of them uses is recreated once in the default
  * target, changes and schema changes stream into the right schema, a new table of a mapped
  * schema is created there, and a changed map moves the replica at the next start without
- * copying it again; a resync of a mapped table stays in its schema; teardown drops every target schema.
+ * copying it again (and a changed ELT_TARGET_SCHEMA takes the recreated types along); a resync
+ * of a mapped table stays in its schema; teardown drops every target schema.
  */
 import { describe, expect, it } from 'vitest';
 import { replicationSuite } from '../../harness/fixture.js';
@@ -31,8 +32,8 @@ const count = async (url: string, table: string) =>
 
 describe('several source schemas with ELT_TARGET_SCHEMA_MAP', () => {
   const pair = replicationSuite({ start: false, sourceSql: SOURCE });
-  const expectBothEqual = async (salesTarget: string) => {
-    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+  const expectBothEqual = async (salesTarget: string, publicTarget = 'staging') => {
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { targetSchema: publicTarget })).toEqual([]);
     expect(
       await compareReplica(pair.sourceUrl, pair.destinationUrl, { sourceSchema: 'sales', targetSchema: salesTarget }),
     ).toEqual([]);
@@ -126,18 +127,38 @@ describe('several source schemas with ELT_TARGET_SCHEMA_MAP', () => {
     );
   });
 
+  it('moves the recreated types with ELT_TARGET_SCHEMA, so a new table using one streams', async () => {
+    await pair.restart({ ELT_TARGET_SCHEMA: 'warehouse', ELT_TARGET_SCHEMA_MAP: 'sales:analytics_sales' });
+    await query(
+      pair.sourceUrl,
+      "CREATE TABLE public.returns (id int PRIMARY KEY, channel public.channel); INSERT INTO public.returns VALUES (1, 'shop')",
+    );
+    await pair.catchUp();
+    await waitFor('the new table using the moved type to stream', async () =>
+      (await tables(pair.destinationUrl)).some((t) => t.target === 'warehouse.returns' && t.state === 'streaming'),
+    );
+    await pair.catchUp();
+    const [type] = await query<{ type: string }>(
+      pair.destinationUrl,
+      "SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'analytics_sales.orders'::regclass AND attname = 'channel'",
+    );
+    expect(type!.type).toBe('warehouse.channel');
+    await expectBothEqual('analytics_sales', 'warehouse');
+  });
+
   it('drops every target schema with teardown --drop-target', async () => {
     await pair.stop();
     const run = await pair.run(['teardown', '--drop-target', '--yes', '--source-schemas', 'public,sales'], {
+      ELT_TARGET_SCHEMA: 'warehouse',
       ELT_TARGET_SCHEMA_MAP: 'sales:analytics_sales',
     });
     expect(run.code, run.output).toBe(0);
-    expect(run.output).toContain('dropped schema staging');
+    expect(run.output).toContain('dropped schema warehouse');
     expect(run.output).toContain('dropped schema analytics_sales');
     expect(
       await query(
         pair.destinationUrl,
-        "SELECT nspname FROM pg_namespace WHERE nspname IN ('staging', 'analytics_sales')",
+        "SELECT nspname FROM pg_namespace WHERE nspname IN ('warehouse', 'analytics_sales')",
       ),
     ).toEqual([]);
   });

@@ -2,7 +2,9 @@
  * At start, the replica follows ELT_TARGET_SCHEMA and ELT_TARGET_SCHEMA_MAP as they are now:
  * every target schema exists, and a table whose replica elt.tables records in another schema
  * (the map changed since the last run) is moved there with ALTER TABLE … SET SCHEMA. Its rows,
- * indexes and position stay as they are, so nothing is copied again. A table that cannot move
+ * indexes and position stay as they are, so nothing is copied again. A schema that is no longer
+ * a target (ELT_TARGET_SCHEMA changed) hands the types and collations the replica recreated in
+ * it to the default target, where new tables and columns look for them. A table that cannot move
  * (the new schema already has a table of that name) stops alone, in `error`, with what to do.
  * Runs before the stream and the resyncs start, under the writer lock.
  */
@@ -19,12 +21,35 @@ export async function followTargetSchemas(
   sourceSchemas: string[],
   targets: TargetSchemas,
 ): Promise<void> {
-  for (const schema of targets.all(sourceSchemas)) await db.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
+  const now = targets.all(sourceSchemas);
+  for (const schema of now) await db.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
+  const left = new Set<string>();
   for (const t of await readTableRows(db, slot)) {
     const to = targets.of(t.schema);
     if (t.targetSchema === to) continue;
     await moveTable(lc, db, slot, { ...t, to });
+    if (!now.includes(t.targetSchema)) left.add(t.targetSchema);
   }
+  for (const schema of left) await moveTypes(lc, db, schema, targets.defaultSchema);
+}
+
+/** The recreated types (enums, domains, composites, ranges; arrays go with them) and collations of `from`, moved to `to`. */
+async function moveTypes(lc: Logger, db: pg.ClientBase, from: string, to: string): Promise<void> {
+  const { rows } = await db.query<{ name: string; kind: string }>(
+    `SELECT t.typname AS name, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END AS kind
+     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+     WHERE n.nspname = $1 AND t.typtype IN ('e', 'd', 'r', 'c')
+       AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
+       AND NOT EXISTS (SELECT 1 FROM pg_type o JOIN pg_namespace p ON p.oid = o.typnamespace WHERE p.nspname = $2 AND o.typname = t.typname)
+     UNION ALL
+     SELECT c.collname, 'COLLATION' FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
+     WHERE n.nspname = $1
+       AND NOT EXISTS (SELECT 1 FROM pg_collation o JOIN pg_namespace p ON p.oid = o.collnamespace WHERE p.nspname = $2 AND o.collname = c.collname)`,
+    [from, to],
+  );
+  for (const r of rows) await db.query(`ALTER ${r.kind} ${qualified(from, r.name)} SET SCHEMA ${ident(to)}`);
+  if (rows.length > 0)
+    lc.info({ from, to, objects: rows.map((r) => r.name) }, 'moved the recreated types to the target schema');
 }
 
 async function moveTable(
