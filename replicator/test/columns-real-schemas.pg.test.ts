@@ -6,17 +6,12 @@
  * refuses (its error must not carry a clear value); a policy changed while the first snapshot was
  * interrupted; and an online migration's table swap, which must not lift a mask by renaming.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { replicationSuite } from '../../harness/fixture.js';
 import { query, waitFor } from '../../harness/replication.js';
-
-const KEY = randomBytes(24).toString('hex');
-const hmac = (value: string) => createHmac('sha256', KEY).update(value).digest('hex');
-const clear = () =>
-  Array.from(randomBytes(20), (b) => String.fromCharCode(0x61 + (b % 26)))
-    .join('')
-    .toUpperCase();
+import { clear, hmac, MASK_KEY as KEY } from './clear-values.js';
+import { waitForResyncs } from './settled.js';
 
 const HASHED = ['h_ts', 'h_num', 'h_float', 'h_bytea', 'h_arr', 'h_json', 'h_interval', 'h_text', 'h_real'];
 
@@ -171,13 +166,7 @@ describe('a column policy changed while the initial snapshot was interrupted', (
     await pair.start({ ELT_MASK_COLUMNS: 'public.small.email:hash', ELT_MASK_KEY: KEY });
     await query(pair.sourceUrl, `INSERT INTO small VALUES (6, '${clear()}')`);
     await pair.catchUp();
-    await waitFor('no resync pending', async () => {
-      const [row] = await query<{ n: number }>(
-        pair.destinationUrl,
-        "SELECT count(*)::int AS n FROM elt.resync_jobs WHERE state IN ('queued', 'running')",
-      );
-      return row!.n === 0;
-    });
+    await waitForResyncs(pair.destinationUrl, { failedOk: true, timeoutMs: 60_000 });
     expect(await pair.tableState('small')).toMatchObject({ state: 'streaming' });
     const rows = await query<{ id: number; email: string }>(
       pair.destinationUrl,
@@ -208,13 +197,7 @@ describe('an online migration swaps a masked table while streaming', () => {
        UPDATE people_old SET id = id; INSERT INTO people VALUES (4, 'x');`,
     );
     await pair.catchUp();
-    await waitFor('no resync pending', async () => {
-      const [row] = await query<{ n: number }>(
-        pair.destinationUrl,
-        "SELECT count(*)::int AS n FROM elt.resync_jobs WHERE state IN ('queued', 'running')",
-      );
-      return row!.n === 0;
-    });
+    await waitForResyncs(pair.destinationUrl, { failedOk: true, timeoutMs: 60_000 });
     await pair.catchUp();
     const state = await pair.tableState('people_old');
     expect(state?.state).toBe('error');

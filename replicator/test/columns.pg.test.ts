@@ -7,7 +7,6 @@
  * in any file of the destination cluster nor in any log. A policy changed between two runs, or
  * by a rename while streaming, ends with the replica all in the new policy (resynced).
  */
-import { createHmac, randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,14 +14,7 @@ import { replicationSuite } from '../../harness/fixture.js';
 import { metricValue } from '../../harness/metrics.js';
 import { freePort } from '../../harness/pg-cluster.js';
 import { fingerprint, query, waitFor } from '../../harness/replication.js';
-
-const KEY = randomBytes(24).toString('hex');
-const hmac = (value: string) => createHmac('sha256', KEY).update(value).digest('hex');
-/** A distinctive clear value: 20 random letters, found nowhere by chance. */
-const clear = () =>
-  Array.from(randomBytes(20), (b) => String.fromCharCode(0x61 + (b % 26)))
-    .join('')
-    .toUpperCase();
+import { clear, hmac, MASK_KEY as KEY } from './clear-values.js';
 
 async function replicaColumns(url: string, table: string): Promise<Record<string, string>> {
   const rows = await query<{ name: string; type: string; notnull: boolean }>(

@@ -176,14 +176,9 @@ export class ColumnPolicy {
  * knew (a column added since has no policy to change, a dropped one none to keep).
  */
 export function policyChange(recorded: TablePolicy, current: TablePolicy, scope: Set<number>): string | null {
-  const before = new Map(recorded.entries.map((e) => [e.attnum, e]));
-  const after = new Map(current.entries.map((e) => [e.attnum, e]));
-  const changes: string[] = [];
-  for (const attnum of [...scope].sort((a, b) => a - b)) {
-    const was = before.get(attnum)?.policy ?? 'kept';
-    const is = after.get(attnum)?.policy ?? 'kept';
-    if (was !== is) changes.push(`${after.get(attnum)?.column ?? before.get(attnum)?.column ?? attnum} ${was} → ${is}`);
-  }
+  const changes = transitions(recorded, current, scope)
+    .filter((t) => t.was !== t.is)
+    .map((t) => `${t.column} ${t.was} → ${t.is}`);
   if (changes.length > 0) return `column policy changed (${changes.join(', ')})`;
   if (current.keyFingerprint !== null && recorded.keyFingerprint !== current.keyFingerprint)
     return 'ELT_MASK_KEY changed: the hashes change';
@@ -204,15 +199,26 @@ function strictness(policy: string): number {
  * streaming (a pattern matches names), and following it would send the values in clear.
  */
 export function liftedColumns(recorded: TablePolicy, current: TablePolicy, scope: Set<number>): string[] {
+  return transitions(recorded, current, scope)
+    .filter((t) => strictness(t.is) < strictness(t.was))
+    .map((t) => t.column);
+}
+
+/** Each column of `scope`, in attnum order: its name (now, else as recorded) and its policy before and now (`kept` when none). */
+function transitions(
+  recorded: TablePolicy,
+  current: TablePolicy,
+  scope: Set<number>,
+): { column: string; was: string; is: string }[] {
   const before = new Map(recorded.entries.map((e) => [e.attnum, e]));
   const after = new Map(current.entries.map((e) => [e.attnum, e]));
-  const lifted: string[] = [];
-  for (const attnum of [...scope].sort((a, b) => a - b)) {
-    const was = before.get(attnum)?.policy ?? 'kept';
-    const is = after.get(attnum)?.policy ?? 'kept';
-    if (strictness(is) < strictness(was)) lifted.push(after.get(attnum)?.column ?? before.get(attnum)!.column);
-  }
-  return lifted;
+  return [...scope]
+    .sort((a, b) => a - b)
+    .map((attnum) => ({
+      column: after.get(attnum)?.column ?? before.get(attnum)?.column ?? String(attnum),
+      was: before.get(attnum)?.policy ?? 'kept',
+      is: after.get(attnum)?.policy ?? 'kept',
+    }));
 }
 
 /** The attnums a policy comparison covers: live now, and known to the replica (held, or recorded with a policy). */
