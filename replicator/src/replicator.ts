@@ -142,7 +142,8 @@ async function replicateOnce(
     const state = await readReplicationState(control, config.slot);
     const slot = await waitForSlotRelease(lc, source, config.slot);
     const startLsn = await chooseStart(lc, config, metrics, progress, { source, control }, tables, state, slot);
-    await followTargetSchemas(lc, control, config.slot, config.sourceSchemas, targetSchemas(config));
+    const targets = targetSchemas(config);
+    await followTargetSchemas(lc, control, config.slot, config.sourceSchemas, targets);
     if (config.dropUnselected)
       await dropUnselectedReplicas(
         lc,
@@ -154,7 +155,7 @@ async function replicateOnce(
       await upsertTable(control, config.slot, {
         sourceSchema: table.schema,
         sourceTable: table.name,
-        targetSchema: targetSchemas(config).of(table.schema),
+        targetSchema: targets.of(table.schema),
         targetTable: table.name,
         state: 'excluded',
         lastError: table.reason,
