@@ -16,6 +16,7 @@ import { AlreadyRunningError, ConfigError, type EltError } from './errors.js';
 import { formatLsn, type Lsn } from './lsn.js';
 import { streamChanges } from './apply/apply-session.js';
 import { watchPartitions } from './resync/partition-watch.js';
+import { GoneTables } from './schema/gone-tables.js';
 import { ApplyHooks } from './apply/apply-hooks.js';
 import type { ProgressReporter } from './progress/reporter.js';
 import { runResyncJobs } from './resync/resync-runner.js';
@@ -174,6 +175,8 @@ async function replicateOnce(
     await watchSelection({ ...schemaContext(lc, config, source, control), control }, watch);
     // A table whose column policy changed since its copy follows it, and is copied again online.
     await watchColumnPolicies({ ...schemaContext(lc, config, source, control), control });
+    // A source table dropped or moved away stops saying it streams (nothing on the stream says so).
+    const gone = new GoneTables(hooks.stopped);
     const attempt = new AbortController();
     const stopAttempt = () => attempt.abort();
     signal.addEventListener('abort', stopAttempt);
@@ -197,6 +200,7 @@ async function replicateOnce(
           hooks,
           onHeartbeat: async (ctx) => {
             await watchPartitions(ctx);
+            await gone.watch(ctx);
             await watchSelection(ctx, watch);
           },
         },

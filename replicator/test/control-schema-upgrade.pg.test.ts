@@ -20,7 +20,7 @@ const FIXTURE = join(REPO_ROOT, 'replicator', 'test', 'fixtures', 'control-schem
 
 /** Everything the migrations after 0.1 added: dropping it turns the schema back into 0.1's. */
 const BACK_TO_0_1 =
-  'DROP TABLE elt.schema_version; DROP INDEX elt.resync_jobs_by_slot; DROP TABLE elt.prune_jobs; DROP TABLE elt.verify_results; ALTER TABLE elt.resync_job_tables DROP COLUMN keys; ALTER TABLE elt.tables DROP COLUMN selected; ALTER TABLE elt.tables DROP COLUMN column_policy, DROP COLUMN mask_key_fingerprint;';
+  'DROP TABLE elt.schema_version; DROP INDEX elt.resync_jobs_by_slot; DROP TABLE elt.prune_jobs; DROP TABLE elt.verify_results; ALTER TABLE elt.resync_job_tables DROP COLUMN keys; ALTER TABLE elt.tables DROP COLUMN selected; ALTER TABLE elt.tables DROP COLUMN column_policy, DROP COLUMN mask_key_fingerprint; ALTER TABLE elt.tables DROP COLUMN source_gone_at;';
 
 /** The DDL of schema elt as pg_dump prints it, without comments and psql meta-commands. */
 function dumpControlSchema(url: string): string {

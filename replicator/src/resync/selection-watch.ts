@@ -1,7 +1,8 @@
 /**
  * At start and at each heartbeat, a table the selection takes that elt does not replicate yet
  * is copied online while the other tables stream: a new source table that matches
- * ELT_INCLUDE_TABLES, or one a changed selection takes again at a restart. On the publication
+ * ELT_INCLUDE_TABLES, one a changed selection takes again at a restart, or one created under
+ * the name of a table that is gone from the source (../schema/gone-tables.ts). On the publication
  * elt manages it is added first (ALTER PUBLICATION … ADD TABLE); its changes wait (a stopped
  * table, ../apply/stopped-tables.ts) until a resync's copy is swapped in. A new table the
  * selection leaves out is recorded `excluded` with the reason.
@@ -14,6 +15,7 @@
  */
 import type { ClientBase } from 'pg';
 import type { StoppedTables } from '../apply/stopped-tables.js';
+import { dropGoneReplica } from '../schema/gone-tables.js';
 import type { SchemaContext } from '../schema/schema-changes.js';
 import { EltError } from '../errors.js';
 import { addToPublication, readSourceTables, type SourceTable } from '../source/selection-publication.js';
@@ -36,8 +38,8 @@ export async function watchSelection(
   const state = await readReplicationState(ctx.control, ctx.slot);
   if (state?.phase !== 'streaming') return;
   const known = await readSelectionStates(ctx.control, ctx.slot);
-  // No selection now and none before: nothing to do, exactly as before selections existed.
-  if (!watch.selection.isSet && ![...known.values()].some((k) => k.row && !k.selected)) return;
+  // No selection now and none before, no table gone: nothing to do, exactly as before selections existed.
+  if (!watch.selection.isSet && ![...known.values()].some((k) => (k.row && !k.selected) || k.gone)) return;
   for (const table of await readSourceTables(ctx.source, ctx.sourceSchemas, watch.publication)) {
     const seen = known.get(JSON.stringify([table.schema, table.name]));
     const decision = watch.selection.decide(table.schema, table.name);
@@ -45,13 +47,16 @@ export async function watchSelection(
       if (!seen) await excludeNewTable(ctx, watch, table, decision.reason);
       continue;
     }
-    if (needsCopy(watch, table, seen)) await startCopy(ctx, watch, table);
+    if (!needsCopy(watch, table, seen)) continue;
+    if (seen?.gone) await dropGoneReplica(ctx, table.schema, table.name);
+    await startCopy(ctx, watch, table);
   }
 }
 
 function needsCopy(watch: SelectionWatch, table: SourceTable, known: SelectionState | undefined): boolean {
   // Copied, being copied, stopped or excluded for another reason: never copied again from here.
-  if (known?.active || (known?.row && known.selected)) return false;
+  // A row whose source table is gone does not hold this table: a new one under its name.
+  if (known?.active || (known?.row && known.selected && !known.gone)) return false;
   // Not replicable, or a user's publication that does not send it: the reason is recorded at start.
   if (!table.replicable || (!table.published && !watch.managed)) return false;
   // A new table: without a selection, or on a user's publication, the stream finds it as before.

@@ -339,15 +339,19 @@ export interface SelectionState {
   selected: boolean;
   /** A resync of it is queued or running. */
   active: boolean;
+  /** Its row's source table is gone (../schema/gone-tables.ts): a table under its name now is a new one. */
+  gone: boolean;
 }
 
-/** By JSON.stringify([schema, table]): whether elt.tables has a row (and its selected flag) and whether a resync is queued or running. */
+/** By JSON.stringify([schema, table]): whether elt.tables has a row (its selected flag, whether its source table is gone) and whether a resync is queued or running. */
 export async function readSelectionStates(db: ClientBase, slot: string): Promise<Map<string, SelectionState>> {
   const { rows } = await db.query<{ schema: string; table: string } & SelectionState>(
-    `SELECT k.schema, k.table, bool_or(k.row) AS row, bool_or(k.selected) AS selected, bool_or(k.active) AS active FROM (
-       SELECT source_schema AS schema, source_table AS table, true AS row, selected, false AS active FROM elt.tables WHERE slot_name = $1
+    `SELECT k.schema, k.table, bool_or(k.row) AS row, bool_or(k.selected) AS selected, bool_or(k.active) AS active,
+       bool_or(k.gone) AS gone FROM (
+       SELECT source_schema AS schema, source_table AS table, true AS row, selected, false AS active,
+         source_gone_at IS NOT NULL AS gone FROM elt.tables WHERE slot_name = $1
        UNION ALL
-       SELECT source_schema, source_table, false, false, true FROM elt.resync_job_tables WHERE slot_name = $1 AND state IN ('queued', 'running')
+       SELECT source_schema, source_table, false, false, true, false FROM elt.resync_job_tables WHERE slot_name = $1 AND state IN ('queued', 'running')
      ) k GROUP BY 1, 2`,
     [slot],
   );
@@ -356,8 +360,8 @@ export async function readSelectionStates(db: ClientBase, slot: string): Promise
 
 /**
  * The qualified name of the replica elt made for a source table, if it exists: one it replicated, or kept
- * when the selection left it out before; never one whose row says it was never replicated (excluded while
- * selected, for another reason).
+ * when the selection left it out before, or kept when its source table went; never one whose row says it was
+ * never replicated (excluded while selected, for another reason).
  */
 export async function readDroppableReplica(
   db: ClientBase,
@@ -367,7 +371,8 @@ export async function readDroppableReplica(
 ): Promise<string | null> {
   const { rows } = await db.query<{ target: string }>(
     `SELECT format('%I.%I', target_schema, target_table) AS target FROM elt.tables
-     WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND NOT (state = 'excluded' AND selected)
+     WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3
+       AND NOT (state = 'excluded' AND selected AND source_gone_at IS NULL)
        AND to_regclass(format('%I.%I', target_schema, target_table)) IS NOT NULL`,
     [slot, schema, table],
   );

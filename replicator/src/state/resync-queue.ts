@@ -46,7 +46,8 @@ export async function enqueueResync(
 }
 
 /**
- * A table the selection takes that elt does not replicate yet: its row says `resyncing` (its
+ * A table the selection takes that elt does not replicate yet (or a new one under the name of a
+ * table that is gone from the source): its row says `resyncing` (its
  * changes wait for the copy, also across a restart), what a kept replica held is forgotten (the
  * copy records what it holds), and its copy is queued. One statement, so that a row never
  * waits for a job that was not queued, and no transaction is held on a connection others share.
@@ -63,7 +64,7 @@ export async function queueSelectedTable(
        VALUES ($1, $2, $3, $4, $3, 'resyncing', true)
        ON CONFLICT (slot_name, source_schema, source_table) DO UPDATE SET target_schema = $4, target_table = $3,
          state = 'resyncing', selected = true, last_error = NULL, last_error_at = NULL,
-         source_oid = NULL, source_storage = NULL, source_natts = NULL
+         source_oid = NULL, source_storage = NULL, source_natts = NULL, source_gone_at = NULL
        RETURNING 1),
      columns AS (DELETE FROM elt.table_columns WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3),
      job AS (INSERT INTO elt.resync_jobs (slot_name, requested_by) SELECT $1, 'elt: newly selected' FROM t RETURNING id),

@@ -12,6 +12,7 @@ import { sql as verifyResults } from './0004-verify-results.js';
 import { sql as resyncKeys } from './0005-resync-keys.js';
 import { sql as tableSelected } from './0006-table-selected.js';
 import { sql as columnPolicy } from './0007-column-policy.js';
+import { sql as sourceGone } from './0008-source-gone.js';
 
 export interface Migration {
   version: number;
@@ -27,6 +28,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'resync-keys', sql: resyncKeys },
   { version: 6, name: 'table-selected', sql: tableSelected },
   { version: 7, name: 'column-policy', sql: columnPolicy },
+  { version: 8, name: 'source-gone', sql: sourceGone },
 ];
 
 /** The version of the control schema this build creates and understands. */

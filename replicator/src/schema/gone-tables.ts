@@ -1,0 +1,123 @@
+/**
+ * A replicated table whose source table is gone stops saying it streams. A DROP TABLE, or an
+ * ALTER TABLE … SET SCHEMA that moves it, sends nothing on the stream: the replica would go on
+ * saying `streaming` over rows its source no longer has under that name. At each heartbeat the
+ * source catalog is asked, by OID (names prove nothing), whether each recorded source table is
+ * still where its row says; one that is not becomes `excluded` with the reason, once every
+ * change committed before it went is applied (the stream is behind the catalog: the rows the
+ * replica keeps are the table's last ones). A table renamed in its schema is not gone: the
+ * stream renames its replica at its next change. A table created again under the name is
+ * copied as a new table (../resync/selection-watch.ts).
+ */
+import type { ClientBase } from 'pg';
+import type { StoppedTables } from '../apply/stopped-tables.js';
+import { parseLsn, type Lsn } from '../lsn.js';
+import { readDroppableReplica, readReplicationState } from '../state/control.js';
+import { markSourceGone, readTablesWithSource, type TableWithSource } from '../state/gone-tables.js';
+import type { SchemaContext } from './schema-changes.js';
+
+/** Where a recorded source OID is now: null when no table has it. */
+export interface SourceWhereabouts {
+  schema: string;
+  name: string;
+}
+
+/** Why the row no longer replicates its source table, or null when the table is where the row says (renamed included). */
+export function goneReason(
+  recorded: TableWithSource,
+  now: SourceWhereabouts | null,
+  replicatedSchemas: readonly string[],
+): string | null {
+  if (now?.schema === recorded.schema) return null;
+  const kept = 'the replica keeps the rows it had then and is no longer updated';
+  if (now === null)
+    return `The source table was dropped (OID ${recorded.oid}): ${kept}. Drop the replica table when you no longer need it; a table created again under this name is copied as a new table.`;
+  const moved = `The source table moved to ${now.schema}.${now.name} (ALTER TABLE … SET SCHEMA)`;
+  if (replicatedSchemas.includes(now.schema))
+    return `${moved}, where it is replicated as a new table from its next change: ${kept}. Drop the replica table when you no longer need it.`;
+  return `${moved}, outside the replicated schemas (ELT_SOURCE_SCHEMAS): ${kept}. Add ${now.schema} to ELT_SOURCE_SCHEMAS to replicate it there.`;
+}
+
+/** The tables found gone and the source WAL position by which every change made before they went was written. */
+interface Pending {
+  table: TableWithSource;
+  reason: string;
+  by: Lsn;
+}
+
+export class GoneTables {
+  /** By JSON.stringify([schema, table, oid]). */
+  readonly #pending = new Map<string, Pending>();
+
+  constructor(private readonly stopped: StoppedTables) {}
+
+  /** One look at the source catalog, and the rows whose changes are all applied marked. */
+  async watch(ctx: SchemaContext & { control: ClientBase }): Promise<void> {
+    const recorded = await readTablesWithSource(ctx.control, ctx.slot);
+    if (recorded.length === 0 && this.#pending.size === 0) return;
+    const whereabouts = await readWhereabouts(ctx.source, recorded);
+    // Read after the catalog: a table the catalog no longer has went by this position.
+    const by = await currentInsertLsn(ctx.source);
+    for (const table of recorded) {
+      const reason = goneReason(table, whereabouts.get(table.oid) ?? null, ctx.sourceSchemas);
+      const key = JSON.stringify([table.schema, table.table, table.oid]);
+      if (reason === null) this.#pending.delete(key);
+      else if (!this.#pending.has(key)) this.#pending.set(key, { table, reason, by });
+    }
+    const applied = (await readReplicationState(ctx.control, ctx.slot))?.appliedLsn ?? null;
+    for (const [key, pending] of this.#pending) {
+      if (applied === null || applied < pending.by) continue;
+      this.#pending.delete(key);
+      const { schema, table } = pending.table;
+      if (!(await markSourceGone(ctx.control, ctx.slot, pending.table, pending.reason))) continue;
+      this.stopped.stop(schema, table, pending.reason);
+      ctx.lc.warn(
+        { table: `${schema}.${table}`, oid: pending.table.oid, reason: pending.reason },
+        'the source table is gone',
+      );
+    }
+  }
+}
+
+/** Where each recorded OID is in the source catalog now (tables and partitioned tables only). */
+async function readWhereabouts(
+  source: ClientBase,
+  recorded: TableWithSource[],
+): Promise<Map<number, SourceWhereabouts>> {
+  if (recorded.length === 0) return new Map();
+  const { rows } = await source.query<SourceWhereabouts & { oid: number }>(
+    `SELECT c.oid::int8::float8 AS oid, n.nspname AS schema, c.relname AS name
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = ANY($1::oid[]) AND c.relkind IN ('r', 'p')`,
+    [recorded.map((t) => t.oid)],
+  );
+  return new Map(rows.map((r) => [r.oid, { schema: r.schema, name: r.name }]));
+}
+
+async function currentInsertLsn(source: ClientBase): Promise<Lsn> {
+  const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+  return parseLsn(rows[0]!.lsn);
+}
+
+/**
+ * A table was created again under the name of one that is gone: the replica of the gone one is
+ * dropped before the new one is copied (its columns may differ). A view on it keeps it: the copy
+ * then replaces its rows if the columns allow, else the table stops in error saying why.
+ */
+export async function dropGoneReplica(
+  ctx: SchemaContext & { control: ClientBase },
+  schema: string,
+  table: string,
+): Promise<void> {
+  const target = await readDroppableReplica(ctx.control, ctx.slot, schema, table);
+  if (!target) return;
+  try {
+    await ctx.control.query(`DROP TABLE ${target}`);
+    ctx.lc.info({ table: `${schema}.${table}`, replica: target }, 'dropped the replica of a source table that is gone');
+  } catch (error) {
+    ctx.lc.warn(
+      { table: `${schema}.${table}`, replica: target, err: error },
+      'could not drop the replica of a source table that is gone (a view may depend on it); the new table is copied into it',
+    );
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * A source table that is gone (DROP TABLE, or ALTER TABLE … SET SCHEMA out of the replicated
+ * schemas) sends nothing on the stream. Its replica must not go on saying `streaming` over rows
+ * the source no longer has under that name: it becomes `excluded` with the reason, keeps the
+ * rows it had when the table went (every change committed before is applied first), and the
+ * other tables stream on. A table created again under the name is a new table, copied.
+ */
+import { describe, expect, it } from 'vitest';
+import { replicationSuite } from '../../harness/fixture.js';
+import { compareReplica, query, waitFor } from '../../harness/replication.js';
+
+describe('a source table that is gone', () => {
+  const pair = replicationSuite({
+    sourceSql: `
+      CREATE TABLE old_orders (id int PRIMARY KEY, v text);
+      INSERT INTO old_orders SELECT i, 'order ' || i FROM generate_series(1, 100) i;
+      CREATE TABLE moved (id int PRIMARY KEY, v text);
+      INSERT INTO moved SELECT i, 'moved ' || i FROM generate_series(1, 50) i;
+      CREATE TABLE other (id int PRIMARY KEY, v text);
+      CREATE SCHEMA archive;`,
+  });
+  const stateOf = async (table: string) => (await pair.tableState(table))!;
+  const excluded = (table: string) =>
+    waitFor(`${table} to be excluded`, async () => {
+      const row = await stateOf(table);
+      return row.state === 'excluded' ? row : null;
+    });
+  const replicaCount = async (table: string) =>
+    Number((await query<{ n: string }>(pair.destinationUrl, `SELECT count(*) AS n FROM staging.${table}`))[0]!.n);
+
+  it('dropped while the replicator was down: excluded once its last changes are applied, and they are', async () => {
+    await pair.stop();
+    // A backlog the stream needs a while to apply: the table's last rows must still arrive.
+    await query(pair.sourceUrl, `INSERT INTO old_orders SELECT i, 'late ' || i FROM generate_series(101, 20000) i`);
+    await query(pair.sourceUrl, 'DROP TABLE old_orders');
+    await query(pair.sourceUrl, `INSERT INTO other VALUES (1, 'after the drop')`);
+    await pair.start();
+
+    const row = await excluded('old_orders');
+    expect(row.last_error).toMatch(/^The source table was dropped \(OID \d+\): the replica keeps the rows it had then/);
+    expect(await replicaCount('old_orders')).toBe(20_000);
+    await query(pair.sourceUrl, `INSERT INTO other VALUES (2, 'later')`);
+    await pair.catchUp();
+    expect(await stateOf('other')).toEqual({ state: 'streaming', last_error: null });
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    const status = await pair.run(['status']);
+    expect(status.output).toMatch(/old_orders[^\n]*excluded/);
+    expect(status.output).toContain('The source table was dropped');
+  });
+
+  it('moved out of the replicated schemas while streaming: excluded, naming where it went', async () => {
+    await query(pair.sourceUrl, `UPDATE moved SET v = 'last' WHERE id = 1`);
+    await query(pair.sourceUrl, 'ALTER TABLE moved SET SCHEMA archive');
+    const row = await excluded('moved');
+    expect(row.last_error).toMatch(
+      /moved to archive\.moved .*outside the replicated schemas.*Add archive to ELT_SOURCE_SCHEMAS/,
+    );
+    expect((await query(pair.destinationUrl, 'SELECT v FROM staging.moved WHERE id = 1'))[0]).toEqual({ v: 'last' });
+    expect(await replicaCount('moved')).toBe(50);
+  });
+
+  it('created again under its name: copied as a new table, with its own columns', async () => {
+    await query(
+      pair.sourceUrl,
+      `CREATE TABLE old_orders (id bigint PRIMARY KEY, amount numeric NOT NULL, note text);
+       INSERT INTO old_orders SELECT i, i * 1.5, 'new ' || i FROM generate_series(1, 300) i;`,
+    );
+    await waitFor('the new old_orders to stream', async () => (await stateOf('old_orders')).state === 'streaming');
+    await query(pair.sourceUrl, `UPDATE old_orders SET note = 'changed' WHERE id <= 10`);
+    await pair.catchUp();
+    expect(await stateOf('old_orders')).toEqual({ state: 'streaming', last_error: null });
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    const columns = await query<{ column_name: string }>(
+      pair.destinationUrl,
+      `SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging' AND table_name = 'old_orders' AND column_name NOT LIKE '\\_%' ORDER BY ordinal_position`,
+    );
+    expect(columns.map((c) => c.column_name)).toEqual(['id', 'amount', 'note']);
+  });
+
+  it('a restart keeps the gone table excluded and the new one streaming', async () => {
+    await pair.restart();
+    await query(
+      pair.sourceUrl,
+      `INSERT INTO old_orders VALUES (1000, 1, 'after the restart'); INSERT INTO other VALUES (3, 'x')`,
+    );
+    await pair.catchUp();
+    expect((await stateOf('moved')).state).toBe('excluded');
+    expect(await stateOf('old_orders')).toEqual({ state: 'streaming', last_error: null });
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+  });
+});
