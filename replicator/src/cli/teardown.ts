@@ -15,7 +15,7 @@ import type { Config } from '../config.js';
 import { dropPublication } from '../source/publication.js';
 import { dropSlot, inspectSlot, slotInUse } from '../source/slot.js';
 import { ident } from '../sql.js';
-import { deleteSlotState, otherSlotsIn } from '../state/teardown.js';
+import { deleteSlotState, otherSlotsIn, slotStateRows } from '../state/teardown.js';
 
 export interface TeardownPlan {
   /** host:port/database, without credentials. */
@@ -136,19 +136,7 @@ export async function planTeardown(
      WHERE database = current_database() AND plugin = 'pgoutput' AND slot_name <> $1 ORDER BY 1`,
     [config.slot],
   );
-  const hasControl = (
-    await dest.query<{ ok: boolean }>(
-      "SELECT to_regclass('elt.replication_state') IS NOT NULL AND to_regclass('elt.tables') IS NOT NULL AS ok",
-    )
-  ).rows[0]!.ok;
-  const stateRows = hasControl
-    ? (
-        await dest.query<{ n: number }>(
-          'SELECT (SELECT count(*) FROM elt.replication_state WHERE slot_name = $1) + (SELECT count(*) FROM elt.tables WHERE slot_name = $1) AS n',
-          [config.slot],
-        )
-      ).rows[0]!.n
-    : 0;
+  const { hasControl, rows: stateRows } = await slotStateRows(dest, config.slot);
   const targets: TargetSchemaInfo[] = [];
   if (dropTarget) {
     // The schemas the settings name: ELT_TARGET_SCHEMA and those of ELT_TARGET_SCHEMA_MAP, nothing else.

@@ -270,6 +270,15 @@ export async function readTableRows(
   return rows;
 }
 
+/** The slot's tables that are replicated (every state but `excluded`), by schema and name. */
+export async function readReplicatedTables(db: ClientBase, slot: string): Promise<{ schema: string; table: string }[]> {
+  const { rows } = await db.query<{ schema: string; table: string }>(
+    `SELECT source_schema AS schema, source_table AS table FROM elt.tables WHERE slot_name = $1 AND state <> 'excluded' ORDER BY 1, 2`,
+    [slot],
+  );
+  return rows;
+}
+
 /** One table's state, or null when elt.tables has no row for it. */
 export async function readTableState(
   db: ClientBase,

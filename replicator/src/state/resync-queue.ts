@@ -74,3 +74,14 @@ export async function queueSelectedTable(
   );
   return Number((rows[0] as { id: string }).id);
 }
+
+/** The queued or running job of a table, if it has one. */
+export async function activeJobOf(db: Queryable, slot: string, schema: string, table: string): Promise<number | null> {
+  const { rows } = await db.query(
+    `SELECT job_id::text AS id FROM elt.resync_job_tables
+     WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND state IN ('queued', 'running') LIMIT 1`,
+    [slot, schema, table],
+  );
+  const row = rows[0] as { id: string } | undefined;
+  return row ? Number(row.id) : null;
+}

@@ -28,3 +28,16 @@ export async function otherSlotsIn(db: Queryable, targetSchema: string, slot: st
   );
   return (rows as { slot_name: string }[]).map((r) => r.slot_name);
 }
+
+/** Whether the destination holds elt's control schema (its state tables), and if so how many rows it keeps for the slot. */
+export async function slotStateRows(db: Queryable, slot: string): Promise<{ hasControl: boolean; rows: number }> {
+  const { rows: control } = await db.query(
+    "SELECT to_regclass('elt.replication_state') IS NOT NULL AND to_regclass('elt.tables') IS NOT NULL AS ok",
+  );
+  if (!(control[0] as { ok: boolean }).ok) return { hasControl: false, rows: 0 };
+  const { rows } = await db.query(
+    'SELECT (SELECT count(*) FROM elt.replication_state WHERE slot_name = $1) + (SELECT count(*) FROM elt.tables WHERE slot_name = $1) AS n',
+    [slot],
+  );
+  return { hasControl: true, rows: Number((rows[0] as { n: string }).n) };
+}

@@ -9,7 +9,8 @@ import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { connectDestination, connectSource } from '../source/source-db.js';
-import { enqueueResync } from '../state/resync-queue.js';
+import { activeJobOf, enqueueResync } from '../state/resync-queue.js';
+import { readReplicatedTables } from '../state/control.js';
 import type { RepairKeys } from '../state/resync-jobs.js';
 import { checkReplicatorStreaming, ReplicaNotApplying } from './point.js';
 import { RateLimiter } from './rate-limit.js';
@@ -109,13 +110,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
 async function queueRepair(db: pg.Client, slot: string, result: TableResult): Promise<number | null> {
   const { schema, table } = result;
   const queued = await enqueueResync(db, slot, [{ schema, table, keys: repairKeys(result) }], 'elt verify');
-  if (queued !== null) return queued;
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT job_id::text AS id FROM elt.resync_job_tables
-     WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND state IN ('queued', 'running') LIMIT 1`,
-    [slot, schema, table],
-  );
-  return rows[0] ? Number(rows[0].id) : null;
+  return queued ?? activeJobOf(db, slot, schema, table);
 }
 
 /** The differing keys, when the result lists them all and the table has a key; else undefined (the whole table). */
@@ -132,10 +127,7 @@ async function tablesToVerify(
   slot: string,
   names: string[] | undefined,
 ): Promise<{ schema: string; table: string }[]> {
-  const { rows } = await db.query<{ schema: string; table: string }>(
-    `SELECT source_schema AS schema, source_table AS table FROM elt.tables WHERE slot_name = $1 AND state <> 'excluded' ORDER BY 1, 2`,
-    [slot],
-  );
+  const rows = await readReplicatedTables(db, slot);
   if (!names) return rows;
   const unknown = names.filter((n) => !rows.some((r) => `${r.schema}.${r.table}` === n));
   if (unknown.length > 0) {
