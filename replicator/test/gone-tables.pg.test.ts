@@ -89,3 +89,68 @@ describe('a source table that is gone', () => {
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
   });
 });
+
+describe('a source table that is gone, and another under its name', () => {
+  const pair = replicationSuite({
+    sourceSql: `
+      CREATE TABLE orders (id int PRIMARY KEY, v text);
+      INSERT INTO orders SELECT i, 'old ' || i FROM generate_series(1, 100) i;
+      CREATE TABLE orders_new (id int PRIMARY KEY, v text, extra int);
+      INSERT INTO orders_new SELECT i, 'new ' || i, i FROM generate_series(1, 200) i;
+      CREATE TABLE moved (id int PRIMARY KEY, v text);
+      INSERT INTO moved SELECT i, 'moved ' || i FROM generate_series(1, 50) i;
+      CREATE SCHEMA archive;
+      CREATE PUBLICATION all_pub FOR ALL TABLES WITH (publish_via_partition_root = true);`,
+    // A user's publication FOR ALL TABLES: a table moved to another schema is still published.
+    env: { ELT_PUBLICATION: 'all_pub' },
+  });
+  const rows = () =>
+    query<{ source_table: string; state: string }>(
+      pair.destinationUrl,
+      'SELECT source_table, state FROM elt.tables ORDER BY 1',
+    );
+  /** The row of the table the source has under this name now, streaming. */
+  const holdsSource = (table: string) =>
+    waitFor(`${table} to stream from the source table under its name`, async () => {
+      const [source] = await query<{ oid: string }>(pair.sourceUrl, 'SELECT to_regclass($1)::oid::int8 AS oid', [
+        table,
+      ]);
+      const [row] = await query<{ oid: string | null; state: string }>(
+        pair.destinationUrl,
+        'SELECT source_oid::int8 AS oid, state FROM elt.tables WHERE source_schema = $1 AND source_table = $2',
+        ['public', table],
+      );
+      return row?.state === 'streaming' && row.oid === source?.oid;
+    });
+
+  it('a table swapped in by a rename (drop the old, rename the new to its name): the replica follows, nothing stale says streaming', async () => {
+    // The online migration's swap, on a table with no change for a while after it.
+    await query(pair.sourceUrl, 'BEGIN; DROP TABLE orders; ALTER TABLE orders_new RENAME TO orders; COMMIT');
+    // Long enough for the heartbeat to find the dropped table gone (at least one beat after the drop).
+    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    await holdsSource('orders');
+    await query(pair.sourceUrl, `UPDATE orders SET v = 'changed' WHERE id <= 5`);
+    await pair.catchUp();
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    // No row for a name the source no longer has still says it streams.
+    expect((await rows()).filter((r) => r.state === 'streaming').map((r) => r.source_table)).toEqual([
+      'moved',
+      'orders',
+    ]);
+    // Renamed once more: the stream follows the rename of the table it holds.
+    await query(pair.sourceUrl, `ALTER TABLE orders RENAME TO orders_x; UPDATE orders_x SET v = 'again' WHERE id <= 3`);
+    await pair.catchUp();
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+  });
+
+  it('moved out of the replicated schemas, changed there, moved back: copied again, and its changes then applied', async () => {
+    await query(pair.sourceUrl, 'ALTER TABLE moved SET SCHEMA archive');
+    await query(pair.sourceUrl, `UPDATE archive.moved SET v = 'in archive' WHERE id = 1`);
+    await waitFor('moved to be excluded', async () => (await pair.tableState('moved'))?.state === 'excluded');
+    await query(pair.sourceUrl, 'ALTER TABLE archive.moved SET SCHEMA public');
+    await waitFor('moved to stream again', async () => (await pair.tableState('moved'))?.state === 'streaming');
+    await query(pair.sourceUrl, `UPDATE moved SET v = 'back' WHERE id <= 10`);
+    await pair.catchUp();
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['orders', 'orders_x'] })).toEqual([]);
+  });
+});

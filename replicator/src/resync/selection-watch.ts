@@ -15,7 +15,7 @@
  */
 import type { ClientBase } from 'pg';
 import type { StoppedTables } from '../apply/stopped-tables.js';
-import { dropGoneReplica } from '../schema/gone-tables.js';
+import { dropFormerNames, dropGoneReplica } from '../schema/gone-tables.js';
 import type { SchemaContext } from '../schema/schema-changes.js';
 import { EltError } from '../errors.js';
 import { addToPublication, readSourceTables, type SourceTable } from '../source/selection-publication.js';
@@ -83,6 +83,8 @@ async function startCopy(
       return;
     }
   }
+  // The table may be one replicated under a former name (renamed, no change since): the copy replaces it.
+  await dropFormerNames(ctx, table);
   const job = await queueSelectedTable(
     ctx.control,
     ctx.slot,

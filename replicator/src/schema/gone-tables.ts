@@ -13,7 +13,14 @@ import type { ClientBase } from 'pg';
 import type { StoppedTables } from '../apply/stopped-tables.js';
 import { parseLsn, type Lsn } from '../lsn.js';
 import { readDroppableReplica, readReplicationState } from '../state/control.js';
-import { markSourceGone, readTablesWithSource, type TableWithSource } from '../state/gone-tables.js';
+import {
+  markRenamedAway,
+  markSourceGone,
+  readFormerNames,
+  readTablesWithSource,
+  type TableWithSource,
+} from '../state/gone-tables.js';
+import { forgetRecordedTable } from '../state/replica-columns.js';
 import type { SchemaContext } from './schema-changes.js';
 
 /** Where a recorded source OID is now: null when no table has it. */
@@ -119,5 +126,36 @@ export async function dropGoneReplica(
       { table: `${schema}.${table}`, replica: target, err: error },
       'could not drop the replica of a source table that is gone (a view may depend on it); the new table is copied into it',
     );
+  }
+}
+
+/**
+ * A table about to be copied under its name (one created again where a table is gone, or newly
+ * selected) may be a table elt replicates under a former name: renamed on the source with no
+ * change since, so the stream has not followed the rename (and never will: its changes under the
+ * new name wait for the copy). The online migration's swap does this: DROP TABLE t; ALTER TABLE
+ * t_new RENAME TO t. The row under the former name would go on saying `streaming` over a replica
+ * no longer updated, and its indexes' names would refuse the copy: the copy replaces it, so its
+ * replica is dropped and its row forgotten. A view on that replica keeps it: the row then says
+ * `excluded` and why.
+ */
+export async function dropFormerNames(
+  ctx: SchemaContext & { control: ClientBase },
+  table: { schema: string; name: string; oid: number },
+): Promise<void> {
+  for (const former of await readFormerNames(ctx.control, ctx.slot, table.schema, table.name, table.oid)) {
+    const label = `${table.schema}.${former.table}`;
+    try {
+      if (former.target) await ctx.control.query(`DROP TABLE ${former.target}`);
+      await forgetRecordedTable(ctx.control, ctx.slot, table.schema, former.table);
+      ctx.lc.info(
+        { table: label, renamedTo: `${table.schema}.${table.name}`, replica: former.target },
+        'a source table renamed to a name that is copied: the replica under its former name was dropped',
+      );
+    } catch (error) {
+      const reason = `The source table was renamed to ${table.schema}.${table.name}, which is copied as a new table: the replica keeps the rows it had then and is no longer updated (a view on it kept it). Drop the replica table when you no longer need it.`;
+      await markRenamedAway(ctx.control, ctx.slot, table.schema, former.table, reason);
+      ctx.lc.warn({ table: label, replica: former.target, err: error }, 'the source table was renamed away');
+    }
   }
 }
