@@ -5,6 +5,7 @@
  * rows it had when the table went (every change committed before is applied first), and the
  * other tables stream on. A table created again under the name is a new table, copied.
  */
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { replicationSuite } from '../../harness/fixture.js';
 import { compareReplica, query, waitFor } from '../../harness/replication.js';
@@ -99,6 +100,9 @@ describe('a source table that is gone, and another under its name', () => {
       INSERT INTO orders_new SELECT i, 'new ' || i, i FROM generate_series(1, 200) i;
       CREATE TABLE moved (id int PRIMARY KEY, v text);
       INSERT INTO moved SELECT i, 'moved ' || i FROM generate_series(1, 50) i;
+      CREATE TABLE held (id int PRIMARY KEY, v text);
+      INSERT INTO held SELECT i, 'held ' || i FROM generate_series(1, 20) i;
+      CREATE TABLE side (id int PRIMARY KEY, v text);
       CREATE SCHEMA archive;
       CREATE PUBLICATION all_pub FOR ALL TABLES WITH (publish_via_partition_root = true);`,
     // A user's publication FOR ALL TABLES: a table moved to another schema is still published.
@@ -134,8 +138,10 @@ describe('a source table that is gone, and another under its name', () => {
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
     // No row for a name the source no longer has still says it streams.
     expect((await rows()).filter((r) => r.state === 'streaming').map((r) => r.source_table)).toEqual([
+      'held',
       'moved',
       'orders',
+      'side',
     ]);
     // Renamed once more: the stream follows the rename of the table it holds.
     await query(pair.sourceUrl, `ALTER TABLE orders RENAME TO orders_x; UPDATE orders_x SET v = 'again' WHERE id <= 3`);
@@ -150,6 +156,34 @@ describe('a source table that is gone, and another under its name', () => {
     await query(pair.sourceUrl, 'ALTER TABLE archive.moved SET SCHEMA public');
     await waitFor('moved to stream again', async () => (await pair.tableState('moved'))?.state === 'streaming');
     await query(pair.sourceUrl, `UPDATE moved SET v = 'back' WHERE id <= 10`);
+    await pair.catchUp();
+    expect(
+      await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['orders', 'orders_x', 'held'] }),
+    ).toEqual([]);
+  });
+
+  it('created again while a reader holds the gone replica: the others stream on, and it is copied once the reader is done', async () => {
+    await query(pair.sourceUrl, 'DROP TABLE held');
+    await waitFor('held to be excluded', async () => (await pair.tableState('held'))?.state === 'excluded');
+    // A report reading the kept replica, in a transaction left open.
+    const reader = new pg.Client(pair.destinationUrl);
+    await reader.connect();
+    try {
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM staging.held');
+      await query(pair.sourceUrl, `CREATE TABLE held (id int PRIMARY KEY, w text); INSERT INTO held VALUES (1, 'new')`);
+      // Two heartbeats: the selection watch has tried to drop the held replica.
+      await new Promise((resolve) => setTimeout(resolve, 11_000));
+      await query(pair.sourceUrl, `INSERT INTO side VALUES (1, 'while a reader holds the gone replica')`);
+      await pair.catchUp({ timeoutMs: 20_000 });
+      expect(await query(pair.destinationUrl, 'SELECT id, v FROM staging.side')).toEqual([
+        { id: 1, v: 'while a reader holds the gone replica' },
+      ]);
+    } finally {
+      await reader.query('ROLLBACK');
+      await reader.end();
+    }
+    await holdsSource('held');
     await pair.catchUp();
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['orders', 'orders_x'] })).toEqual([]);
   });

@@ -48,7 +48,8 @@ export async function watchSelection(
       continue;
     }
     if (!needsCopy(watch, table, seen)) continue;
-    if (seen?.gone) await dropGoneReplica(ctx, table.schema, table.name);
+    // The replica of the gone table first; one a reader holds is dropped, and the table copied, at a later heartbeat.
+    if (seen?.gone && !(await dropGoneReplica(ctx, table.schema, table.name))) continue;
     await startCopy(ctx, watch, table);
   }
 }
@@ -84,7 +85,8 @@ async function startCopy(
     }
   }
   // The table may be one replicated under a former name (renamed, no change since): the copy replaces it.
-  await dropFormerNames(ctx, table);
+  // A reader holding that replica: tried again at the next heartbeat (the table's changes wait meanwhile).
+  if (!(await dropFormerNames(ctx, table))) return;
   const job = await queueSelectedTable(
     ctx.control,
     ctx.slot,
