@@ -188,3 +188,39 @@ describe('a source table that is gone, and another under its name', () => {
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['orders', 'orders_x'] })).toEqual([]);
   });
 });
+
+describe('a source table moved to another replicated schema that lands in the same target schema', () => {
+  const pair = replicationSuite({
+    sourceSql: `
+      CREATE SCHEMA sales;
+      CREATE TABLE moved (id int PRIMARY KEY, v text);
+      INSERT INTO moved SELECT i, 'moved ' || i FROM generate_series(1, 50) i;`,
+    // No ELT_TARGET_SCHEMA_MAP: public and sales both land in staging.
+    env: { ELT_SOURCE_SCHEMAS: 'public,sales' },
+  });
+
+  // Known bug, left unfixed: sales.moved stops in error ("relation "moved" already exists": the kept
+  // replica of public.moved holds its name in staging), while public.moved says it is "replicated as a
+  // new table from its next change". it.fails: this test starts passing once it is fixed.
+  const stateIn = async (schema: string) =>
+    (
+      await query<{ state: string }>(
+        pair.destinationUrl,
+        `SELECT state FROM elt.tables WHERE source_schema = $1 AND source_table = 'moved'`,
+        [schema],
+      )
+    )[0]?.state;
+
+  it.fails('is replicated there, its changes applied', async () => {
+    await query(pair.sourceUrl, 'ALTER TABLE moved SET SCHEMA sales');
+    await query(pair.sourceUrl, `UPDATE sales.moved SET v = 'in sales' WHERE id <= 5`);
+    await waitFor('public.moved to be excluded', async () => (await stateIn('public')) === 'excluded');
+    const state = await waitFor('sales.moved to stream or stop', async () => {
+      const now = await stateIn('sales');
+      return now === 'streaming' || now === 'error' ? now : null;
+    });
+    expect(state).toBe('streaming');
+    await pair.catchUp();
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { sourceSchema: 'sales' })).toEqual([]);
+  });
+});
