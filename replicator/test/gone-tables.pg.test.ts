@@ -5,6 +5,7 @@
  * rows it had when the table went (every change committed before is applied first), and the
  * other tables stream on. A table created again under the name is a new table, copied.
  */
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { replicationSuite } from '../../harness/fixture.js';
 import { compareReplica, query, waitFor } from '../../harness/replication.js';
@@ -87,5 +88,139 @@ describe('a source table that is gone', () => {
     expect((await stateOf('moved')).state).toBe('excluded');
     expect(await stateOf('old_orders')).toEqual({ state: 'streaming', last_error: null });
     expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+  });
+});
+
+describe('a source table that is gone, and another under its name', () => {
+  const pair = replicationSuite({
+    sourceSql: `
+      CREATE TABLE orders (id int PRIMARY KEY, v text);
+      INSERT INTO orders SELECT i, 'old ' || i FROM generate_series(1, 100) i;
+      CREATE TABLE orders_new (id int PRIMARY KEY, v text, extra int);
+      INSERT INTO orders_new SELECT i, 'new ' || i, i FROM generate_series(1, 200) i;
+      CREATE TABLE moved (id int PRIMARY KEY, v text);
+      INSERT INTO moved SELECT i, 'moved ' || i FROM generate_series(1, 50) i;
+      CREATE TABLE held (id int PRIMARY KEY, v text);
+      INSERT INTO held SELECT i, 'held ' || i FROM generate_series(1, 20) i;
+      CREATE TABLE side (id int PRIMARY KEY, v text);
+      CREATE SCHEMA archive;
+      CREATE PUBLICATION all_pub FOR ALL TABLES WITH (publish_via_partition_root = true);`,
+    // A user's publication FOR ALL TABLES: a table moved to another schema is still published.
+    env: { ELT_PUBLICATION: 'all_pub' },
+  });
+  const rows = () =>
+    query<{ source_table: string; state: string }>(
+      pair.destinationUrl,
+      'SELECT source_table, state FROM elt.tables ORDER BY 1',
+    );
+  /** The row of the table the source has under this name now, streaming. */
+  const holdsSource = (table: string) =>
+    waitFor(`${table} to stream from the source table under its name`, async () => {
+      const [source] = await query<{ oid: string }>(pair.sourceUrl, 'SELECT to_regclass($1)::oid::int8 AS oid', [
+        table,
+      ]);
+      const [row] = await query<{ oid: string | null; state: string }>(
+        pair.destinationUrl,
+        'SELECT source_oid::int8 AS oid, state FROM elt.tables WHERE source_schema = $1 AND source_table = $2',
+        ['public', table],
+      );
+      return row?.state === 'streaming' && row.oid === source?.oid;
+    });
+
+  it('a table swapped in by a rename (drop the old, rename the new to its name): the replica follows, nothing stale says streaming', async () => {
+    // The online migration's swap, on a table with no change for a while after it.
+    await query(pair.sourceUrl, 'BEGIN; DROP TABLE orders; ALTER TABLE orders_new RENAME TO orders; COMMIT');
+    // Long enough for the heartbeat to find the dropped table gone (at least one beat after the drop).
+    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    await holdsSource('orders');
+    await query(pair.sourceUrl, `UPDATE orders SET v = 'changed' WHERE id <= 5`);
+    await pair.catchUp();
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    // No row for a name the source no longer has still says it streams.
+    expect((await rows()).filter((r) => r.state === 'streaming').map((r) => r.source_table)).toEqual([
+      'held',
+      'moved',
+      'orders',
+      'side',
+    ]);
+    // Renamed once more: the stream follows the rename of the table it holds.
+    await query(pair.sourceUrl, `ALTER TABLE orders RENAME TO orders_x; UPDATE orders_x SET v = 'again' WHERE id <= 3`);
+    await pair.catchUp();
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+  });
+
+  it('moved out of the replicated schemas, changed there, moved back: copied again, and its changes then applied', async () => {
+    await query(pair.sourceUrl, 'ALTER TABLE moved SET SCHEMA archive');
+    await query(pair.sourceUrl, `UPDATE archive.moved SET v = 'in archive' WHERE id = 1`);
+    await waitFor('moved to be excluded', async () => (await pair.tableState('moved'))?.state === 'excluded');
+    await query(pair.sourceUrl, 'ALTER TABLE archive.moved SET SCHEMA public');
+    await waitFor('moved to stream again', async () => (await pair.tableState('moved'))?.state === 'streaming');
+    await query(pair.sourceUrl, `UPDATE moved SET v = 'back' WHERE id <= 10`);
+    await pair.catchUp();
+    expect(
+      await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['orders', 'orders_x', 'held'] }),
+    ).toEqual([]);
+  });
+
+  it('created again while a reader holds the gone replica: the others stream on, and it is copied once the reader is done', async () => {
+    await query(pair.sourceUrl, 'DROP TABLE held');
+    await waitFor('held to be excluded', async () => (await pair.tableState('held'))?.state === 'excluded');
+    // A report reading the kept replica, in a transaction left open.
+    const reader = new pg.Client(pair.destinationUrl);
+    await reader.connect();
+    try {
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM staging.held');
+      await query(pair.sourceUrl, `CREATE TABLE held (id int PRIMARY KEY, w text); INSERT INTO held VALUES (1, 'new')`);
+      // Two heartbeats: the selection watch has tried to drop the held replica.
+      await new Promise((resolve) => setTimeout(resolve, 11_000));
+      await query(pair.sourceUrl, `INSERT INTO side VALUES (1, 'while a reader holds the gone replica')`);
+      await pair.catchUp({ timeoutMs: 20_000 });
+      expect(await query(pair.destinationUrl, 'SELECT id, v FROM staging.side')).toEqual([
+        { id: 1, v: 'while a reader holds the gone replica' },
+      ]);
+    } finally {
+      await reader.query('ROLLBACK');
+      await reader.end();
+    }
+    await holdsSource('held');
+    await pair.catchUp();
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['orders', 'orders_x'] })).toEqual([]);
+  });
+});
+
+describe('a source table moved to another replicated schema that lands in the same target schema', () => {
+  const pair = replicationSuite({
+    sourceSql: `
+      CREATE SCHEMA sales;
+      CREATE TABLE moved (id int PRIMARY KEY, v text);
+      INSERT INTO moved SELECT i, 'moved ' || i FROM generate_series(1, 50) i;`,
+    // No ELT_TARGET_SCHEMA_MAP: public and sales both land in staging.
+    env: { ELT_SOURCE_SCHEMAS: 'public,sales' },
+  });
+
+  // Known bug, left unfixed: sales.moved stops in error ("relation "moved" already exists": the kept
+  // replica of public.moved holds its name in staging), while public.moved says it is "replicated as a
+  // new table from its next change". it.fails: this test starts passing once it is fixed.
+  const stateIn = async (schema: string) =>
+    (
+      await query<{ state: string }>(
+        pair.destinationUrl,
+        `SELECT state FROM elt.tables WHERE source_schema = $1 AND source_table = 'moved'`,
+        [schema],
+      )
+    )[0]?.state;
+
+  it.fails('is replicated there, its changes applied', async () => {
+    await query(pair.sourceUrl, 'ALTER TABLE moved SET SCHEMA sales');
+    await query(pair.sourceUrl, `UPDATE sales.moved SET v = 'in sales' WHERE id <= 5`);
+    await waitFor('public.moved to be excluded', async () => (await stateIn('public')) === 'excluded');
+    const state = await waitFor('sales.moved to stream or stop', async () => {
+      const now = await stateIn('sales');
+      return now === 'streaming' || now === 'error' ? now : null;
+    });
+    expect(state).toBe('streaming');
+    await pair.catchUp();
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { sourceSchema: 'sales' })).toEqual([]);
   });
 });

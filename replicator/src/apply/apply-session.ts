@@ -109,8 +109,12 @@ export class ApplySession {
   readonly #pruner: Pruner;
   #pruneTurnQueued = false;
   readonly #schemaContext: SchemaContext;
-  /** Relations outside ELT_SOURCE_SCHEMAS (a publication FOR ALL TABLES): warned about once, then ignored. */
-  readonly #outside = new Set<number>();
+  /**
+   * Relations seen outside ELT_SOURCE_SCHEMAS (a publication FOR ALL TABLES, or a table moved out with
+   * ALTER TABLE … SET SCHEMA), by OID and schema: warned about once. Decided on every change, never cached
+   * by OID alone: a table moved back into a replicated schema keeps its OID and is replicated again.
+   */
+  readonly #outside = new Set<string>();
   /** ELT_INCLUDE_TABLES / ELT_EXCLUDE_TABLES: a table they leave out is skipped whatever the publication sends. */
   readonly #selection: TableSelection;
   readonly #unselectedSeen = new Set<string>();
@@ -367,13 +371,15 @@ export class ApplySession {
   async #resolve(relationId: number): Promise<TargetTable | null> {
     const { lc, options, hooks } = this.input;
     const relation = this.#registry.relation(relationId);
-    if (this.#outside.has(relationId) || (relation && hooks.stopped.has(relation.schema, relation.name))) return null;
+    if (relation && hooks.stopped.has(relation.schema, relation.name)) return null;
     if (relation && !options.sourceSchemas.includes(relation.schema)) {
-      this.#outside.add(relationId);
-      lc.warn(
-        { table: `${relation.schema}.${relation.name}`, schemas: options.sourceSchemas },
-        'the publication sends a table outside ELT_SOURCE_SCHEMAS: its changes are ignored',
-      );
+      const seen = JSON.stringify([relationId, relation.schema]);
+      if (!this.#outside.has(seen))
+        lc.warn(
+          { table: `${relation.schema}.${relation.name}`, schemas: options.sourceSchemas },
+          'the publication sends a table outside ELT_SOURCE_SCHEMAS: its changes are ignored',
+        );
+      this.#outside.add(seen);
       return null;
     }
     const decision = relation && this.#selection.decide(relation.schema, relation.name);

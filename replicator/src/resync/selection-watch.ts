@@ -15,7 +15,7 @@
  */
 import type { ClientBase } from 'pg';
 import type { StoppedTables } from '../apply/stopped-tables.js';
-import { dropGoneReplica } from '../schema/gone-tables.js';
+import { dropFormerNames, dropGoneReplica } from '../schema/gone-tables.js';
 import type { SchemaContext } from '../schema/schema-changes.js';
 import { EltError } from '../errors.js';
 import { addToPublication, readSourceTables, type SourceTable } from '../source/selection-publication.js';
@@ -48,7 +48,8 @@ export async function watchSelection(
       continue;
     }
     if (!needsCopy(watch, table, seen)) continue;
-    if (seen?.gone) await dropGoneReplica(ctx, table.schema, table.name);
+    // The replica of the gone table first; one a reader holds is dropped, and the table copied, at a later heartbeat.
+    if (seen?.gone && !(await dropGoneReplica(ctx, table.schema, table.name))) continue;
     await startCopy(ctx, watch, table);
   }
 }
@@ -83,6 +84,9 @@ async function startCopy(
       return;
     }
   }
+  // The table may be one replicated under a former name (renamed, no change since): the copy replaces it.
+  // A reader holding that replica: tried again at the next heartbeat (the table's changes wait meanwhile).
+  if (!(await dropFormerNames(ctx, table))) return;
   const job = await queueSelectedTable(
     ctx.control,
     ctx.slot,

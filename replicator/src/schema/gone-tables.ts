@@ -13,7 +13,14 @@ import type { ClientBase } from 'pg';
 import type { StoppedTables } from '../apply/stopped-tables.js';
 import { parseLsn, type Lsn } from '../lsn.js';
 import { readDroppableReplica, readReplicationState } from '../state/control.js';
-import { markSourceGone, readTablesWithSource, type TableWithSource } from '../state/gone-tables.js';
+import {
+  markRenamedAway,
+  markSourceGone,
+  readFormerNames,
+  readTablesWithSource,
+  type TableWithSource,
+} from '../state/gone-tables.js';
+import { forgetRecordedTable } from '../state/replica-columns.js';
 import type { SchemaContext } from './schema-changes.js';
 
 /** Where a recorded source OID is now: null when no table has it. */
@@ -100,19 +107,46 @@ async function currentInsertLsn(source: ClientBase): Promise<Lsn> {
 }
 
 /**
+ * How long dropping a replica waits for the sessions that read it (a long report, a transaction left
+ * open) before it is tried again at the next heartbeat. The drop runs on the heartbeat's connection,
+ * which the stream waits on too; and while it waits for its lock, every new reader of the table
+ * waits behind it.
+ */
+const DROP_LOCK_TIMEOUT = '500ms';
+
+/** Drop a replica table; false when a session holds it (tried again later). */
+async function dropReplicaTable(control: ClientBase, target: string): Promise<boolean> {
+  try {
+    // One query string: one implicit transaction, so SET LOCAL applies to the drop alone.
+    await control.query(`SET LOCAL lock_timeout = '${DROP_LOCK_TIMEOUT}'; DROP TABLE ${target}`);
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === '55P03') return false;
+    throw error;
+  }
+}
+
+/**
  * A table was created again under the name of one that is gone: the replica of the gone one is
  * dropped before the new one is copied (its columns may differ). A view on it keeps it: the copy
- * then replaces its rows if the columns allow, else the table stops in error saying why.
+ * then replaces its rows if the columns allow, else the table stops in error saying why. False
+ * when a session reading it holds it: the copy waits for the next heartbeat.
  */
 export async function dropGoneReplica(
   ctx: SchemaContext & { control: ClientBase },
   schema: string,
   table: string,
-): Promise<void> {
+): Promise<boolean> {
   const target = await readDroppableReplica(ctx.control, ctx.slot, schema, table);
-  if (!target) return;
+  if (!target) return true;
   try {
-    await ctx.control.query(`DROP TABLE ${target}`);
+    if (!(await dropReplicaTable(ctx.control, target))) {
+      ctx.lc.info(
+        { table: `${schema}.${table}`, replica: target },
+        'the replica of a source table that is gone is in use; it is dropped, and the new table copied, at a later heartbeat',
+      );
+      return false;
+    }
     ctx.lc.info({ table: `${schema}.${table}`, replica: target }, 'dropped the replica of a source table that is gone');
   } catch (error) {
     ctx.lc.warn(
@@ -120,4 +154,43 @@ export async function dropGoneReplica(
       'could not drop the replica of a source table that is gone (a view may depend on it); the new table is copied into it',
     );
   }
+  return true;
+}
+
+/**
+ * A table about to be copied under its name (one created again where a table is gone, or newly
+ * selected) may be a table elt replicates under a former name: renamed on the source with no
+ * change since, so the stream has not followed the rename (and never will: its changes under the
+ * new name wait for the copy). The online migration's swap does this: DROP TABLE t; ALTER TABLE
+ * t_new RENAME TO t. The row under the former name would go on saying `streaming` over a replica
+ * no longer updated, and its indexes' names would refuse the copy: the copy replaces it, so its
+ * replica is dropped and its row forgotten. A view on that replica keeps it: the row then says
+ * `excluded` and why. False when a session reading it holds it: the copy waits for the next heartbeat.
+ */
+export async function dropFormerNames(
+  ctx: SchemaContext & { control: ClientBase },
+  table: { schema: string; name: string; oid: number },
+): Promise<boolean> {
+  for (const former of await readFormerNames(ctx.control, ctx.slot, table.schema, table.name, table.oid)) {
+    const label = `${table.schema}.${former.table}`;
+    try {
+      if (former.target && !(await dropReplicaTable(ctx.control, former.target))) {
+        ctx.lc.info(
+          { table: label, renamedTo: `${table.schema}.${table.name}`, replica: former.target },
+          'the replica under the former name of a table to copy is in use; the copy waits for a later heartbeat',
+        );
+        return false;
+      }
+      await forgetRecordedTable(ctx.control, ctx.slot, table.schema, former.table);
+      ctx.lc.info(
+        { table: label, renamedTo: `${table.schema}.${table.name}`, replica: former.target },
+        'a source table renamed to a name that is copied: the replica under its former name was dropped',
+      );
+    } catch (error) {
+      const reason = `The source table was renamed to ${table.schema}.${table.name}, which is copied as a new table: the replica keeps the rows it had then and is no longer updated (a view on it kept it). Drop the replica table when you no longer need it.`;
+      await markRenamedAway(ctx.control, ctx.slot, table.schema, former.table, reason);
+      ctx.lc.warn({ table: label, replica: former.target, err: error }, 'the source table was renamed away');
+    }
+  }
+  return true;
 }

@@ -105,6 +105,7 @@ async function alter(db: ClientBase, publication: string, statements: string[]):
 export interface SourceTable {
   schema: string;
   name: string;
+  oid: number;
   /** Logged, with a usable replica identity: a publication may send it. */
   replicable: boolean;
   published: boolean;
@@ -113,7 +114,7 @@ export interface SourceTable {
 /** The tables (roots, not partitions) of the schemas, whether they can be published and whether they are. */
 export async function readSourceTables(db: ClientBase, schemas: string[], publication: string): Promise<SourceTable[]> {
   const { rows } = await db.query<SourceTable>(
-    `SELECT n.nspname AS schema, c.relname AS name,
+    `SELECT n.nspname AS schema, c.relname AS name, c.oid::int8::float8 AS oid,
        c.relpersistence = 'p' AND NOT (c.relreplident = 'n' OR (c.relreplident = 'd'
          AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))) AS replicable,
        EXISTS (SELECT 1 FROM pg_publication_tables p WHERE p.pubname = $2 AND p.schemaname = n.nspname AND p.tablename = c.relname) AS published

@@ -40,3 +40,40 @@ export async function markSourceGone(
   );
   return result.rowCount === 1;
 }
+
+/**
+ * The rows that still hold a source table under a former name in its schema (a rename the stream
+ * has not followed yet, since the table had no change): their replica and the target it is in.
+ */
+export async function readFormerNames(
+  db: ClientBase,
+  slot: string,
+  schema: string,
+  name: string,
+  oid: number,
+): Promise<{ table: string; target: string | null }[]> {
+  const { rows } = await db.query<{ table: string; target: string | null }>(
+    `SELECT source_table AS table,
+       CASE WHEN to_regclass(format('%I.%I', target_schema, target_table)) IS NOT NULL
+         THEN format('%I.%I', target_schema, target_table) END AS target
+     FROM elt.tables WHERE slot_name = $1 AND source_schema = $2 AND source_table <> $3 AND source_oid = $4
+       AND source_gone_at IS NULL`,
+    [slot, schema, name, oid],
+  );
+  return rows;
+}
+
+/** A row whose source table is now copied under another name, and whose replica could not be dropped: it says so. */
+export async function markRenamedAway(
+  db: ClientBase,
+  slot: string,
+  schema: string,
+  table: string,
+  reason: string,
+): Promise<void> {
+  await db.query(
+    `UPDATE elt.tables SET state = 'excluded', last_error = $4, last_error_at = now(), source_gone_at = now()
+     WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,
+    [slot, schema, table, reason],
+  );
+}
