@@ -189,38 +189,75 @@ describe('a source table that is gone, and another under its name', () => {
   });
 });
 
-describe('a source table moved to another replicated schema that lands in the same target schema', () => {
+describe.each([
+  { lands: 'in the same target schema', map: undefined, target: 'staging' },
+  { lands: 'in a target schema of its own', map: 'public:staging,sales:staging_sales', target: 'staging_sales' },
+])('a source table moved to another replicated schema, landing $lands', ({ map, target }) => {
   const pair = replicationSuite({
     sourceSql: `
       CREATE SCHEMA sales;
-      CREATE TABLE moved (id int PRIMARY KEY, v text);
-      INSERT INTO moved SELECT i, 'moved ' || i FROM generate_series(1, 50) i;`,
-    // No ELT_TARGET_SCHEMA_MAP: public and sales both land in staging.
-    env: { ELT_SOURCE_SCHEMAS: 'public,sales' },
+      CREATE TABLE busy (id int PRIMARY KEY, v text);
+      INSERT INTO busy SELECT i, 'busy ' || i FROM generate_series(1, 50) i;
+      CREATE TABLE quiet (id int PRIMARY KEY, v text);
+      INSERT INTO quiet SELECT i, 'quiet ' || i FROM generate_series(1, 50) i;`,
+    env: { ELT_SOURCE_SCHEMAS: 'public,sales', ...(map ? { ELT_TARGET_SCHEMA_MAP: map } : {}) },
+  });
+  const rowsOf = (table: string) =>
+    query<{ schema: string; state: string; target: string }>(
+      pair.destinationUrl,
+      `SELECT source_schema AS schema, state, target_schema AS target FROM elt.tables WHERE source_table = $1`,
+      [table],
+    );
+  const copies = async (table: string) =>
+    Number(
+      (
+        await query<{ n: string }>(
+          pair.destinationUrl,
+          'SELECT count(*) AS n FROM elt.resync_job_tables WHERE source_table = $1',
+          [table],
+        )
+      )[0]!.n,
+    );
+  const followed = (table: string) =>
+    waitFor(`${table} to be followed into sales`, async () => {
+      const rows = await rowsOf(table);
+      return rows.length === 1 && rows[0]!.schema === 'sales' && rows[0]!.state === 'streaming' ? rows : null;
+    });
+
+  it('changed right after the move: the stream follows it, its replica moves, nothing is copied', async () => {
+    await query(
+      pair.sourceUrl,
+      `ALTER TABLE busy SET SCHEMA sales; UPDATE sales.busy SET v = 'in sales' WHERE id <= 5`,
+    );
+    expect(await followed('busy')).toEqual([{ schema: 'sales', state: 'streaming', target }]);
+    await pair.catchUp();
+    expect(
+      await compareReplica(pair.sourceUrl, pair.destinationUrl, { sourceSchema: 'sales', targetSchema: target }),
+    ).toEqual([]);
+    expect(await copies('busy')).toBe(0);
   });
 
-  // Known bug, left unfixed: sales.moved stops in error ("relation "moved" already exists": the kept
-  // replica of public.moved holds its name in staging), while public.moved says it is "replicated as a
-  // new table from its next change". it.fails: this test starts passing once it is fixed.
-  const stateIn = async (schema: string) =>
-    (
-      await query<{ state: string }>(
-        pair.destinationUrl,
-        `SELECT state FROM elt.tables WHERE source_schema = $1 AND source_table = 'moved'`,
-        [schema],
-      )
-    )[0]?.state;
-
-  it.fails('is replicated there, its changes applied', async () => {
-    await query(pair.sourceUrl, 'ALTER TABLE moved SET SCHEMA sales');
-    await query(pair.sourceUrl, `UPDATE sales.moved SET v = 'in sales' WHERE id <= 5`);
-    await waitFor('public.moved to be excluded', async () => (await stateIn('public')) === 'excluded');
-    const state = await waitFor('sales.moved to stream or stop', async () => {
-      const now = await stateIn('sales');
-      return now === 'streaming' || now === 'error' ? now : null;
-    });
-    expect(state).toBe('streaming');
+  it('left unchanged after the move: followed once its last changes are applied, nothing is copied, and it streams', async () => {
+    await query(pair.sourceUrl, `UPDATE quiet SET v = 'last in public' WHERE id = 1`);
+    await query(pair.sourceUrl, 'ALTER TABLE quiet SET SCHEMA sales');
+    expect(await followed('quiet')).toEqual([{ schema: 'sales', state: 'streaming', target }]);
+    expect(await copies('quiet')).toBe(0);
+    await query(pair.sourceUrl, `UPDATE sales.quiet SET v = 'in sales' WHERE id = 2`);
     await pair.catchUp();
-    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { sourceSchema: 'sales' })).toEqual([]);
+    expect(
+      await compareReplica(pair.sourceUrl, pair.destinationUrl, { sourceSchema: 'sales', targetSchema: target }),
+    ).toEqual([]);
+  });
+
+  it('moved back: followed back, and streams', async () => {
+    await query(pair.sourceUrl, 'ALTER TABLE sales.quiet SET SCHEMA public');
+    await waitFor('quiet to be followed back', async () => {
+      const rows = await rowsOf('quiet');
+      return rows.length === 1 && rows[0]!.schema === 'public' && rows[0]!.state === 'streaming';
+    });
+    await query(pair.sourceUrl, `UPDATE quiet SET v = 'back' WHERE id = 3`);
+    await pair.catchUp();
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    expect(await copies('quiet')).toBe(0);
   });
 });

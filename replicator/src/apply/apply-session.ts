@@ -159,6 +159,7 @@ export class ApplySession {
       targets,
       slot: options.slot,
       columns,
+      stopped: input.hooks.stopped,
     };
   }
 

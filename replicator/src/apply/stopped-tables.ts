@@ -25,6 +25,22 @@ export class StoppedTables {
     this.#reasons.delete(StoppedTables.#key(schema, table));
   }
 
+  /** Why the table is stopped; undefined when it is not. */
+  reason(schema: string, table: string): string | undefined {
+    return this.#reasons.get(StoppedTables.#key(schema, table));
+  }
+
+  /**
+   * The source renamed or moved a table: its stop goes with it to its new name, unless `resumed`
+   * (its row streams again); its old name is free for another table.
+   */
+  follow(from: { schema: string; table: string }, to: { schema: string; table: string }, resumed: boolean): void {
+    const reason = this.reason(from.schema, from.table);
+    if (reason === undefined) return;
+    this.resume(from.schema, from.table);
+    if (!resumed) this.stop(to.schema, to.table, reason);
+  }
+
   has(schema: string, table: string): boolean {
     return this.#reasons.has(StoppedTables.#key(schema, table));
   }

@@ -2,7 +2,9 @@
  * At start and at each heartbeat, a table the selection takes that elt does not replicate yet
  * is copied online while the other tables stream: a new source table that matches
  * ELT_INCLUDE_TABLES, one a changed selection takes again at a restart, or one created under
- * the name of a table that is gone from the source (../schema/gone-tables.ts). On the publication
+ * the name of a table that is gone from the source (../schema/gone-tables.ts); a table moved
+ * here from another replicated schema is followed instead (its replica moves, nothing is
+ * copied), once every change made before the move is applied. On the publication
  * elt manages it is added first (ALTER PUBLICATION … ADD TABLE); its changes wait (a stopped
  * table, ../apply/stopped-tables.ts) until a resync's copy is swapped in. A new table the
  * selection leaves out is recorded `excluded` with the reason.
@@ -17,6 +19,8 @@ import type { ClientBase } from 'pg';
 import type { StoppedTables } from '../apply/stopped-tables.js';
 import { dropFormerNames, dropGoneReplica } from '../schema/gone-tables.js';
 import type { SchemaContext } from '../schema/schema-changes.js';
+import { moveTable } from '../schema/table-identity.js';
+import { findRecordedOidElsewhere } from '../state/replica-columns.js';
 import { EltError } from '../errors.js';
 import { addToPublication, readSourceTables, type SourceTable } from '../source/selection-publication.js';
 import type { TableSelection } from '../source/selection.js';
@@ -47,6 +51,8 @@ export async function watchSelection(
       if (!seen) await excludeNewTable(ctx, watch, table, decision.reason);
       continue;
     }
+    // Moved here from another replicated schema: followed, never copied.
+    if (!seen?.row && table.replicable && table.published && (await followMovedTable(ctx, watch, table))) continue;
     if (!needsCopy(watch, table, seen)) continue;
     // The replica of the gone table first; one a reader holds is dropped, and the table copied, at a later heartbeat.
     if (seen?.gone && !(await dropGoneReplica(ctx, table.schema, table.name))) continue;
@@ -62,6 +68,28 @@ function needsCopy(watch: SelectionWatch, table: SourceTable, known: SelectionSt
   if (!table.replicable || (!table.published && !watch.managed)) return false;
   // A new table: without a selection, or on a user's publication, the stream finds it as before.
   if (!known?.row && (!watch.selection.isSet || (table.published && !watch.managed))) return false;
+  return true;
+}
+
+/**
+ * A table moved here from another replicated schema (ALTER TABLE … SET SCHEMA) is followed, not
+ * copied: once every change made before the move is applied (the gone watch marked its row), its
+ * replica and row move here; until then nothing is done (the stream may follow it first, at its
+ * next change). True when the table is such a table.
+ */
+async function followMovedTable(
+  ctx: SchemaContext & { control: ClientBase },
+  watch: SelectionWatch,
+  table: SourceTable,
+): Promise<boolean> {
+  const moved = await findRecordedOidElsewhere(ctx.control, ctx.slot, table.schema, table.oid);
+  if (moved === null) return false;
+  if (moved.gone)
+    await moveTable({ ...ctx, dest: ctx.control, stopped: watch.stopped }, moved, {
+      schema: table.schema,
+      name: table.name,
+      relationId: table.oid,
+    });
   return true;
 }
 

@@ -16,9 +16,9 @@ describe('goneReason', () => {
     );
   });
 
-  it('a table moved to a replicated schema is replicated there as a new table', () => {
+  it('a table moved to a replicated schema is followed there', () => {
     expect(goneReason(recorded, { schema: 'sales', name: 'orders' }, replicated)).toMatch(
-      /^The source table moved to sales\.orders .*where it is replicated as a new table/,
+      /^The source table moved to sales\.orders .*until it follows the table there/,
     );
   });
 

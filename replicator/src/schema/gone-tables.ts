@@ -41,7 +41,7 @@ export function goneReason(
     return `The source table was dropped (OID ${recorded.oid}): ${kept}. Drop the replica table when you no longer need it; a table created again under this name is copied as a new table.`;
   const moved = `The source table moved to ${now.schema}.${now.name} (ALTER TABLE … SET SCHEMA)`;
   if (replicatedSchemas.includes(now.schema))
-    return `${moved}, where it is replicated as a new table from its next change: ${kept}. Drop the replica table when you no longer need it.`;
+    return `${moved}: ${kept} until it follows the table there (when elt replicates ${now.schema}.${now.name}: ELT_INCLUDE_TABLES, ELT_EXCLUDE_TABLES).`;
   return `${moved}, outside the replicated schemas (ELT_SOURCE_SCHEMAS): ${kept}. Add ${now.schema} to ELT_SOURCE_SCHEMAS to replicate it there.`;
 }
 

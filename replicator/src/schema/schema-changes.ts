@@ -20,6 +20,7 @@
  */
 import type pg from 'pg';
 import type { ClientBase } from 'pg';
+import type { StoppedTables } from '../apply/stopped-tables.js';
 import { EltError } from '../errors.js';
 import { TableFailure } from '../failures.js';
 import type { Logger } from '../log.js';
@@ -44,6 +45,8 @@ export interface SchemaContext {
   slot: string;
   /** ELT_EXCLUDE_COLUMNS / ELT_MASK_COLUMNS: the stream's relations already follow it; the catalog reads are made to. */
   columns: ColumnPolicy;
+  /** The tables whose changes are skipped (the stream's): a renamed or moved table's stop follows it. */
+  stopped?: StoppedTables;
 }
 
 export interface DestColumn {

@@ -115,6 +115,51 @@ export async function findRecordedOid(
   return (rows[0]?.source_table as string | undefined) ?? null;
 }
 
+/** Where else (another source schema) a source relation OID is recorded, if anywhere. */
+export async function findRecordedOidElsewhere(
+  db: Queryable,
+  slot: string,
+  schema: string,
+  oid: number,
+): Promise<RecordedElsewhere | null> {
+  const { rows } = await db.query(
+    `SELECT source_schema AS schema, source_table AS table, target_schema AS "targetSchema", source_gone_at IS NOT NULL AS gone
+     FROM elt.tables WHERE slot_name = $1 AND source_schema <> $2 AND source_oid = $3 ORDER BY source_gone_at NULLS FIRST LIMIT 1`,
+    [slot, schema, oid],
+  );
+  return (rows[0] as RecordedElsewhere | undefined) ?? null;
+}
+
+export interface RecordedElsewhere {
+  schema: string;
+  table: string;
+  targetSchema: string;
+  /** Marked gone (../schema/gone-tables.ts): every change made before the move is applied. */
+  gone: boolean;
+}
+
+/**
+ * The source moved a table to another schema (ALTER TABLE … SET SCHEMA): its control rows follow
+ * (its columns cascade). A row marked gone (../schema/gone-tables.ts: every change made before the
+ * move was applied, none since) streams again.
+ */
+export async function moveRecordedTable(
+  db: Queryable,
+  slot: string,
+  from: { schema: string; table: string },
+  to: { schema: string; table: string; targetSchema: string },
+): Promise<void> {
+  await db.query(
+    `UPDATE elt.tables SET source_schema = $4, source_table = $5, target_schema = $6, target_table = $5,
+       state = CASE WHEN source_gone_at IS NULL THEN state ELSE 'streaming' END,
+       last_error = CASE WHEN source_gone_at IS NULL THEN last_error END,
+       last_error_at = CASE WHEN source_gone_at IS NULL THEN last_error_at END,
+       source_gone_at = NULL
+     WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,
+    [slot, from.schema, from.table, to.schema, to.table, to.targetSchema],
+  );
+}
+
 /** The source renamed a table: its control rows follow (its columns cascade). */
 export async function renameRecordedTable(
   db: Queryable,
