@@ -82,6 +82,24 @@ describe('a change the replica refuses', () => {
     expect((await tableState('accounts'))!.state).toBe('error');
   });
 
+  it('keeps the table stopped when the source renames it, and renames it back', async () => {
+    await query(
+      pair.sourceUrl,
+      "BEGIN; ALTER TABLE accounts RENAME TO accounts_v2; UPDATE accounts_v2 SET balance = 80 WHERE id = 5; INSERT INTO audit VALUES (5, 'renamed'); COMMIT;",
+    );
+    await pair.catchUp();
+    expect(await compareReplica(pair.sourceUrl, pair.destinationUrl, { except: ['accounts_v2'] })).toEqual([]);
+    expect(await balance(pair.destinationUrl, 'staging.accounts_v2', 5)).toBe(100);
+    expect((await tableState('accounts_v2'))!.state).toBe('error');
+    await query(
+      pair.sourceUrl,
+      'ALTER TABLE accounts_v2 RENAME TO accounts; UPDATE accounts SET balance = 81 WHERE id = 5',
+    );
+    await pair.catchUp();
+    expect(await balance(pair.destinationUrl, 'staging.accounts', 5)).toBe(100);
+    expect((await tableState('accounts'))!.state).toBe('error');
+  });
+
   it('keeps the table stopped when a restart interrupts its resync, and in error when that resync is cancelled', async () => {
     // An open transaction that has written: the resync's snapshot (from a temporary slot) waits
     // for it, so the copy cannot finish before the kill.

@@ -408,7 +408,10 @@ export class ApplySession {
       return null;
     }
     try {
-      return await this.#registry.resolve(this.#schemaContext, relationId);
+      const target = await this.#registry.resolve(this.#schemaContext, relationId);
+      // Following a rename or a move may have brought the table's stop to its new name.
+      if (relation && hooks.stopped.has(relation.schema, relation.name)) return null;
+      return target;
     } catch (error) {
       if (!(error instanceof TableFailure) || !relation) throw error;
       await this.#applier.stopTable(relation.schema, relation.name, error);
