@@ -261,3 +261,40 @@ describe.each([
     expect(await copies('quiet')).toBe(0);
   });
 });
+
+describe('a table the selection left out after replicating it, moved to a schema where it is selected', () => {
+  const publication = { ELT_PUBLICATION: 'all_pub', ELT_SOURCE_SCHEMAS: 'public,sales' };
+  const pair = replicationSuite({
+    sourceSql: `
+      CREATE SCHEMA sales;
+      CREATE TABLE old_stuff (id int PRIMARY KEY, v text);
+      INSERT INTO old_stuff SELECT i, 'stuff ' || i FROM generate_series(1, 20) i;
+      CREATE PUBLICATION all_pub FOR ALL TABLES;`,
+    env: { ...publication, ELT_TARGET_SCHEMA_MAP: 'public:staging,sales:staging_sales' },
+  });
+
+  it('is copied there as a new table, not followed from its stale replica', async () => {
+    await pair.restart({ ELT_EXCLUDE_TABLES: 'public.old_stuff' });
+    await waitFor('old_stuff to be left out', async () => (await pair.tableState('old_stuff'))?.state === 'excluded');
+    // Missed by the kept replica: the table is no longer replicated.
+    await query(pair.sourceUrl, `UPDATE old_stuff SET v = 'while left out' WHERE id <= 10`);
+    await query(
+      pair.sourceUrl,
+      `ALTER TABLE old_stuff SET SCHEMA sales; UPDATE sales.old_stuff SET v = 'in sales' WHERE id = 20`,
+    );
+    await waitFor('sales.old_stuff to stream', async () => {
+      const [row] = await query<{ state: string }>(
+        pair.destinationUrl,
+        `SELECT state FROM elt.tables WHERE source_schema = 'sales' AND source_table = 'old_stuff'`,
+      );
+      return row?.state === 'streaming';
+    });
+    await pair.catchUp();
+    expect(
+      await compareReplica(pair.sourceUrl, pair.destinationUrl, {
+        sourceSchema: 'sales',
+        targetSchema: 'staging_sales',
+      }),
+    ).toEqual([]);
+  });
+});

@@ -115,7 +115,11 @@ export async function findRecordedOid(
   return (rows[0]?.source_table as string | undefined) ?? null;
 }
 
-/** Where else (another source schema) a source relation OID is recorded, if anywhere. */
+/**
+ * Where else (another source schema) a source relation OID is recorded by a row that follows it:
+ * one that streams or stopped in error, or is marked gone. Not a row excluded for another reason
+ * (left out by the selection, say), nor one being copied: their table is a new one here.
+ */
 export async function findRecordedOidElsewhere(
   db: Queryable,
   slot: string,
@@ -124,7 +128,9 @@ export async function findRecordedOidElsewhere(
 ): Promise<RecordedElsewhere | null> {
   const { rows } = await db.query(
     `SELECT source_schema AS schema, source_table AS table, target_schema AS "targetSchema", source_gone_at IS NOT NULL AS gone
-     FROM elt.tables WHERE slot_name = $1 AND source_schema <> $2 AND source_oid = $3 ORDER BY source_gone_at NULLS FIRST LIMIT 1`,
+     FROM elt.tables WHERE slot_name = $1 AND source_schema <> $2 AND source_oid = $3
+       AND (state IN ('streaming', 'error') OR source_gone_at IS NOT NULL)
+     ORDER BY source_gone_at NULLS FIRST LIMIT 1`,
     [slot, schema, oid],
   );
   return (rows[0] as RecordedElsewhere | undefined) ?? null;
