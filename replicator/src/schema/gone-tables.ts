@@ -63,14 +63,18 @@ export class GoneTables {
     const recorded = await readTablesWithSource(ctx.control, ctx.slot);
     if (recorded.length === 0 && this.#pending.size === 0) return;
     const whereabouts = await readWhereabouts(ctx.source, recorded);
-    // Read after the catalog: a table the catalog no longer has went by this position.
-    const by = await currentInsertLsn(ctx.source);
+    // Read after the catalog, and only when a table is newly found gone: it went by this position.
+    let by: Lsn | null = null;
     for (const table of recorded) {
       const reason = goneReason(table, whereabouts.get(table.oid) ?? null, ctx.sourceSchemas);
       const key = JSON.stringify([table.schema, table.table, table.oid]);
       if (reason === null) this.#pending.delete(key);
-      else if (!this.#pending.has(key)) this.#pending.set(key, { table, reason, by });
+      else if (!this.#pending.has(key)) {
+        by ??= await currentInsertLsn(ctx.source);
+        this.#pending.set(key, { table, reason, by });
+      }
     }
+    if (this.#pending.size === 0) return;
     const applied = (await readReplicationState(ctx.control, ctx.slot))?.appliedLsn ?? null;
     for (const [key, pending] of this.#pending) {
       if (applied === null || applied < pending.by) continue;
