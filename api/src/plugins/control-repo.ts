@@ -3,8 +3,9 @@
  *
  * The API keeps no state of its own. It reads what the replicator records
  * (`elt.replication_state`, `elt.tables`, the resync job rows) and writes only resync
- * requests: a job and its tables in one transaction, with `pg_notify(elt_resync, id)` in
- * the same transaction so the replicator hears of the job exactly when it becomes visible.
+ * requests and their cancellation, through the replicator's own statements (state/resync-queue.ts):
+ * a job and its tables in one transaction, with `pg_notify(elt_resync, id)` in the same
+ * transaction so the replicator hears of the job exactly when it becomes visible.
  *
  * Table names from clients are only ever compared, as parameters, with the names in
  * `elt.tables` (the catalog of what is replicated); they never become SQL.
@@ -12,7 +13,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Pool, PoolClient } from 'pg';
 import { RUNNING_PERCENT_MAX } from '../../../replicator/src/progress/meter.js';
-import { RESYNC_CHANNEL } from '../../../replicator/src/state/control.js';
+import {
+  activeJobsOf,
+  enqueueResync,
+  readResyncCandidates,
+  requestJobCancel,
+} from '../../../replicator/src/state/resync-queue.js';
 import {
   readJob,
   readJobs,
@@ -151,18 +157,7 @@ export class ControlRepository {
   async queueResync(request: QueueRequest): Promise<number> {
     return this.transaction(async (client) => {
       const wanted = 'all' in request ? null : [...new Set(request.tables)];
-      const { rows: found } = await client.query<{
-        name: string;
-        source_schema: string;
-        source_table: string;
-        state: TableState;
-        rows_estimated: string | null;
-      }>(
-        `SELECT source_schema || '.' || source_table AS name, source_schema, source_table, state, rows_estimated::text AS rows_estimated
-         FROM elt.tables WHERE slot_name = $1 AND ($2::text[] IS NULL OR source_schema || '.' || source_table = ANY ($2::text[]))
-         ORDER BY source_schema, source_table`,
-        [this.slot, wanted],
-      );
+      const found = await readResyncCandidates(client, this.slot, wanted);
       const byName = new Map(found.map((row) => [row.name, row]));
       if (wanted) {
         const unknown = wanted.filter((name) => !byName.has(name));
@@ -184,34 +179,17 @@ export class ControlRepository {
           `No tables are replicated for slot ${this.slot} yet: start the replicator (elt replicate) first.`,
         );
 
-      const schemas = tables.map((t) => t.source_schema);
-      const names = tables.map((t) => t.source_table);
-      const { rows: active } = await client.query<{ name: string; job_id: string }>(
-        `SELECT a.source_schema || '.' || a.source_table AS name, a.job_id::text AS job_id
-         FROM elt.resync_job_tables a JOIN unnest($2::text[], $3::text[]) AS w(s, t) ON a.source_schema = w.s AND a.source_table = w.t
-         WHERE a.slot_name = $1 AND a.state IN ('queued', 'running') ORDER BY 1`,
-        [this.slot, schemas, names],
-      );
+      const active = await activeJobsOf(client, this.slot, tables);
       if (active.length > 0) {
-        const list = active.map((a) => `${a.name} (job ${a.job_id})`).join(', ');
+        const list = active.map((a) => `${a.name} (job ${a.jobId})`).join(', ');
         throw conflict(
           `A resync is already queued or running for ${list}: wait for it to finish, or cancel it with DELETE /v1/resync/{id}.`,
         );
       }
-
-      const { rows: jobs } = await client.query<{ id: string }>(
-        'INSERT INTO elt.resync_jobs (slot_name, requested_by) VALUES ($1, $2) RETURNING id::text AS id',
-        [this.slot, request.requestedBy],
-      );
-      const id = jobs[0]!.id;
-      await client.query(
-        `INSERT INTO elt.resync_job_tables (job_id, slot_name, source_schema, source_table, rows_estimated)
-         SELECT $1::bigint, $2, u.s, u.t, u.e FROM unnest($3::text[], $4::text[], $5::bigint[]) AS u(s, t, e)`,
-        [id, this.slot, schemas, names, tables.map((t) => t.rows_estimated)],
-      );
-      // Delivered at COMMIT, and only if the job commits.
-      await client.query('SELECT pg_notify($1, $2)', [RESYNC_CHANNEL, id]);
-      return Number(id);
+      // One job takes them all: a concurrent request that queued one of them first makes the
+      // unique index refuse this one (a 409, see ../errors.ts), never a job with fewer tables.
+      const id = await enqueueResync(client, this.slot, tables, request.requestedBy, { refuseActive: true });
+      return id!;
     });
   }
 
@@ -241,31 +219,12 @@ export class ControlRepository {
    */
   async cancelJob(id: string): Promise<CancelOutcome | null> {
     return this.transaction(async (client) => {
-      const { rows } = await client.query<{ state: JobState }>(
-        'SELECT state FROM elt.resync_jobs WHERE id = $1::bigint AND slot_name = $2 FOR UPDATE',
-        [id, this.slot],
-      );
-      const state = rows[0]?.state;
-      if (state === undefined) return null;
-      if (state === 'cancelled') return 'cancelled';
-      if (state === 'succeeded' || state === 'failed') {
-        throw conflict(`Resync job ${id} has already ${state}: there is nothing to cancel.`);
+      const before = await requestJobCancel(client, this.slot, id);
+      if (before === null) return null;
+      if (before === 'succeeded' || before === 'failed') {
+        throw conflict(`Resync job ${id} has already ${before}: there is nothing to cancel.`);
       }
-      if (state === 'queued') {
-        await client.query(
-          "UPDATE elt.resync_jobs SET state = 'cancelled', cancel_requested = true, finished_at = now() WHERE id = $1::bigint",
-          [id],
-        );
-        await client.query(
-          "UPDATE elt.resync_job_tables SET state = 'cancelled', finished_at = now() WHERE job_id = $1::bigint AND state IN ('queued', 'running')",
-          [id],
-        );
-      } else {
-        await client.query('UPDATE elt.resync_jobs SET cancel_requested = true WHERE id = $1::bigint', [id]);
-      }
-      // The replicator re-reads the job on any notification; for a running job this is the prompt to stop.
-      await client.query('SELECT pg_notify($1, $2)', [RESYNC_CHANNEL, id]);
-      return state === 'queued' ? 'cancelled' : 'cancel_requested';
+      return before === 'running' ? 'cancel_requested' : 'cancelled';
     });
   }
 

@@ -13,18 +13,24 @@ import { ELT_BIN, ELT_NODE_FLAGS, REPO_ROOT, type StackPaths } from './paths.js'
 import { background } from './processes.js';
 import { httpOk, type HealthCheck } from './health.js';
 import { destinationUrl, SOURCE_DB, sourceUrl, type StackSettings } from './settings.js';
+import { readReplicationState } from '../state/control.js';
 
 const MINUTE = 60_000;
 
-/** One query on a fresh connection (health checks run rarely). */
-export async function queryOnce<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
+/** Work on a fresh connection (health checks run rarely). */
+async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
   await client.connect();
   try {
-    return (await client.query<T>(sql)).rows;
+    return await work(client);
   } finally {
     await client.end();
   }
+}
+
+/** One query on a fresh connection. */
+export async function queryOnce<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
+  return withClient(url, async (client) => (await client.query<T>(sql)).rows);
 }
 
 export function startReplicator(paths: StackPaths, s: StackSettings): HealthCheck {
@@ -47,11 +53,8 @@ export function startReplicator(paths: StackPaths, s: StackSettings): HealthChec
       await watch?.poll().catch(() => {
         // Only the progress display: the health check below decides.
       });
-      const rows = await queryOnce<{ phase: string }>(
-        destinationUrl(s),
-        "SELECT phase FROM elt.replication_state WHERE slot_name = 'elt_slot'",
-      );
-      const streaming = rows[0]?.phase === 'streaming';
+      const state = await withClient(destinationUrl(s), (db) => readReplicationState(db, 'elt_slot'));
+      const streaming = state?.phase === 'streaming';
       if (streaming) watch?.clear();
       return streaming && (await httpOk(`http://127.0.0.1:${s.metricsPort}/metrics`)) !== null;
     },

@@ -5,15 +5,9 @@
  * recorded in elt.tables. Needs the replicator's destination role (or pg_read_all_stats).
  */
 import pg from 'pg';
+import { readSnapshotCopies, type SnapshotCopyRow } from '../state/read-model.js';
 import { formatProgressLine } from './format.js';
 import type { LiveLines } from './live-lines.js';
-
-interface CopyRow {
-  table: string;
-  rows_estimated: string | null;
-  rows: string;
-  bytes: string;
-}
 
 interface FirstSeen {
   at: number;
@@ -35,14 +29,7 @@ export class SnapshotWatch {
     const db = new pg.Client({ connectionString: this.destinationUrl, application_name: 'elt-snapshot-watch' });
     await db.connect();
     try {
-      const { rows } = await db.query<CopyRow>(
-        `SELECT t.source_schema || '.' || t.source_table AS table, t.rows_estimated::text AS rows_estimated,
-           p.tuples_processed::text AS rows, p.bytes_processed::text AS bytes
-         FROM elt.tables t JOIN pg_stat_progress_copy p ON p.relid = to_regclass(format('%I.%I', t.target_schema, t.target_table))
-         WHERE t.slot_name = $1 AND t.state = 'snapshotting' ORDER BY 1`,
-        [this.slot],
-      );
-      this.#draw(rows);
+      this.#draw(await readSnapshotCopies(db, this.slot));
     } finally {
       await db.end();
     }
@@ -54,7 +41,7 @@ export class SnapshotWatch {
     this.#firstSeen.clear();
   }
 
-  #draw(rows: CopyRow[]): void {
+  #draw(rows: SnapshotCopyRow[]): void {
     const now = Date.now();
     for (const table of this.#firstSeen.keys()) {
       if (rows.some((r) => r.table === table)) continue;

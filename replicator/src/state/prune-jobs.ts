@@ -1,9 +1,11 @@
 /**
  * Prune jobs in elt.prune_jobs as the replicator (their only executor) sees them: the API
- * queues them, the retention setting starts them; each records its cutoff, the rows it
+ * queues them (queuePruneJob), the retention setting starts them; each records its cutoff, the rows it
  * removed per table and how it ended.
  */
 import type { ClientBase } from 'pg';
+import { PRUNE_CHANNEL } from './control.js';
+import type { Queryable } from './replica-columns.js';
 
 /** Job rows kept after they finish. */
 const KEEP_FINISHED_DAYS = 30;
@@ -22,6 +24,21 @@ export interface ReplicaTable {
 }
 
 const RETURNING = `RETURNING id::float8 AS id, older_than_seconds::float8 AS "olderThanSeconds", cutoff::text AS cutoff, requested_by AS "requestedBy"`;
+
+/** Queue a job and notify the replicator, in one statement (one transaction); returns its id. */
+export async function queuePruneJob(
+  db: Queryable,
+  slot: string,
+  olderThanSeconds: number,
+  requestedBy: string,
+): Promise<number> {
+  const { rows } = await db.query(
+    `WITH job AS (INSERT INTO elt.prune_jobs (slot_name, older_than_seconds, requested_by) VALUES ($1, $2, $3) RETURNING id)
+     SELECT id::float8 AS id, pg_notify($4, id::text) FROM job`,
+    [slot, olderThanSeconds, requestedBy, PRUNE_CHANNEL],
+  );
+  return (rows[0] as { id: number }).id;
+}
 
 /** Jobs a previous run left running start over. */
 export async function requeueInterruptedPruneJobs(db: ClientBase, slot: string): Promise<number> {

@@ -1,6 +1,6 @@
 /**
  * What elt reports about itself, read from the control schema: the replication state of a
- * slot, its tables and its resync jobs. One set of queries for every reader, so the API
+ * slot, its tables, its resync and prune jobs, a snapshot's copies under way. One set of queries for every reader, so the API
  * (`/ready`, `/v1/status`, `/v1/tables`, `/v1/resync`) and `elt status` show the same figures.
  * Timestamps are ISO 8601 in UTC with microseconds, whatever the session's TimeZone; counts
  * are numbers. Read-only.
@@ -223,4 +223,67 @@ export async function readVerifyResults(db: Queryable, slot: string): Promise<Re
       throw error;
     });
   return rows as Record<string, unknown>[];
+}
+
+/** A prune job as the API shows it (older_than is formatted by the caller). */
+export interface PruneJobRow {
+  id: number;
+  slot: string;
+  state: string;
+  older_than_seconds: number;
+  cutoff: string | null;
+  requested_at: string;
+  requested_by: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  rows_pruned: number;
+  tables: Record<string, number>;
+  error: string | null;
+}
+
+const PRUNE_COLUMNS = `id::float8 AS id, slot_name AS slot, state, older_than_seconds::float8 AS older_than_seconds, ${iso('cutoff')},
+  ${iso('requested_at')}, requested_by, ${iso('started_at')}, ${iso('finished_at')}, rows_pruned::float8 AS rows_pruned, tables, error`;
+
+/** The slot's newest prune jobs first; only those in `state` when given. */
+export async function readPruneJobs(
+  db: Queryable,
+  slot: string,
+  limit: number,
+  state?: string,
+): Promise<PruneJobRow[]> {
+  const { rows } = await db.query(
+    `SELECT ${PRUNE_COLUMNS} FROM elt.prune_jobs WHERE slot_name = $1 AND ($2::text IS NULL OR state = $2) ORDER BY id DESC LIMIT $3`,
+    [slot, state ?? null, limit],
+  );
+  return rows as PruneJobRow[];
+}
+
+/** One prune job of the slot, or null. */
+export async function readPruneJob(db: Queryable, slot: string, id: string | number): Promise<PruneJobRow | null> {
+  const { rows } = await db.query(
+    `SELECT ${PRUNE_COLUMNS} FROM elt.prune_jobs WHERE id = $1::bigint AND slot_name = $2`,
+    [String(id), slot],
+  );
+  return (rows[0] as PruneJobRow | undefined) ?? null;
+}
+
+/** A table the snapshot is copying, with the destination's COPY progress (pg_stat_progress_copy). */
+export interface SnapshotCopyRow {
+  /** schema.table on the source */
+  table: string;
+  rows_estimated: string | null;
+  rows: string;
+  bytes: string;
+}
+
+/** The copies a snapshot has under way (needs the replicator's role or pg_read_all_stats to see them). */
+export async function readSnapshotCopies(db: Queryable, slot: string): Promise<SnapshotCopyRow[]> {
+  const { rows } = await db.query(
+    `SELECT t.source_schema || '.' || t.source_table AS table, t.rows_estimated::text AS rows_estimated,
+       p.tuples_processed::text AS rows, p.bytes_processed::text AS bytes
+     FROM elt.tables t JOIN pg_stat_progress_copy p ON p.relid = to_regclass(format('%I.%I', t.target_schema, t.target_table))
+     WHERE t.slot_name = $1 AND t.state = 'snapshotting' ORDER BY 1`,
+    [slot],
+  );
+  return rows as SnapshotCopyRow[];
 }

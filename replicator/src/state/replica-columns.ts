@@ -8,6 +8,7 @@
  * table dropped and created again all look alike by name. Attnums and OIDs do not.
  */
 import type pg from 'pg';
+import { qualified } from '../sql.js';
 
 /** A connection, or the apply transaction. */
 export interface Queryable {
@@ -99,6 +100,52 @@ export async function readRecordedTable(
     natts: row.natts,
     columns: row.columns,
   };
+}
+
+/** What verification needs of a table's row: its state, replica, recorded OID and the attnums of its masked columns. */
+export interface VerifiedTable {
+  state: string;
+  targetSchema: string;
+  targetTable: string;
+  /** The recorded source OID as text; null when never recorded. */
+  oid: string | null;
+  /** Columns whose policy is not `exclude` (so a mask): their replica differs from the source by design. */
+  masked: number[];
+}
+
+export async function readVerifiedTable(
+  db: Queryable,
+  slot: string,
+  schema: string,
+  table: string,
+): Promise<VerifiedTable | null> {
+  const { rows } = await db.query(
+    `SELECT state, target_schema AS "targetSchema", target_table AS "targetTable", source_oid::bigint::text AS oid,
+       ARRAY(SELECT (e->>'attnum')::int FROM jsonb_array_elements(column_policy) e WHERE e->>'policy' <> 'exclude') AS masked
+     FROM elt.tables
+     WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,
+    [slot, schema, table],
+  );
+  return (rows[0] as VerifiedTable | undefined) ?? null;
+}
+
+/** The recorded columns of a table with their type in its replica (null when the replica lacks the column). */
+export async function readRecordedColumnTypes(
+  db: Queryable,
+  slot: string,
+  schema: string,
+  table: string,
+  targetSchema: string,
+  targetTable: string,
+): Promise<{ attnum: number; name: string; type: string | null }[]> {
+  const { rows } = await db.query(
+    `SELECT c.attnum, c.column_name AS name, format_type(a.atttypid, a.atttypmod) AS type
+     FROM elt.table_columns c
+     LEFT JOIN pg_attribute a ON a.attrelid = to_regclass($4) AND a.attname = c.column_name AND NOT a.attisdropped
+     WHERE c.slot_name = $1 AND c.source_schema = $2 AND c.source_table = $3 ORDER BY c.attnum`,
+    [slot, schema, table, qualified(targetSchema, targetTable)],
+  );
+  return rows as { attnum: number; name: string; type: string | null }[];
 }
 
 /** The name under which a source relation OID is recorded, if any. */

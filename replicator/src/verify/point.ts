@@ -15,6 +15,8 @@ import type { Logger } from '../log.js';
 import { formatLsn, lastRecordEnd, parseLsn, type Lsn } from '../lsn.js';
 import { createSlotWithSnapshot } from '../source/slot.js';
 import { literal } from '../sql.js';
+import { appliedReaches, readReplicationState } from '../state/control.js';
+import { readReadiness } from '../state/read-model.js';
 
 /** How long the replica may take to apply the source's WAL position before a snapshot is taken. */
 const CATCH_UP_WAIT_MS = 300_000;
@@ -49,16 +51,10 @@ const HEARTBEAT_MAX_AGE_S = 60;
 
 /** Before verifying: the slot's replicator streams and its heartbeat is fresh; otherwise no point would ever be reached. */
 export async function checkReplicatorStreaming(replica: pg.Client, slot: string): Promise<void> {
-  const { rows } = await replica
-    .query<{ phase: string; age: number | null }>(
-      'SELECT phase, extract(epoch FROM now() - heartbeat_at)::float8 AS age FROM elt.replication_state WHERE slot_name = $1',
-      [slot],
-    )
-    .catch((error: { code?: string }) => {
-      if (error.code === '42P01') return { rows: [] };
-      throw error;
-    });
-  const row = rows[0];
+  const row = await readReadiness(replica, slot).catch((error: { code?: string }) => {
+    if (error.code === '42P01') return null;
+    throw error;
+  });
   const hint = 'Start elt replicate for this slot (or set ELT_SLOT to the slot it uses), then verify again.';
   if (!row)
     throw new ReplicaNotApplying(
@@ -94,11 +90,7 @@ export async function openPoint(ctx: PointContext): Promise<Point> {
     await waitApplied(ctx, snapshot.consistentPoint, IN_SNAPSHOT_WAIT_MS);
     await ctx.replica.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     // The replica's snapshot is taken by its first statement: check that it holds L.
-    const { rows: applied } = await ctx.replica.query<{ ok: boolean }>(
-      'SELECT applied_lsn >= $2::pg_lsn AS ok FROM elt.replication_state WHERE slot_name = $1',
-      [ctx.slot, formatLsn(snapshot.consistentPoint)],
-    );
-    if (applied[0]?.ok !== true)
+    if (!(await appliedReaches(ctx.replica, ctx.slot, snapshot.consistentPoint)))
       throw new Error('the replica went back before the verification point (a new full snapshot?)');
   } catch (error) {
     // Cleanup after the error thrown below: a connection that is gone has nothing to release or roll back.
@@ -121,13 +113,9 @@ async function waitApplied(ctx: PointContext, lsn: Lsn, timeoutMs: number): Prom
   const deadline = Date.now() + timeoutMs;
   let last = 'no replication state';
   for (;;) {
-    const { rows } = await ctx.replica.query<{ applied: string | null; phase: string }>(
-      'SELECT applied_lsn::text AS applied, phase FROM elt.replication_state WHERE slot_name = $1',
-      [ctx.slot],
-    );
-    const row = rows[0];
-    if (row?.phase === 'streaming' && row.applied !== null && parseLsn(row.applied) >= lsn) return;
-    if (row) last = `phase ${row.phase}, applied ${row.applied ?? '-'}`;
+    const state = await readReplicationState(ctx.replica, ctx.slot);
+    if (state?.phase === 'streaming' && state.appliedLsn !== null && state.appliedLsn >= lsn) return;
+    if (state) last = `phase ${state.phase}, applied ${state.appliedLsn === null ? '-' : formatLsn(state.appliedLsn)}`;
     if (ctx.signal?.aborted) throw new Error('verification stopped');
     if (Date.now() > deadline) {
       throw new ReplicaNotApplying(

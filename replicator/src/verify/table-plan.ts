@@ -7,7 +7,7 @@
  */
 import type { ClientBase } from 'pg';
 import { METADATA_COLUMNS } from '../schema/metadata-columns.js';
-import { qualified } from '../sql.js';
+import { readRecordedColumnTypes, readVerifiedTable } from '../state/replica-columns.js';
 
 export interface PlanColumn {
   attnum: number;
@@ -45,29 +45,10 @@ export async function readTablePlan(
   schema: string,
   table: string,
 ): Promise<TablePlan> {
-  const { rows: tables } = await dest.query<{
-    state: string;
-    target_schema: string;
-    target_table: string;
-    oid: string | null;
-    masked: number[];
-  }>(
-    `SELECT state, target_schema, target_table, source_oid::bigint::text AS oid,
-       ARRAY(SELECT (e->>'attnum')::int FROM jsonb_array_elements(column_policy) e WHERE e->>'policy' <> 'exclude') AS masked
-     FROM elt.tables
-     WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3`,
-    [slot, schema, table],
-  );
-  const row = tables[0];
+  const row = await readVerifiedTable(dest, slot, schema, table);
   if (!row) throw new NotVerifiable(`${schema}.${table} is not replicated by slot ${slot}`);
   if (row.state !== 'streaming') throw new NotVerifiable(`${schema}.${table} is ${row.state}, not streaming`);
-  const { rows: recorded } = await dest.query<{ attnum: number; name: string; type: string | null }>(
-    `SELECT c.attnum, c.column_name AS name, format_type(a.atttypid, a.atttypmod) AS type
-     FROM elt.table_columns c
-     LEFT JOIN pg_attribute a ON a.attrelid = to_regclass($4) AND a.attname = c.column_name AND NOT a.attisdropped
-     WHERE c.slot_name = $1 AND c.source_schema = $2 AND c.source_table = $3 ORDER BY c.attnum`,
-    [slot, schema, table, qualified(row.target_schema, row.target_table)],
-  );
+  const recorded = await readRecordedColumnTypes(dest, slot, schema, table, row.targetSchema, row.targetTable);
   const { rows: sourceColumns } = await source.query<{
     oid: string;
     kind: string;
@@ -90,7 +71,7 @@ export async function readTablePlan(
   // A masked column differs from its source by design (ELT_MASK_COLUMNS): it is not compared; a
   // table whose key is masked is compared as a whole, by its other columns.
   return buildPlan(
-    { schema, table, targetSchema: row.target_schema, targetTable: row.target_table, partitioned: first.kind === 'p' },
+    { schema, table, targetSchema: row.targetSchema, targetTable: row.targetTable, partitioned: first.kind === 'p' },
     recorded.filter((r) => !row.masked.includes(r.attnum)),
     sourceColumns,
   );
