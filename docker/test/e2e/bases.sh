@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The upstream base images the stack names (debian:bookworm-slim, node:20-bookworm-slim,
-# postgres:15, prom/prometheus:…), each pulled when a registry answers, else built here as a
+# postgres:15, prom/prometheus:…, apache/airflow:…), each pulled when a registry answers, else built here as a
 # stand-in under the upstream name from Debian's packages (docker/test/standins/). Stand-ins are
 # kept as `docker save` archives in $ELT_CACHE/images, keyed by the hash of what built them, so a
 # later run loads them in seconds; the minbase debootstrap of bookworm is kept there too.
@@ -37,12 +37,36 @@ bases_ensure() {
   docker save -o "$archive.tmp" "$image" && mv "$archive.tmp" "$archive"
 }
 
-# What a stand-in is built from: its Dockerfile, the files beside it and the Node it copies.
+# bases_ensure_all "IMAGE NAME"…: every IMAGE present after it; debian first, then the others in
+# parallel. Fails when one of them fails (each says why).
+bases_ensure_all() {
+  docker image inspect debian:bookworm-slim >/dev/null 2>&1 || bases_ensure debian:bookworm-slim debian
+  local pids=() pair failed=0 pid
+  for pair in "$@"; do
+    # shellcheck disable=SC2086 # IMAGE NAME: two words on purpose
+    bases_ensure $pair &
+    pids+=("$!")
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  return "$failed"
+}
+
+# What a stand-in is built from: its Dockerfile, the files beside it, the Node it copies, the
+# Airflow requirements it installs.
 bases_key() {
   {
     cat "$STANDINS/$1".* "$STANDINS/debian".* "$HOST_CA"
     [ "$1" != node ] || node --version
+    [ "$1" != airflow ] || cat "$REPO/airflow/requirements.txt"
   } | sha256sum | cut -c1-16
+}
+
+# The apache/airflow tag docker/airflow.Dockerfile builds on (its AIRFLOW_VERSION and PYTHON_VERSION).
+airflow_base_tag() {
+  local version python
+  version="$(sed -n 's/^ARG AIRFLOW_VERSION=//p' "$REPO/docker/airflow.Dockerfile")"
+  python="$(sed -n 's/^ARG PYTHON_VERSION=//p' "$REPO/docker/airflow.Dockerfile")"
+  echo "$version-python$python"
 }
 
 bases_build_debian() {
@@ -93,4 +117,12 @@ bases_build_postgres() {
 
 bases_build_prometheus() {
   bases_docker_build "$1" "$STANDINS/prometheus.Dockerfile" "$STANDINS"
+}
+
+bases_build_airflow() {
+  local ctx="$E2E_DIR/airflow-context"
+  mkdir -p "$ctx"
+  cp "$STANDINS"/airflow.* "$REPO/airflow/requirements.txt" "$ctx/"
+  bases_docker_build "$1" "$ctx/airflow.Dockerfile" "$ctx"
+  rm -rf "$ctx"
 }

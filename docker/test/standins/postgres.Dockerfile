@@ -11,8 +11,11 @@ RUN mkdir -p /etc/postgresql-common/createcluster.d \
  && mkdir -p /docker-entrypoint-initdb.d /var/run/postgresql /var/lib/postgresql/data \
  && chown postgres:postgres /var/run/postgresql /var/lib/postgresql/data \
  && chmod 3777 /var/run/postgresql
+# A UTF-8 locale, as upstream's (en_US.utf8 there): initdb takes its encoding from it, and under the
+# C locale the databases would be SQL_ASCII (dbt then fails on a model's non-ASCII character).
 ENV PATH=/usr/lib/postgresql/15/bin:$PATH \
-    PGDATA=/var/lib/postgresql/data
+    PGDATA=/var/lib/postgresql/data \
+    LANG=C.UTF-8
 COPY postgres.entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 ENTRYPOINT ["docker-entrypoint.sh"]
 STOPSIGNAL SIGINT
