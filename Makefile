@@ -48,7 +48,7 @@ help:
 	@echo "make dbt-build  build and test the marts (dbt) on the make up destination (.elt/stack.env); make dbt-docs: docs site files"
 	@echo "make airflow-up Airflow in the foreground for the make up stack (make up already starts it)"
 	@echo "make bench   replicator vs native logical replication vs pg_dump | psql (bench-quick: ~2 min)"
-	@echo "make test-compose  docker compose up for real: builds every image, runs the stack end to end (root; ~13 min, ~19 the first time)"
+	@echo "make test-compose  docker compose up for real: builds every image, runs the stack end to end, Airflow too (root; ~9 min, ~17 the first time)"
 	@echo "make dashboard-png  draw the Grafana dashboard's panels from the make up stack's Prometheus (monitoring/dashboard/)"
 	@echo "make chaos   the reliability and security suite: kill -9s, server faults, hostile API input, audits (~4 min)"
 	@echo "make clean   stop and remove all local state (.elt/)"
