@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { PRUNE_CHANNEL } from '../../../replicator/src/state/control.js';
+import { claimPruneJob } from '../../../replicator/src/state/prune-jobs.js';
 import { waitFor } from '../../../harness/replication.js';
 import { apiSuite, bearer, SLOT } from '../helper.js';
 
@@ -97,5 +98,34 @@ describe('prune jobs', () => {
     expect((await post({ older_than: '7d' }, {})).statusCode).toBe(401);
     expect((await post({ older_than: '7d' }, bearer('wrong-token-0123456789abcdef'))).statusCode).toBe(403);
     expect(await jobCount()).toBe(0);
+  });
+
+  it('answers the job as it was queued, even when the replicator claims it at once', async () => {
+    // The replicator: hears elt_prune and claims the job right away (as Pruner.step may).
+    const replicator = new pg.Client(api.dest.url);
+    await replicator.connect();
+    const claims: Promise<unknown>[] = [];
+    replicator.on('notification', (message) => {
+      if (message.channel === PRUNE_CHANNEL) claims.push(claimPruneJob(replicator, SLOT));
+    });
+    await replicator.query(`LISTEN ${PRUNE_CHANNEL}`);
+    // A loaded pool: each query waits a moment for a connection, time enough for the claim.
+    const pool = api.dest.pool;
+    const query = pool.query;
+    pool.query = (async (...args: unknown[]) => {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return (query as (...a: unknown[]) => unknown).apply(pool, args);
+    }) as typeof pool.query;
+    try {
+      const res = await post({ older_than: '7d' });
+      expect(res.statusCode).toBe(202);
+      expect(res.json()).toMatchObject({ state: 'queued', cutoff: null, started_at: null });
+      // The claim did happen (the test would prove nothing otherwise).
+      await waitFor('the replicator stand-in claims the job', async () => claims.length === 1);
+    } finally {
+      pool.query = query;
+      await Promise.all(claims);
+      await replicator.end();
+    }
   });
 });

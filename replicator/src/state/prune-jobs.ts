@@ -5,6 +5,7 @@
  */
 import type { ClientBase } from 'pg';
 import { PRUNE_CHANNEL } from './control.js';
+import { PRUNE_JOB_COLUMNS, type PruneJobRow } from './read-model.js';
 import type { Queryable } from './replica-columns.js';
 
 /** Job rows kept after they finish. */
@@ -25,19 +26,23 @@ export interface ReplicaTable {
 
 const RETURNING = `RETURNING id::float8 AS id, older_than_seconds::float8 AS "olderThanSeconds", cutoff::text AS cutoff, requested_by AS "requestedBy"`;
 
-/** Queue a job and notify the replicator, in one statement (one transaction); returns its id. */
+/**
+ * Queue a job and notify the replicator, in one statement (one transaction), and return the job
+ * as queued: read back later, the replicator may already have claimed it.
+ */
 export async function queuePruneJob(
   db: Queryable,
   slot: string,
   olderThanSeconds: number,
   requestedBy: string,
-): Promise<number> {
+): Promise<PruneJobRow> {
   const { rows } = await db.query(
-    `WITH job AS (INSERT INTO elt.prune_jobs (slot_name, older_than_seconds, requested_by) VALUES ($1, $2, $3) RETURNING id)
-     SELECT id::float8 AS id, pg_notify($4, id::text) FROM job`,
+    `WITH job AS (INSERT INTO elt.prune_jobs (slot_name, older_than_seconds, requested_by) VALUES ($1, $2, $3) RETURNING *),
+     notified AS (SELECT pg_notify($4, id::text) FROM job)
+     SELECT ${PRUNE_JOB_COLUMNS} FROM job, notified`,
     [slot, olderThanSeconds, requestedBy, PRUNE_CHANNEL],
   );
-  return (rows[0] as { id: number }).id;
+  return rows[0] as PruneJobRow;
 }
 
 /** Jobs a previous run left running start over. */

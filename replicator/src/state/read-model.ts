@@ -241,7 +241,8 @@ export interface PruneJobRow {
   error: string | null;
 }
 
-const PRUNE_COLUMNS = `id::float8 AS id, slot_name AS slot, state, older_than_seconds::float8 AS older_than_seconds, ${iso('cutoff')},
+/** A prune job's columns as PruneJobRow has them (also what queuing one returns). */
+export const PRUNE_JOB_COLUMNS = `id::float8 AS id, slot_name AS slot, state, older_than_seconds::float8 AS older_than_seconds, ${iso('cutoff')},
   ${iso('requested_at')}, requested_by, ${iso('started_at')}, ${iso('finished_at')}, rows_pruned::float8 AS rows_pruned, tables, error`;
 
 /** The slot's newest prune jobs first; only those in `state` when given. */
@@ -252,7 +253,7 @@ export async function readPruneJobs(
   state?: string,
 ): Promise<PruneJobRow[]> {
   const { rows } = await db.query(
-    `SELECT ${PRUNE_COLUMNS} FROM elt.prune_jobs WHERE slot_name = $1 AND ($2::text IS NULL OR state = $2) ORDER BY id DESC LIMIT $3`,
+    `SELECT ${PRUNE_JOB_COLUMNS} FROM elt.prune_jobs WHERE slot_name = $1 AND ($2::text IS NULL OR state = $2) ORDER BY id DESC LIMIT $3`,
     [slot, state ?? null, limit],
   );
   return rows as PruneJobRow[];
@@ -261,7 +262,7 @@ export async function readPruneJobs(
 /** One prune job of the slot, or null. */
 export async function readPruneJob(db: Queryable, slot: string, id: string | number): Promise<PruneJobRow | null> {
   const { rows } = await db.query(
-    `SELECT ${PRUNE_COLUMNS} FROM elt.prune_jobs WHERE id = $1::bigint AND slot_name = $2`,
+    `SELECT ${PRUNE_JOB_COLUMNS} FROM elt.prune_jobs WHERE id = $1::bigint AND slot_name = $2`,
     [String(id), slot],
   );
   return (rows[0] as PruneJobRow | undefined) ?? null;

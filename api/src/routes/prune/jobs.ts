@@ -18,10 +18,9 @@ const toJob = (row: PruneJobRow): PruneJob => ({
   older_than: formatDuration(row.older_than_seconds),
 });
 
-/** Queue a job and notify the replicator; returns it. */
+/** Queue a job and notify the replicator; returns it as queued. */
 export async function queuePrune(pool: Pool, slot: string, olderThan: string, requestedBy: string): Promise<PruneJob> {
-  const id = await queuePruneJob(pool, slot, parseDuration(olderThan)!, requestedBy);
-  return toJob((await readPruneJob(pool, slot, id))!);
+  return toJob(await queuePruneJob(pool, slot, parseDuration(olderThan)!, requestedBy));
 }
 
 export async function listPrunes(pool: Pool, slot: string, limit: number, state?: PruneState): Promise<PruneJob[]> {
