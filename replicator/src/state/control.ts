@@ -39,15 +39,6 @@ export async function readReplicationState(db: ClientBase, slot: string): Promis
   };
 }
 
-/** Whether the slot's applied LSN is at or past `lsn` (false without a row). */
-export async function appliedReaches(db: Queryable, slot: string, lsn: Lsn): Promise<boolean> {
-  const { rows } = await db.query(
-    'SELECT applied_lsn >= $2::pg_lsn AS ok FROM elt.replication_state WHERE slot_name = $1',
-    [slot, formatLsn(lsn)],
-  );
-  return (rows[0] as { ok: boolean | null } | undefined)?.ok === true;
-}
-
 /**
  * Start (or restart) a full snapshot: the slot's state and its tables start over, in one
  * transaction. With a null LSN it only says a new snapshot is coming (before the old slot is

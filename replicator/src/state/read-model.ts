@@ -1,7 +1,8 @@
 /**
  * What elt reports about itself, read from the control schema: the replication state of a
- * slot, its tables, its resync and prune jobs, a snapshot's copies under way. One set of queries for every reader, so the API
- * (`/ready`, `/v1/status`, `/v1/tables`, `/v1/resync`) and `elt status` show the same figures.
+ * slot, its tables, its resync and prune jobs, a snapshot's copies under way. One set of
+ * queries for every reader, so the API (`/ready`, `/v1/status`, `/v1/tables`, `/v1/resync`,
+ * `/v1/prune`) and `elt status` show the same figures.
  * Timestamps are ISO 8601 in UTC with microseconds, whatever the session's TimeZone; counts
  * are numbers. Read-only.
  */

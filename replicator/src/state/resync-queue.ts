@@ -87,13 +87,8 @@ export async function queueSelectedTable(
 
 /** The queued or running job of a table, if it has one. */
 export async function activeJobOf(db: Queryable, slot: string, schema: string, table: string): Promise<number | null> {
-  const { rows } = await db.query(
-    `SELECT job_id::text AS id FROM elt.resync_job_tables
-     WHERE slot_name = $1 AND source_schema = $2 AND source_table = $3 AND state IN ('queued', 'running') LIMIT 1`,
-    [slot, schema, table],
-  );
-  const row = rows[0] as { id: string } | undefined;
-  return row ? Number(row.id) : null;
+  const [active] = await activeJobsOf(db, slot, [{ schema, table }]);
+  return active ? Number(active.jobId) : null;
 }
 
 /** A table elt.tables records for the slot, as a resync request names it. */

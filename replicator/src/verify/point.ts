@@ -15,7 +15,7 @@ import type { Logger } from '../log.js';
 import { formatLsn, lastRecordEnd, parseLsn, type Lsn } from '../lsn.js';
 import { createSlotWithSnapshot } from '../source/slot.js';
 import { literal } from '../sql.js';
-import { appliedReaches, readReplicationState } from '../state/control.js';
+import { readReplicationState } from '../state/control.js';
 import { readReadiness } from '../state/read-model.js';
 
 /** How long the replica may take to apply the source's WAL position before a snapshot is taken. */
@@ -90,7 +90,8 @@ export async function openPoint(ctx: PointContext): Promise<Point> {
     await waitApplied(ctx, snapshot.consistentPoint, IN_SNAPSHOT_WAIT_MS);
     await ctx.replica.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     // The replica's snapshot is taken by its first statement: check that it holds L.
-    if (!(await appliedReaches(ctx.replica, ctx.slot, snapshot.consistentPoint)))
+    const applied = (await readReplicationState(ctx.replica, ctx.slot))?.appliedLsn ?? null;
+    if (applied === null || applied < snapshot.consistentPoint)
       throw new Error('the replica went back before the verification point (a new full snapshot?)');
   } catch (error) {
     // Cleanup after the error thrown below: a connection that is gone has nothing to release or roll back.
