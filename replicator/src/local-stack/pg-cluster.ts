@@ -78,27 +78,32 @@ function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
-let clusterUserIds: { uid: number; gid: number } | undefined;
+let clusterUser: Promise<{ uid: number; gid: number }> | undefined;
 
-/** As root, make sure the unprivileged cluster user exists and return its ids. */
-async function ensureClusterUser(): Promise<{ uid: number; gid: number }> {
-  if (clusterUserIds) return clusterUserIds;
-  try {
-    await run('id', ['-u', CLUSTER_USER]);
-  } catch {
-    try {
-      await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', CLUSTER_USER]);
-    } catch (error) {
-      // Another process may have created it at the same moment.
-      await run('id', ['-u', CLUSTER_USER]).catch(() => {
-        throw error;
-      });
-    }
-  }
-  const uid = Number((await run('id', ['-u', CLUSTER_USER])).stdout.trim());
-  const gid = Number((await run('id', ['-g', CLUSTER_USER])).stdout.trim());
-  clusterUserIds = { uid, gid };
-  return clusterUserIds;
+/**
+ * As root, make sure the unprivileged cluster user exists and return its ids. One lookup per
+ * process: clusters started at the same time share it (concurrent useradd calls raced).
+ */
+function ensureClusterUser(): Promise<{ uid: number; gid: number }> {
+  clusterUser ??= ensureSystemUser(CLUSTER_USER).catch((error: unknown) => {
+    clusterUser = undefined;
+    throw error;
+  });
+  return clusterUser;
+}
+
+/**
+ * Create system user `name` unless it exists; its uid and gid. useradd does not serialize
+ * itself: concurrent calls created the user twice with different uids (the last one wins in
+ * /etc/passwd), and a data directory chowned to the other uid was out of the server's reach.
+ * flock(1) orders the check and the useradd, across processes too.
+ */
+export async function ensureSystemUser(name: string): Promise<{ uid: number; gid: number }> {
+  const create = `id -u ${name} >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin ${name}`;
+  await run('flock', [join(tmpdir(), 'elt-useradd.lock'), 'sh', '-c', create]);
+  const uid = Number((await run('id', ['-u', name])).stdout.trim());
+  const gid = Number((await run('id', ['-g', name])).stdout.trim());
+  return { uid, gid };
 }
 
 /** Run a PostgreSQL binary, as the cluster user when we are root. */
