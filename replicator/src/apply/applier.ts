@@ -33,7 +33,6 @@ import {
   type TableCounts,
 } from '../state/control.js';
 import {
-  changeValues,
   newChunk,
   unchangedColumns,
   type KeyedChunk,
@@ -130,7 +129,7 @@ export class Applier {
   }
 
   async add(table: TargetTable, change: RowChange): Promise<void> {
-    await this.#begin();
+    if (!this.#txOpen) await this.#begin();
     let chunk = this.#chunks.get(table.relationId);
     if (chunk && chunk.table.signature !== table.signature) {
       await this.#flushChunks();
@@ -438,9 +437,18 @@ export class Applier {
   }
 }
 
+/** The bytes of the values a change carries (a plain loop: this runs for every change). */
 function valueBytes(change: RowChange): number {
+  return (
+    tupleBytes(change.op === 'delete' ? undefined : change.new) +
+    tupleBytes(change.op === 'insert' ? undefined : change.key) +
+    tupleBytes(change.op === 'insert' ? undefined : change.old)
+  );
+}
+
+function tupleBytes(tuple: Tuple | undefined): number {
   let bytes = 0;
-  for (const value of changeValues(change)) bytes += value.length;
+  if (tuple) for (const value of tuple) if (Buffer.isBuffer(value)) bytes += value.length;
   return bytes;
 }
 

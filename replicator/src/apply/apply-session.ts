@@ -237,7 +237,7 @@ export class ApplySession {
       case 'delete': {
         if (policy.skipping) return;
         const table = await this.#resolve(message.relationId);
-        const change = { ...message, op: message.tag, lsn: policy.commitLsn } as unknown as RowChange;
+        const change = rowChange(message, policy.commitLsn);
         if (table) await this.#add(table, change);
         this.#mirror.record(message.relationId, change);
         return;
@@ -436,5 +436,17 @@ export class ApplySession {
       { table: `${schema}.${table}`, err: error, hint: (error as { hint?: string }).hint },
       'table stopped: its changes are skipped until it is resynced',
     );
+  }
+}
+
+/** A decoded insert, update or delete as the applier takes it (built field by field: this runs for every change). */
+function rowChange(message: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }>, lsn: Lsn): RowChange {
+  switch (message.tag) {
+    case 'insert':
+      return { op: 'insert', new: message.new, lsn };
+    case 'update':
+      return { op: 'update', new: message.new, key: message.key, old: message.old, lsn };
+    case 'delete':
+      return { op: 'delete', key: message.key, old: message.old, lsn };
   }
 }

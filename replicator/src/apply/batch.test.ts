@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, test } from 'vitest';
 import { UNCHANGED_TOAST as U, type Tuple } from '../source/pgoutput.js';
 import type { TargetTable } from '../schema/mapping.js';
-import { KeyedChunk, OrderedChunk, unchangedColumns } from './batch.js';
+import { KeyedChunk, OrderedChunk, keyString, unchangedColumns } from './batch.js';
 
 const table: TargetTable = {
   relationId: 1,
@@ -97,5 +97,24 @@ describe('KeyedChunk with a key stored out of line', () => {
   it('stops the table when no old key says what the key is', () => {
     const chunk = new KeyedChunk(table);
     expect(() => chunk.add({ op: 'update', new: row(U, 'one', 'x'), lsn: 1n })).toThrow(/out-of-line key unchanged/);
+  });
+});
+
+describe('keyString', () => {
+  const b = (text: string) => Buffer.from(text);
+  test.each([
+    { name: 'null and an empty value differ', a: [null], b: [b('')], one: true },
+    { name: 'a value and the same bytes in text differ from the tag letters', a: [b('n')], b: [null], one: true },
+    { name: 'two columns whose joined bytes are equal differ', a: [b('ab'), b('c')], b: [b('a'), b('bc')], one: false },
+    { name: 'null in one column differs from a value', a: [null, b('x')], b: [b('null'), b('x')], one: false },
+  ])('$name', ({ a, b: other, one }) => {
+    const indexes = one ? [0] : [0, 1];
+    expect(keyString(a, indexes)).not.toBe(keyString(other, indexes));
+    expect(keyString(a, indexes)).toBe(keyString([...a], indexes));
+  });
+
+  test('reads only the key columns, by index', () => {
+    expect(keyString([b('x'), b('1')], [1])).toBe(keyString([b('y'), b('1')], [1]));
+    expect(keyString([b('1'), b('x'), b('2')], [0, 2])).toBe(keyString([b('1'), b('y'), b('2')], [0, 2]));
   });
 });

@@ -61,7 +61,7 @@ export class KeyedChunk {
   }
 
   add(change: RowChange): void {
-    const keyOf = (tuple: Tuple) => keyString(this.table.keyIndexes.map((i) => tuple[i]!));
+    const keyOf = (tuple: Tuple) => keyString(tuple, this.table.keyIndexes);
     if (change.op === 'delete') {
       this.counts.deletes++;
       const identity = change.key ?? change.old;
@@ -118,11 +118,17 @@ export class KeyedChunk {
   }
 }
 
-/** A key's values as one string, equal exactly when the values are (latin1 maps each byte to one character). */
-function keyString(values: ColumnValue[]): string {
-  return JSON.stringify(
-    values.map((value) => (value === null ? null : value === UNCHANGED_TOAST ? 0 : value.toString('latin1'))),
-  );
+/**
+ * A key's values as one string, equal exactly when the values are (latin1 maps each byte to one
+ * character). Runs for every change: a one-column key, the common case, is its bytes behind a tag.
+ */
+export function keyString(tuple: Tuple, keyIndexes: readonly number[]): string {
+  if (keyIndexes.length === 1) return keyPart(tuple[keyIndexes[0]!]!);
+  return JSON.stringify(keyIndexes.map((i) => keyPart(tuple[i]!)));
+}
+
+function keyPart(value: ColumnValue): string {
+  return value === null ? 'n' : value === UNCHANGED_TOAST ? 't' : 'v' + value.toString('latin1');
 }
 
 /** Changes of a table without a key, in commit order. */

@@ -10,24 +10,24 @@ import type { ClientBase } from 'pg';
 import { readStoppedTables } from '../state/control.js';
 
 export class StoppedTables {
-  /** "schema.table" (as JSON, so no name can collide) → why it stopped. */
-  readonly #reasons = new Map<string, string>();
-
-  static #key(schema: string, table: string): string {
-    return JSON.stringify([schema, table]);
-  }
+  /** Schema → table → why it stopped. Asked on every change, so no key string is built. */
+  readonly #reasons = new Map<string, Map<string, string>>();
 
   stop(schema: string, table: string, reason: string): void {
-    this.#reasons.set(StoppedTables.#key(schema, table), reason);
+    let tables = this.#reasons.get(schema);
+    if (!tables) this.#reasons.set(schema, (tables = new Map()));
+    tables.set(table, reason);
   }
 
   resume(schema: string, table: string): void {
-    this.#reasons.delete(StoppedTables.#key(schema, table));
+    const tables = this.#reasons.get(schema);
+    tables?.delete(table);
+    if (tables?.size === 0) this.#reasons.delete(schema);
   }
 
   /** Why the table is stopped; undefined when it is not. */
   reason(schema: string, table: string): string | undefined {
-    return this.#reasons.get(StoppedTables.#key(schema, table));
+    return this.#reasons.get(schema)?.get(table);
   }
 
   /**
@@ -42,7 +42,7 @@ export class StoppedTables {
   }
 
   has(schema: string, table: string): boolean {
-    return this.#reasons.has(StoppedTables.#key(schema, table));
+    return this.#reasons.get(schema)?.has(table) ?? false;
   }
 
   /** Take over the tables a previous run stopped, and those excluded (their changes are never applied). */
