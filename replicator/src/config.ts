@@ -313,7 +313,7 @@ export const SETTINGS: Record<keyof Config, Setting> = {
     env: 'ELT_BATCH_MAX_MS',
     flag: 'batch-max-ms',
     arg: 'ms',
-    help: 'a destination transaction commits after this long',
+    help: 'under load, a destination transaction commits after this long (at once when nothing more has arrived)',
   },
   snapshotJobs: {
     env: 'ELT_SNAPSHOT_JOBS',

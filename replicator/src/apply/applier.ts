@@ -119,6 +119,11 @@ export class Applier {
     return this.#firstPendingCommitTime;
   }
 
+  /** The open transaction holds complete source transactions (a commit would record one). */
+  get hasCompleteTransactions(): boolean {
+    return this.#pendingCommit !== null;
+  }
+
   get rowsInTransaction(): number {
     return this.#rowsInTx;
   }

@@ -1,8 +1,8 @@
 /**
  * Streaming apply, one attempt: pgoutput messages from the slot, in order, into the destination.
  *
- * Source transactions are grouped into destination transactions (at most batchMaxRows rows or
- * batchMaxMs), always cut at a source commit. Each destination commit records the end LSN of
+ * Source transactions are grouped into destination transactions, always cut at a source commit:
+ * committed when nothing more has arrived, else at batchMaxRows rows or after batchMaxMs. Each destination commit records the end LSN of
  * the last source transaction it holds; what may be confirmed to the source is decided by
  * ./ack-policy.ts alone. The collaborators: the applier (the destination transaction), the
  * resync mirror and boundary tasks (./resync-mirror.ts, ./apply-hooks.ts), the heartbeat
@@ -274,10 +274,13 @@ export class ApplySession {
     this.#applier.markSourceCommit({ lsn: endLsn, commitTime });
     if (this.input.hooks.hasDueTasks(this.#policy.received)) await this.#runBoundaryTasks();
     else if (this.#batchDue()) await this.#commitNow();
+    else await this.#commitIfQuiet();
     if (this.#mirror.full) await this.#mirror.flush(this.#applier);
   }
 
   async #onKeepalive(walEnd: Lsn): Promise<void> {
+    // The keepalive the source sends after a commit: still nothing more to apply.
+    await this.#commitIfQuiet();
     this.#serverWalEnd = walEnd;
     const confirm = this.#policy.keepalive(walEnd, this.#applier.hasOpenTransaction);
     if (confirm === null) return;
@@ -326,6 +329,16 @@ export class ApplySession {
   #fail(error: unknown): void {
     this.#failure ??= error;
     void this.#stream.stop();
+  }
+
+  /**
+   * Nothing more has arrived from the slot: commit the complete source transactions now, not at
+   * the batch timer, so a change on a quiet source shows at once (as native replication's).
+   * Under load more is always queued, and a batch grows up to batchMaxRows or batchMaxMs.
+   */
+  async #commitIfQuiet(): Promise<void> {
+    if (this.#policy.inTransaction || this.#stream.hasQueued || !this.#applier.hasCompleteTransactions) return;
+    await this.#commitNow();
   }
 
   #batchDue(): boolean {

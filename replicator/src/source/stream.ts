@@ -145,6 +145,11 @@ export class SlotStream {
     return this.#confirmed;
   }
 
+  /** Whether decoded messages or keepalives wait for the handlers. */
+  get hasQueued(): boolean {
+    return this.#head < this.#queue.length;
+  }
+
   /** Bytes of decoded messages waiting for the handlers. */
   get queuedBytes(): number {
     return this.#queuedBytes;
