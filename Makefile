@@ -34,7 +34,7 @@ AIRFLOW_REQ := airflow/requirements.txt
 AIRFLOW_VENV := $(call venv_for,airflow,$(AIRFLOW_REQ))
 export ELT_AIRFLOW_VENV := $(AIRFLOW_VENV)
 
-.PHONY: test-compose help deps build pack dbt-deps airflow-deps monitoring-deps chaos-deps lint-deps lint format api test test-node test-airflow test-dbt dbt-build dbt-docs airflow-up typecheck up down clean status bench bench-quick chaos dashboard-png
+.PHONY: test-compose help deps build pack dbt-deps airflow-deps monitoring-deps chaos-deps lint-deps lint format api test test-node test-airflow test-dbt dbt-build dbt-docs airflow-up typecheck up down clean status bench bench-quick bench-large chaos dashboard-png
 
 help:
 	@echo "make up      the whole pipeline: source + destination PostgreSQL, demo workload, replicator, API, Prometheus"
@@ -48,6 +48,7 @@ help:
 	@echo "make dbt-build  build and test the marts (dbt) on the make up destination (.elt/stack.env); make dbt-docs: docs site files"
 	@echo "make airflow-up Airflow in the foreground for the make up stack (make up already starts it)"
 	@echo "make bench   replicator vs native logical replication vs pg_dump | psql (bench-quick: ~2 min)"
+	@echo "make bench-large   the same at 2 M and 10 M rows: does time grow linearly, memory stay flat"
 	@echo "make test-compose  docker compose up for real: builds every image, runs the stack end to end, Airflow too (root; ~9 min, ~17 the first time)"
 	@echo "make dashboard-png  draw the Grafana dashboard's panels from the make up stack's Prometheus (monitoring/dashboard/)"
 	@echo "make chaos   the reliability and security suite: kill -9s, server faults, hostile API input, audits (~4 min)"
@@ -208,3 +209,7 @@ bench: build
 
 bench-quick: build
 	npx tsx bench/run.ts --quick $(BENCH_ELT)
+
+# The same at pgbench scales 20 and 100 (2 M and 10 M rows): time per row and peak memory at each.
+bench-large: build
+	npx tsx bench/scaling.ts --scales 20,100 -- $(BENCH_ELT)

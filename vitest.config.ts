@@ -12,6 +12,7 @@ export default defineConfig({
       'docker/**/*.test.ts',
       'airflow/**/*.test.ts',
       'chaos/**/*.test.ts',
+      'bench/**/*.test.ts',
     ],
     // Files that need PostgreSQL start their own clusters; two at a time suits a 2-core machine.
     pool: 'forks',

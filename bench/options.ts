@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import type { DatasetName } from './datasets.js';
 
 export interface BenchOptions {
   quick: boolean;
@@ -32,13 +33,18 @@ export interface BenchOptions {
   only: Set<ScenarioName>;
   /** Where <date>.json and <date>.md go. */
   resultsDir: string;
+  /** Base name of the result files instead of <date>[-quick]. */
+  name: string | null;
+  /** Which source datasets to load (default both); backlog, bigtx and verify run on pgbench only. */
+  datasets: DatasetName[];
 }
 
 export const SCENARIOS = ['snapshot', 'steady', 'backlog', 'bigtx', 'verify'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 const USAGE = `usage: npx tsx bench/run.ts [--quick] [--scale S] [--seconds T] [--backlog N] [--demo-rate R]
-                              [--jobs J] [--apply-timeout SECONDS] [--only snapshot,steady,backlog,bigtx,verify] [--profile DIR] [--elt-bin PATH] [--out DIR]`;
+                              [--jobs J] [--apply-timeout SECONDS] [--only snapshot,steady,backlog,bigtx,verify] [--profile DIR] [--elt-bin PATH] [--out DIR]
+                              [--name NAME] [--datasets pgbench,demo]`;
 
 const flagsSchema = z.object({
   quick: z.boolean().default(false),
@@ -57,6 +63,15 @@ const flagsSchema = z.object({
   profile: z.string().optional(),
   'elt-bin': z.string().optional(),
   out: z.string().default('bench/results'),
+  name: z
+    .string()
+    .regex(/^[\w.-]+$/, '--name takes letters, digits, dots and dashes (a file name)')
+    .optional(),
+  datasets: z
+    .string()
+    .default('demo,pgbench')
+    .transform((value) => value.split(',').map((s) => s.trim()))
+    .pipe(z.array(z.enum(['demo', 'pgbench'], { error: '--datasets takes a comma list of demo, pgbench' })).min(1)),
 });
 
 export function parseOptions(argv: string[]): BenchOptions {
@@ -75,6 +90,8 @@ export function parseOptions(argv: string[]): BenchOptions {
       profile: { type: 'string' },
       'elt-bin': { type: 'string' },
       out: { type: 'string' },
+      name: { type: 'string' },
+      datasets: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -98,5 +115,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     eltBin: f['elt-bin'] ? resolve(f['elt-bin']) : null,
     only: new Set(f.only),
     resultsDir: f.out,
+    name: f.name ?? null,
+    datasets: f.datasets,
   };
 }

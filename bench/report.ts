@@ -7,27 +7,10 @@ import { join } from 'node:path';
 import type { BenchResults, Check } from './context.js';
 import type { Distribution } from './stats.js';
 import { round } from './stats.js';
+import { int, num, table } from './markdown.js';
 import { KEPT_UP_SECONDS } from './scenarios/steady.js';
 
 const MB = 1024 * 1024;
-
-function cell(text: string): string {
-  return text.replaceAll('|', '\\|');
-}
-
-function table(header: string[], rows: string[][]): string {
-  const lines = [header, header.map(() => '---'), ...rows].map((r) => `| ${r.map(cell).join(' | ')} |`);
-  return lines.join('\n');
-}
-
-function num(value: number | null, digits = 2): string {
-  if (value === null || !Number.isFinite(value)) return '–';
-  return value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-}
-
-function int(value: number): string {
-  return Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '–';
-}
 
 /** The figures, or FAIL for each when the copy is wrong. */
 function figures(check: Check, values: string[]): string[] {
@@ -207,7 +190,7 @@ export function renderMarkdown(results: BenchResults): string {
 }
 
 /** Round every number in the results for the JSON file. */
-function rounded(value: unknown): unknown {
+export function rounded(value: unknown): unknown {
   if (typeof value === 'number') return round(value, 4);
   if (Array.isArray(value)) return value.map(rounded);
   if (value && typeof value === 'object')
@@ -215,10 +198,13 @@ function rounded(value: unknown): unknown {
   return value;
 }
 
-/** Write <dir>/<date>[-quick].json and .md; returns the two paths. */
+/** Write <dir>/<name>.json and .md (name: --name, else <date>[-quick]); returns the two paths. */
 export async function writeResults(results: BenchResults, markdown: string, dir: string): Promise<string[]> {
   await mkdir(dir, { recursive: true });
-  const base = join(dir, `${results.startedAt.slice(0, 10)}${results.options.quick ? '-quick' : ''}`);
+  const base = join(
+    dir,
+    results.options.name ?? `${results.startedAt.slice(0, 10)}${results.options.quick ? '-quick' : ''}`,
+  );
   await writeFile(`${base}.json`, JSON.stringify(rounded(results), null, 2) + '\n');
   await writeFile(`${base}.md`, markdown);
   return [`${base}.json`, `${base}.md`];

@@ -109,12 +109,15 @@ async function main(): Promise<number> {
     clusters = await startClusters();
     const ctx: BenchContext = { options, clusters, logDir, log };
     results.machine.postgres = `PostgreSQL ${await clusters.source.psql('SHOW server_version')}`;
-    const wantDemo = options.only.has('snapshot') || options.only.has('steady');
-    log(`loading datasets (pgbench${wantDemo ? ' and demo' : ''}, scale ${options.scale}) ...`);
+    // The demo is only snapshotted and streamed; the other scenarios run on pgbench.
+    const wantDemo = options.datasets.includes('demo') && (options.only.has('snapshot') || options.only.has('steady'));
+    const wantPgbench = options.datasets.includes('pgbench');
+    const names = [wantDemo && 'demo', wantPgbench && 'pgbench'].filter(Boolean).join(' and ');
+    log(`loading datasets (${names}, scale ${options.scale}) ...`);
     const source = clusters.source;
     const [demo, pgbench] = await Promise.all([
       wantDemo ? loadDemo(source, options.scale) : null,
-      loadPgbench(source, options.scale),
+      wantPgbench ? loadPgbench(source, options.scale) : null,
     ]);
     const datasets = [demo, pgbench].filter((d): d is Dataset => d !== null);
     results.datasets = datasets;
