@@ -274,13 +274,13 @@ export class ApplySession {
     this.#applier.markSourceCommit({ lsn: endLsn, commitTime });
     if (this.input.hooks.hasDueTasks(this.#policy.received)) await this.#runBoundaryTasks();
     else if (this.#batchDue()) await this.#commitNow();
-    else await this.#commitIfQuiet();
+    else this.#commitIfQuiet();
     if (this.#mirror.full) await this.#mirror.flush(this.#applier);
   }
 
   async #onKeepalive(walEnd: Lsn): Promise<void> {
     // The keepalive the source sends after a commit: still nothing more to apply.
-    await this.#commitIfQuiet();
+    this.#commitIfQuiet();
     this.#serverWalEnd = walEnd;
     const confirm = this.#policy.keepalive(walEnd, this.#applier.hasOpenTransaction);
     if (confirm === null) return;
@@ -334,11 +334,21 @@ export class ApplySession {
   /**
    * Nothing more has arrived from the slot: commit the complete source transactions now, not at
    * the batch timer, so a change on a quiet source shows at once (as native replication's).
-   * Under load more is always queued, and a batch grows up to batchMaxRows or batchMaxMs.
+   * Under load more is always queued, and a batch grows up to batchMaxRows or batchMaxMs. The
+   * commit is queued behind the current handler, as the timer's is: the stream's loop never waits
+   * on it, and a stream that fails meanwhile ends the attempt, which then waits for the commit.
    */
-  async #commitIfQuiet(): Promise<void> {
-    if (this.#policy.inTransaction || this.#stream.hasQueued || !this.#applier.hasCompleteTransactions) return;
-    await this.#commitNow();
+  #commitIfQuiet(): void {
+    if (!this.#quiet()) return;
+    this.#queue
+      .run(async () => {
+        if (this.#quiet()) await this.#commitNow();
+      })
+      .catch((error: unknown) => this.#fail(error));
+  }
+
+  #quiet(): boolean {
+    return !this.#policy.inTransaction && !this.#stream.hasQueued && this.#applier.hasCompleteTransactions;
   }
 
   #batchDue(): boolean {
