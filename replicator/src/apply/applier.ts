@@ -97,6 +97,12 @@ export class Applier {
   /** The destination has MERGE (PostgreSQL 15+): a keyed chunk is one statement. Read at the first BEGIN. */
   #hasMerge: boolean | null = null;
 
+  /**
+   * A COMMIT failed: the server ended the transaction anyway, so every later statement would run
+   * outside one (the applied position recorded without its rows). Nothing but rollback() may follow.
+   */
+  #commitFailure: unknown = null;
+
   /** The last source commit committed here: what a commit without new source transactions records. */
   #lastApplied: AppliedCommit;
 
@@ -134,6 +140,7 @@ export class Applier {
   }
 
   async add(table: TargetTable, change: RowChange): Promise<void> {
+    this.#refuseAfterFailedCommit();
     if (!this.#txOpen) await this.#begin();
     let chunk = this.#chunks.get(table.relationId);
     if (chunk && chunk.table.signature !== table.signature) {
@@ -152,6 +159,7 @@ export class Applier {
   }
 
   async truncate(tables: TargetTable[], lsn: Lsn): Promise<void> {
+    this.#refuseAfterFailedCommit();
     await this.#begin();
     await this.#applyStaged();
     for (const statement of truncateSql(tables, this.options.deleteMode)) await this.db.query(this.#simple(statement));
@@ -171,13 +179,19 @@ export class Applier {
    * Callers commit only between source transactions, never inside one.
    */
   async commit(): Promise<(AppliedCommit & { counts: TableCounts[] }) | null> {
+    this.#refuseAfterFailedCommit();
     if (!this.#txOpen) return null;
     const applied = this.#pendingCommit ?? this.#lastApplied;
     await this.#applyStaged();
     const counts = [...this.#counts.values()];
     await recordTableCounts(this.db, this.options.slot, counts);
     await recordApplied(this.db, this.options.slot, applied);
-    await this.db.query(this.#simple('COMMIT'));
+    try {
+      await this.db.query(this.#simple('COMMIT'));
+    } catch (error) {
+      this.#commitFailure = error;
+      throw error;
+    }
     this.lc.debug({ lsn: formatLsn(applied.lsn), rows: this.#rowsInTx }, 'committed');
     this.#reset();
     this.#lastApplied = applied;
@@ -189,6 +203,7 @@ export class Applier {
    * open transaction, in order, with the same set-based SQL. Not counted as replication.
    */
   async applyTo(table: TargetTable, changes: RowChange[]): Promise<void> {
+    this.#refuseAfterFailedCommit();
     await this.#begin();
     await this.#applyStaged();
     for (let start = 0; start < changes.length; start += this.options.chunkMaxRows) {
@@ -204,6 +219,7 @@ export class Applier {
    * transaction (so the stop commits with the changes applied before it, and no later).
    */
   async stopTable(schema: string, table: string, error: unknown): Promise<void> {
+    this.#refuseAfterFailedCommit();
     await this.#begin();
     await this.#settle();
     await this.#stopTable(schema, table, error);
@@ -220,10 +236,16 @@ export class Applier {
 
   /** Run SQL inside the open destination transaction (opening one if needed). */
   async query(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+    this.#refuseAfterFailedCommit();
     await this.#begin();
     await this.#applyStaged();
     await this.#sendDeferred();
     return this.db.query(sql, params);
+  }
+
+  #refuseAfterFailedCommit(): void {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- the COMMIT's own error, as it came
+    if (this.#commitFailure !== null) throw this.#commitFailure;
   }
 
   async rollback(): Promise<void> {

@@ -197,14 +197,19 @@ export class ApplySession {
     lc.info({ slot: options.slot, lsn: formatLsn(this.input.startLsn) }, 'streaming changes');
     try {
       await this.#stream.run({
-        onMessage: (message) => this.#queue.run(() => this.#handle(message)),
-        onKeepalive: (walEnd) => this.#queue.run(() => this.#onKeepalive(walEnd)),
+        onMessage: (message) => this.#step(() => this.#handle(message)),
+        onKeepalive: (walEnd) => this.#step(() => this.#onKeepalive(walEnd)),
       });
       // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what a handler failed with, as it came
       if (this.#failure !== null) throw this.#failure;
       // Stopped on request: commit what is complete so a restart has less to redo.
-      if (!this.#policy.inTransaction && this.#applier.hasOpenTransaction)
-        await this.#queue.run(() => this.#commitNow());
+      await this.#queue.run(async () => {
+        // Checked in turn: a commit queued before this one may have failed meanwhile.
+        if (this.#failure === null && !this.#policy.inTransaction && this.#applier.hasOpenTransaction)
+          await this.#commitNow();
+      });
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- what a queued commit failed with, as it came
+      if (this.#failure !== null) throw this.#failure;
     } finally {
       clearInterval(commitTimer);
       stopHeartbeat();
@@ -274,13 +279,10 @@ export class ApplySession {
     this.#applier.markSourceCommit({ lsn: endLsn, commitTime });
     if (this.input.hooks.hasDueTasks(this.#policy.received)) await this.#runBoundaryTasks();
     else if (this.#batchDue()) await this.#commitNow();
-    else this.#commitIfQuiet();
     if (this.#mirror.full) await this.#mirror.flush(this.#applier);
   }
 
   async #onKeepalive(walEnd: Lsn): Promise<void> {
-    // The keepalive the source sends after a commit: still nothing more to apply.
-    this.#commitIfQuiet();
     this.#serverWalEnd = walEnd;
     const confirm = this.#policy.keepalive(walEnd, this.#applier.hasOpenTransaction);
     if (confirm === null) return;
@@ -308,7 +310,7 @@ export class ApplySession {
     if (this.#policy.inTransaction || !(hooks.hasDueTasks(received) || this.#batchDue())) return;
     this.#queue
       .run(async () => {
-        if (this.#policy.inTransaction) return;
+        if (this.#failure !== null || this.#policy.inTransaction) return;
         if (hooks.hasDueTasks(this.#policy.received)) await this.#runBoundaryTasks();
         else if (this.#batchDue()) await this.#commitNow();
       })
@@ -318,7 +320,7 @@ export class ApplySession {
   /** One bounded chunk of pruning, between source transactions, after committing what is open. */
   async #pruneTurn(): Promise<void> {
     try {
-      if (this.#policy.inTransaction) return;
+      if (this.#failure !== null || this.#policy.inTransaction) return;
       if (this.#applier.hasOpenTransaction) await this.#commitNow();
       await this.#pruner.step(this.input.db.apply);
     } finally {
@@ -332,23 +334,49 @@ export class ApplySession {
   }
 
   /**
+   * One message or keepalive from the stream, handled in turn. Once it is handled without error,
+   * a quiet slot gets its commit (#commitIfQuiet). A failure ends the session: work queued
+   * behind the failed step does nothing.
+   */
+  #step(handle: () => Promise<void>): Promise<void> {
+    return this.#queue.run(async () => {
+      if (this.#failure !== null) return;
+      try {
+        await handle();
+      } catch (error) {
+        this.#failure ??= error;
+        throw error;
+      }
+      this.#commitIfQuiet();
+    });
+  }
+
+  /**
    * Nothing more has arrived from the slot: commit the complete source transactions now, not at
    * the batch timer, so a change on a quiet source shows at once (as native replication's).
    * Under load more is always queued, and a batch grows up to batchMaxRows or batchMaxMs. The
-   * commit is queued behind the current handler, as the timer's is: the stream's loop never waits
+   * commit is queued behind the current step, as the timer's is: the stream's loop never waits
    * on it, and a stream that fails meanwhile ends the attempt, which then waits for the commit.
+   * The keepalive that came before it is applied again after it: its position may now be confirmed.
    */
   #commitIfQuiet(): void {
     if (!this.#quiet()) return;
     this.#queue
       .run(async () => {
-        if (this.#quiet()) await this.#commitNow();
+        if (!this.#quiet()) return;
+        await this.#commitNow();
+        await this.#onKeepalive(this.#serverWalEnd);
       })
       .catch((error: unknown) => this.#fail(error));
   }
 
   #quiet(): boolean {
-    return !this.#policy.inTransaction && !this.#stream.hasQueued && this.#applier.hasCompleteTransactions;
+    return (
+      this.#failure === null &&
+      !this.#policy.inTransaction &&
+      !this.#stream.hasQueued &&
+      this.#applier.hasCompleteTransactions
+    );
   }
 
   #batchDue(): boolean {
