@@ -355,8 +355,9 @@ export class ApplySession {
    * Nothing more has arrived from the slot: commit the complete source transactions now, not at
    * the batch timer, so a change on a quiet source shows at once (as native replication's).
    * Under load more is always queued, and a batch grows up to batchMaxRows or batchMaxMs. The
-   * commit is queued behind the current step, as the timer's is: the stream's loop never waits
-   * on it, and a stream that fails meanwhile ends the attempt, which then waits for the commit.
+   * commit is queued behind the current step, as the timer's is, not awaited inside it; the
+   * stream's next item waits behind it, so a stream that fails while a commit waits (on a lock)
+   * is noticed when that commit ends (the attempt's rollback always comes after the commit).
    * The keepalive that came before it is applied again after it: its position may now be confirmed.
    */
   #commitIfQuiet(): void {
