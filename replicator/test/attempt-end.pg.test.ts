@@ -59,4 +59,51 @@ describe('an attempt that ends while the destination commits', () => {
       await lock.end();
     }
   });
+  it('ends at once though more arrived from the slot behind the waiting commit', async () => {
+    const lock = new pg.Client({ connectionString: pair.destinationUrl });
+    await lock.connect();
+    try {
+      await lock.query('BEGIN; LOCK TABLE staging.t IN EXCLUSIVE MODE');
+      await query(pair.sourceUrl, `INSERT INTO t VALUES (10, 'waits')`);
+      await waitFor('the apply to wait for the lock', async () => {
+        const rows = await query<{ n: string }>(
+          pair.destinationUrl,
+          "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'elt-apply' AND wait_event_type = 'Lock'",
+        );
+        return rows[0]!.n !== '0';
+      });
+      // A later transaction reaches the replicator while the commit waits: its turn comes after the commit's.
+      await query(pair.sourceUrl, `INSERT INTO t VALUES (11, 'behind')`);
+      const [{ lsn }] = await query<{ lsn: string }>(pair.sourceUrl, 'SELECT pg_current_wal_lsn()::text AS lsn');
+      await waitFor('the source to send it', async () => {
+        const rows = await query<{ sent: boolean }>(
+          pair.sourceUrl,
+          `SELECT sent_lsn >= $1::pg_lsn AS sent FROM pg_stat_replication WHERE application_name = 'elt-stream'`,
+          [lsn],
+        );
+        return rows[0]?.sent === true;
+      });
+      await query(
+        pair.sourceUrl,
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'elt_slot' AND active_pid IS NOT NULL",
+      );
+      // The attempt ends while the commit still waits: its heartbeat stops.
+      await waitFor(
+        'the attempt to end',
+        async () =>
+          (
+            await query<{ quiet: boolean }>(
+              pair.destinationUrl,
+              "SELECT heartbeat_at < now() - interval '12 seconds' AS quiet FROM elt.replication_state",
+            )
+          )[0]!.quiet,
+        60_000,
+      );
+      await lock.query('COMMIT');
+      await pair.catchUp();
+      expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
+    } finally {
+      await lock.end();
+    }
+  });
 });

@@ -196,10 +196,16 @@ export class ApplySession {
     metrics.setState('streaming');
     lc.info({ slot: options.slot, lsn: formatLsn(this.input.startLsn) }, 'streaming changes');
     try {
-      await this.#stream.run({
-        onMessage: (message) => this.#step(() => this.#handle(message)),
-        onKeepalive: (walEnd) => this.#step(() => this.#onKeepalive(walEnd)),
-      });
+      await this.#stream
+        .run({
+          onMessage: (message) => this.#step(() => this.#handle(message)),
+          onKeepalive: (walEnd) => this.#step(() => this.#onKeepalive(walEnd)),
+        })
+        .catch((error: unknown) => {
+          // The stream ended without waiting for a step still queued: that step does nothing now.
+          this.#failure ??= error;
+          throw error;
+        });
       // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what a handler failed with, as it came
       if (this.#failure !== null) throw this.#failure;
       // Stopped on request: commit what is complete so a restart has less to redo.
@@ -355,9 +361,9 @@ export class ApplySession {
    * Nothing more has arrived from the slot: commit the complete source transactions now, not at
    * the batch timer, so a change on a quiet source shows at once (as native replication's).
    * Under load more is always queued, and a batch grows up to batchMaxRows or batchMaxMs. The
-   * commit is queued behind the current step, as the timer's is, not awaited inside it; the
-   * stream's next item waits behind it, so a stream that fails while a commit waits (on a lock)
-   * is noticed when that commit ends (the attempt's rollback always comes after the commit).
+   * commit is queued behind the current step, as the timer's is, not awaited inside it; a stream
+   * that fails while it waits (on a lock) ends the attempt at once, and the attempt's rollback
+   * comes after the commit.
    * The keepalive that came before it is applied again after it: its position may now be confirmed.
    */
   #commitIfQuiet(): void {

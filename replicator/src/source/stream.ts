@@ -122,6 +122,9 @@ export class SlotStream {
   #paused = false;
   #wake: (() => void) | null = null;
   #failure: unknown = null;
+  /** Settles when the stream fails or is stopped: the loop then stops waiting for a handler. */
+  readonly #ended: Promise<void>;
+  #end: () => void = () => undefined;
   #stopped = false;
 
   constructor(
@@ -129,6 +132,7 @@ export class SlotStream {
     private readonly options: StreamOptions,
   ) {
     this.#confirmed = options.startLsn;
+    this.#ended = new Promise((resolve) => (this.#end = resolve));
     this.#service = new LogicalReplicationService(
       { ...sourceClientConfig(options.url, 'elt-stream'), connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
@@ -200,8 +204,14 @@ export class SlotStream {
       this.#queuedBytes -= item.bytes;
       if (this.#paused && this.#queuedBytes < MAX_QUEUED_BYTES / 2) this.#setPaused(false);
       try {
-        if (item.kind === 'message') await handlers.onMessage(item.message);
-        else await handlers.onKeepalive(item.walEnd);
+        const handled = Promise.resolve(
+          item.kind === 'message' ? handlers.onMessage(item.message) : handlers.onKeepalive(item.walEnd),
+        );
+        // Observed by the race below, or by the handler's owner once the stream has ended.
+        handled.catch(() => undefined);
+        // A stream that fails or is stopped while a handler waits (a destination commit on a lock)
+        // ends now, not when the handler does: the owner's end waits for its own work.
+        await Promise.race([handled, this.#ended]);
       } catch (error) {
         this.#fail(error);
       }
@@ -245,6 +255,7 @@ export class SlotStream {
   #fail(error: unknown): void {
     this.#failure ??= error;
     this.#wake?.();
+    this.#end();
   }
 
   /**
@@ -284,6 +295,7 @@ export class SlotStream {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#wake?.();
+    this.#end();
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     if (this.#plugin.client) await this.#service.stop().catch(() => undefined); // stopping: the stream's own outcome is what to report
