@@ -4,7 +4,16 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.elt/', 'custom_postgres/target/', 'custom_postgres/dbt_packages/', 'bench/results/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      '.elt/',
+      'custom_postgres/target/',
+      'custom_postgres/dbt_packages/',
+      'bench/results/',
+    ],
+  },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {

@@ -74,7 +74,7 @@ describe('an attempt that ends while the destination commits', () => {
       });
       // A later transaction reaches the replicator while the commit waits: its turn comes after the commit's.
       await query(pair.sourceUrl, `INSERT INTO t VALUES (11, 'behind')`);
-      const [{ lsn }] = await query<{ lsn: string }>(pair.sourceUrl, 'SELECT pg_current_wal_lsn()::text AS lsn');
+      const lsn = (await query<{ lsn: string }>(pair.sourceUrl, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
       await waitFor('the source to send it', async () => {
         const rows = await query<{ sent: boolean }>(
           pair.sourceUrl,
