@@ -2,8 +2,8 @@
  * Streaming apply, one attempt: pgoutput messages from the slot, in order, into the destination.
  *
  * Source transactions are grouped into destination transactions, always cut at a source commit:
- * committed when nothing more has arrived, else at batchMaxRows rows or after batchMaxMs. Each destination commit records the end LSN of
- * the last source transaction it holds; what may be confirmed to the source is decided by
+ * committed when nothing more has arrived, else at batchMaxRows rows or after batchMaxMs. Each
+ * destination commit records the end LSN of the last source transaction it holds; what may be confirmed to the source is decided by
  * ./ack-policy.ts alone. The collaborators: the applier (the destination transaction), the
  * resync mirror and boundary tasks (./resync-mirror.ts, ./apply-hooks.ts), the heartbeat
  * (./heartbeat.ts), the pruner of old soft-deleted rows (../prune/pruner.ts, which takes turns
@@ -206,15 +206,12 @@ export class ApplySession {
           this.#failure ??= error;
           throw error;
         });
-      // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what a handler failed with, as it came
-      if (this.#failure !== null) throw this.#failure;
-      // Stopped on request: commit what is complete so a restart has less to redo.
-      await this.#queue.run(async () => {
-        // Checked in turn: a commit queued before this one may have failed meanwhile.
-        if (this.#failure === null && !this.#policy.inTransaction && this.#applier.hasOpenTransaction)
-          await this.#commitNow();
+      // Stopped on request: commit what is complete so a restart has less to redo (nothing, when
+      // a step or a commit queued before this one failed).
+      await this.#unlessFailed(async () => {
+        if (!this.#policy.inTransaction && this.#applier.hasOpenTransaction) await this.#commitNow();
       });
-      // eslint-disable-next-line @typescript-eslint/only-throw-error -- what a queued commit failed with, as it came
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what a step or a commit failed with, as it came
       if (this.#failure !== null) throw this.#failure;
     } finally {
       clearInterval(commitTimer);
@@ -301,7 +298,7 @@ export class ApplySession {
     const { hooks } = this.input;
     if (!this.#policy.inTransaction && !this.#pruneTurnQueued && this.#pruner.due) {
       this.#pruneTurnQueued = true;
-      this.#queue.run(() => this.#pruneTurn()).catch((error: unknown) => this.#fail(error));
+      this.#unlessFailed(() => this.#pruneTurn()).catch((error: unknown) => this.#fail(error));
     }
     const received = this.#policy.received;
     if (
@@ -314,19 +311,17 @@ export class ApplySession {
       this.#stream.requestKeepalive();
     }
     if (this.#policy.inTransaction || !(hooks.hasDueTasks(received) || this.#batchDue())) return;
-    this.#queue
-      .run(async () => {
-        if (this.#failure !== null || this.#policy.inTransaction) return;
-        if (hooks.hasDueTasks(this.#policy.received)) await this.#runBoundaryTasks();
-        else if (this.#batchDue()) await this.#commitNow();
-      })
-      .catch((error: unknown) => this.#fail(error));
+    this.#unlessFailed(async () => {
+      if (this.#policy.inTransaction) return;
+      if (hooks.hasDueTasks(this.#policy.received)) await this.#runBoundaryTasks();
+      else if (this.#batchDue()) await this.#commitNow();
+    }).catch((error: unknown) => this.#fail(error));
   }
 
   /** One bounded chunk of pruning, between source transactions, after committing what is open. */
   async #pruneTurn(): Promise<void> {
     try {
-      if (this.#failure !== null || this.#policy.inTransaction) return;
+      if (this.#policy.inTransaction) return;
       if (this.#applier.hasOpenTransaction) await this.#commitNow();
       await this.#pruner.step(this.input.db.apply);
     } finally {
@@ -340,13 +335,21 @@ export class ApplySession {
   }
 
   /**
+   * Work on the destination, in turn with the rest; nothing once a step or a commit failed (the
+   * session is ending, and only its rollback may still run).
+   */
+  #unlessFailed(work: () => Promise<void>): Promise<void> {
+    return this.#queue.run(async () => {
+      if (this.#failure === null) await work();
+    });
+  }
+
+  /**
    * One message or keepalive from the stream, handled in turn. Once it is handled without error,
-   * a quiet slot gets its commit (#commitIfQuiet). A failure ends the session: work queued
-   * behind the failed step does nothing.
+   * a quiet slot gets its commit (#commitIfQuiet). A failure ends the session.
    */
   #step(handle: () => Promise<void>): Promise<void> {
-    return this.#queue.run(async () => {
-      if (this.#failure !== null) return;
+    return this.#unlessFailed(async () => {
       try {
         await handle();
       } catch (error) {
@@ -368,22 +371,15 @@ export class ApplySession {
    */
   #commitIfQuiet(): void {
     if (!this.#quiet()) return;
-    this.#queue
-      .run(async () => {
-        if (!this.#quiet()) return;
-        await this.#commitNow();
-        await this.#onKeepalive(this.#serverWalEnd);
-      })
-      .catch((error: unknown) => this.#fail(error));
+    this.#unlessFailed(async () => {
+      if (!this.#quiet()) return;
+      await this.#commitNow();
+      await this.#onKeepalive(this.#serverWalEnd);
+    }).catch((error: unknown) => this.#fail(error));
   }
 
   #quiet(): boolean {
-    return (
-      this.#failure === null &&
-      !this.#policy.inTransaction &&
-      !this.#stream.hasQueued &&
-      this.#applier.hasCompleteTransactions
-    );
+    return !this.#policy.inTransaction && !this.#stream.hasQueued && this.#applier.hasCompleteTransactions;
   }
 
   #batchDue(): boolean {
