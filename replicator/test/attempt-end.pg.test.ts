@@ -17,8 +17,36 @@ describe('an attempt that ends while the destination commits', () => {
     sourceSql: `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (0, 'before')`,
   });
 
+  const applyWaitsForLock = () =>
+    waitFor('the apply to wait for the lock', async () => {
+      const rows = await query<{ n: string }>(
+        pair.destinationUrl,
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'elt-apply' AND wait_event_type = 'Lock'",
+      );
+      return rows[0]!.n !== '0';
+    });
+  /** The source ends the replication connection, as a walsender timeout does under load. */
+  const endStream = () =>
+    query(
+      pair.sourceUrl,
+      "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'elt_slot' AND active_pid IS NOT NULL",
+    );
+  /** The attempt has ended: its heartbeat stops beating. */
+  const attemptEnded = () =>
+    waitFor(
+      'the attempt to end',
+      async () =>
+        (
+          await query<{ quiet: boolean }>(
+            pair.destinationUrl,
+            "SELECT heartbeat_at < now() - interval '12 seconds' AS quiet FROM elt.replication_state",
+          )
+        )[0]!.quiet,
+      60_000,
+    );
+
   it('leaves the source transaction applied or not applied, never recorded without its rows', async () => {
-    // A batch is committed by the commit timer, not inside the stream's handler.
+    // The commit is queued work (the quiet commit's or the timer's), not awaited inside the stream's handler.
     await pair.start({ ELT_BATCH_MAX_MS: '300' });
     await pair.catchUp();
     const lock = new pg.Client({ connectionString: pair.destinationUrl });
@@ -28,29 +56,10 @@ describe('an attempt that ends while the destination commits', () => {
         // Hold the replica so that the destination transaction waits in the middle of applying.
         await lock.query('BEGIN; LOCK TABLE staging.t IN EXCLUSIVE MODE');
         await query(pair.sourceUrl, `INSERT INTO t VALUES (${round}, 'round ${round}')`);
-        await waitFor('the apply to wait for the lock', async () => {
-          const rows = await query<{ n: string }>(
-            pair.destinationUrl,
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'elt-apply' AND wait_event_type = 'Lock'",
-          );
-          return rows[0]!.n !== '0';
-        });
-        await query(
-          pair.sourceUrl,
-          "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'elt_slot' AND active_pid IS NOT NULL",
-        );
-        // The attempt has ended (its heartbeat stops beating) while its destination transaction still waits.
-        await waitFor(
-          'the attempt to end',
-          async () =>
-            (
-              await query<{ quiet: boolean }>(
-                pair.destinationUrl,
-                "SELECT heartbeat_at < now() - interval '12 seconds' AS quiet FROM elt.replication_state",
-              )
-            )[0]!.quiet,
-          60_000,
-        );
+        await applyWaitsForLock();
+        await endStream();
+        // The attempt has ended while its destination transaction still waits.
+        await attemptEnded();
         await lock.query('COMMIT');
         await pair.catchUp();
         expect(await compareReplica(pair.sourceUrl, pair.destinationUrl), `round ${round}`).toEqual([]);
@@ -59,19 +68,14 @@ describe('an attempt that ends while the destination commits', () => {
       await lock.end();
     }
   });
+
   it('ends at once though more arrived from the slot behind the waiting commit', async () => {
     const lock = new pg.Client({ connectionString: pair.destinationUrl });
     await lock.connect();
     try {
       await lock.query('BEGIN; LOCK TABLE staging.t IN EXCLUSIVE MODE');
       await query(pair.sourceUrl, `INSERT INTO t VALUES (10, 'waits')`);
-      await waitFor('the apply to wait for the lock', async () => {
-        const rows = await query<{ n: string }>(
-          pair.destinationUrl,
-          "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'elt-apply' AND wait_event_type = 'Lock'",
-        );
-        return rows[0]!.n !== '0';
-      });
+      await applyWaitsForLock();
       // A later transaction reaches the replicator while the commit waits: its turn comes after the commit's.
       await query(pair.sourceUrl, `INSERT INTO t VALUES (11, 'behind')`);
       const lsn = (await query<{ lsn: string }>(pair.sourceUrl, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
@@ -83,22 +87,9 @@ describe('an attempt that ends while the destination commits', () => {
         );
         return rows[0]?.sent === true;
       });
-      await query(
-        pair.sourceUrl,
-        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'elt_slot' AND active_pid IS NOT NULL",
-      );
+      await endStream();
       // The attempt ends while the commit still waits: its heartbeat stops.
-      await waitFor(
-        'the attempt to end',
-        async () =>
-          (
-            await query<{ quiet: boolean }>(
-              pair.destinationUrl,
-              "SELECT heartbeat_at < now() - interval '12 seconds' AS quiet FROM elt.replication_state",
-            )
-          )[0]!.quiet,
-        60_000,
-      );
+      await attemptEnded();
       await lock.query('COMMIT');
       await pair.catchUp();
       expect(await compareReplica(pair.sourceUrl, pair.destinationUrl)).toEqual([]);
