@@ -1,5 +1,7 @@
 /** Markdown tables and the number formats of the bench's reports. */
 
+export const MB = 1024 * 1024;
+
 function cell(text: string): string {
   return text.replaceAll('|', '\\|');
 }

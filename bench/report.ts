@@ -7,10 +7,8 @@ import { join } from 'node:path';
 import type { BenchResults, Check } from './context.js';
 import type { Distribution } from './stats.js';
 import { round } from './stats.js';
-import { int, num, table } from './markdown.js';
+import { MB, int, num, table } from './markdown.js';
 import { KEPT_UP_SECONDS } from './scenarios/steady.js';
-
-const MB = 1024 * 1024;
 
 /** The figures, or FAIL for each when the copy is wrong. */
 function figures(check: Check, values: string[]): string[] {

@@ -5,9 +5,7 @@
  * smallest): 1.00 is linear, 1.25 means each row cost a quarter more at the larger size.
  */
 import type { BenchResults } from './context.js';
-import { int, num, table } from './markdown.js';
-
-const MB = 1024 * 1024;
+import { MB, int, num, table } from './markdown.js';
 
 /** One figure of one run: a scenario, the system measured, how much it moved and how long it took. */
 export interface Measurement {
