@@ -488,8 +488,16 @@ interface StageRow {
 
 /** The stage row's fields in COPY order: _op, _lsn, _u (which columns are unchanged TOAST), c0..cN. */
 function stageFields(row: StageRow): CopyField[] {
-  const flags = row.values.includes(UNCHANGED_TOAST)
-    ? row.values.map((v) => (v === UNCHANGED_TOAST ? '1' : '0')).join('')
-    : null;
-  return [row.op, formatLsn(row.lsn), flags, ...row.values.map((v) => (v === UNCHANGED_TOAST ? null : v))];
+  const { values } = row;
+  const fields: CopyField[] = new Array<CopyField>(3 + values.length);
+  fields[0] = row.op;
+  fields[1] = formatLsn(row.lsn);
+  let flags: string | null = null;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    if (value === UNCHANGED_TOAST) flags ??= values.map((v) => (v === UNCHANGED_TOAST ? '1' : '0')).join('');
+    fields[3 + i] = value === UNCHANGED_TOAST ? null : value;
+  }
+  fields[2] = flags;
+  return fields;
 }

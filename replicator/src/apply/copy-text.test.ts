@@ -55,6 +55,27 @@ describe('COPY text escaping', () => {
     expect(unescaped).toBe(value.toString('utf8'));
   });
 
+  it('keeps every byte of rows whose escaped values fill the buffer to its edge', async () => {
+    // Values of every size around the writer's slice and flush sizes (64 kB), half of their
+    // bytes escaped, so each buffer boundary falls inside a value, a tab or a newline somewhere.
+    let seed = 7;
+    const random = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31), seed % n);
+    const rows = Array.from({ length: 40 }, () =>
+      Array.from({ length: 1 + random(4) }, () => {
+        const size = random(3) === 0 ? 65_536 - random(3) : random(140_000);
+        return Buffer.from(Array.from({ length: size }, () => (random(2) === 0 ? 0x5c : 0x61)));
+      }),
+    );
+    const s = sink();
+    const writer = new CopyTextWriter(s.stream);
+    for (const row of rows) await writer.writeRow(row);
+    await writer.end();
+    const lines = s.text().split('\n').slice(0, -1);
+    expect(lines.map((line) => line.split('\t').map((field) => field.replace(/\\\\/g, '\\')))).toEqual(
+      rows.map((row) => row.map((value) => value.toString('latin1'))),
+    );
+  });
+
   it('rejects with the stream error when the stream fails', async () => {
     const stream = new Writable({
       write(_chunk, _encoding, callback) {

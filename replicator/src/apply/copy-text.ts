@@ -15,9 +15,11 @@ import type { Writable } from 'node:stream';
 export type CopyField = Buffer | string | null;
 
 /** Bytes gathered before they are handed to the stream. */
-const FLUSH_AT = 256 * 1024;
+const FLUSH_AT = 64 * 1024;
 /** A value is escaped this many bytes at a time: its escaped form is at most twice that. */
-const SLICE = 256 * 1024;
+const SLICE = 64 * 1024;
+/** Below FLUSH_AT, room for one escaped slice, and the tab, \N or newline around it. */
+const CAPACITY = FLUSH_AT + 2 * SLICE + 8;
 
 const BACKSLASH = 0x5c;
 const TAB = 0x09;
@@ -30,7 +32,7 @@ ESCAPED[NEWLINE] = 0x6e; // n
 ESCAPED[0x0d] = 0x72; // r (carriage return)
 
 export class CopyTextWriter {
-  #buffer = Buffer.allocUnsafe(FLUSH_AT + 2 * SLICE);
+  #buffer = Buffer.allocUnsafe(CAPACITY);
   #length = 0;
   #rows = 0;
   #error: Error | null = null;
@@ -44,11 +46,24 @@ export class CopyTextWriter {
     return this.#rows;
   }
 
-  /** Append one row; resolves once what it could not keep is in the stream's hands. */
+  /**
+   * Append one row; resolves once what it could not keep is in the stream's hands. A field of up
+   * to one slice is escaped straight into the buffer, with no promise of its own: this runs for
+   * every field of every change.
+   */
   async writeRow(fields: readonly CopyField[]): Promise<void> {
     for (let i = 0; i < fields.length; i++) {
+      if (this.#length >= FLUSH_AT) await this.#flush();
       if (i > 0) this.#buffer[this.#length++] = TAB;
-      await this.#field(fields[i]!);
+      const value = fields[i]!;
+      if (value === null) {
+        this.#buffer[this.#length++] = BACKSLASH;
+        this.#buffer[this.#length++] = 0x4e; // N
+        continue;
+      }
+      const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+      if (bytes.length <= SLICE) this.#length = escapeInto(bytes, this.#buffer, this.#length);
+      else await this.#bigField(bytes);
     }
     this.#buffer[this.#length++] = NEWLINE;
     this.#rows++;
@@ -64,16 +79,11 @@ export class CopyTextWriter {
     await finished;
   }
 
-  async #field(value: CopyField): Promise<void> {
-    if (value === null) {
-      this.#buffer[this.#length++] = BACKSLASH;
-      this.#buffer[this.#length++] = 0x4e; // N
-      return;
-    }
-    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+  /** A value bigger than a slice, escaped a slice at a time, handed over whenever the buffer fills. */
+  async #bigField(bytes: Buffer): Promise<void> {
     for (let start = 0; start < bytes.length; start += SLICE) {
-      this.#length = escapeInto(bytes.subarray(start, start + SLICE), this.#buffer, this.#length);
       if (this.#length >= FLUSH_AT) await this.#flush();
+      this.#length = escapeInto(bytes.subarray(start, start + SLICE), this.#buffer, this.#length);
     }
   }
 
@@ -82,7 +92,7 @@ export class CopyTextWriter {
     this.#throwIfFailed();
     if (this.#length === 0) return;
     const full = this.#buffer.subarray(0, this.#length);
-    this.#buffer = Buffer.allocUnsafe(FLUSH_AT + 2 * SLICE);
+    this.#buffer = Buffer.allocUnsafe(CAPACITY);
     this.#length = 0;
     if (!this.stream.write(full)) await once(this.stream, 'drain');
   }

@@ -145,13 +145,13 @@ export class PgoutputDecoder {
         return this.#relation(r);
       case 'Y': {
         const xid = this.#xid(r);
-        return { tag: 'type', ...xid, typeOid: r.uint32(), schema: r.string(), name: r.string() };
+        return { tag: 'type', xid, typeOid: r.uint32(), schema: r.string(), name: r.string() };
       }
       case 'I': {
         const xid = this.#xid(r);
         const relationId = r.uint32();
         expectByte(r, 'N');
-        return { tag: 'insert', ...xid, relationId, new: readTuple(r) };
+        return { tag: 'insert', xid, relationId, new: readTuple(r) };
       }
       case 'U':
         return this.#update(r);
@@ -159,8 +159,8 @@ export class PgoutputDecoder {
         const xid = this.#xid(r);
         const relationId = r.uint32();
         const kind = r.char();
-        if (kind === 'K') return { tag: 'delete', ...xid, relationId, key: readTuple(r) };
-        if (kind === 'O') return { tag: 'delete', ...xid, relationId, old: readTuple(r) };
+        if (kind === 'K') return { tag: 'delete', xid, relationId, key: readTuple(r) };
+        if (kind === 'O') return { tag: 'delete', xid, relationId, old: readTuple(r) };
         throw new PgoutputDecodeError(`unexpected tuple kind ${JSON.stringify(kind)} in Delete`);
       }
       case 'T': {
@@ -170,7 +170,7 @@ export class PgoutputDecoder {
         const relationIds = Array.from({ length: count }, () => r.uint32());
         return {
           tag: 'truncate',
-          ...xid,
+          xid,
           cascade: (options & 1) !== 0,
           restartIdentity: (options & 2) !== 0,
           relationIds,
@@ -182,7 +182,7 @@ export class PgoutputDecoder {
         const lsn = r.uint64();
         const prefix = r.string();
         const content = Buffer.from(r.bytes(r.uint32()));
-        return { tag: 'message', ...xid, transactional: (flags & 1) !== 0, lsn, prefix, content };
+        return { tag: 'message', xid, transactional: (flags & 1) !== 0, lsn, prefix, content };
       }
       case 'S':
         this.#inStream = true;
@@ -206,8 +206,9 @@ export class PgoutputDecoder {
     }
   }
 
-  #xid(r: Reader): { xid?: number } {
-    return this.#inStream ? { xid: r.uint32() } : {};
+  /** The transaction id that a streamed transaction's messages carry; undefined outside one. */
+  #xid(r: Reader): number | undefined {
+    return this.#inStream ? r.uint32() : undefined;
   }
 
   #relation(r: Reader): PgoutputMessage {
@@ -221,7 +222,7 @@ export class PgoutputDecoder {
       const flags = r.byte();
       return { isKey: (flags & 1) !== 0, name: r.string(), typeOid: r.uint32(), typeMod: r.int32() };
     });
-    return { tag: 'relation', ...xid, relationId, schema, name, replicaIdentity, columns };
+    return { tag: 'relation', xid, relationId, schema, name, replicaIdentity, columns };
   }
 
   #update(r: Reader): PgoutputMessage {
@@ -234,7 +235,8 @@ export class PgoutputDecoder {
     if (kind === 'O') old = readTuple(r);
     if (key || old) kind = r.char();
     if (kind !== 'N') throw new PgoutputDecodeError(`unexpected tuple kind ${JSON.stringify(kind)} in Update`);
-    return { tag: 'update', ...xid, relationId, ...(key && { key }), ...(old && { old }), new: readTuple(r) };
+    // Every update has the same fields (key and old undefined when absent): one shape for what follows.
+    return { tag: 'update', xid, relationId, key, old, new: readTuple(r) };
   }
 }
 
