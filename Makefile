@@ -193,7 +193,7 @@ chaos: deps dbt-deps airflow-deps chaos-deps
 # Our replicator beside native logical replication and pg_dump | psql, in one run (bench/README.md).
 # The bench runs the compiled replicator (dist/, as the npm package and the Docker image do):
 # through tsx, a source checkout spends seconds compiling before its slot is active.
-BENCH_ELT := --elt-bin dist/replicator/src/main.js
+BENCH_ELT := --elt-bin dist/cli/main.js
 
 # The dashboard's panels drawn from the running make up stack's Prometheus (monitoring/README.md).
 RENDER_REQ := monitoring/render/requirements.txt

@@ -19,7 +19,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['bin/elt.js', 'eslint.config.js'] },
+        projectService: { allowDefaultProject: ['bin/elt.js', 'eslint.config.js', 'esbuild.config.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -3,7 +3,7 @@
 // - a source checkout (replicator/src/main.ts is here): the TypeScript runs through tsx, a
 //   development dependency, so there is no build step to forget and nothing stale to run;
 // - an installed package (npm pack; it holds no .ts sources): the JavaScript that
-//   `npm run build` compiled into dist/, with plain node.
+//   `npm run build` compiled and bundled into dist/cli/ (esbuild.config.mjs), with plain node.
 import { existsSync } from 'node:fs';
 import { URL } from 'node:url';
 
@@ -13,5 +13,5 @@ if (existsSync(source)) {
   register();
   await import(source.href);
 } else {
-  await import('../dist/replicator/src/main.js');
+  await import('../dist/cli/main.js');
 }

@@ -1,8 +1,8 @@
 # The elt image: `elt replicate`, `elt api` and the one-shot seeding of the demo source
-# (source_db_init), all from the one Node 20 package. The TypeScript is compiled in a build
-# stage (npm run build, to dist/); the image holds the production node_modules, bin/elt.js,
-# dist/ and no sources, so bin/elt.js runs the compiled JavaScript with plain node (no tsx),
-# as an installed package does. The PostgreSQL 15 client is there for the seeding, which
+# (source_db_init), all from the one Node 20 package. The TypeScript is compiled and bundled in
+# a build stage (npm run build, to dist/ and dist/cli/); the image holds the production
+# node_modules, bin/elt.js, dist/ and no sources, so bin/elt.js runs the bundle with plain node
+# (no tsx), as an installed package does. The PostgreSQL 15 client is there for the seeding, which
 # runs roles.sql through psql.
 #
 #   docker build -f docker/replicator.Dockerfile -t elt:local .
@@ -26,7 +26,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund \
  && npm cache clean --force
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json esbuild.config.mjs ./
 COPY replicator ./replicator
 COPY api ./api
 COPY source_db_init ./source_db_init

@@ -148,6 +148,7 @@ describe('.dockerignore', () => {
       'package.json',
       'package-lock.json',
       'bin/elt.js',
+      'esbuild.config.mjs',
       'replicator/src/main.ts',
       'api/src/server.ts',
       'source_db_init/schema.sql',
