@@ -9,10 +9,10 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startCluster, type PgCluster } from '../../harness/pg-cluster.js';
+import type { PgCluster } from '../../harness/pg-cluster.js';
 import { query, waitFor } from '../../harness/replication.js';
-import { parseLsn } from '../src/lsn.js';
 import { SlotStream } from '../src/source/stream.js';
+import { startSlotCluster } from './slot-cluster.js';
 
 const SLOT = 'stream_memory_test';
 const CHANGES = 300_000;
@@ -31,14 +31,7 @@ function heapUsed(): number {
 }
 
 beforeAll(async () => {
-  cluster = await startCluster({ name: 'stream-memory' });
-  url = cluster.url();
-  await query(url, 'CREATE TABLE t (id int PRIMARY KEY); CREATE PUBLICATION p FOR TABLE t');
-  const [slot] = await query<{ lsn: string }>(
-    url,
-    `SELECT lsn FROM pg_create_logical_replication_slot('${SLOT}', 'pgoutput')`,
-  );
-  startLsn = parseLsn(slot!.lsn);
+  ({ cluster, url, startLsn } = await startSlotCluster('stream-memory', SLOT));
 });
 afterAll(async () => {
   await cluster?.destroy();

@@ -6,10 +6,10 @@
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startCluster, type PgCluster } from '../../harness/pg-cluster.js';
+import type { PgCluster } from '../../harness/pg-cluster.js';
 import { query, waitFor } from '../../harness/replication.js';
-import { parseLsn } from '../src/lsn.js';
 import { SlotStream } from '../src/source/stream.js';
+import { startSlotCluster } from './slot-cluster.js';
 
 const SLOT = 'stream_stop_test';
 const silent = pino({ level: 'silent' });
@@ -18,14 +18,7 @@ let url: string;
 let startLsn: bigint;
 
 beforeAll(async () => {
-  cluster = await startCluster({ name: 'stream-stop' });
-  url = cluster.url();
-  await query(url, 'CREATE TABLE t (id int PRIMARY KEY); CREATE PUBLICATION p FOR TABLE t');
-  const [slot] = await query<{ lsn: string }>(
-    url,
-    `SELECT lsn FROM pg_create_logical_replication_slot('${SLOT}', 'pgoutput')`,
-  );
-  startLsn = parseLsn(slot!.lsn);
+  ({ cluster, url, startLsn } = await startSlotCluster('stream-stop', SLOT));
 });
 afterAll(async () => {
   await cluster?.destroy();
