@@ -78,4 +78,21 @@ describe('SlotStream.stop', () => {
     await running;
     expect(tags).toEqual(expect.arrayContaining(['begin', 'relation', 'insert']));
   });
+
+  test('a handler that fails with no error ends run, which rejects; nothing after it is handled', async () => {
+    const s = stream();
+    let inserts = 0;
+    const running = s.run({
+      onMessage: (message) => {
+        if (message.tag !== 'insert') return;
+        inserts++;
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- what a library might reject with
+        throw undefined;
+      },
+      onKeepalive: () => undefined,
+    });
+    await query(url, 'INSERT INTO t VALUES (10); INSERT INTO t VALUES (11); INSERT INTO t VALUES (12)');
+    await expect(running).rejects.toThrow('failed without saying why');
+    expect(inserts).toBe(1);
+  });
 });

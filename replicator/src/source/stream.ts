@@ -192,7 +192,7 @@ export class SlotStream {
 
   async #handleQueue(handlers: StreamHandlers): Promise<void> {
     for (;;) {
-      if (this.#failure || this.#stopped) return;
+      if (this.#failure !== null || this.#stopped) return;
       const item = this.#take();
       if (!item) {
         await new Promise<void>((resolve) => (this.#wake = resolve));
@@ -257,7 +257,8 @@ export class SlotStream {
   }
 
   #fail(error: unknown): void {
-    this.#failure ??= error;
+    // A rejection with undefined or null must still read as a failure, to the loop and to run().
+    this.#failure ??= error ?? new Error('the replication stream failed without saying why');
     this.#wake?.();
     this.#interrupt?.();
   }
