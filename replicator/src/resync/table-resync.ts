@@ -23,7 +23,6 @@
  * next start, copies again (./resync-runner.ts).
  */
 import { targetSchemas } from '../schema/target-schemas.js';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
@@ -40,6 +39,7 @@ import { TableFailure } from '../failures.js';
 import { columnPolicyFrom, type ColumnPolicy, type TablePolicy } from '../source/column-policy.js';
 import type { MaskMethod } from '../source/mask.js';
 import { maskingStage } from '../snapshot/mask-copy.js';
+import { CopyRowCounter } from '../snapshot/copy-rows.js';
 import { recordColumnPolicy } from '../state/column-policies.js';
 import { decodeDelta, type ApplyHooks, type DeltaChange } from '../apply/apply-hooks.js';
 import { progressTick } from './copy-progress.js';
@@ -310,29 +310,21 @@ async function copyAtSnapshot(
   source.on('error', () => undefined);
   const list = columns.map(ident).join(', ');
   const from = `${kind === 'p' ? '' : 'ONLY '}${qualified(input.schema, input.table)}`;
-  let rows = 0;
-  let bytes = 0;
   let lastReport = Date.now();
   let cancelled = false;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) rows++;
-      bytes += chunk.length;
-      input.onCount?.(rows, bytes);
-      callback(null, chunk);
-    },
-  });
+  const counter = new CopyRowCounter('text', input.onCount);
   const progress = setInterval(() => {
     if (Date.now() - lastReport < PROGRESS_INTERVAL_MS) return;
     lastReport = Date.now();
     // progressTick never rejects: it logs what fails and still checks for a cancellation.
-    void progressTick(input.lc, rows, { report: (n) => input.onProgress(n), cancelled: () => input.cancelled() }).then(
-      (stop) => {
-        if (!stop) return;
-        cancelled = true;
-        counter.destroy(new ResyncCancelled('the resync was cancelled'));
-      },
-    );
+    void progressTick(input.lc, counter.rows, {
+      report: (n) => input.onProgress(n),
+      cancelled: () => input.cancelled(),
+    }).then((stop) => {
+      if (!stop) return;
+      cancelled = true;
+      counter.destroy(new ResyncCancelled('the resync was cancelled'));
+    });
   }, PROGRESS_INTERVAL_MS);
   try {
     await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -355,8 +347,8 @@ async function copyAtSnapshot(
     clearInterval(progress);
     await source.end().catch(() => undefined); // closing: nothing is lost if it fails
   }
-  await input.onProgress(rows);
-  return rows;
+  await input.onProgress(counter.rows);
+  return counter.rows;
 }
 
 /** Apply the recorded changes committed at or after `fromLsn` to the shadow table, in order; returns how many. */

@@ -4,10 +4,11 @@
  *
  * Only the columns the replica stores are copied (generated ones are computed by the
  * replica); a partitioned table is read through its root, so its partitions' rows land in
- * the one replica table. Values travel as the text the source prints under elt's session
- * settings; the destination session pins the same ones, so no value is read differently.
+ * the one replica table. Values travel in PostgreSQL's binary format when both servers are the
+ * same major version and every column has a built-in type (copyFormatFor); otherwise as the
+ * text the source prints under elt's session settings, which the destination session pins too,
+ * so no value is read differently either way.
  */
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
@@ -17,6 +18,7 @@ import { ident, literal, qualified } from '../sql.js';
 import type { ColumnPolicy } from '../source/column-policy.js';
 import type { MaskMethod } from '../source/mask.js';
 import { maskingStage } from './mask-copy.js';
+import { CopyRowCounter, type CopyFormat } from './copy-rows.js';
 
 export interface CopyTableInput {
   sourceUrl: string;
@@ -28,7 +30,9 @@ export interface CopyTableInput {
   masks?: { methods: (MaskMethod | null)[]; policy: ColumnPolicy } | undefined;
   /** Copy only the rows this condition selects (a part of a split table, ./table-parts.ts); all when absent. */
   where?: string | null;
-  /** Called with the rows and bytes (COPY text) copied so far, as they pass and at the end. */
+  /** How rows travel (copyFormatFor). */
+  format: CopyFormat;
+  /** Called with the rows and bytes copied so far, as they pass and at the end. */
   onProgress?: (rows: number, bytes: number) => void;
 }
 
@@ -42,7 +46,8 @@ export async function copyTableAtSnapshot(dest: pg.ClientBase, input: CopyTableI
   const list = input.columns.map(ident).join(', ');
   const from = `${input.source.kind === 'p' ? '' : 'ONLY '}${qualified(input.source.schema, input.source.name)}`;
   const where = input.where ? ` WHERE ${input.where}` : '';
-  const counter = new RowCounter(input.onProgress);
+  const counter = new CopyRowCounter(input.format, input.onProgress);
+  const options = input.format === 'binary' ? ' (FORMAT binary)' : '';
   try {
     await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await source.query(`SET TRANSACTION SNAPSHOT ${literal(input.snapshotName)}`).catch((error: unknown) => {
@@ -54,10 +59,10 @@ export async function copyTableAtSnapshot(dest: pg.ClientBase, input: CopyTableI
       );
     });
     await pipeline(
-      source.query(copyTo(`COPY (SELECT ${list} FROM ${from}${where}) TO STDOUT`)),
+      source.query(copyTo(`COPY (SELECT ${list} FROM ${from}${where}) TO STDOUT${options}`)),
       maskingStage(input.masks),
       counter,
-      dest.query(copyFrom(`COPY ${qualified(input.target.schema, input.target.name)} (${list}) FROM STDIN`)),
+      dest.query(copyFrom(`COPY ${qualified(input.target.schema, input.target.name)} (${list}) FROM STDIN${options}`)),
     );
     await source.query('COMMIT');
   } finally {
@@ -67,23 +72,29 @@ export async function copyTableAtSnapshot(dest: pg.ClientBase, input: CopyTableI
   return counter.rows;
 }
 
-/** Counts COPY text rows (one per newline: values escape theirs) and bytes as they pass. */
-class RowCounter extends Transform {
-  rows = 0;
-  bytes = 0;
+/**
+ * Types below this OID are defined in PostgreSQL's own catalog files: the same type, with the
+ * same binary send/receive format, on every server of one major version. Types created later
+ * (enums, domains, composites, extension types) have OIDs of their own on each server, and a
+ * binary array or record names its element type by OID.
+ */
+const FIRST_UNFIXED_OID = 10_000;
 
-  constructor(private readonly onProgress?: (rows: number, bytes: number) => void) {
-    super();
-  }
+/**
+ * The reg* types and their arrays (pg_type.dat): their binary value is a bare OID of the source's
+ * catalog, where their text is a name the destination resolves, as the stream's values are.
+ */
+const OID_ALIAS_TYPES = new Set([
+  24, 1008, 2202, 2207, 2203, 2208, 2204, 2209, 2205, 2210, 2206, 2211, 3734, 3735, 3769, 3770, 4089, 4090, 4096, 4097,
+  4191, 4192,
+]);
 
-  override _transform(
-    chunk: Buffer,
-    _encoding: BufferEncoding,
-    callback: (error?: Error | null, data?: Buffer) => void,
-  ): void {
-    for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) this.rows++;
-    this.bytes += chunk.length;
-    this.onProgress?.(this.rows, this.bytes);
-    callback(null, chunk);
-  }
+/**
+ * Binary when nothing can make the two servers read the bytes differently: the same major
+ * version, no masked column (masks rewrite the text), and every column of a built-in type other
+ * than the reg* ones. Binary saves the source printing and the destination parsing every value.
+ */
+export function copyFormatFor(input: { typeOids: number[]; masked: boolean; sameMajorVersion: boolean }): CopyFormat {
+  const builtIn = input.typeOids.every((oid) => oid < FIRST_UNFIXED_OID && !OID_ALIAS_TYPES.has(oid));
+  return input.sameMajorVersion && !input.masked && builtIn ? 'binary' : 'text';
 }

@@ -89,6 +89,7 @@ export async function runInitialSnapshot(
     snapshotName: snapshot.snapshotName,
     control,
     copied: [],
+    sameMajorVersion: majorVersion(splitting.sourceVersion) === majorVersion(await serverVersion(control)),
   };
   const tasks = copyable.flatMap((table) => {
     const estimate = estimates.get(table.table.oid) ?? { rows: 0, bytes: 0 };
@@ -137,7 +138,7 @@ async function analyzeTables(lc: Logger, config: Config, tables: string[]): Prom
 async function splitFacts(
   source: pg.Client,
   tables: TablePlan[],
-): Promise<{ blocks: Map<number, number>; tidRangeScan: boolean }> {
+): Promise<{ blocks: Map<number, number>; tidRangeScan: boolean; sourceVersion: number }> {
   const { rows } = await source.query<{
     oid: number;
     blocks: number;
@@ -152,7 +153,19 @@ async function splitFacts(
   return {
     blocks: new Map(rows.map((r) => [r.oid, r.blocks])),
     tidRangeScan: version >= 140_000,
+    sourceVersion: version,
   };
+}
+
+/** server_version_num of the server `db` is connected to. */
+async function serverVersion(db: pg.ClientBase): Promise<number> {
+  const { rows } = await db.query<{ version: number }>("SELECT current_setting('server_version_num')::int AS version");
+  return rows[0]!.version;
+}
+
+/** 150004 → 15. */
+function majorVersion(versionNum: number): number {
+  return Math.floor(versionNum / 10_000);
 }
 
 /** Each published table's rows and bytes as the source estimates them now, by OID. */

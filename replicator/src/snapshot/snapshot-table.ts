@@ -26,7 +26,8 @@ import { connectDestination } from '../source/source-db.js';
 import { qualified } from '../sql.js';
 import { recordSnapshotProgress, upsertTable } from '../state/control.js';
 import { recordReplicaColumns, type TableIdentity } from '../state/replica-columns.js';
-import { copyTableAtSnapshot } from './copy-table.js';
+import { copyFormatFor, copyTableAtSnapshot } from './copy-table.js';
+import type { CopyFormat } from './copy-rows.js';
 import { partCondition, type TablePart } from './table-parts.js';
 
 /**
@@ -46,6 +47,8 @@ export interface SnapshotContext {
   control: pg.Client;
   /** The replica tables copied so far, schema-qualified (ANALYZEd once the snapshot is done). */
   copied: string[];
+  /** Source and destination run the same major version (rows may travel in binary, ./copy-table.ts). */
+  sameMajorVersion: boolean;
 }
 
 export interface TableToCopy {
@@ -193,7 +196,18 @@ function copyPart(
     columns: copy.table.copyColumns,
     masks: { methods: copy.table.copyMasks, policy: columnPolicyFrom(ctx.config) },
     where: partCondition(part),
+    format: copyFormat(ctx, copy),
     onProgress,
+  });
+}
+
+/** How the table's rows travel: binary when nothing can read its bytes differently (./copy-table.ts). */
+function copyFormat(ctx: SnapshotContext, copy: TableToCopy): CopyFormat {
+  const typeOf = new Map(copy.table.table.columns.map((c) => [c.name, c.typeOid]));
+  return copyFormatFor({
+    typeOids: copy.table.copyColumns.map((c) => typeOf.get(c) ?? Number.POSITIVE_INFINITY), // unknown: text
+    masked: copy.table.copyMasks.some((m) => m !== null),
+    sameMajorVersion: ctx.sameMajorVersion,
   });
 }
 
@@ -228,6 +242,7 @@ function copied(ctx: SnapshotContext, copy: TableToCopy, rows: number, at: Phase
       table: label(copy),
       rows,
       parts: copy.parts.length,
+      format: copyFormat(ctx, copy),
       seconds: (at.committed - at.started) / 1000,
       copySeconds: (at.copied - at.started) / 1000,
       indexSeconds: (at.committed - at.copied) / 1000,
