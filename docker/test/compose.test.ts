@@ -399,6 +399,13 @@ describe('docker-compose.yaml: each component gets settings its own schema accep
         /^sh -c 'printf %s ".*@airflow_postgres:5432\/airflow"'$/,
       );
     }
+    // The DAGs' own settings pass through from .env, under the names the DAG file reads.
+    const dagSettings = readFileSync(join(REPO_ROOT, 'airflow/dags/elt_common/settings.py'), 'utf8');
+    const scheduler = eltEnvironment(service('airflow-scheduler'));
+    for (const key of ['ELT_DAG_SCHEDULE', 'ELT_MAINTENANCE_SCHEDULE', 'ELT_MAX_LAG_SECONDS']) {
+      expect(dagSettings, key).toContain(`"${key}"`);
+      expect(scheduler.get(key), key).toBe(envExample.get(key));
+    }
     expect(serviceEnvironment(service('airflow-init')).get('_AIRFLOW_WWW_USER_USERNAME')).toBe('airflow');
     // docker/airflow-entrypoint.sh turns ELT_AIRFLOW_ADMIN_PASSWORD into _AIRFLOW_WWW_USER_PASSWORD.
     expect(eltEnvironment(service('airflow-init')).get('ELT_AIRFLOW_ADMIN_PASSWORD')).toBe(
