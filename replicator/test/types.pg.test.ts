@@ -66,6 +66,10 @@ INSERT INTO everything VALUES
 -- The same values without the types created here: the snapshot copies this table in binary.
 CREATE TABLE builtins AS SELECT * FROM everything;
 ALTER TABLE builtins DROP COLUMN e, DROP COLUMN dom, DROP COLUMN comp, ADD PRIMARY KEY (id);
+-- A built-in type without binary send and receive functions: this table travels as text.
+CREATE TABLE acls (id int PRIMARY KEY, acl aclitem, acl_list aclitem[]);
+INSERT INTO acls VALUES (1, ('=r/' || current_user)::aclitem, ARRAY[(current_user || '=arwd/' || current_user)::aclitem]),
+  (2, NULL, '{}'), (3, NULL, NULL);
 `;
 
 /** Server defaults that change how values print and compare, set on the destination database. */
@@ -145,6 +149,7 @@ describe.each([
   it.each([
     ['everything', 'text'],
     ['builtins', 'binary'],
+    ['acls', 'text'],
   ])('keeps every value of the snapshot of %s, copied as %s', async (table, format) => {
     const cols = await columns(pair.sourceUrl, table);
     const [source, replica] = await Promise.all([

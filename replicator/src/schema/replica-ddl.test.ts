@@ -18,6 +18,7 @@ function column(
     name,
     typeOid,
     typeText,
+    binaryIo: true,
     collation: null,
     generated: '',
     generationExpr: null,

@@ -91,10 +91,17 @@ const OID_ALIAS_TYPES = new Set([
 
 /**
  * Binary when nothing can make the two servers read the bytes differently: the same major
- * version, no masked column (masks rewrite the text), and every column of a built-in type other
- * than the reg* ones. Binary saves the source printing and the destination parsing every value.
+ * version, no masked column (masks rewrite the text), and every column of a built-in type with
+ * binary send and receive functions (not aclitem, say), other than the reg* ones. Binary saves
+ * the source printing and the destination parsing every value.
  */
-export function copyFormatFor(input: { typeOids: number[]; masked: boolean; sameMajorVersion: boolean }): CopyFormat {
-  const builtIn = input.typeOids.every((oid) => oid < FIRST_UNFIXED_OID && !OID_ALIAS_TYPES.has(oid));
-  return input.sameMajorVersion && !input.masked && builtIn ? 'binary' : 'text';
+export function copyFormatFor(input: {
+  columns: { typeOid: number; binaryIo: boolean }[];
+  masked: boolean;
+  sameMajorVersion: boolean;
+}): CopyFormat {
+  const binaryTypes = input.columns.every(
+    (c) => c.binaryIo && c.typeOid < FIRST_UNFIXED_OID && !OID_ALIAS_TYPES.has(c.typeOid),
+  );
+  return input.sameMajorVersion && !input.masked && binaryTypes ? 'binary' : 'text';
 }

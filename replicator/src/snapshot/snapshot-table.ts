@@ -203,9 +203,11 @@ function copyPart(
 
 /** How the table's rows travel: binary when nothing can read its bytes differently (./copy-table.ts). */
 function copyFormat(ctx: SnapshotContext, copy: TableToCopy): CopyFormat {
-  const typeOf = new Map(copy.table.table.columns.map((c) => [c.name, c.typeOid]));
+  const byName = new Map(copy.table.table.columns.map((c) => [c.name, c]));
+  // A copied column the catalog does not list (never: they come from it) would travel as text.
+  const unknown = { typeOid: Number.POSITIVE_INFINITY, binaryIo: false };
   return copyFormatFor({
-    typeOids: copy.table.copyColumns.map((c) => typeOf.get(c) ?? Number.POSITIVE_INFINITY), // unknown: text
+    columns: copy.table.copyColumns.map((name) => byName.get(name) ?? unknown),
     masked: copy.table.copyMasks.some((m) => m !== null),
     sameMajorVersion: ctx.sameMajorVersion,
   });
