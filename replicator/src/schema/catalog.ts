@@ -20,7 +20,11 @@ export interface CatalogColumn {
   typeOid: number;
   /** format_type(type, typmod) with only pg_catalog on the search_path: qualified where not built in. */
   typeText: string;
-  /** The type (an array's element type too) has binary send and receive functions (binary COPY can carry it). */
+  /**
+   * The type (an array's element type too) has binary send and receive functions and is not a
+   * composite (a record's binary form carries its fields' type OIDs, and fields of types
+   * binary cannot carry): binary COPY can carry it.
+   */
   binaryIo: boolean;
   /** The column's collation where it differs from its type's, as `schema.name`. */
   collation: CatalogObjectRef | null;
@@ -216,8 +220,9 @@ async function readColumns(
   const { rows } = await db.query(
     `SELECT a.attrelid::int AS "tableOid", a.attnum::int AS attnum, a.attname AS name, a.atttypid::int AS "typeOid",
        format_type(a.atttypid, a.atttypmod) AS "typeText", a.attgenerated AS generated,
-       t.typsend::oid <> 0 AND t.typreceive::oid <> 0
-         AND coalesce((SELECT e.typsend::oid <> 0 AND e.typreceive::oid <> 0 FROM pg_type e WHERE e.oid = t.typelem), true) AS "binaryIo",
+       t.typsend::oid <> 0 AND t.typreceive::oid <> 0 AND t.typtype <> 'c'
+         AND coalesce((SELECT e.typsend::oid <> 0 AND e.typreceive::oid <> 0 AND e.typtype <> 'c'
+                       FROM pg_type e WHERE e.oid = t.typelem), true) AS "binaryIo",
        CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN ${COLLATION_REF('a.attcollation')} END AS collation,
        col_description(a.attrelid, a.attnum) AS comment
      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid

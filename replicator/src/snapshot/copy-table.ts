@@ -5,7 +5,7 @@
  * Only the columns the replica stores are copied (generated ones are computed by the
  * replica); a partitioned table is read through its root, so its partitions' rows land in
  * the one replica table. Values travel in PostgreSQL's binary format when both servers are the
- * same major version and every column has a built-in type (copyFormatFor); otherwise as the
+ * same major version and encoding and every column has a plain built-in type (copyFormatFor); otherwise as the
  * text the source prints under elt's session settings, which the destination session pins too,
  * so no value is read differently either way.
  */
@@ -81,27 +81,35 @@ export async function copyTableAtSnapshot(dest: pg.ClientBase, input: CopyTableI
 const FIRST_UNFIXED_OID = 10_000;
 
 /**
- * The reg* types and their arrays (pg_type.dat): their binary value is a bare OID of the source's
- * catalog, where their text is a name the destination resolves, as the stream's values are.
+ * Built-in types whose binary value does not carry every value as its text does: the reg* types
+ * and their arrays (a bare OID of the source's catalog, where their text is a name the
+ * destination resolves, as the stream's values are), and int2vector and oidvector (the
+ * destination's binary input refuses an empty one, which text reads).
  */
-const OID_ALIAS_TYPES = new Set([
+const TEXT_ONLY_TYPES = new Set([
+  // regproc, regprocedure, regoper, regoperator, regclass, regtype, regconfig, regdictionary,
+  // regnamespace, regrole, regcollation, and their arrays
   24, 1008, 2202, 2207, 2203, 2208, 2204, 2209, 2205, 2210, 2206, 2211, 3734, 3735, 3769, 3770, 4089, 4090, 4096, 4097,
   4191, 4192,
+  // int2vector, oidvector, and their arrays
+  22, 1006, 30, 1013,
 ]);
 
 /**
  * Binary when nothing can make the two servers read the bytes differently: the same major
- * version, no masked column (masks rewrite the text), and every column of a built-in type with
- * binary send and receive functions (not aclitem, say), other than the reg* ones. Binary saves
+ * version and server encoding (`serversMatch`; a name that grows past 63 bytes in another
+ * encoding is refused in binary where text truncates it), no masked column (masks rewrite the
+ * text), and every column of a built-in type with binary input and output that is not a
+ * composite (`binaryIo`, from the source catalog) and not one of TEXT_ONLY_TYPES. Binary saves
  * the source printing and the destination parsing every value.
  */
 export function copyFormatFor(input: {
   columns: { typeOid: number; binaryIo: boolean }[];
   masked: boolean;
-  sameMajorVersion: boolean;
+  serversMatch: boolean;
 }): CopyFormat {
   const binaryTypes = input.columns.every(
-    (c) => c.binaryIo && c.typeOid < FIRST_UNFIXED_OID && !OID_ALIAS_TYPES.has(c.typeOid),
+    (c) => c.binaryIo && c.typeOid < FIRST_UNFIXED_OID && !TEXT_ONLY_TYPES.has(c.typeOid),
   );
-  return input.sameMajorVersion && !input.masked && binaryTypes ? 'binary' : 'text';
+  return input.serversMatch && !input.masked && binaryTypes ? 'binary' : 'text';
 }

@@ -89,7 +89,7 @@ export async function runInitialSnapshot(
     snapshotName: snapshot.snapshotName,
     control,
     copied: [],
-    sameMajorVersion: majorVersion(splitting.sourceVersion) === majorVersion(await serverVersion(control)),
+    serversMatch: sameKind(await serverKind(source), await serverKind(control)),
   };
   const tasks = copyable.flatMap((table) => {
     const estimate = estimates.get(table.table.oid) ?? { rows: 0, bytes: 0 };
@@ -138,7 +138,7 @@ async function analyzeTables(lc: Logger, config: Config, tables: string[]): Prom
 async function splitFacts(
   source: pg.Client,
   tables: TablePlan[],
-): Promise<{ blocks: Map<number, number>; tidRangeScan: boolean; sourceVersion: number }> {
+): Promise<{ blocks: Map<number, number>; tidRangeScan: boolean }> {
   const { rows } = await source.query<{
     oid: number;
     blocks: number;
@@ -153,19 +153,19 @@ async function splitFacts(
   return {
     blocks: new Map(rows.map((r) => [r.oid, r.blocks])),
     tidRangeScan: version >= 140_000,
-    sourceVersion: version,
   };
 }
 
-/** server_version_num of the server `db` is connected to. */
-async function serverVersion(db: pg.ClientBase): Promise<number> {
-  const { rows } = await db.query<{ version: number }>("SELECT current_setting('server_version_num')::int AS version");
-  return rows[0]!.version;
+/** What decides whether two servers read a binary COPY alike: the major version and the server encoding. */
+async function serverKind(db: pg.ClientBase): Promise<{ major: number; encoding: string }> {
+  const { rows } = await db.query<{ major: number; encoding: string }>(
+    "SELECT current_setting('server_version_num')::int / 10000 AS major, current_setting('server_encoding') AS encoding",
+  );
+  return rows[0]!;
 }
 
-/** 150004 → 15. */
-function majorVersion(versionNum: number): number {
-  return Math.floor(versionNum / 10_000);
+function sameKind(a: { major: number; encoding: string }, b: { major: number; encoding: string }): boolean {
+  return a.major === b.major && a.encoding === b.encoding;
 }
 
 /** Each published table's rows and bytes as the source estimates them now, by OID. */

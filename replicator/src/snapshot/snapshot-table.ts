@@ -47,8 +47,8 @@ export interface SnapshotContext {
   control: pg.Client;
   /** The replica tables copied so far, schema-qualified (ANALYZEd once the snapshot is done). */
   copied: string[];
-  /** Source and destination run the same major version (rows may travel in binary, ./copy-table.ts). */
-  sameMajorVersion: boolean;
+  /** Source and destination run the same major version with the same server encoding (rows may travel in binary, ./copy-table.ts). */
+  serversMatch: boolean;
 }
 
 export interface TableToCopy {
@@ -209,7 +209,7 @@ function copyFormat(ctx: SnapshotContext, copy: TableToCopy): CopyFormat {
   return copyFormatFor({
     columns: copy.table.copyColumns.map((name) => byName.get(name) ?? unknown),
     masked: copy.table.copyMasks.some((m) => m !== null),
-    sameMajorVersion: ctx.sameMajorVersion,
+    serversMatch: ctx.serversMatch,
   });
 }
 
