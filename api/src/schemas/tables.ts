@@ -10,7 +10,9 @@ export const tableResponse = z
     target: z.string().describe('schema.table in the destination'),
     state: tableState,
     rows_estimated: z.number().nullable(),
-    rows_copied: z.number().describe('Rows copied by the last snapshot of this table'),
+    rows_copied: z
+      .number()
+      .describe('Rows copied by the last copy of the whole table: the snapshot, or a resync since'),
     snapshot_started_at: timestamp.nullable(),
     snapshot_done_at: timestamp.nullable(),
     inserts: z.number(),

@@ -52,7 +52,8 @@ import type { RowChange } from '../apply/batch.js';
 import type { Applier } from '../apply/applier.js';
 import { deleteDelta, readDelta } from '../state/resync-delta.js';
 import { clearVerifyResult } from '../state/verify-results.js';
-import { setTableState, updateJobTable, type RepairKeys } from '../state/resync-jobs.js';
+import { updateJobTable, type RepairKeys } from '../state/resync-jobs.js';
+import { recordSnapshotProgress } from '../state/control.js';
 
 const PROGRESS_INTERVAL_MS = 2_000;
 const REPLAY_PAGE_ROWS = 5_000;
@@ -176,7 +177,8 @@ export async function resyncTable(input: TableResyncInput): Promise<number> {
       // The table streams and the job's table is done with the swap, in its transaction: a crash
       // right after it must not leave the table "resyncing" under a job that will not run it again.
       // A repair leaves the table's state alone: it replaced a few rows of a table that streamed.
-      if (!keys) await setTableState(applier, config.slot, { schema, table }, 'streaming');
+      // Its rows are the copy's now: `rows_copied` says so (a table whose snapshot failed showed 0).
+      if (!keys) await recordSnapshotProgress(applier, config.slot, schema, table, rows, true);
       await updateJobTable(
         applier,
         jobId,

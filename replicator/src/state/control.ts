@@ -109,8 +109,9 @@ export async function upsertTable(db: ClientBase, slot: string, t: TableRecord):
   );
 }
 
+/** A table's copy (the snapshot's, or a whole-table resync's) counted `rowsCopied`; `done`: it streams from here. */
 export async function recordSnapshotProgress(
-  db: ClientBase,
+  db: Queryable,
   slot: string,
   schema: string,
   table: string,
