@@ -97,6 +97,13 @@ export interface CatalogTable {
   comment: string | null;
 }
 
+/** The index that identifies rows: the primary key (REPLICA IDENTITY DEFAULT) or the identity index. */
+export function identityIndexOf(table: CatalogTable): CatalogIndex | null {
+  if (table.replicaIdentity === 'd') return table.indexes.find((i) => i.primary) ?? null;
+  if (table.replicaIdentity === 'i') return table.indexes.find((i) => i.replicaIdentity) ?? null;
+  return null;
+}
+
 export interface CatalogType {
   oid: number;
   schema: string;

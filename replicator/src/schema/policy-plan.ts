@@ -15,8 +15,7 @@
  */
 import type { ColumnPolicy, TablePolicy } from '../source/column-policy.js';
 import { masksToText, type MaskMethod } from '../source/mask.js';
-import type { CatalogIndex, CatalogTable } from './catalog.js';
-import { identityIndexOf } from './replica-ddl.js';
+import { identityIndexOf, type CatalogIndex, type CatalogTable } from './catalog.js';
 
 export interface PolicyTable {
   table: CatalogTable;

@@ -33,6 +33,7 @@ import type {
   SourceCatalog,
   TypeUse,
 } from './catalog.js';
+import { identityIndexOf } from './catalog.js';
 import type { TargetSchemas } from './target-schemas.js';
 import { METADATA_COLUMN_DDL, metadataClash, metadataClashReason } from './metadata-columns.js';
 import type { ColumnPolicy, TablePolicy } from '../source/column-policy.js';
@@ -437,13 +438,6 @@ function createCollationSql(name: string, c: CatalogCollation): string {
       : [`provider = libc`, `lc_collate = ${literal(c.collate)}`, `lc_ctype = ${literal(c.ctype)}`];
   if (!c.deterministic) options.push('deterministic = false');
   return `CREATE COLLATION ${name} (${options.join(', ')})`;
-}
-
-/** The index that identifies rows: the primary key (REPLICA IDENTITY DEFAULT) or the identity index. */
-export function identityIndexOf(table: CatalogTable): CatalogIndex | null {
-  if (table.replicaIdentity === 'd') return table.indexes.find((i) => i.primary) ?? null;
-  if (table.replicaIdentity === 'i') return table.indexes.find((i) => i.replicaIdentity) ?? null;
-  return null;
 }
 
 function describeDependency(dep: CatalogDependency): string {
