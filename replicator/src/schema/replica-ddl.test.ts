@@ -191,6 +191,11 @@ describe('replica tables', () => {
     expect(p.tables[0]!.problem).toContain('_lsn');
     expect(p.tables[0]!.problem).toContain('Rename the source column');
   });
+
+  test('a table without columns to copy stops with the reason, not a syntax error later', () => {
+    const p = plan([table([], [], { replicaIdentity: 'f' })]);
+    expect(p.tables[0]!.problem).toMatch(/public\.orders has no columns to replicate.*add a column/);
+  });
 });
 
 describe('types', () => {
