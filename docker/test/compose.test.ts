@@ -399,12 +399,23 @@ describe('docker-compose.yaml: each component gets settings its own schema accep
         /^sh -c 'printf %s ".*@airflow_postgres:5432\/airflow"'$/,
       );
     }
-    // The DAGs' own settings pass through from .env, under the names the DAG file reads.
+    // The DAGs' own settings pass through from .env (values other than the defaults, so a value
+    // written into the compose file fails), under the names the DAG file reads, to the services
+    // that parse (dag-processor) and run (scheduler) the DAGs.
     const dagSettings = readFileSync(join(REPO_ROOT, 'airflow/dags/elt_common/settings.py'), 'utf8');
-    const scheduler = eltEnvironment(service('airflow-scheduler'));
-    for (const key of ['ELT_DAG_SCHEDULE', 'ELT_MAINTENANCE_SCHEDULE', 'ELT_MAX_LAG_SECONDS']) {
-      expect(dagSettings, key).toContain(`"${key}"`);
-      expect(scheduler.get(key), key).toBe(envExample.get(key));
+    const custom = new Map([
+      ...envExample,
+      ['ELT_DAG_SCHEDULE', '*/7 * * * *'],
+      ['ELT_MAINTENANCE_SCHEDULE', 'none'],
+      ['ELT_MAX_LAG_SECONDS', '42'],
+    ]);
+    const withCustom: ComposeFile = interpolateAll(raw, custom);
+    for (const name of ['airflow-dag-processor', 'airflow-scheduler']) {
+      const env = eltEnvironment(withCustom.services[name]!);
+      for (const key of ['ELT_DAG_SCHEDULE', 'ELT_MAINTENANCE_SCHEDULE', 'ELT_MAX_LAG_SECONDS']) {
+        expect(dagSettings, key).toContain(`"${key}"`);
+        expect(env.get(key), `${name} ${key}`).toBe(custom.get(key));
+      }
     }
     expect(serviceEnvironment(service('airflow-init')).get('_AIRFLOW_WWW_USER_USERNAME')).toBe('airflow');
     // docker/airflow-entrypoint.sh turns ELT_AIRFLOW_ADMIN_PASSWORD into _AIRFLOW_WWW_USER_PASSWORD.

@@ -100,4 +100,33 @@ describe('schema changes on the source while streaming', () => {
     );
     expect(state?.state).toBe('streaming');
   });
+
+  it('stops a table that has or is left with no columns alone, with the reason, while the others stream', async () => {
+    await query(
+      pair.sourceUrl,
+      'CREATE TABLE pairs (a int, b int); ALTER TABLE pairs REPLICA IDENTITY FULL; INSERT INTO pairs VALUES (1, 2);',
+    );
+    await settled();
+    expect((await pair.tableState('pairs'))?.state).toBe('streaming');
+    // Every column dropped, then written to, in one transaction with a change of another table.
+    await query(
+      pair.sourceUrl,
+      `BEGIN; ALTER TABLE pairs DROP COLUMN a, DROP COLUMN b; INSERT INTO pairs DEFAULT VALUES;
+       UPDATE gadgets SET label = 'beside pairs' WHERE id = 2; COMMIT;
+       CREATE TABLE placeholder (); ALTER TABLE placeholder REPLICA IDENTITY FULL; INSERT INTO placeholder DEFAULT VALUES;
+       UPDATE gadgets SET label = 'after placeholder' WHERE id = 3;`,
+    );
+    await pair.catchUp();
+    for (const table of ['pairs', 'placeholder']) {
+      const state = await pair.tableState(table);
+      expect(state?.state, table).toBe('error');
+      expect(state?.last_error, table).toMatch(/has no columns to copy.*Add a column to it/);
+    }
+    const labels = await query<{ label: string }>(
+      pair.destinationUrl,
+      'SELECT label FROM staging.gadgets WHERE id IN (2, 3) ORDER BY id',
+    );
+    expect(labels.map((r) => r.label)).toEqual(['beside pairs', 'after placeholder']);
+    expect(pair.replicator.output()).not.toMatch(/replication attempt failed/);
+  });
 });

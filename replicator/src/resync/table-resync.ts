@@ -46,6 +46,7 @@ import { progressTick } from './copy-progress.js';
 import { keySwapSql, swapSql } from './swap-sql.js';
 import { followKeyMove, keyIn, keysInTableOrder, keysParam } from './key-set.js';
 import { ensureReplicaTable } from '../schema/ensure-replica-table.js';
+import { noColumnsFailure } from '../schema/no-columns.js';
 import { readIdentitiesAtSnapshot } from '../schema/snapshot-identity.js';
 import { recordCopiedColumns } from '../state/replica-columns.js';
 import type { RowChange } from '../apply/batch.js';
@@ -247,7 +248,14 @@ async function tableShape(
      WHERE n.nspname = $1 AND c.relname = $2 ORDER BY a.attnum`,
     [schema, table],
   );
-  if (all.length === 0) throw new Error(`the source has no table ${schema}.${table}`);
+  if (all.length === 0) {
+    const exists = await source.query(
+      'SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2',
+      [schema, table],
+    );
+    if (exists.rows.length > 0) throw noColumnsFailure(schema, table);
+    throw new Error(`the source has no table ${schema}.${table}`);
+  }
   const refused = policy.refusal(
     schema,
     table,

@@ -13,6 +13,7 @@ import { qualified } from '../sql.js';
 import { METADATA_COLUMNS } from './metadata-columns.js';
 import type { TargetSchemas } from './target-schemas.js';
 import { ensureErrorTableRow } from '../state/control.js';
+import { noColumnsFailure } from './no-columns.js';
 
 export interface TargetColumn {
   name: string;
@@ -86,6 +87,8 @@ export class TableRegistry {
 async function followSchema(ctx: SchemaContext, relation: RelationMessage): Promise<void> {
   await ctx.dest.query('SAVEPOINT elt_follow_schema');
   try {
+    // New with no columns, or every column dropped: nothing to build a replica or a stage from.
+    if (relation.columns.length === 0) throw noColumnsFailure(relation.schema, relation.name);
     const recorded = await identifyTable(ctx, relation);
     if (recorded)
       await followColumns(

@@ -192,9 +192,12 @@ describe('replica tables', () => {
     expect(p.tables[0]!.problem).toContain('Rename the source column');
   });
 
-  test('a table without columns to copy stops with the reason, not a syntax error later', () => {
-    const p = plan([table([], [], { replicaIdentity: 'f' })]);
-    expect(p.tables[0]!.problem).toMatch(/public\.orders has no columns to replicate.*add a column/);
+  test.each([
+    ['no columns', []],
+    ['only a generated column', [column(1, 'g', 23, 'integer', { generated: 's', generationExpr: '1' })]],
+  ])('a table with %s stops with the reason, not a syntax error later', (_what, columns) => {
+    const p = plan([table(columns, [], { replicaIdentity: 'f' })]);
+    expect(p.tables[0]!.problem).toMatch(/public\.orders has no columns to copy.*Add a column to it/);
   });
 });
 

@@ -39,6 +39,7 @@ import { METADATA_COLUMN_DDL, metadataClash, metadataClashReason } from './metad
 import type { ColumnPolicy, TablePolicy } from '../source/column-policy.js';
 import type { MaskMethod } from '../source/mask.js';
 import { applyColumnPolicy } from './policy-plan.js';
+import { noColumnsProblem } from './no-columns.js';
 
 export interface ReplicaDdlOptions {
   sourceSchemas: string[];
@@ -156,11 +157,7 @@ class Planner {
     const extensions: RequiredExtension[] = [];
     const clash = metadataClash(table.columns.map((c) => c.name));
     if (clash.length > 0) problems.push(metadataClashReason(label, clash));
-    // Rows are copied and applied by their columns' values: with none there is nothing to hold.
-    if (!table.columns.some((c) => c.generated === ''))
-      problems.push(
-        `${label} has no columns to replicate (it has none, or ELT_EXCLUDE_COLUMNS leaves out every one): add a column to it, or leave the table out (ELT_EXCLUDE_TABLES), then resync it.`,
-      );
+    if (!table.columns.some((c) => c.generated === '')) problems.push(noColumnsProblem(table.schema, table.name));
 
     const identity = identityIndexOf(table);
     const keyAttnums = new Set(identity?.keyColumns.map((k) => k.attnum) ?? []);
