@@ -15,6 +15,7 @@
  * (counts and checksums, so a lost or a duplicated row shows, including in `events`, which
  * has no key). The number of kills and the worst catch-up are recorded as figures.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replicationSuite } from '../harness/fixture.js';
 import {
@@ -201,8 +202,19 @@ describe('kill -9, again and again, under the demo workload', () => {
         (await phase()) === 'snapshotting' &&
         replicator!.output().includes('"msg":"created slot; copying the snapshot"'),
     );
-    await sleep(randomMs(0, 1_500));
-    return killNow();
+    // Hold the snapshot's last step, the update of its state row once every table is in, so that
+    // the kill lands inside the snapshot however fast the copy is: at a random moment of the
+    // copy, or at its end before the state commits.
+    const holder = new pg.Client({ connectionString: pair.destinationUrl });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM elt.replication_state WHERE slot_name = $1 FOR UPDATE', [SLOT]);
+      await sleep(randomMs(0, 1_500));
+      return await killNow();
+    } finally {
+      await holder.end();
+    }
   }
 
   async function killWhileStreaming(): Promise<string> {
