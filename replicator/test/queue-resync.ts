@@ -2,7 +2,7 @@
  * Test helper: queue a resync job the way the API does (rows in elt.resync_jobs and
  * elt.resync_job_tables, then NOTIFY), and wait for it to finish.
  */
-import { query, waitFor } from '../../harness/replication.js';
+import { query, StopWaiting, waitFor } from '../../harness/replication.js';
 
 export async function queueResync(destinationUrl: string, tables: string[], slot = 'elt_slot'): Promise<number> {
   const [job] = await query<{ id: string }>(
@@ -32,8 +32,9 @@ export async function waitForResync(destinationUrl: string, jobId: number, timeo
         'SELECT state, error FROM elt.resync_jobs WHERE id = $1',
         [jobId],
       );
+      // Ends the wait at once: a failed job does not succeed later.
       if (job?.state === 'failed' || job?.state === 'cancelled')
-        throw new Error(`resync job ${jobId} ${job.state}: ${job.error}`);
+        throw new StopWaiting(`resync job ${jobId} ${job.state}: ${job.error}`);
       return job?.state === 'succeeded';
     },
     timeoutMs,

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { replicationSuite } from '../../harness/fixture.js';
 import { outputTail, query, StopWaiting, waitFor } from '../../harness/replication.js';
+import { queueResync, waitForResync } from './queue-resync.js';
 
 describe('schema changes on the source while streaming', () => {
   const pair = replicationSuite({
@@ -128,5 +129,15 @@ describe('schema changes on the source while streaming', () => {
     );
     expect(labels.map((r) => r.label)).toEqual(['beside pairs', 'after placeholder']);
     expect(pair.replicator.output()).not.toMatch(/replication attempt failed/);
+    // A resync says the same, with what to do, and leaves the table in error.
+    const job = await queueResync(pair.destinationUrl, ['public.pairs']);
+    await expect(waitForResync(pair.destinationUrl, job)).rejects.toThrow(
+      /failed: public\.pairs: The source table public\.pairs has no columns to copy.*Add a column to it/,
+    );
+    const after = await pair.tableState('pairs');
+    expect(after?.state).toBe('error');
+    expect(after?.last_error).toMatch(
+      /^resync failed: The source table public\.pairs has no columns to copy.*Add a column to it/,
+    );
   });
 });

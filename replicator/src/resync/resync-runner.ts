@@ -12,6 +12,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { connectDestination } from '../source/source-db.js';
+import { tableFailureReason } from '../failures.js';
 import { RESYNC_CHANNEL } from '../state/control.js';
 import type { ApplyHooks } from '../apply/apply-hooks.js';
 import {
@@ -143,9 +144,7 @@ async function runJob(
         config.slot,
         t,
         restored,
-        error instanceof ResyncCancelled || signal.aborted
-          ? null
-          : `resync failed: ${error instanceof Error ? error.message : String(error)}`,
+        error instanceof ResyncCancelled || signal.aborted ? null : `resync failed: ${tableFailureReason(error)}`,
       );
       if (error instanceof ResyncCancelled) {
         await finishJob(db, jobId, 'cancelled');
@@ -154,11 +153,15 @@ async function runJob(
         return;
       }
       if (signal.aborted) return;
-      const message = error instanceof Error ? error.message : String(error);
+      // The reason with what to do (a TableFailure's hint too), as the table's own last error says.
+      const message = tableFailureReason(error);
       await updateJobTable(db, jobId, t, { state: 'failed', error: message });
       await finishJob(db, jobId, 'failed', `${label}: ${message}`);
       metrics.resyncJobs.inc({ outcome: 'failed' });
-      lc.error({ job: jobId, table: label, err: error }, 'resync job failed; the table keeps streaming as before');
+      lc.error(
+        { job: jobId, table: label, state: restored, err: error },
+        `resync job failed; the table is ${restored} as before`,
+      );
       return;
     } finally {
       shown.end();
