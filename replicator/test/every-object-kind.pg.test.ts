@@ -18,7 +18,7 @@ const NOT_REPLICATED: Record<string, { state: string; reason: string }> = {
   readings: { state: 'excluded', reason: 'readings_2026 is UNLOGGED' },
   clash: { state: 'error', reason: '_lsn' },
   books: { state: 'error', reason: 'CREATE EXTENSION IF NOT EXISTS isn SCHEMA public' },
-  placeholder: { state: 'error', reason: 'has no columns to replicate' },
+  placeholder: { state: 'error', reason: 'has no columns to copy' },
 };
 
 describe('a source schema with every object kind', () => {
