@@ -38,6 +38,8 @@ import { estimateTable, type TableEstimate } from '../progress/table-estimate.js
 import { readIdentitiesAtSnapshot } from '../schema/snapshot-identity.js';
 import { tableTasks, type SnapshotContext } from './snapshot-table.js';
 import { splitTable } from './table-parts.js';
+import { copyFormatFor } from './copy-table.js';
+import type { CopyFormat } from './copy-rows.js';
 
 const MB = 1024 * 1024;
 
@@ -89,8 +91,8 @@ export async function runInitialSnapshot(
     snapshotName: snapshot.snapshotName,
     control,
     copied: [],
-    serversMatch: sameKind(await serverKind(source), await serverKind(control)),
   };
+  const serversMatch = sameKind(await serverKind(source), await serverKind(control));
   const tasks = copyable.flatMap((table) => {
     const estimate = estimates.get(table.table.oid) ?? { rows: 0, bytes: 0 };
     const parts = splitTable({
@@ -101,7 +103,7 @@ export async function runInitialSnapshot(
       partitioned: table.table.kind === 'p',
     });
     const identity = identities.find((i) => i.schema === table.table.schema && i.table === table.table.name);
-    return tableTasks(ctx, { table, identity, estimate, parts });
+    return tableTasks(ctx, { table, identity, estimate, parts, format: copyFormatOf(table, serversMatch) });
   });
   let totalRows = 0;
   await forEachParallel(tasks, config.snapshotJobs, async (task) => {
@@ -154,6 +156,18 @@ async function splitFacts(
     blocks: new Map(rows.map((r) => [r.oid, r.blocks])),
     tidRangeScan: version >= 140_000,
   };
+}
+
+/** How a table's rows travel: binary when nothing can read its bytes differently (./copy-table.ts). */
+function copyFormatOf(table: TablePlan, serversMatch: boolean): CopyFormat {
+  const byName = new Map(table.table.columns.map((c) => [c.name, c]));
+  // A copied column the catalog does not list (never: they come from it) would travel as text.
+  const unknown = { typeOid: Number.POSITIVE_INFINITY, binaryIo: false };
+  return copyFormatFor({
+    columns: table.copyColumns.map((name) => byName.get(name) ?? unknown),
+    masked: table.copyMasks.some((m) => m !== null),
+    serversMatch,
+  });
 }
 
 /** What decides whether two servers read a binary COPY alike: the major version and the server encoding. */

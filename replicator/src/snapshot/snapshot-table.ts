@@ -26,7 +26,7 @@ import { connectDestination } from '../source/source-db.js';
 import { qualified } from '../sql.js';
 import { recordSnapshotProgress, upsertTable } from '../state/control.js';
 import { recordReplicaColumns, type TableIdentity } from '../state/replica-columns.js';
-import { copyFormatFor, copyTableAtSnapshot } from './copy-table.js';
+import { copyTableAtSnapshot } from './copy-table.js';
 import type { CopyFormat } from './copy-rows.js';
 import { partCondition, type TablePart } from './table-parts.js';
 
@@ -47,8 +47,6 @@ export interface SnapshotContext {
   control: pg.Client;
   /** The replica tables copied so far, schema-qualified (ANALYZEd once the snapshot is done). */
   copied: string[];
-  /** Source and destination run the same major version with the same server encoding (rows may travel in binary, ./copy-table.ts). */
-  serversMatch: boolean;
 }
 
 export interface TableToCopy {
@@ -56,6 +54,8 @@ export interface TableToCopy {
   identity: TableIdentity | undefined;
   estimate: TableEstimate;
   parts: TablePart[];
+  /** How its rows travel, every part alike (./copy-table.ts). */
+  format: CopyFormat;
 }
 
 /** A copy the pool runs; resolves to the rows a finished table holds (0 until the table is done). */
@@ -196,20 +196,8 @@ function copyPart(
     columns: copy.table.copyColumns,
     masks: { methods: copy.table.copyMasks, policy: columnPolicyFrom(ctx.config) },
     where: partCondition(part),
-    format: copyFormat(ctx, copy),
+    format: copy.format,
     onProgress,
-  });
-}
-
-/** How the table's rows travel: binary when nothing can read its bytes differently (./copy-table.ts). */
-function copyFormat(ctx: SnapshotContext, copy: TableToCopy): CopyFormat {
-  const byName = new Map(copy.table.table.columns.map((c) => [c.name, c]));
-  // A copied column the catalog does not list (never: they come from it) would travel as text.
-  const unknown = { typeOid: Number.POSITIVE_INFINITY, binaryIo: false };
-  return copyFormatFor({
-    columns: copy.table.copyColumns.map((name) => byName.get(name) ?? unknown),
-    masked: copy.table.copyMasks.some((m) => m !== null),
-    serversMatch: ctx.serversMatch,
   });
 }
 
@@ -244,7 +232,7 @@ function copied(ctx: SnapshotContext, copy: TableToCopy, rows: number, at: Phase
       table: label(copy),
       rows,
       parts: copy.parts.length,
-      format: copyFormat(ctx, copy),
+      format: copy.format,
       seconds: (at.committed - at.started) / 1000,
       copySeconds: (at.copied - at.started) / 1000,
       indexSeconds: (at.committed - at.copied) / 1000,
