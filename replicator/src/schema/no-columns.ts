@@ -7,18 +7,12 @@
  */
 import { TableFailure } from '../failures.js';
 
-const HINT = 'Add a column to it (a key, say) and resync the table, or leave it out (ELT_EXCLUDE_TABLES).';
-
-function message(schema: string, table: string): string {
-  return `The source table ${schema}.${table} has no columns to copy: elt copies and applies rows by their columns' values.`;
-}
-
-/** The failure that stops such a table. */
+/** The failure that stops such a table (a replica plan's `problem` is its tableFailureReason). */
 export function noColumnsFailure(schema: string, table: string): TableFailure {
-  return new TableFailure(schema, table, message(schema, table), HINT);
-}
-
-/** The same as one sentence and what to do (a replica plan's `problem`). */
-export function noColumnsProblem(schema: string, table: string): string {
-  return `${message(schema, table)} ${HINT}`;
+  return new TableFailure(
+    schema,
+    table,
+    `The source table ${schema}.${table} has no columns to copy: elt copies and applies rows by their columns' values.`,
+    'Add a column to it (a key, say) and resync the table, or leave it out (ELT_EXCLUDE_TABLES).',
+  );
 }

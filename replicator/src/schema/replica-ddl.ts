@@ -39,7 +39,8 @@ import { METADATA_COLUMN_DDL, metadataClash, metadataClashReason } from './metad
 import type { ColumnPolicy, TablePolicy } from '../source/column-policy.js';
 import type { MaskMethod } from '../source/mask.js';
 import { applyColumnPolicy } from './policy-plan.js';
-import { noColumnsProblem } from './no-columns.js';
+import { noColumnsFailure } from './no-columns.js';
+import { tableFailureReason } from '../failures.js';
 
 export interface ReplicaDdlOptions {
   sourceSchemas: string[];
@@ -157,7 +158,8 @@ class Planner {
     const extensions: RequiredExtension[] = [];
     const clash = metadataClash(table.columns.map((c) => c.name));
     if (clash.length > 0) problems.push(metadataClashReason(label, clash));
-    if (!table.columns.some((c) => c.generated === '')) problems.push(noColumnsProblem(table.schema, table.name));
+    if (!table.columns.some((c) => c.generated === ''))
+      problems.push(tableFailureReason(noColumnsFailure(table.schema, table.name)));
 
     const identity = identityIndexOf(table);
     const keyAttnums = new Set(identity?.keyColumns.map((k) => k.attnum) ?? []);
