@@ -354,10 +354,11 @@ export class Applier {
       // Failed before anything was sent (a change this table cannot apply): there is no savepoint to go back to.
       if (this.#deferred.at(-1) === SAVEPOINT) this.#deferred.pop();
       else
-        await this.db.query(this.#simple('ROLLBACK TO SAVEPOINT elt_table_chunk')).catch(() => {
-          // No savepoint to go back to: the query that carried it was refused whole (at parsing), which
-          // aborted the destination transaction. The attempt ends with what failed, not with this.
-          throw error;
+        await this.db.query(this.#simple('ROLLBACK TO SAVEPOINT elt_table_chunk')).catch((rollbackError: unknown) => {
+          // A lost connection is itself (retried as an outage). Otherwise there was no savepoint to go
+          // back to: the query that carried it was refused whole (at parsing), which aborted the
+          // destination transaction; the attempt ends with what failed, not with this.
+          throw classifyFailure(rollbackError) === 'transient' ? rollbackError : error;
         });
       // The stage table may have been created under the savepoint: create it again next time.
       this.#stageShapes.delete(stageTableName(chunk.table));
