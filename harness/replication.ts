@@ -358,6 +358,25 @@ export function outputTail(replicator: ReplicatorProcess, chars = 6_000): string
   return `--- elt output${output.length > chars ? ' (tail)' : ''} ---\n${output.slice(-chars)}`;
 }
 
+/** What the replicator's `table copied` log line says of one table the snapshot copied. */
+export interface TableCopied {
+  table: string;
+  rows: number;
+  parts: number;
+  format: 'text' | 'binary';
+}
+
+/** The snapshot's `table copied` log lines in the replicator's output, by schema-qualified table. */
+export function tablesCopied(output: string): Map<string, TableCopied> {
+  const copied = new Map<string, TableCopied>();
+  for (const line of output.split('\n')) {
+    if (!line.includes('"msg":"table copied"')) continue;
+    const entry = JSON.parse(line) as TableCopied;
+    copied.set(entry.table, entry);
+  }
+  return copied;
+}
+
 /**
  * Wait until the replica has applied everything the source had written when this was called
  * (caughtUpTo). Fails at once, with the replicator's output, if the replicator exits; on a

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { replicationFixture } from '../../harness/fixture.js';
-import { query, waitFor } from '../../harness/replication.js';
+import { query, tablesCopied, waitFor } from '../../harness/replication.js';
 
 const SOURCE_SQL = `CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL, note text);
   INSERT INTO accounts SELECT i, i * 3, repeat('x', 100) FROM generate_series(1, 300000) i;
@@ -22,25 +22,14 @@ const SOURCE_SQL = `CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NO
 
 const SPLIT = { ELT_SNAPSHOT_SPLIT_MB: '1', ELT_SNAPSHOT_JOBS: '3' };
 
-/** The parts each table was copied in, from the replicator's 'table copied' lines. */
-function partsCopied(output: string): Map<string, number> {
-  const parts = new Map<string, number>();
-  for (const line of output.split('\n')) {
-    if (!line.includes('"msg":"table copied"')) continue;
-    const entry = JSON.parse(line) as { table: string; parts: number };
-    parts.set(entry.table, entry.parts);
-  }
-  return parts;
-}
-
 describe('a snapshot that splits big tables into block ranges', () => {
   it('copies a table with a key and one without, split, complete and equal', async () => {
     await using pair = await replicationFixture({ sourceSql: SOURCE_SQL, env: SPLIT });
     await pair.start();
-    const parts = partsCopied(pair.output());
-    expect(parts.get('public.accounts')).toBeGreaterThan(1);
-    expect(parts.get('public.events')).toBeGreaterThan(1);
-    expect(parts.get('public.small')).toBe(1);
+    const copied = tablesCopied(pair.output());
+    expect(copied.get('public.accounts')?.parts).toBeGreaterThan(1);
+    expect(copied.get('public.events')?.parts).toBeGreaterThan(1);
+    expect(copied.get('public.small')?.parts).toBe(1);
     await pair.expectEqual();
     // The key index is built after the rows and serves the stream.
     await query(pair.sourceUrl, 'UPDATE accounts SET balance = -1 WHERE id = 250000');

@@ -8,7 +8,7 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { replicationSuite } from '../../harness/fixture.js';
-import { query } from '../../harness/replication.js';
+import { query, tablesCopied } from '../../harness/replication.js';
 
 const SCHEMA = `
 CREATE TYPE rgb AS ENUM ('red', 'green', 'blue');
@@ -122,15 +122,6 @@ async function values(
   return map;
 }
 
-/** The replicator's `table copied` log line of a table. */
-function copiedLine(output: string, table: string): Record<string, unknown> | undefined {
-  return output
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .find((entry) => entry.msg === 'table copied' && entry.table === table);
-}
-
 const floats = (url: string, schema: string) =>
   read(
     url,
@@ -166,7 +157,7 @@ describe.each([
     ]);
     expect(replica.size).toBe(cols.length * 3);
     expect(Object.fromEntries(replica)).toEqual(Object.fromEntries(source));
-    expect(copiedLine(pair.replicator.output(), `public.${table}`)).toMatchObject({ format });
+    expect(tablesCopied(pair.replicator.output()).get(`public.${table}`)).toMatchObject({ format });
   });
 
   it('keeps every value that arrives through the stream', async () => {
