@@ -1,6 +1,6 @@
 /**
  * Counting the rows of a COPY stream as it passes from the source to the destination, for the
- * snapshot's progress. Text format: one row per newline (values escape theirs). Binary format
+ * progress of a snapshot or a resync copy. Text format: one row per newline (values escape theirs). Binary format
  * (https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4): a header, then per
  * row a 16-bit field count followed by each field's 32-bit length (-1 for NULL) and its bytes,
  * then a field count of -1; the counter follows those lengths across chunk boundaries.

@@ -4,10 +4,10 @@
  *
  * Only the columns the replica stores are copied (generated ones are computed by the
  * replica); a partitioned table is read through its root, so its partitions' rows land in
- * the one replica table. Values travel in PostgreSQL's binary format when both servers are the
- * same major version and encoding and every column has a plain built-in type (copyFormatFor); otherwise as the
- * text the source prints under elt's session settings, which the destination session pins too,
- * so no value is read differently either way.
+ * the one replica table. Values travel in PostgreSQL's binary format when both servers are
+ * the same major version and encoding and every column has a plain built-in type
+ * (copyFormatFor); otherwise as the text the source prints under elt's session settings, which
+ * the destination session pins too, so no value is read differently either way.
  */
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
